@@ -1,0 +1,95 @@
+// Docker cannot run here, so the compose file and Kubernetes manifests are checked structurally:
+// every reference (volume, service, selector, port, script) must point at something that exists.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+
+const root = new URL('..', import.meta.url).pathname;
+type Doc = Record<string, any>;
+
+function k8sDocs(): Doc[] {
+  const dir = join(root, 'infra/k8s');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => {
+      assert.equal(d.errors.length, 0, `${f}: ${d.errors.map((e) => e.message).join('; ')}`);
+      return d.toJS() as Doc;
+    }));
+}
+
+const labelsMatch = (selector: Record<string, string>, labels: Record<string, string>) =>
+  Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+
+test('compose: services, volumes and dependencies are consistent', () => {
+  const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as Doc;
+  const services = compose.services as Record<string, Doc>;
+  for (const name of ['redis', 'minio', 'gateway', 'worker']) assert.ok(services[name], `service ${name} missing`);
+  for (const [name, svc] of Object.entries(services)) {
+    for (const dep of Object.keys(svc.depends_on ?? {})) assert.ok(services[dep], `${name} depends on unknown ${dep}`);
+    for (const v of svc.volumes ?? []) {
+      const source = String(v).split(':')[0];
+      if (!source.startsWith('.') && !source.startsWith('/')) assert.ok(compose.volumes?.[source] !== undefined, `${name} uses undeclared volume ${source}`);
+    }
+    if (svc.build) {
+      const dockerfile = readFileSync(join(root, svc.build.context, svc.build.dockerfile), 'utf8');
+      const cmd = /CMD \["npm", "run", "([^"]+)"\]/.exec(dockerfile);
+      assert.ok(cmd, `${svc.build.dockerfile} has no npm run CMD`);
+      const scripts = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts;
+      assert.ok(scripts[cmd[1]], `${svc.build.dockerfile} runs missing script ${cmd[1]}`);
+    }
+  }
+  assert.ok(services.redis.command.includes('--appendonly'), 'redis must persist with AOF');
+  const gpu = services.worker.deploy.resources.reservations.devices[0];
+  assert.equal(gpu.driver, 'nvidia');
+  assert.deepEqual(gpu.capabilities, ['gpu']);
+  assert.equal(services.gateway.environment.STORAGE, 's3');
+});
+
+test('k8s: every object is well-formed and every reference resolves', () => {
+  const docs = k8sDocs();
+  const byKind = (kind: string) => docs.filter((d) => d.kind === kind);
+  for (const d of docs) {
+    assert.ok(d.apiVersion && d.kind && d.metadata?.name, `incomplete object ${JSON.stringify(d).slice(0, 80)}`);
+    if (d.kind !== 'Namespace') assert.equal(d.metadata.namespace, 'sd-farm', `${d.kind}/${d.metadata.name} namespace`);
+  }
+  const names = (kind: string) => new Set(byKind(kind).map((d) => d.metadata.name));
+  const workloads = [...byKind('Deployment'), ...byKind('StatefulSet')];
+  for (const w of workloads) {
+    const labels = w.spec.template.metadata.labels;
+    assert.ok(labelsMatch(w.spec.selector.matchLabels, labels), `${w.metadata.name} selector does not match its pods`);
+    for (const c of w.spec.template.spec.containers) {
+      assert.ok(c.image, `${w.metadata.name}/${c.name} has no image`);
+      const ports = new Set((c.ports ?? []).map((p: Doc) => p.name));
+      for (const probe of [c.readinessProbe, c.livenessProbe].filter(Boolean)) {
+        if (probe.httpGet) assert.ok(ports.has(probe.httpGet.port), `${w.metadata.name} probe port ${probe.httpGet.port}`);
+      }
+      for (const src of c.envFrom ?? []) {
+        if (src.configMapRef) assert.ok(names('ConfigMap').has(src.configMapRef.name), `missing ConfigMap ${src.configMapRef.name}`);
+        if (src.secretRef) assert.ok(names('Secret').has(src.secretRef.name), `missing Secret ${src.secretRef.name}`);
+      }
+    }
+    for (const v of w.spec.template.spec.volumes ?? []) {
+      if (v.persistentVolumeClaim) assert.ok(names('PersistentVolumeClaim').has(v.persistentVolumeClaim.claimName), `missing PVC ${v.persistentVolumeClaim.claimName}`);
+    }
+  }
+  for (const s of byKind('Service')) {
+    assert.ok(workloads.some((w) => labelsMatch(s.spec.selector, w.spec.template.metadata.labels)), `Service ${s.metadata.name} selects nothing`);
+  }
+  for (const p of byKind('PodDisruptionBudget')) {
+    assert.ok(workloads.some((w) => labelsMatch(p.spec.selector.matchLabels, w.spec.template.metadata.labels)), `PDB ${p.metadata.name} selects nothing`);
+  }
+  for (const ing of byKind('Ingress')) {
+    assert.ok(ing.spec.tls?.length > 0, 'Ingress must terminate TLS');
+    for (const rule of ing.spec.rules) for (const path of rule.http.paths) {
+      assert.ok(names('Service').has(path.backend.service.name), `Ingress backend ${path.backend.service.name}`);
+    }
+  }
+  const worker = byKind('Deployment').find((d) => d.metadata.name === 'worker');
+  assert.equal(worker?.spec.template.spec.containers[0].resources.limits['nvidia.com/gpu'], 1);
+  const scaled = byKind('ScaledObject');
+  assert.equal(scaled.length, 1);
+  assert.ok(names('Deployment').has(scaled[0].spec.scaleTargetRef.name), 'KEDA target missing');
+  assert.equal(scaled[0].spec.triggers[0].type, 'redis');
+});
