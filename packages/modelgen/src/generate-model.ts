@@ -1,0 +1,84 @@
+// Writes a model folder in the diffusers ONNX export layout with seeded random weights.
+import { mkdirSync, writeFileSync, existsSync, rmSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { GraphBuilder } from './onnx-builder';
+import { SeededRandom } from './seeded-random';
+import { buildTextEncoder } from './clip-text-encoder';
+import { buildUNet } from './unet';
+import { buildControlNet } from './controlnet';
+import { buildVaeEncoder, buildVaeDecoder } from './vae';
+import { buildTokenizerFiles } from './tokenizer-files';
+import { writeOnnxModel, parameterCount, type BuiltGraph } from './write-onnx';
+import { presets, type ModelConfig } from './presets';
+
+export interface GenerateModelOptions {
+  preset: keyof typeof presets | ModelConfig;
+  outDir: string;
+  seed?: number;
+  /** also write controlnet/ and unet_controlnet/ (default true) */
+  controlnet?: boolean;
+  log?: (line: string) => void;
+}
+
+const SCHEDULER_CONFIG = {
+  _class_name: 'PNDMScheduler', _diffusers_version: '0.30.0', beta_end: 0.012, beta_schedule: 'scaled_linear', beta_start: 0.00085,
+  clip_sample: false, num_train_timesteps: 1000, prediction_type: 'epsilon', set_alpha_to_one: false, skip_prk_steps: true,
+  steps_offset: 1, timestep_spacing: 'leading', trained_betas: null,
+};
+
+function modelIndex(withControlNet: boolean) {
+  const onnxModel = ['diffusers', 'OnnxRuntimeModel'];
+  return {
+    _class_name: 'OnnxStableDiffusionPipeline', _diffusers_version: '0.30.0', feature_extractor: [null, null], requires_safety_checker: false,
+    safety_checker: [null, null], scheduler: ['diffusers', 'PNDMScheduler'], text_encoder: onnxModel, tokenizer: ['transformers', 'CLIPTokenizer'],
+    unet: onnxModel, vae_decoder: onnxModel, vae_encoder: onnxModel, ...(withControlNet ? { controlnet: onnxModel, unet_controlnet: onnxModel } : {}),
+  };
+}
+
+export async function generateModel(opts: GenerateModelOptions): Promise<void> {
+  const config = typeof opts.preset === 'string' ? presets[opts.preset] : opts.preset;
+  const seed = opts.seed ?? 1;
+  const withControlNet = opts.controlnet ?? true;
+  const log = opts.log ?? (() => {});
+  mkdirSync(opts.outDir, { recursive: true });
+  const write = (sub: string, index: number, build: (g: GraphBuilder) => Omit<BuiltGraph, 'builder'>) => {
+    const dir = join(opts.outDir, sub);
+    mkdirSync(dir, { recursive: true });
+    const builder = new GraphBuilder(new SeededRandom(seed * 1000 + index));
+    const graph = { builder, ...build(builder) };
+    writeOnnxModel(join(dir, 'model.onnx'), sub, graph, { externalData: config.externalData });
+    log(`${sub}/model.onnx: ${(parameterCount(graph) / 1e6).toFixed(2)}M parameters`);
+  };
+  write('text_encoder', 1, (g) => buildTextEncoder(g, config.textEncoder));
+  write('unet', 2, (g) => buildUNet(g, config.unet, { withResiduals: false }));
+  write('vae_encoder', 3, (g) => buildVaeEncoder(g, config.vae));
+  write('vae_decoder', 4, (g) => buildVaeDecoder(g, config.vae));
+  if (withControlNet) {
+    // Same index as unet: identical weights, plus the residual inputs.
+    write('unet_controlnet', 2, (g) => buildUNet(g, config.unet, { withResiduals: true }));
+    write('controlnet', 5, (g) => buildControlNet(g, config.unet, config.controlnetConditioningChannels));
+  }
+  const tokenizerDir = join(opts.outDir, 'tokenizer');
+  mkdirSync(tokenizerDir, { recursive: true });
+  const { vocab, merges } = buildTokenizerFiles(config.tokenizerMerges);
+  if (Object.keys(vocab).length > config.textEncoder.vocabSize) throw new Error('tokenizer vocabulary larger than the embedding');
+  writeFileSync(join(tokenizerDir, 'vocab.json'), JSON.stringify(vocab));
+  writeFileSync(join(tokenizerDir, 'merges.txt'), ['#version: 0.2', ...merges].join('\n') + '\n');
+  writeFileSync(join(tokenizerDir, 'special_tokens_map.json'), JSON.stringify({ bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', pad_token: '<|endoftext|>', unk_token: '<|endoftext|>' }, null, 2));
+  mkdirSync(join(opts.outDir, 'scheduler'), { recursive: true });
+  writeFileSync(join(opts.outDir, 'scheduler/scheduler_config.json'), JSON.stringify(SCHEDULER_CONFIG, null, 2));
+  writeFileSync(join(opts.outDir, 'model_index.json'), JSON.stringify(modelIndex(withControlNet), null, 2));
+}
+
+/** Generates into a temporary sibling and renames it into place, so concurrent callers never see half a model. */
+export async function generateModelAtomically(opts: GenerateModelOptions): Promise<void> {
+  if (existsSync(join(opts.outDir, 'model_index.json'))) return;
+  const tmp = `${opts.outDir}.tmp-${process.pid}-${Date.now()}`;
+  await generateModel({ ...opts, outDir: tmp });
+  try {
+    renameSync(tmp, opts.outDir);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    if (!existsSync(join(opts.outDir, 'model_index.json'))) throw e;
+  }
+}

@@ -1,0 +1,3 @@
+export { generateModel, generateModelAtomically, type GenerateModelOptions } from './generate-model';
+export { presets, type ModelConfig } from './presets';
+export { buildTokenizerFiles, bytesToUnicode } from './tokenizer-files';

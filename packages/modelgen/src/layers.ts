@@ -1,0 +1,98 @@
+// The building blocks shared by the UNet, the ControlNet, the VAE and the text encoder, in diffusers' module layout.
+import { GraphBuilder } from './onnx-builder';
+
+/** Multi-head attention over [B, S, C] with an optional context [B, T, Cctx] (cross-attention). */
+export function attention(g: GraphBuilder, x: string, path: string, dim: number, heads: number, opts: { context?: string; contextDim?: number; mask?: string; names?: [string, string, string, string]; outBias?: boolean; qkvBias?: boolean } = {}): string {
+  const [q, k, v, out] = opts.names ?? ['to_q', 'to_k', 'to_v', 'to_out.0'];
+  const scope = GraphBuilder.scope(path);
+  const headDim = dim / heads;
+  const ctx = opts.context ?? x;
+  const ctxDim = opts.contextDim ?? dim;
+  const qkvBias = opts.qkvBias ?? false;
+  const split = (t: string, name: string, perm: number[]) =>
+    g.op('Transpose', [g.op('Reshape', [t, g.ints([0, -1, heads, headDim])], {}, `${scope}/${name}/Reshape`)], { perm }, `${scope}/${name}/Transpose`);
+  const qh = split(g.linear(x, `${path}.${q}`, dim, dim, { bias: qkvBias }), q, [0, 2, 1, 3]);
+  const kh = split(g.linear(ctx, `${path}.${k}`, ctxDim, dim, { bias: qkvBias }), k, [0, 2, 3, 1]);
+  const vh = split(g.linear(ctx, `${path}.${v}`, ctxDim, dim, { bias: qkvBias }), v, [0, 2, 1, 3]);
+  let scores = g.op('Mul', [g.op('MatMul', [qh, kh], {}, `${scope}/MatMul`), g.scalar(1 / Math.sqrt(headDim))], {}, `${scope}/Mul`);
+  if (opts.mask) scores = g.op('Add', [scores, opts.mask], {}, `${scope}/Add_mask`);
+  const probs = g.op('Softmax', [scores], { axis: -1 }, `${scope}/Softmax`);
+  const perToken = g.op('Transpose', [g.op('MatMul', [probs, vh], {}, `${scope}/MatMul_1`)], { perm: [0, 2, 1, 3] }, `${scope}/Transpose`);
+  const merged = g.op('Reshape', [perToken, g.ints([0, -1, dim])], {}, `${scope}/Reshape`);
+  return g.linear(merged, `${path}.${out}`, dim, dim, { bias: opts.outBias ?? true, gain: 0.5 });
+}
+
+/** ResNet block with GroupNorm+SiLU, optional time-embedding projection and a 1x1 shortcut when channels change. */
+export function resnet(g: GraphBuilder, x: string, path: string, inCh: number, outCh: number, groups: number, temb?: { value: string; dim: number }): string {
+  const scope = GraphBuilder.scope(path);
+  let h = g.conv(g.silu(g.groupNorm(x, `${path}.norm1`, inCh, groups), `${path}.nonlinearity`), `${path}.conv1`, inCh, outCh, 3);
+  if (temb) {
+    const t = g.linear(g.silu(temb.value, `${path}.time_nonlinearity`), `${path}.time_emb_proj`, temb.dim, outCh);
+    h = g.op('Add', [h, g.op('Unsqueeze', [t, g.ints([2, 3])], {}, `${scope}/Unsqueeze`)], {}, `${scope}/Add_temb`);
+  }
+  h = g.conv(g.silu(g.groupNorm(h, `${path}.norm2`, outCh, groups), `${path}.nonlinearity_1`), `${path}.conv2`, outCh, outCh, 3, { gain: 0.5 });
+  const shortcut = inCh === outCh ? x : g.conv(x, `${path}.conv_shortcut`, inCh, outCh, 1);
+  return g.op('Add', [shortcut, h], {}, `${scope}/Add`);
+}
+
+/** [B, C, H, W] -> [B, H*W, C] */
+export function toSequence(g: GraphBuilder, x: string, scope: string, channels: number): string {
+  const flat = g.op('Reshape', [x, g.ints([0, channels, -1])], {}, `${scope}/Reshape_seq`);
+  return g.op('Transpose', [flat], { perm: [0, 2, 1] }, `${scope}/Transpose_seq`);
+}
+
+/** [B, H*W, C] -> the shape of `like` ([B, C, H, W]) */
+export function toImage(g: GraphBuilder, seq: string, like: string, scope: string): string {
+  const t = g.op('Transpose', [seq], { perm: [0, 2, 1] }, `${scope}/Transpose_img`);
+  return g.op('Reshape', [t, g.op('Shape', [like], {}, `${scope}/Shape_img`)], {}, `${scope}/Reshape_img`);
+}
+
+/** diffusers Transformer2DModel (SD1.5: conv proj_in/proj_out, one BasicTransformerBlock with GEGLU). */
+export function transformer2d(g: GraphBuilder, x: string, path: string, channels: number, heads: number, groups: number, context: string, contextDim: number): string {
+  const scope = GraphBuilder.scope(path);
+  const normed = g.groupNorm(x, `${path}.norm`, channels, groups, 1e-6);
+  const projected = g.conv(normed, `${path}.proj_in`, channels, channels, 1);
+  let h = toSequence(g, projected, scope, channels);
+  const block = `${path}.transformer_blocks.0`;
+  const bscope = GraphBuilder.scope(block);
+  h = g.op('Add', [attention(g, g.layerNorm(h, `${block}.norm1`, channels), `${block}.attn1`, channels, heads), h], {}, `${bscope}/Add`);
+  h = g.op('Add', [attention(g, g.layerNorm(h, `${block}.norm2`, channels), `${block}.attn2`, channels, heads, { context, contextDim }), h], {}, `${bscope}/Add_1`);
+  const inner = channels * 4;
+  const proj = g.linear(g.layerNorm(h, `${block}.norm3`, channels), `${block}.ff.net.0.proj`, channels, inner * 2);
+  const [value, gate] = g.opMulti('Split', [proj, g.ints([inner, inner])], 2, { axis: -1 }, `${bscope}/ff/net.0/Split`);
+  const geglu = g.op('Mul', [value, g.gelu(gate, `${block}.ff.net.0.gelu`)], {}, `${bscope}/ff/net.0/Mul`);
+  h = g.op('Add', [g.linear(geglu, `${block}.ff.net.2`, inner, channels, { gain: 0.5 }), h], {}, `${bscope}/Add_2`);
+  const image = toImage(g, h, x, scope);
+  return g.op('Add', [g.conv(image, `${path}.proj_out`, channels, channels, 1, { gain: 0.5 }), x], {}, `${scope}/Add`);
+}
+
+/** Single-head VAE mid-block attention over pixels, with its GroupNorm and residual. */
+export function vaeAttention(g: GraphBuilder, x: string, path: string, channels: number, groups: number): string {
+  const scope = GraphBuilder.scope(path);
+  const seq = toSequence(g, g.groupNorm(x, `${path}.group_norm`, channels, groups, 1e-6), scope, channels);
+  const attended = attention(g, seq, path, channels, 1, { qkvBias: true });
+  return g.op('Add', [toImage(g, attended, x, scope), x], {}, `${scope}/Add`);
+}
+
+export function downsample(g: GraphBuilder, x: string, path: string, channels: number): string {
+  return g.conv(x, `${path}.conv`, channels, channels, 3, { stride: 2 });
+}
+
+export function upsample(g: GraphBuilder, x: string, path: string, channels: number): string {
+  const scope = GraphBuilder.scope(path);
+  const up = g.op('Resize', [x, '', g.param(`${path}.scales`, [4], Float32Array.of(1, 1, 2, 2))], {
+    mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor',
+  }, `${scope}/Resize`);
+  return g.conv(up, `${path}.conv`, channels, channels, 3);
+}
+
+/** Sinusoidal timestep features (flip_sin_to_cos, shift 0) -> time_embedding MLP. */
+export function timestepEmbedding(g: GraphBuilder, timestep: string, baseChannels: number, embedDim: number, prefix = ''): string {
+  const half = baseChannels / 2;
+  const freqs = Float32Array.from({ length: half }, (_, i) => Math.exp((-Math.log(10000) * i) / half));
+  const t = g.op('Unsqueeze', [timestep, g.ints([1])], {}, `/${prefix}time_proj/Unsqueeze`);
+  const args = g.op('Mul', [t, g.param(`${prefix}time_proj.freqs`, [1, half], freqs)], {}, `/${prefix}time_proj/Mul`);
+  const features = g.op('Concat', [g.op('Cos', [args], {}, `/${prefix}time_proj/Cos`), g.op('Sin', [args], {}, `/${prefix}time_proj/Sin`)], { axis: -1 }, `/${prefix}time_proj/Concat`);
+  const h = g.silu(g.linear(features, `${prefix}time_embedding.linear_1`, baseChannels, embedDim), `${prefix}time_embedding.act`);
+  return g.linear(h, `${prefix}time_embedding.linear_2`, embedDim, embedDim);
+}

@@ -1,0 +1,127 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { generateModel } from '../src/index';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'modelgen-'));
+const opts = { executionProviders: ['cpu'] } as ort.InferenceSession.SessionOptions;
+type Meta = { name: string; type: string; shape: (number | string)[] };
+const meta = (s: ort.InferenceSession, which: 'inputMetadata' | 'outputMetadata') => (s as unknown as Record<string, Meta[]>)[which];
+const finite = (t: ort.Tensor) => (t.data as Float32Array).every(Number.isFinite);
+const f32 = (dims: number[], f: (i: number) => number) => new ort.Tensor('float32', Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => f(i)), dims);
+
+const dir = tmp();
+const ready = generateModel({ preset: 'tiny', outDir: dir, seed: 3 });
+
+test('writes the diffusers ONNX layout', async () => {
+  await ready;
+  for (const f of ['model_index.json', 'text_encoder/model.onnx', 'unet/model.onnx', 'vae_encoder/model.onnx', 'vae_decoder/model.onnx',
+    'controlnet/model.onnx', 'unet_controlnet/model.onnx', 'tokenizer/vocab.json', 'tokenizer/merges.txt', 'scheduler/scheduler_config.json']) {
+    assert.ok(readFileSync(join(dir, f)).length > 0, f);
+  }
+  const index = JSON.parse(readFileSync(join(dir, 'model_index.json'), 'utf8'));
+  assert.equal(index._class_name, 'OnnxStableDiffusionPipeline');
+  const sched = JSON.parse(readFileSync(join(dir, 'scheduler/scheduler_config.json'), 'utf8'));
+  assert.equal(sched.beta_schedule, 'scaled_linear');
+  const vocab = JSON.parse(readFileSync(join(dir, 'tokenizer/vocab.json'), 'utf8'));
+  const ids = Object.values(vocab) as number[];
+  assert.equal(vocab['<|endoftext|>'], Math.max(...ids));
+  assert.equal(vocab['<|startoftext|>'], Math.max(...ids) - 1);
+});
+
+test('networks have the names, dtypes and dynamic axes of a real export and give finite outputs', async () => {
+  await ready;
+  const te = await ort.InferenceSession.create(join(dir, 'text_encoder/model.onnx'), opts);
+  assert.deepEqual(meta(te, 'inputMetadata').map((m) => [m.name, m.type, m.shape]), [['input_ids', 'int32', ['batch', 'sequence']]]);
+  assert.deepEqual(te.outputNames, ['last_hidden_state', 'pooler_output']);
+  const ids = new ort.Tensor('int32', Int32Array.from({ length: 77 * 3 }, (_, i) => (i % 77) + 3), [3, 77]);
+  const text = await te.run({ input_ids: ids });
+  assert.deepEqual(text.last_hidden_state.dims, [3, 77, 32]);
+  assert.deepEqual(text.pooler_output.dims, [3, 32]);
+  assert.ok(finite(text.last_hidden_state));
+
+  const unet = await ort.InferenceSession.create(join(dir, 'unet/model.onnx'), opts);
+  assert.deepEqual(meta(unet, 'inputMetadata').map((m) => [m.name, m.type, m.shape]), [
+    ['sample', 'float32', ['batch', 4, 'height', 'width']], ['timestep', 'float32', ['batch']], ['encoder_hidden_states', 'float32', ['batch', 'sequence', 32]],
+  ]);
+  assert.deepEqual(unet.outputNames, ['out_sample']);
+  for (const [h, w] of [[8, 8], [8, 12]]) {
+    const out = await unet.run({ sample: f32([3, 4, h, w], (i) => Math.sin(i)), timestep: f32([3], () => 500), encoder_hidden_states: text.last_hidden_state });
+    assert.deepEqual(out.out_sample.dims, [3, 4, h, w]);
+    assert.ok(finite(out.out_sample));
+  }
+
+  const dec = await ort.InferenceSession.create(join(dir, 'vae_decoder/model.onnx'), opts);
+  const image = await dec.run({ latent_sample: f32([1, 4, 8, 12], (i) => Math.cos(i)) });
+  assert.deepEqual(image.sample.dims, [1, 3, 64, 96]);
+  const enc = await ort.InferenceSession.create(join(dir, 'vae_encoder/model.onnx'), opts);
+  const latent = await enc.run({ sample: image.sample });
+  assert.deepEqual(latent.latent_sample.dims, [1, 4, 8, 12]);
+  assert.ok(finite(latent.latent_sample));
+});
+
+test('a batch of 2 through the UNet equals two single runs', async () => {
+  await ready;
+  const unet = await ort.InferenceSession.create(join(dir, 'unet/model.onnx'), opts);
+  const ctx = f32([2, 77, 32], (i) => Math.sin(i * 0.1));
+  const sample = f32([2, 4, 8, 8], (i) => Math.cos(i * 0.3));
+  const both = (await unet.run({ sample, timestep: f32([2], () => 300), encoder_hidden_states: ctx })).out_sample.data as Float32Array;
+  const half = 4 * 64;
+  for (let b = 0; b < 2; b++) {
+    const one = (await unet.run({
+      sample: new ort.Tensor('float32', (sample.data as Float32Array).slice(b * half, (b + 1) * half), [1, 4, 8, 8]),
+      timestep: f32([1], () => 300),
+      encoder_hidden_states: new ort.Tensor('float32', (ctx.data as Float32Array).slice(b * 77 * 32, (b + 1) * 77 * 32), [1, 77, 32]),
+    })).out_sample.data as Float32Array;
+    for (let i = 0; i < half; i++) assert.ok(Math.abs(one[i] - both[b * half + i]) < 1e-4, `row ${b} index ${i}`);
+  }
+});
+
+test('controlnet residuals match the inputs of unet_controlnet', async () => {
+  await ready;
+  const cn = await ort.InferenceSession.create(join(dir, 'controlnet/model.onnx'), opts);
+  const uc = await ort.InferenceSession.create(join(dir, 'unet_controlnet/model.onnx'), opts);
+  const base = { sample: f32([1, 4, 8, 8], (i) => Math.sin(i)), timestep: f32([1], () => 700), encoder_hidden_states: f32([1, 77, 32], (i) => Math.cos(i)) };
+  const res = await cn.run({ ...base, controlnet_cond: f32([1, 3, 64, 64], (i) => (i % 64 > 32 ? 1 : 0)), conditioning_scale: new ort.Tensor('float32', Float32Array.of(1), []) });
+  const down = cn.outputNames.filter((n) => n.startsWith('down_block_res_sample_'));
+  const residualInputs = uc.inputNames.filter((n) => n.startsWith('down_block_additional_residual_'));
+  assert.equal(down.length, residualInputs.length);
+  const feeds: Record<string, ort.Tensor> = { ...base, mid_block_additional_residual: res.mid_block_res_sample };
+  down.forEach((n, i) => { feeds[`down_block_additional_residual_${i}`] = res[n]; });
+  const withControl = (await uc.run(feeds)).out_sample.data as Float32Array;
+  const unet = await ort.InferenceSession.create(join(dir, 'unet/model.onnx'), opts);
+  const plain = (await unet.run(base)).out_sample.data as Float32Array;
+  assert.ok(withControl.some((v, i) => Math.abs(v - plain[i]) > 1e-3), 'residuals must change the output');
+  const zeroed: Record<string, ort.Tensor> = { ...feeds };
+  for (const k of Object.keys(zeroed)) if (k.includes('residual')) zeroed[k] = new ort.Tensor('float32', new Float32Array(zeroed[k].data.length), zeroed[k].dims);
+  const zeroOut = (await uc.run(zeroed)).out_sample.data as Float32Array;
+  zeroOut.forEach((v, i) => assert.ok(Math.abs(v - plain[i]) < 1e-5, 'zero residuals equal the plain UNet'));
+});
+
+test('same seed gives the same bytes, another seed different weights', async () => {
+  await ready;
+  const again = tmp();
+  await generateModel({ preset: 'tiny', outDir: again, seed: 3 });
+  const other = tmp();
+  await generateModel({ preset: 'tiny', outDir: other, seed: 4, controlnet: false });
+  for (const net of readdirSync(dir)) {
+    if (!net.includes('.')) for (const f of readdirSync(join(dir, net))) assert.ok(readFileSync(join(dir, net, f)).equals(readFileSync(join(again, net, f))), `${net}/${f}`);
+  }
+  assert.ok(!readFileSync(join(dir, 'unet/model.onnx')).equals(readFileSync(join(other, 'unet/model.onnx'))));
+});
+
+test('external data: weights go to weights.pb and the model still loads', async () => {
+  const { presets } = await import('../src/presets');
+  const out = tmp();
+  await generateModel({ preset: { ...presets.tiny, externalData: true }, outDir: out, seed: 3, controlnet: false });
+  const unetFiles = readdirSync(join(out, 'unet'));
+  assert.ok(unetFiles.includes('weights.pb'));
+  assert.ok(readFileSync(join(out, 'unet/model.onnx')).length < readFileSync(join(dir, 'unet/model.onnx')).length / 4);
+  const s = await ort.InferenceSession.create(join(out, 'unet/model.onnx'), opts);
+  const a = await s.run({ sample: f32([1, 4, 8, 8], (i) => Math.sin(i)), timestep: f32([1], () => 10), encoder_hidden_states: f32([1, 77, 32], () => 0.1) });
+  const b = await (await ort.InferenceSession.create(join(dir, 'unet/model.onnx'), opts)).run({ sample: f32([1, 4, 8, 8], (i) => Math.sin(i)), timestep: f32([1], () => 10), encoder_hidden_states: f32([1, 77, 32], () => 0.1) });
+  assert.deepEqual(a.out_sample.data, b.out_sample.data);
+});
