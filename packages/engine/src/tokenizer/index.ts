@@ -1,0 +1,3 @@
+export * from './clip-tokenizer';
+export * from './prompt-attention';
+export * from './prompt-chunks';

@@ -1,0 +1,63 @@
+// A1111's chunking: 75 tokens per chunk between start and end tokens, padded with the end token to 77.
+// A chunk that overflows breaks at its last comma when that comma is within the last 20 tokens.
+import type { ClipTokenizer } from './clip-tokenizer';
+import { parsePromptAttention } from './prompt-attention';
+
+export const CHUNK_TOKENS = 75;
+const COMMA_BACKTRACK = 20;
+
+export interface PromptChunk {
+  ids: Int32Array;
+  weights: Float32Array;
+}
+
+function finishChunk(tokenizer: ClipTokenizer, ids: number[], weights: number[]): PromptChunk {
+  const outIds = new Int32Array(CHUNK_TOKENS + 2).fill(tokenizer.padId);
+  const outWeights = new Float32Array(CHUNK_TOKENS + 2).fill(1);
+  outIds[0] = tokenizer.bosId;
+  ids.forEach((id, i) => { outIds[i + 1] = id; outWeights[i + 1] = weights[i]; });
+  outIds[ids.length + 1] = tokenizer.eosId;
+  return { ids: outIds, weights: outWeights };
+}
+
+export function tokenizeWeighted(tokenizer: ClipTokenizer, prompt: string): PromptChunk[] {
+  const commaId = tokenizer.encode(',')[0];
+  const chunks: PromptChunk[] = [];
+  let ids: number[] = [];
+  let weights: number[] = [];
+  let lastComma = -1;
+  const flush = (force: boolean) => {
+    if (!force && ids.length === 0) return;
+    chunks.push(finishChunk(tokenizer, ids, weights));
+    ids = [];
+    weights = [];
+    lastComma = -1;
+  };
+  for (const [text, weight] of parsePromptAttention(prompt)) {
+    if (weight === -1) { flush(true); continue; }
+    for (const id of tokenizer.encode(text)) {
+      if (id === commaId) lastComma = ids.length;
+      else if (ids.length === CHUNK_TOKENS && lastComma >= 0 && ids.length - lastComma <= COMMA_BACKTRACK) {
+        const carryIds = ids.slice(lastComma + 1);
+        const carryWeights = weights.slice(lastComma + 1);
+        ids = ids.slice(0, lastComma + 1);
+        weights = weights.slice(0, lastComma + 1);
+        flush(true);
+        ids = carryIds;
+        weights = carryWeights;
+      }
+      if (ids.length === CHUNK_TOKENS) flush(true);
+      ids.push(id);
+      weights.push(weight);
+    }
+  }
+  if (ids.length > 0 || chunks.length === 0) flush(true);
+  return chunks;
+}
+
+/** Pads the shorter list with empty chunks so cond and uncond have the same sequence length. */
+export function equalizeChunks(tokenizer: ClipTokenizer, a: PromptChunk[], b: PromptChunk[]): [PromptChunk[], PromptChunk[]] {
+  const n = Math.max(a.length, b.length);
+  const pad = (c: PromptChunk[]) => [...c, ...Array.from({ length: n - c.length }, () => finishChunk(tokenizer, [], []))];
+  return [pad(a), pad(b)];
+}
