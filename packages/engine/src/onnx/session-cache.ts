@@ -1,0 +1,82 @@
+// Inference sessions, created once per (file, variant) and kept in a small LRU. Execution providers come from options.
+import * as ort from 'onnxruntime-node';
+import { FarmError } from '@farm/core';
+
+export type ExecutionProvider = 'cpu' | 'cuda' | 'tensorrt';
+
+export interface SessionCacheOptions {
+  providers?: ExecutionProvider[];
+  intraOpThreads?: number;
+  maxSessions?: number;
+}
+
+export class ProviderUnavailableError extends FarmError {
+  constructor(provider: string, cause: string) {
+    super('provider_unavailable', 500,
+      `execution provider "${provider}" is not available in this onnxruntime-node build (${cause}); install the GPU build with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci on a machine with CUDA 12 and cuDNN 9, or set EXECUTION_PROVIDERS=cpu`);
+  }
+}
+
+export class SessionCache {
+  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+  private readonly providers: ExecutionProvider[];
+  private readonly maxSessions: number;
+
+  constructor(private readonly opts: SessionCacheOptions = {}) {
+    this.providers = opts.providers ?? ['cpu'];
+    this.maxSessions = opts.maxSessions ?? 16;
+  }
+
+  sessionOptions(): ort.InferenceSession.SessionOptions {
+    return {
+      executionProviders: this.providers,
+      graphOptimizationLevel: 'all',
+      ...(this.opts.intraOpThreads ? { intraOpNumThreads: this.opts.intraOpThreads } : {}),
+    };
+  }
+
+  /** Returns the cached session for `key`, creating it from what `source` gives (a file path or model bytes). */
+  async get(key: string, source: () => Promise<string | Uint8Array> | string | Uint8Array): Promise<ort.InferenceSession> {
+    const hit = this.sessions.get(key);
+    if (hit) {
+      this.sessions.delete(key);
+      this.sessions.set(key, hit);
+      return hit;
+    }
+    const created = (async () => {
+      const from = await source();
+      try {
+        return typeof from === 'string'
+          ? await ort.InferenceSession.create(from, this.sessionOptions())
+          : await ort.InferenceSession.create(from, this.sessionOptions());
+      } catch (e) {
+        const message = (e as Error).message;
+        const gpu = this.providers.find((p) => p !== 'cpu' && message.toLowerCase().includes(p));
+        if (gpu) throw new ProviderUnavailableError(gpu, message.split('\n')[0]);
+        throw e;
+      }
+    })();
+    this.sessions.set(key, created);
+    created.catch(() => this.sessions.delete(key));
+    await this.evict();
+    return created;
+  }
+
+  has(key: string): boolean {
+    return this.sessions.has(key);
+  }
+
+  private async evict(): Promise<void> {
+    while (this.sessions.size > this.maxSessions) {
+      const [oldest, session] = this.sessions.entries().next().value as [string, Promise<ort.InferenceSession>];
+      this.sessions.delete(oldest);
+      await session.then((s) => s.release()).catch(() => {});
+    }
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(all.map((p) => p.then((s) => s.release()).catch(() => {})));
+  }
+}

@@ -1,0 +1,51 @@
+// Prompt -> text states with A1111 emphasis: each token's state is multiplied by its weight, then the chunk is
+// rescaled so its mean equals the unweighted mean. Chunks are concatenated along the sequence axis.
+import * as ort from 'onnxruntime-node';
+import { tokenizeWeighted, equalizeChunks, type ClipTokenizer, type PromptChunk } from '../tokenizer';
+import { inputIdsTensor } from '../onnx/io';
+
+export interface TextStates {
+  /** [S, C] for one prompt, S = 77 * chunks */
+  data: Float32Array;
+  sequence: number;
+  channels: number;
+}
+
+function weightChunk(states: Float32Array, weights: Float32Array, channels: number): void {
+  let before = 0;
+  for (let i = 0; i < states.length; i++) before += states[i];
+  for (let t = 0; t < weights.length; t++) {
+    const w = weights[t];
+    if (w !== 1) for (let c = 0; c < channels; c++) states[t * channels + c] *= w;
+  }
+  let after = 0;
+  for (let i = 0; i < states.length; i++) after += states[i];
+  if (after !== 0 && before !== 0) {
+    const k = before / after;
+    for (let i = 0; i < states.length; i++) states[i] *= k;
+  }
+}
+
+/** Encodes [cond, uncond] for one item in one text-encoder batch. */
+export async function encodePromptPair(session: ort.InferenceSession, tokenizer: ClipTokenizer, prompt: string, negative: string): Promise<{ cond: TextStates; uncond: TextStates }> {
+  const [condChunks, uncondChunks] = equalizeChunks(tokenizer, tokenizeWeighted(tokenizer, prompt), tokenizeWeighted(tokenizer, negative));
+  const all: PromptChunk[] = [...condChunks, ...uncondChunks];
+  const tokens = all[0].ids.length;
+  const ids = new Int32Array(all.length * tokens);
+  all.forEach((c, i) => ids.set(c.ids, i * tokens));
+  const out = await session.run({ input_ids: inputIdsTensor(session, ids, all.length) });
+  const hidden = (out.last_hidden_state ?? out[session.outputNames[0]]) as ort.Tensor;
+  const channels = hidden.dims[2] as number;
+  const data = hidden.data as Float32Array;
+  const perChunk = tokens * channels;
+  const assemble = (from: number, count: number): TextStates => {
+    const states = new Float32Array(count * perChunk);
+    for (let i = 0; i < count; i++) {
+      const chunk = data.slice((from + i) * perChunk, (from + i + 1) * perChunk);
+      weightChunk(chunk, all[from + i].weights, channels);
+      states.set(chunk, i * perChunk);
+    }
+    return { data: states, sequence: count * tokens, channels };
+  };
+  return { cond: assemble(0, condChunks.length), uncond: assemble(condChunks.length, uncondChunks.length) };
+}

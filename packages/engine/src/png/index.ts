@@ -1,0 +1,2 @@
+export * from './png-text';
+export * from './infotext';
