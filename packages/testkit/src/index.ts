@@ -1,3 +1,4 @@
 export * from './ports';
 export * from './redis';
 export * from './models';
+export * from './s3';

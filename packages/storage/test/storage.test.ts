@@ -1,0 +1,45 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startS3Server } from '@farm/testkit';
+import { createStorage, type Storage } from '../src/index';
+
+const s3 = await startS3Server();
+after(() => s3.stop());
+
+const adapters: [string, Storage][] = [
+  ['fs', createStorage({ kind: 'fs', dir: mkdtempSync(join(tmpdir(), 'fs-storage-')) })],
+  ['s3', createStorage(s3.config)],
+];
+
+for (const [name, storage] of adapters) {
+  test(`${name}: put, get, overwrite, delete`, async () => {
+    const body = Buffer.from([1, 2, 3, 250]);
+    await storage.put('images/job-1/0.png', body, 'image/png');
+    assert.deepEqual(await storage.get('images/job-1/0.png'), body);
+    await storage.put('images/job-1/0.png', Buffer.from('second'), 'image/png');
+    assert.equal((await storage.get('images/job-1/0.png'))!.toString(), 'second');
+    assert.equal(await storage.get('images/missing/0.png'), null);
+    await storage.delete('images/job-1/0.png');
+    assert.equal(await storage.get('images/job-1/0.png'), null);
+  });
+
+  test(`${name}: keys that escape the root are refused`, async () => {
+    for (const key of ['../etc/passwd', '/abs/key', 'a//b', 'a/../b']) {
+      await assert.rejects(storage.put(key, Buffer.from('x'), 'text/plain'), /invalid storage key/);
+    }
+  });
+}
+
+test('s3: a signed URL fetches the object over plain HTTP', async () => {
+  const storage = adapters[1][1];
+  await storage.put('images/job-2/0.png', Buffer.from('signed body'), 'image/png');
+  const url = await storage.signedUrl('images/job-2/0.png', 60);
+  assert.ok(url && url.includes('X-Amz-Signature'));
+  const res = await fetch(url);
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), 'signed body');
+  assert.equal(await adapters[0][1].signedUrl('images/job-2/0.png', 60), null);
+});

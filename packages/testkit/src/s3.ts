@@ -1,0 +1,25 @@
+// A real S3-compatible server (s3rver) on a loopback port, for storage tests.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import S3rver from 's3rver';
+
+export interface S3Server {
+  endpoint: string;
+  bucket: string;
+  port: number;
+  config: { kind: 's3'; bucket: string; region: string; endpoint: string; forcePathStyle: true; accessKeyId: string; secretAccessKey: string };
+  stop(): Promise<void>;
+}
+
+export async function startS3Server(opts: { bucket?: string; port?: number } = {}): Promise<S3Server> {
+  const bucket = opts.bucket ?? 'renders';
+  const server = new S3rver({ port: opts.port ?? 0, address: '127.0.0.1', silent: true, directory: mkdtempSync(join(tmpdir(), 's3rver-')), configureBuckets: [{ name: bucket, configs: [] }] });
+  const { port } = (await server.run()) as unknown as { port: number };
+  const endpoint = `http://127.0.0.1:${port}`;
+  return {
+    endpoint, bucket, port,
+    config: { kind: 's3', bucket, region: 'us-east-1', endpoint, forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    stop: () => server.close(),
+  };
+}
