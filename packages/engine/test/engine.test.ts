@@ -75,7 +75,7 @@ test('img2img with low strength stays close to its input latent, high strength m
   const params = { ...base, kind: 'img2img' as const, init_image, steps: 20, seed: 9 };
   const init = await engine.encodeInit(engine.registry.get('tiny'), params);
   const distance = async (denoising_strength: number) => {
-    let latent = new Float32Array();
+    let latent: Float32Array = new Float32Array();
     await engine.generate([{ id: 'i', params: { ...params, denoising_strength } }], { onLatent: (_, x) => { latent = x; } });
     let d = 0;
     let n = 0;

@@ -109,7 +109,7 @@ test('every sampler driven by an oracle model converges to the clean sample', ()
   for (const { name } of listSamplers()) {
     const run = getSampler(name).create({ config: C, steps: name === 'LCM' ? 4 : 30, strength: 1 });
     const rng = new NumpyRandomState(3);
-    let x = run.initLatent(rng.randn(4));
+    let x: Float32Array = run.initLatent(rng.randn(4));
     const acp = alphasCumprod(C);
     let calls = 0;
     while (!run.done) {
@@ -137,7 +137,7 @@ test('Euler a with the same seeded noise is deterministic', () => {
   const go = () => {
     const run = getSampler('Euler a').create({ config: C, steps: 8, strength: 1 });
     const rng = new NumpyRandomState(11);
-    let x = run.initLatent(rng.randn(16));
+    let x: Float32Array = run.initLatent(rng.randn(16));
     while (!run.done) x = run.step(Float32Array.from(x, (v) => v * 0.1), x, rng);
     return x;
   };
@@ -159,7 +159,7 @@ test('img2img at strength 0.5 of 20 steps runs 10 steps from the middle of the s
 test('Heun makes two model calls per step except the last', () => {
   const run = getSampler('Heun').create({ config: C, steps: 5, strength: 1 });
   let calls = 0;
-  let x = vec(1);
+  let x: Float32Array = vec(1);
   while (!run.done) { x = run.step(vec(0.1), x, zeroNoise); calls++; }
   assert.equal(calls, 2 * 5 - 1);
 });

@@ -15,7 +15,7 @@ const KARRAS_TWIN: Record<string, SamplerSpec> = { 'DPM++ 2M': dpmpp2mKarras, LM
 const SCHEDULERS = ['Automatic', 'Uniform', 'Karras'] as const;
 
 export function listSamplers(): { name: string; aliases: string[]; options: Record<string, string> }[] {
-  return SAMPLERS.map((s) => ({ name: s.name, aliases: s.aliases, options: s.name.endsWith('Karras') ? { scheduler: 'karras' } : {} }));
+  return SAMPLERS.map((s) => ({ name: s.name, aliases: s.aliases, options: (s.name.endsWith('Karras') ? { scheduler: 'karras' } : {}) as Record<string, string> }));
 }
 
 export function listSchedulers(): { name: string; label: string }[] {

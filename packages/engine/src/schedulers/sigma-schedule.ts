@@ -13,8 +13,8 @@ export interface SigmaSchedule {
 export function sigmaSchedule(opts: SamplerCreateOptions, karras: boolean): SigmaSchedule {
   const table = trainSigmas(opts.config);
   const full = spacedTimesteps(opts.config, opts.steps);
-  let sigmas = Float64Array.from(full, (t) => sigmaAt(table, t));
-  let timesteps = full;
+  let sigmas: Float64Array = Float64Array.from(full, (t) => sigmaAt(table, t));
+  let timesteps: Float64Array = full;
   if (karras) {
     sigmas = karrasSigmas(sigmas[sigmas.length - 1], sigmas[0], opts.steps);
     timesteps = Float64Array.from(sigmas, (s) => timestepForSigma(table, s));
