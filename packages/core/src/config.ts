@@ -1,0 +1,95 @@
+// All configuration comes from the environment, parsed once at boot by one schema; a bad value stops the process
+// with a message naming the variable. Packages receive the parsed object, never process.env.
+import { z } from 'zod';
+
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number) => z.coerce.number().int().min(min);
+
+export const CONFIG_VARIABLES = [
+  ['PORT', '7860', 'HTTP port of the gateway'],
+  ['HOST', '127.0.0.1', 'address the gateway binds (0.0.0.0 in containers)'],
+  ['REDIS_URL', '(unset)', 'Redis for the queue; `npm start` spawns a private redis-server when unset'],
+  ['QUEUE_PREFIX', 'farm', 'key prefix of every Redis key and BullMQ queue'],
+  ['MODELS_DIR', './models', 'model folders in the diffusers ONNX layout'],
+  ['LORA_DIR', './loras', 'LoRA .safetensors files'],
+  ['DATA_DIR', './data', 'result images when STORAGE=fs'],
+  ['STORAGE', 'fs', '`fs` or `s3`'],
+  ['S3_BUCKET', 'renders', 'bucket for STORAGE=s3'],
+  ['S3_REGION', 'us-east-1', 'region for STORAGE=s3'],
+  ['S3_ENDPOINT', '(AWS)', 'endpoint of an S3-compatible store (MinIO, OSS)'],
+  ['S3_FORCE_PATH_STYLE', 'false', 'path-style bucket addressing (MinIO, s3rver)'],
+  ['S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY', '(SDK default chain)', 'S3 credentials'],
+  ['SIGNED_URLS', 'false', 'redirect image downloads to signed S3 URLs'],
+  ['MAX_BATCH', '4', 'jobs a worker runs as one UNet batch'],
+  ['MAX_PIXELS', '1048576', 'largest width x height accepted'],
+  ['MAX_STEPS', '150', 'largest steps accepted'],
+  ['MAX_IMAGES_PER_REQUEST', '16', 'largest batch_size x n_iter accepted'],
+  ['MAX_QUEUED', '1000', 'waiting jobs before submissions get 503'],
+  ['DEFAULT_MODEL', '(first model)', 'model used when a request names none'],
+  ['EXECUTION_PROVIDERS', 'cpu', 'onnxruntime providers in order: cpu, cuda, tensorrt'],
+  ['ORT_THREADS', '(onnxruntime default)', 'intra-op threads per session'],
+  ['WEBHOOK_SECRET', '(random per process)', 'Standard Webhooks signing secret, `whsec_<base64>`'],
+  ['WEBHOOK_ALLOW_PRIVATE', 'false', 'allow webhook URLs on loopback/private addresses'],
+  ['BODY_LIMIT', '20mb', 'largest request body'],
+  ['AUTH_USERS', '(none)', 'comma-separated `user:scrypt$...` hashes (`npm run hash-password`)'],
+  ['AUTH_API_KEYS', '(none)', 'comma-separated `sha256hex:user` API keys'],
+  ['AUTH_DISABLED', 'false', 'no login; everyone is user `anonymous`'],
+  ['LOG_LEVEL', 'info', 'pino log level'],
+] as const;
+
+export const configSchema = z.object({
+  PORT: int(0).max(65535).default(7860),
+  HOST: z.string().default('127.0.0.1'),
+  REDIS_URL: z.string().url().optional(),
+  QUEUE_PREFIX: z.string().regex(/^[\w-]+$/).default('farm'),
+  MODELS_DIR: z.string().default('./models'),
+  LORA_DIR: z.string().default('./loras'),
+  DATA_DIR: z.string().default('./data'),
+  STORAGE: z.enum(['fs', 's3']).default('fs'),
+  S3_BUCKET: z.string().min(3).default('renders'),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_FORCE_PATH_STYLE: bool.default('false'),
+  S3_ACCESS_KEY_ID: z.string().optional(),
+  S3_SECRET_ACCESS_KEY: z.string().optional(),
+  SIGNED_URLS: bool.default('false'),
+  MAX_BATCH: int(1).default(4),
+  MAX_PIXELS: int(4096).default(1048576),
+  MAX_STEPS: int(1).default(150),
+  MAX_IMAGES_PER_REQUEST: int(1).default(16),
+  MAX_QUEUED: int(1).default(1000),
+  DEFAULT_MODEL: z.string().optional(),
+  EXECUTION_PROVIDERS: z.string().default('cpu').transform((v, ctx) => {
+    const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+    const bad = list.filter((p) => !['cpu', 'cuda', 'tensorrt'].includes(p));
+    if (bad.length) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `unknown provider(s) ${bad.join(', ')}; use cpu, cuda, tensorrt` });
+    return list as ('cpu' | 'cuda' | 'tensorrt')[];
+  }),
+  ORT_THREADS: int(1).optional(),
+  WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must look like whsec_<base64>').optional(),
+  WEBHOOK_ALLOW_PRIVATE: bool.default('false'),
+  BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/i).default('20mb'),
+  AUTH_USERS: z.string().default(''),
+  AUTH_API_KEYS: z.string().default(''),
+  AUTH_DISABLED: bool.default('false'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type FarmConfig = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): FarmConfig {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = configSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+export function storageConfig(c: FarmConfig) {
+  return c.STORAGE === 'fs'
+    ? { kind: 'fs' as const, dir: `${c.DATA_DIR}/storage` }
+    : { kind: 's3' as const, bucket: c.S3_BUCKET, region: c.S3_REGION, endpoint: c.S3_ENDPOINT, forcePathStyle: c.S3_FORCE_PATH_STYLE, accessKeyId: c.S3_ACCESS_KEY_ID, secretAccessKey: c.S3_SECRET_ACCESS_KEY };
+}

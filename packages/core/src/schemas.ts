@@ -1,0 +1,121 @@
+// The native POST /v1/jobs body, checked once at the edge. Output is a fully resolved GenerationParams.
+import { randomInt } from 'node:crypto';
+import { z } from 'zod';
+import { ValidationError, UnknownModelError, UnknownLoraError } from './errors';
+import type { GenerationParams } from './types';
+
+export interface RequestLimits {
+  maxPixels: number;
+  maxSteps: number;
+  maxImagesPerRequest: number;
+}
+
+/** What the gateway knows about the farm's models and LoRAs (from worker heartbeats or MODELS_DIR). */
+export interface Catalog {
+  models: string[];
+  loras: string[];
+  defaultModel?: string;
+  /** throws UnknownSamplerError */
+  checkSampler(sampler: string, scheduler: string): void;
+}
+
+const finite = z.number().finite();
+
+export const controlNetUnitSchema = z.object({
+  image: z.string().min(1),
+  module: z.enum(['canny', 'none']).default('canny'),
+  model: z.string().default('default'),
+  weight: finite.min(0).max(4).default(1),
+  guidance_start: finite.min(0).max(1).default(0),
+  guidance_end: finite.min(0).max(1).default(1),
+  processor_res: z.number().int().min(64).max(2048).default(512),
+  threshold_a: finite.min(0).max(255).default(100),
+  threshold_b: finite.min(0).max(255).default(200),
+}).strict();
+
+export const jobRequestSchema = z.object({
+  kind: z.enum(['txt2img', 'img2img']).optional(),
+  model: z.string().min(1).optional(),
+  prompt: z.string().max(100_000),
+  negative_prompt: z.string().max(100_000).default(''),
+  sampler: z.string().default('Euler a'),
+  scheduler: z.string().default('Automatic'),
+  steps: z.number().int().min(1).default(20),
+  cfg_scale: finite.min(0).max(100).default(7),
+  width: z.number().int().min(64).default(512),
+  height: z.number().int().min(64).default(512),
+  seed: z.number().int().min(-1).max(0xffffffff).default(-1),
+  batch_size: z.number().int().min(1).default(1),
+  n_iter: z.number().int().min(1).default(1),
+  denoising_strength: finite.gt(0).max(1).default(0.75),
+  init_image: z.string().min(1).optional(),
+  resize_mode: z.number().int().min(0).max(2).default(0),
+  loras: z.array(z.object({ name: z.string().min(1), weight: finite.min(-10).max(10).default(1) }).strict()).max(32).default([]),
+  controlnet: z.array(controlNetUnitSchema).max(4).default([]),
+  webhook: z.union([z.string(), z.object({ url: z.string(), events: z.array(z.enum(['start', 'progress', 'completed'])).optional() })]).optional(),
+  priority: z.number().int().min(1).max(1000).optional(),
+  idempotency_key: z.string().min(1).max(200).optional(),
+}).strict();
+
+export type JobRequest = z.infer<typeof jobRequestSchema>;
+
+export function zodToValidationError(error: z.ZodError): ValidationError {
+  const issue = error.issues[0];
+  const field = issue.path.join('.');
+  return new ValidationError(field ? `${field}: ${issue.message}` : issue.message, field || undefined, error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })));
+}
+
+export function stripDataUrl(image: string): string {
+  const comma = image.indexOf(',');
+  return image.startsWith('data:') && comma > 0 ? image.slice(comma + 1) : image;
+}
+
+const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}\s*$/;
+
+/** Checks everything that can be checked without running a model and resolves defaults and the random seed. */
+export function resolveParams(req: Omit<JobRequest, 'webhook' | 'priority' | 'idempotency_key'>, limits: RequestLimits, catalog: Catalog): GenerationParams {
+  for (const [field, v] of [['width', req.width], ['height', req.height]] as const) {
+    if (v % 8 !== 0) throw new ValidationError(`${field} must be a multiple of 8, got ${v}`, field);
+  }
+  if (req.width * req.height > limits.maxPixels) throw new ValidationError(`width x height = ${req.width * req.height} exceeds the maximum of ${limits.maxPixels} pixels`, 'width');
+  if (req.steps > limits.maxSteps) throw new ValidationError(`steps must be at most ${limits.maxSteps}, got ${req.steps}`, 'steps');
+  if (req.batch_size * req.n_iter > limits.maxImagesPerRequest) throw new ValidationError(`batch_size x n_iter = ${req.batch_size * req.n_iter} exceeds the maximum of ${limits.maxImagesPerRequest} images per request`, 'batch_size');
+  const model = req.model ?? catalog.defaultModel ?? catalog.models[0];
+  if (!model || !catalog.models.includes(model)) throw new UnknownModelError(model ?? '(none)', catalog.models);
+  catalog.checkSampler(req.sampler, req.scheduler);
+  const kind = req.kind ?? (req.init_image ? 'img2img' : 'txt2img');
+  const init = req.init_image ? stripDataUrl(req.init_image) : undefined;
+  if (kind === 'img2img' && !init) throw new ValidationError('img2img needs init_image (base64 or a data: URL)', 'init_image');
+  if (init && !BASE64.test(init)) throw new ValidationError('init_image is not base64', 'init_image');
+  const tagLoras = [...req.prompt.matchAll(/<lora:([^:>]+)/gi)].map((m) => m[1].trim());
+  for (const name of [...req.loras.map((l) => l.name), ...tagLoras]) {
+    if (!catalog.loras.includes(name)) throw new UnknownLoraError(name, catalog.loras);
+  }
+  req.controlnet.forEach((u, i) => {
+    if (!BASE64.test(stripDataUrl(u.image))) throw new ValidationError(`controlnet.${i}.image is not base64`, `controlnet.${i}.image`);
+    if (u.guidance_end < u.guidance_start) throw new ValidationError(`controlnet.${i}: guidance_end must not be below guidance_start`, `controlnet.${i}.guidance_end`);
+  });
+  return {
+    kind, model, prompt: req.prompt, negative_prompt: req.negative_prompt, sampler: req.sampler, scheduler: req.scheduler,
+    steps: req.steps, cfg_scale: req.cfg_scale, width: req.width, height: req.height,
+    seed: req.seed === -1 ? randomInt(0, 2 ** 32 - 1) : req.seed,
+    batch_size: req.batch_size, n_iter: req.n_iter, denoising_strength: req.denoising_strength,
+    ...(init ? { init_image: init } : {}), resize_mode: req.resize_mode,
+    loras: req.loras.map((l) => ({ name: l.name, weight: l.weight })),
+    controlnet: req.controlnet.map((u) => ({ ...u, image: stripDataUrl(u.image) })),
+  };
+}
+
+export function parseJobRequest(body: unknown, limits: RequestLimits, catalog: Catalog) {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ValidationError('the request body must be a JSON object');
+  const parsed = jobRequestSchema.safeParse(body);
+  if (!parsed.success) throw zodToValidationError(parsed.error);
+  const { webhook, priority, idempotency_key, ...rest } = parsed.data;
+  const hook = typeof webhook === 'string' ? { url: webhook } : webhook;
+  if (hook) {
+    let url: URL;
+    try { url = new URL(hook.url); } catch { throw new ValidationError('webhook must be an absolute http(s) URL', 'webhook'); }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ValidationError('webhook must be an http(s) URL', 'webhook');
+  }
+  return { params: resolveParams(rest, limits, catalog), webhook: hook, priority, idempotencyKey: idempotency_key };
+}

@@ -1,0 +1,204 @@
+// The queue as the gateway and the workers see it: submit, read, list, cancel, subscribe, counts, worker heartbeats.
+// Envelopes live in JobStore; the work itself is a BullMQ job with the same id on the `render` queue.
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QueueFullError, type GenerationParams } from '@farm/core';
+import { JobStore } from './job-store';
+import { WebhookEnqueuer, WEBHOOK_QUEUE } from './webhook-queue';
+import { blockingConnection, redisOp, requestConnection } from './redis';
+import type { DeliveryJobData, JobEnvelope, JobStatus, RenderJobData, WebhookEvent, WorkerInfo } from './types';
+
+export const RENDER_QUEUE = 'render';
+const WORKER_TTL_MS = 15_000;
+
+export interface FarmQueueOptions {
+  redisUrl: string;
+  prefix?: string;
+  maxQueued?: number;
+  /** BullMQ attempts per job (runtime faults retry with backoff) */
+  attempts?: number;
+}
+
+export interface SubmitOptions {
+  owner: string;
+  webhook?: { url: string; events?: WebhookEvent[] };
+  priority?: number;
+  idempotencyKey?: string;
+}
+
+export class FarmQueue {
+  readonly prefix: string;
+  readonly redis: Redis;
+  readonly store: JobStore;
+  readonly render: Queue<RenderJobData>;
+  readonly webhooks: Queue<DeliveryJobData>;
+  private subscriber: Redis | null = null;
+  private readonly listeners = new Map<string, Set<(e: JobEnvelope) => void>>();
+  private closed = false;
+  private readonly queueConnection: Redis;
+
+  constructor(private readonly opts: FarmQueueOptions) {
+    this.prefix = opts.prefix ?? 'farm';
+    this.redis = requestConnection(opts.redisUrl);
+    this.redis.on('error', () => {});
+    const connection = requestConnection(opts.redisUrl);
+    connection.on('error', () => {});
+    this.queueConnection = connection;
+    this.render = new Queue<RenderJobData>(RENDER_QUEUE, { connection, prefix: this.prefix });
+    this.webhooks = new Queue<DeliveryJobData>(WEBHOOK_QUEUE, { connection, prefix: this.prefix });
+    this.render.on('error', () => {});
+    this.webhooks.on('error', () => {});
+    const enqueuer = new WebhookEnqueuer(this.webhooks);
+    this.store = new JobStore(this.redis, this.prefix, (before, after) => enqueuer.onChange(before, after));
+  }
+
+  async submit(params: GenerationParams, opts: SubmitOptions): Promise<JobEnvelope> {
+    return redisOp(async () => {
+      const idemKey = opts.idempotencyKey ? `${this.prefix}:idem:${opts.owner}:${opts.idempotencyKey}` : null;
+      const id = randomUUID();
+      if (idemKey) {
+        const existing = await this.redis.set(idemKey, id, 'EX', 86400, 'NX');
+        if (existing === null) {
+          const prior = await this.get((await this.redis.get(idemKey))!);
+          if (prior) return prior;
+        }
+      }
+      if (this.opts.maxQueued !== undefined) {
+        const counts = await this.render.getJobCounts('waiting', 'prioritized', 'delayed');
+        const queued = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
+        if (queued >= this.opts.maxQueued) throw new QueueFullError(`the queue is full (${queued} jobs waiting); try again later`);
+      }
+      const { init_image, ...rest } = params;
+      const envelope: JobEnvelope = {
+        id, owner: opts.owner, status: 'queued', input: { ...rest, has_init_image: init_image !== undefined }, output: null, error: null,
+        progress: null, queue_position: null, webhook: opts.webhook ? { url: opts.webhook.url, events: opts.webhook.events ?? ['start', 'completed'] } : null,
+        deliveries: [], cancel_requested: false, created_at: new Date().toISOString(), started_at: null, completed_at: null, worker_id: null, attempts: 0, batch_size: null,
+      };
+      await this.store.create(envelope);
+      try {
+        await this.render.add('render', { id, params }, {
+          jobId: id,
+          ...(opts.priority ? { priority: opts.priority } : {}),
+          attempts: this.opts.attempts ?? 3,
+          backoff: { type: 'exponential', delay: 1000 },
+          removeOnComplete: { age: 3600, count: 10000 },
+          removeOnFail: { age: 24 * 3600 },
+        });
+      } catch (e) {
+        await this.store.remove(envelope).catch(() => {});
+        throw e;
+      }
+      return { ...envelope, queue_position: await this.position(id) };
+    });
+  }
+
+  /** 1-based place among waiting jobs, or null when not waiting. */
+  async position(id: string): Promise<number | null> {
+    const waiting = await this.render.getJobs(['prioritized', 'waiting'], 0, 1000, true);
+    const index = waiting.findIndex((j) => j?.id === id);
+    return index >= 0 ? index + 1 : null;
+  }
+
+  async get(id: string): Promise<JobEnvelope | null> {
+    return redisOp(async () => {
+      const e = await this.store.get(id);
+      if (!e) return null;
+      return e.status === 'queued' ? { ...e, queue_position: await this.position(id) } : e;
+    });
+  }
+
+  list(owner: string, opts: { limit: number; offset: number }): Promise<{ jobs: JobEnvelope[]; total: number }> {
+    return redisOp(() => this.store.list(owner, opts.limit, opts.offset));
+  }
+
+  /** Queued: removed and canceled at once. Running: flagged; the worker drops it between steps. */
+  async cancel(id: string): Promise<JobEnvelope | null> {
+    return redisOp(async () => {
+      const e = await this.store.get(id);
+      if (!e || e.status === 'succeeded' || e.status === 'failed' || e.status === 'canceled') return e;
+      const job = await this.render.getJob(id);
+      if (job) {
+        const state = await job.getState();
+        if (state === 'waiting' || state === 'prioritized' || state === 'delayed' || state === 'waiting-children') {
+          try {
+            await job.remove();
+            return await this.store.update(id, { status: 'canceled', completed_at: new Date().toISOString(), queue_position: null, error: null });
+          } catch {
+            // taken by a worker in the meantime: cancel it as a running job
+          }
+        }
+      }
+      await this.redis.multi().set(`${this.prefix}:cancel:${id}`, '1', 'EX', 86400).publish(`${this.prefix}:cancel`, id).exec();
+      return this.store.update(id, { cancel_requested: true });
+    });
+  }
+
+  async isCancelRequested(id: string): Promise<boolean> {
+    return (await this.redis.exists(`${this.prefix}:cancel:${id}`)) === 1;
+  }
+
+  /** Calls onChange with each new envelope of the job until the returned function is called. */
+  async subscribe(id: string, onChange: (e: JobEnvelope) => void): Promise<() => Promise<void>> {
+    if (!this.subscriber) {
+      this.subscriber = requestConnection(this.opts.redisUrl);
+      this.subscriber.on('error', () => {});
+      this.subscriber.on('message', (channel: string, message: string) => {
+        const jobId = channel.slice(`${this.prefix}:events:`.length);
+        for (const l of this.listeners.get(jobId) ?? []) l(JSON.parse(message));
+      });
+    }
+    const sub = this.subscriber;
+    const set = this.listeners.get(id) ?? new Set();
+    if (set.size === 0) await redisOp(() => sub.subscribe(this.store.channel(id)));
+    set.add(onChange);
+    this.listeners.set(id, set);
+    return async () => {
+      set.delete(onChange);
+      if (set.size === 0) {
+        this.listeners.delete(id);
+        await sub.unsubscribe(this.store.channel(id)).catch(() => {});
+      }
+    };
+  }
+
+  async counts(): Promise<Record<JobStatus | 'waiting' | 'active' | 'delayed', number>> {
+    return redisOp(async () => {
+      const c = await this.render.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
+      return {
+        waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0,
+        queued: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0), running: c.active ?? 0,
+        succeeded: c.completed ?? 0, failed: c.failed ?? 0, canceled: 0,
+      };
+    });
+  }
+
+  async registerWorker(info: Omit<WorkerInfo, 'lastSeen'>): Promise<void> {
+    await this.redis.hset(`${this.prefix}:workers`, info.id, JSON.stringify({ ...info, lastSeen: Date.now() }));
+  }
+
+  async unregisterWorker(id: string): Promise<void> {
+    await this.redis.hdel(`${this.prefix}:workers`, id);
+  }
+
+  async workers(): Promise<WorkerInfo[]> {
+    return redisOp(async () => {
+      const all = await this.redis.hgetall(`${this.prefix}:workers`);
+      const now = Date.now();
+      return Object.values(all).map((v) => JSON.parse(v) as WorkerInfo).filter((w) => now - w.lastSeen < WORKER_TTL_MS);
+    });
+  }
+
+  async ping(): Promise<void> {
+    await redisOp(() => this.redis.ping());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([this.render.close(), this.webhooks.close()]);
+    this.subscriber?.disconnect();
+    this.redis.disconnect();
+    this.queueConnection.disconnect();
+  }
+}

@@ -1,0 +1,2 @@
+export { startWorker, type WorkerOptions } from './start-worker';
+export { runWorkerProcess, workerTimingsFromEnv } from './main';

@@ -1,0 +1,34 @@
+// The worker process: config from the environment (via @farm/core's schema), SIGTERM finishes the running batch.
+import pino from 'pino';
+import { loadConfig, storageConfig, type FarmConfig } from '@farm/core';
+import { createStorage } from '@farm/storage';
+import { startWorker } from './start-worker';
+
+export async function runWorkerProcess(config: FarmConfig, extra: { lockDurationMs?: number; stalledIntervalMs?: number } = {}): Promise<void> {
+  const logger = pino({ level: config.LOG_LEVEL, base: { role: 'worker' } });
+  if (!config.REDIS_URL) throw new Error('REDIS_URL is required for a worker');
+  const worker = await startWorker({
+    redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, modelsDir: config.MODELS_DIR, loraDir: config.LORA_DIR,
+    storage: createStorage(storageConfig(config)), maxBatch: config.MAX_BATCH, maxPixels: config.MAX_PIXELS, maxSteps: config.MAX_STEPS,
+    providers: config.EXECUTION_PROVIDERS, intraOpThreads: config.ORT_THREADS, ...extra,
+    log: (msg, fields) => logger.info(fields ?? {}, msg),
+  });
+  logger.info({ workerId: worker.id, models: worker.engine.listModels().map((m) => m.name) }, 'worker ready');
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'finishing the running batch, then exiting');
+    await worker.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+export function workerTimingsFromEnv(env: NodeJS.ProcessEnv): { lockDurationMs?: number; stalledIntervalMs?: number } {
+  const n = (v?: string) => (v ? Number(v) : undefined);
+  return { lockDurationMs: n(env.WORKER_LOCK_MS), stalledIntervalMs: n(env.WORKER_STALLED_MS) };
+}
+
+export { loadConfig };

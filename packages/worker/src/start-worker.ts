@@ -1,0 +1,57 @@
+// A render worker: the engine (onnxruntime), the storage for results and the queue consumer wired together.
+import { Engine, type ExecutionProvider } from '@farm/engine';
+import { RenderWorker } from '@farm/queue';
+import type { Storage } from '@farm/storage';
+
+export interface WorkerOptions {
+  redisUrl: string;
+  prefix?: string;
+  modelsDir: string;
+  loraDir?: string;
+  storage: Storage;
+  maxBatch: number;
+  maxPixels: number;
+  maxSteps: number;
+  providers?: ExecutionProvider[];
+  intraOpThreads?: number;
+  workerId?: string;
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+async function putWithRetry(storage: Storage, key: string, body: Buffer): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await storage.put(key, body, 'image/png');
+      return;
+    } catch (e) {
+      if (attempt >= 4) throw new Error(`storing ${key} failed after ${attempt} attempts: ${(e as Error).message}`);
+      await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+    }
+  }
+}
+
+export async function startWorker(opts: WorkerOptions): Promise<{ id: string; engine: Engine; close(): Promise<void> }> {
+  const engine = new Engine({
+    modelsDir: opts.modelsDir, loraDir: opts.loraDir, providers: opts.providers, maxPixels: opts.maxPixels, maxSteps: opts.maxSteps, intraOpThreads: opts.intraOpThreads,
+  });
+  const worker = new RenderWorker({
+    redisUrl: opts.redisUrl, prefix: opts.prefix, workerId: opts.workerId, maxBatch: opts.maxBatch, engine,
+    lockDurationMs: opts.lockDurationMs, stalledIntervalMs: opts.stalledIntervalMs, log: opts.log,
+    storeImages: async (jobId, images) => {
+      const keys = images.map((_, n) => `images/${jobId}/${n}.png`);
+      await Promise.all(images.map((img, n) => putWithRetry(opts.storage, keys[n], img)));
+      return keys;
+    },
+  });
+  await worker.start();
+  return {
+    id: worker.id,
+    engine,
+    async close() {
+      await worker.close();
+      await engine.close();
+    },
+  };
+}
