@@ -2,3 +2,4 @@ export * from './types';
 export * from './errors';
 export * from './config';
 export * from './schemas';
+export * from './ports';

@@ -1,4 +1,4 @@
-export * from './ports';
+export { freePort } from '@farm/core';
 export * from './redis';
 export * from './models';
 export * from './s3';

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'node:net';
-import { freePort } from './ports';
+import { freePort } from '@farm/core';
 
 export interface RedisServer {
   port: number;

@@ -1,0 +1,43 @@
+// The express app: login, native API, health, metrics, the web page; A1111 routes plug in as extra routers.
+import express, { type RequestHandler, type Router } from 'express';
+import { fileURLToPath } from 'node:url';
+import type { Catalog, FarmConfig } from '@farm/core';
+import type { FarmQueue } from '@farm/queue';
+import type { Storage } from '@farm/storage';
+import { jobRoutes } from './native/jobs';
+import { resourceRoutes } from './native/resources';
+import { healthRoutes } from './health';
+import { createMetrics, type Metrics } from './metrics';
+import { errorHandler } from './http-errors';
+
+export interface AppDeps {
+  config: FarmConfig;
+  queue: FarmQueue;
+  storage: Storage;
+  auth: RequestHandler;
+  catalog(): Promise<Catalog>;
+  extraRouters?: (ctx: { metrics: Metrics }) => Router[];
+  log?: (msg: string, fields: Record<string, unknown>) => void;
+}
+
+const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
+
+export function createApp(deps: AppDeps) {
+  const app = express();
+  const metrics = createMetrics(deps.queue);
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use(healthRoutes(deps.queue));
+  app.use(deps.auth);
+  app.use(express.json({ limit: deps.config.BODY_LIMIT }));
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.use(jobRoutes({ config: deps.config, queue: deps.queue, catalog: deps.catalog, metrics }));
+  app.use(resourceRoutes({ queue: deps.queue, storage: deps.storage, catalog: deps.catalog, signedUrls: deps.config.SIGNED_URLS }));
+  for (const router of deps.extraRouters?.({ metrics }) ?? []) app.use(router);
+  app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));
+  app.use((req, res) => { res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` }, detail: 'Not Found' }); });
+  app.use(errorHandler(deps.log ?? (() => {})));
+  return { app, metrics };
+}

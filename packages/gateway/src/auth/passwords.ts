@@ -1,0 +1,20 @@
+// Password and API key hashes: scrypt for passwords (`scrypt$N$r$p$salt$hash`, base64), SHA-256 for API keys.
+import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+
+export function hashPassword(password: string, params = { N: 16384, r: 8, p: 1 }): string {
+  const salt = randomBytes(16);
+  const hash = scryptSync(password, salt, 32, { N: params.N, r: params.r, p: params.p });
+  return `scrypt$${params.N}$${params.r}$${params.p}$${salt.toString('base64')}$${hash.toString('base64')}`;
+}
+
+export function verifyPassword(password: string, stored: string): boolean {
+  const [scheme, N, r, p, salt, hash] = stored.split('$');
+  if (scheme !== 'scrypt' || !hash) return false;
+  const expected = Buffer.from(hash, 'base64');
+  const actual = scryptSync(password, Buffer.from(salt, 'base64'), expected.length, { N: Number(N), r: Number(r), p: Number(p), maxmem: 256 * Number(N) * Number(r) });
+  return timingSafeEqual(actual, expected);
+}
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}

@@ -1,0 +1,29 @@
+// What the farm can run: models and LoRAs advertised by live workers, or read from MODELS_DIR/LORA_DIR when the
+// gateway shares them; samplers come from the engine's pure registry (no onnxruntime in the gateway).
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Catalog } from '@farm/core';
+import type { FarmQueue } from '@farm/queue';
+import { getSampler } from '@farm/engine/schedulers';
+
+function localModels(dir?: string): string[] {
+  if (!dir || !existsSync(dir)) return [];
+  return readdirSync(dir).filter((n) => !n.includes('.tmp-') && existsSync(join(dir, n, 'unet/model.onnx'))).sort();
+}
+
+function localLoras(dir?: string): string[] {
+  if (!dir || !existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => f.endsWith('.safetensors')).map((f) => f.replace(/\.safetensors$/, '')).sort();
+}
+
+export function createCatalog(queue: FarmQueue, opts: { modelsDir?: string; loraDir?: string; defaultModel?: string }): () => Promise<Catalog> {
+  return async () => {
+    const workers = await queue.workers().catch(() => []);
+    const models = new Set([...workers.flatMap((w) => w.models), ...localModels(opts.modelsDir)]);
+    const loras = new Set([...workers.flatMap((w) => w.loras), ...localLoras(opts.loraDir)]);
+    return {
+      models: [...models].sort(), loras: [...loras].sort(), defaultModel: opts.defaultModel,
+      checkSampler: (s, sch) => { getSampler(s, sch); },
+    };
+  };
+}

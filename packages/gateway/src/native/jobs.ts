@@ -1,0 +1,100 @@
+// Native job API: submit (202), read, list, cancel, and a Server-Sent Events stream of the job's changes.
+import { Router, type Request } from 'express';
+import { NotFoundError, ValidationError, parseJobRequest, type Catalog, type FarmConfig } from '@farm/core';
+import { isTerminal, type FarmQueue, type JobEnvelope } from '@farm/queue';
+import { asyncRoute } from '../http-errors';
+import { assertPublicUrl } from '../webhooks/send';
+import type { Metrics } from '../metrics';
+
+export interface JobRoutesDeps {
+  config: FarmConfig;
+  queue: FarmQueue;
+  catalog(): Promise<Catalog>;
+  metrics: Metrics;
+}
+
+export function present(e: JobEnvelope) {
+  const images = (e.output?.images ?? []).map((key) => `/v1/${key}`);
+  return {
+    ...e,
+    output: e.output ? { ...e.output, images } : null,
+    metrics: {
+      queue_seconds: e.started_at ? (Date.parse(e.started_at) - Date.parse(e.created_at)) / 1000 : null,
+      run_seconds: e.started_at && e.completed_at ? (Date.parse(e.completed_at) - Date.parse(e.started_at)) / 1000 : null,
+      total_seconds: e.completed_at ? (Date.parse(e.completed_at) - Date.parse(e.created_at)) / 1000 : null,
+    },
+    links: { self: `/v1/jobs/${e.id}`, events: `/v1/jobs/${e.id}/events`, cancel: `/v1/jobs/${e.id}` },
+  };
+}
+
+/** The job if it exists and belongs to the caller; other users' jobs are indistinguishable from missing ones. */
+export async function ownJob(queue: FarmQueue, req: Request, id: string): Promise<JobEnvelope> {
+  const e = await queue.get(id);
+  if (!e || e.owner !== req.user?.id) throw new NotFoundError(`no job ${id}`);
+  return e;
+}
+
+export function jobRoutes(deps: JobRoutesDeps): Router {
+  const r = Router();
+  const limits = { maxPixels: deps.config.MAX_PIXELS, maxSteps: deps.config.MAX_STEPS, maxImagesPerRequest: deps.config.MAX_IMAGES_PER_REQUEST };
+
+  r.post('/v1/jobs', asyncRoute(async (req, res) => {
+    const { params, webhook, priority, idempotencyKey } = parseJobRequest(req.body, limits, await deps.catalog());
+    if (webhook && !deps.config.WEBHOOK_ALLOW_PRIVATE) {
+      await assertPublicUrl(webhook.url).catch((e: Error) => { throw new ValidationError(`webhook refused: ${e.message}`, 'webhook'); });
+    }
+    const envelope = await deps.queue.submit(params, { owner: req.user!.id, webhook, priority, idempotencyKey });
+    deps.metrics.submitted();
+    res.status(202).location(`/v1/jobs/${envelope.id}`).json(present(envelope));
+  }));
+
+  r.get('/v1/jobs', asyncRoute(async (req, res) => {
+    const limit = Math.min(100, Math.max(1, Number(req.query.limit ?? 20) || 20));
+    const offset = Math.max(0, Number(req.query.offset ?? 0) || 0);
+    const { jobs, total } = await deps.queue.list(req.user!.id, { limit, offset });
+    res.json({ jobs: jobs.map(present), total, limit, offset });
+  }));
+
+  r.get('/v1/jobs/:id', asyncRoute(async (req, res) => {
+    const e = await ownJob(deps.queue, req, String(req.params.id));
+    deps.metrics.observe(e);
+    res.json(present(e));
+  }));
+
+  r.delete('/v1/jobs/:id', asyncRoute(async (req, res) => {
+    await ownJob(deps.queue, req, String(req.params.id));
+    const e = (await deps.queue.cancel(String(req.params.id)))!;
+    res.status(isTerminal(e.status) ? 200 : 202).json(present(e));
+  }));
+
+  r.get('/v1/jobs/:id/events', asyncRoute(async (req, res) => {
+    const id = String(req.params.id);
+    await ownJob(deps.queue, req, id);
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    let ended = false;
+    let lastSent = '';
+    const send = (e: JobEnvelope) => {
+      if (ended) return;
+      const data = JSON.stringify(present(e));
+      if (data === lastSent) return;
+      lastSent = data;
+      res.write(`event: status\ndata: ${data}\n\n`);
+      if (isTerminal(e.status)) finish();
+    };
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    let unsubscribe: (() => Promise<void>) | null = null;
+    const finish = () => {
+      if (ended) return;
+      ended = true;
+      clearInterval(heartbeat);
+      void unsubscribe?.();
+      res.end();
+    };
+    req.on('close', finish);
+    unsubscribe = await deps.queue.subscribe(id, (e) => { deps.metrics.observe(e); send(e); });
+    const current = await deps.queue.get(id);
+    if (current) send(current);
+  }));
+
+  return r;
+}

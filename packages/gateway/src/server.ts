@@ -1,0 +1,64 @@
+// A gateway process: the app on a port, the queue, storage, login, and the webhook delivery worker.
+import { createServer, type Server } from 'node:http';
+import pino from 'pino';
+import { storageConfig, type FarmConfig } from '@farm/core';
+import { FarmQueue, createWebhookWorker } from '@farm/queue';
+import { createStorage } from '@farm/storage';
+import { createApp } from './app';
+import { createAuth } from './auth';
+import { createCatalog } from './catalog';
+import { createWebhookSender, } from './webhooks/send';
+import { generateWebhookSecret } from './webhooks/sign';
+import { a1111Router } from './a1111';
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  server: Server;
+  queue: FarmQueue;
+  webhookSecret: string;
+  close(): Promise<void>;
+}
+
+export async function startGateway(config: FarmConfig): Promise<RunningGateway> {
+  const logger = pino({ level: config.LOG_LEVEL, base: { role: 'gateway' } });
+  if (!config.REDIS_URL) throw new Error('REDIS_URL is required for a gateway');
+  const webhookSecret = config.WEBHOOK_SECRET ?? generateWebhookSecret();
+  if (!config.WEBHOOK_SECRET) logger.warn('WEBHOOK_SECRET is not set; webhooks are signed with a random secret of this process');
+  const queue = new FarmQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, maxQueued: config.MAX_QUEUED });
+  const storage = createStorage({ ...storageConfig(config), ...(config.STORAGE === 's3' ? { createBucket: false } : {}) });
+  const catalog = createCatalog(queue, { modelsDir: config.MODELS_DIR, loraDir: config.LORA_DIR, defaultModel: config.DEFAULT_MODEL });
+  const auth = createAuth({ users: config.AUTH_USERS, apiKeys: config.AUTH_API_KEYS, disabled: config.AUTH_DISABLED });
+  const { app } = createApp({
+    config, queue, storage, auth, catalog,
+    extraRouters: ({ metrics }) => [a1111Router({ config, queue, storage, catalog, metrics })],
+    log: (msg, fields) => logger.error(fields, msg),
+  });
+  const webhookWorker = createWebhookWorker({
+    redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, store: queue.store,
+    send: createWebhookSender({ secret: webhookSecret, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE }),
+  });
+  const server = createServer(app);
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
+  logger.info({ url }, 'gateway listening');
+  let closing: Promise<void> | null = null;
+  return {
+    url, port, server, queue, webhookSecret,
+    close() {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+          setTimeout(() => server.closeAllConnections(), 5000).unref();
+        });
+        await webhookWorker.close();
+        await queue.close();
+      })();
+      return closing;
+    },
+  };
+}
