@@ -45,6 +45,8 @@ export function createAuth(cfg: AuthConfig): RequestHandler {
   const users = parseUsers(cfg.users);
   const keys = parseApiKeys(cfg.apiKeys);
   const failures = new Map<string, { count: number; since: number }>();
+  // scrypt is slow on purpose; a verified Authorization header is remembered (by its hash) for a while
+  const verified = new Map<string, { user: string; until: number }>();
   const maxFailures = cfg.maxFailures ?? 5;
   const windowMs = cfg.windowMs ?? 60_000;
 
@@ -64,6 +66,9 @@ export function createAuth(cfg: AuthConfig): RequestHandler {
       return deny(res, 'invalid API key');
     }
     if (!/^basic$/i.test(scheme)) return deny(res, 'login required (HTTP Basic or Bearer API key)');
+    const headerHash = hashApiKey(header);
+    const known = verified.get(headerHash);
+    if (known && known.until > Date.now()) { req.user = { id: known.user }; return next(); }
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     const name = colon >= 0 ? decoded.slice(0, colon) : decoded;
@@ -78,7 +83,13 @@ export function createAuth(cfg: AuthConfig): RequestHandler {
     const stored = users.get(name);
     // compare against a dummy hash for unknown users so timing does not reveal which names exist
     const ok = stored ? verifyPassword(password, stored) : (verifyPassword(password, DUMMY), false);
-    if (ok) { failures.delete(limiterKey); req.user = { id: name }; return next(); }
+    if (ok) {
+      failures.delete(limiterKey);
+      if (verified.size > 10_000) verified.clear();
+      verified.set(headerHash, { user: name, until: Date.now() + 5 * 60_000 });
+      req.user = { id: name };
+      return next();
+    }
     const fresh = !record || Date.now() - record.since >= windowMs;
     failures.set(limiterKey, { count: fresh ? 1 : record!.count + 1, since: fresh ? Date.now() : record!.since });
     return deny(res, 'wrong user name or password');

@@ -1,0 +1,81 @@
+// Runs gateway and worker processes the way a deployment does (npm run gateway / npm run worker), for
+// cross-process tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { freePort } from '@farm/core';
+import { hashPassword, generateWebhookSecret } from '@farm/gateway';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+export const USERS = { alice: 'alice-password', bob: 'bob-password' };
+const authUsers = Object.entries(USERS).map(([u, p]) => `${u}:${hashPassword(p, { N: 1024, r: 8, p: 1 })}`).join(',');
+
+export interface FarmEnv {
+  env: NodeJS.ProcessEnv;
+  webhookSecret: string;
+}
+
+export function farmEnv(opts: { redisUrl: string; modelsDir: string; storage?: Record<string, string> }): FarmEnv {
+  const webhookSecret = generateWebhookSecret();
+  return {
+    webhookSecret,
+    env: {
+      PATH: process.env.PATH, HOME: process.env.HOME,
+      REDIS_URL: opts.redisUrl, QUEUE_PREFIX: `e2e${randomUUID().slice(0, 8)}`, MODELS_DIR: opts.modelsDir,
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'farm-data-')), AUTH_USERS: authUsers, WEBHOOK_SECRET: webhookSecret,
+      WEBHOOK_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'warn', MAX_BATCH: '4', WORKER_LOCK_MS: '3000', WORKER_STALLED_MS: '1000',
+      ...opts.storage,
+    },
+  };
+}
+
+export interface Proc { child: ChildProcess; exited: Promise<number | null>; kill(signal?: NodeJS.Signals): Promise<number | null> }
+
+function launch(script: string, env: NodeJS.ProcessEnv): Proc {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src', script)], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, exited, kill: (signal = 'SIGTERM') => { if (child.exitCode === null && child.signalCode === null) child.kill(signal); return exited; } };
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function startGatewayProcess(farm: FarmEnv): Promise<Proc & { url: string }> {
+  const port = await freePort();
+  const proc = launch('gateway.ts', { ...farm.env, PORT: String(port) });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor('gateway /healthz', async () => (await fetch(`${url}/healthz`)).ok);
+  return { ...proc, url };
+}
+
+export function startWorkerProcess(farm: FarmEnv): Proc {
+  return launch('worker.ts', farm.env);
+}
+
+export function client(url: string, user: keyof typeof USERS = 'alice') {
+  const auth = `Basic ${Buffer.from(`${user}:${USERS[user]}`).toString('base64')}`;
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${url}${path}`, { method, headers: { authorization: auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+    const type = res.headers.get('content-type') ?? '';
+    return { status: res.status, headers: res.headers, body: type.includes('json') ? await res.json() : Buffer.from(await res.arrayBuffer()) } as { status: number; headers: Headers; body: any };
+  };
+  return {
+    auth,
+    get: (path: string) => call('GET', path),
+    post: (path: string, body: unknown) => call('POST', path, body),
+    del: (path: string) => call('DELETE', path),
+    async waitForJob(id: string, done: (job: any) => boolean = (j) => ['succeeded', 'failed', 'canceled'].includes(j.status), timeoutMs = 90_000) {
+      return waitFor(`job ${id}`, async () => { const r = await call('GET', `/v1/jobs/${id}`); return r.status === 200 && done(r.body) ? r.body : null; }, timeoutMs);
+    },
+  };
+}
