@@ -1,0 +1,79 @@
+// Faults with real processes: two workers sharing a stream of jobs, a worker SIGKILLed mid-job,
+// Redis killed and restarted under load. Nothing accepted may be lost.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { startRedis, ensureTinyModel, type RedisServer } from '@farm/testkit';
+import { farmEnv, startGatewayProcess, startWorkerProcess, client, waitFor, type Proc, type FarmEnv } from './helpers/farm';
+
+let redis: RedisServer;
+let modelsDir: string;
+const procs: Proc[] = [];
+const small = { prompt: 'a small boat', width: 64, height: 64, steps: 4 };
+
+before(async () => {
+  redis = await startRedis();
+  ({ modelsDir } = await ensureTinyModel());
+});
+after(async () => {
+  for (const p of procs) await p.kill('SIGKILL');
+  await redis.stop();
+});
+
+async function farmWith(workers: number): Promise<{ farm: FarmEnv; gateway: Proc & { url: string }; workers: Proc[] }> {
+  const farm = farmEnv({ redisUrl: redis.url, modelsDir });
+  const gateway = await startGatewayProcess(farm);
+  const ws = Array.from({ length: workers }, () => startWorkerProcess(farm));
+  procs.push(gateway, ...ws);
+  envs.set(gateway.url, farm);
+  await waitFor(`${workers} live workers`, async () => (await (await fetch(`${gateway.url}/readyz`)).json()).workers === workers);
+  return { farm, gateway, workers: ws };
+}
+
+test('two workers share 20 jobs; every job succeeds once', async () => {
+  const { gateway } = await farmWith(2);
+  const alice = client(gateway.url);
+  const ids: string[] = [];
+  for (let i = 0; i < 20; i++) ids.push((await alice.post('/v1/jobs', { ...small, seed: i, steps: 4 + (i % 3) })).body.id);
+  const done = await Promise.all(ids.map((id) => alice.waitForJob(id)));
+  assert.ok(done.every((j) => j.status === 'succeeded'), JSON.stringify(done.map((j) => j.status)));
+  const byWorker = new Set(done.map((j) => j.worker_id));
+  assert.equal(byWorker.size, 2, 'both workers did work');
+  assert.ok(done.every((j) => j.attempts === 1));
+});
+
+test('a worker SIGKILLed mid-job: another worker finishes the job', async () => {
+  const { gateway, workers } = await farmWith(1);
+  const alice = client(gateway.url);
+  const created = await alice.post('/v1/jobs', { ...small, width: 192, height: 192, steps: 60 });
+  await alice.waitForJob(created.body.id, (j) => j.status === 'running' && j.progress?.step >= 2);
+  await workers[0].kill('SIGKILL');
+  const rescuer = startWorkerProcess(farmEnvOf(gateway));
+  procs.push(rescuer);
+  const end = await alice.waitForJob(created.body.id);
+  assert.equal(end.status, 'succeeded', end.error ?? '');
+  assert.equal(end.attempts, 2);
+  assert.equal(end.output.images.length, 1);
+  assert.equal((await alice.get(end.output.images[0])).status, 200);
+});
+
+test('Redis killed and restarted under load: 503 while down, every accepted job finishes', async () => {
+  const { gateway } = await farmWith(1);
+  const alice = client(gateway.url);
+  const ids: string[] = [];
+  for (let i = 0; i < 6; i++) ids.push((await alice.post('/v1/jobs', { ...small, seed: 100 + i, steps: 20 })).body.id);
+  await alice.waitForJob(ids[0], (j) => j.status !== 'queued');
+  await redis.kill();
+  const during = await alice.post('/v1/jobs', small);
+  assert.equal(during.status, 503);
+  assert.match(during.body.error.message, /Redis/);
+  await redis.restart();
+  const done = await Promise.all(ids.map((id) => alice.waitForJob(id, undefined, 120_000)));
+  assert.deepEqual(done.map((j) => j.status), ids.map(() => 'succeeded'));
+  const after = await alice.post('/v1/jobs', small);
+  assert.equal(after.status, 202);
+});
+
+const envs = new Map<string, FarmEnv>();
+function farmEnvOf(gateway: Proc & { url: string }): FarmEnv {
+  return envs.get(gateway.url)!;
+}
