@@ -37,7 +37,8 @@ export async function launchRedis(dataDir: string): Promise<{ url: string; proce
   const dir = resolve(dataDir, 'redis');
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+  // its own process group: a terminal's Ctrl-C must not stop Redis before the worker has finished with it
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore', detached: true });
   await waitForPort(port, 10_000);
   return { url: `redis://127.0.0.1:${port}`, process: child };
 }

@@ -1,0 +1,41 @@
+// `npm start` on an empty models folder: Redis, the demo model, a gateway and a worker, then a clean Ctrl-C.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '@farm/core';
+import { waitFor } from './helpers/farm';
+
+const root = new URL('..', import.meta.url).pathname;
+
+test('npm start runs the whole farm and stops cleanly on SIGINT', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'npm-start-'));
+  const port = await freePort();
+  // the command `npm start` runs, started directly so the test can send the terminal's Ctrl-C to its process group
+  const [command, ...args] = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start.split(' ');
+  assert.equal(command, 'node');
+  const child = spawn(process.execPath, args, {
+    cwd: root, detached: true,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, MODELS_DIR: join(dir, 'models'), DATA_DIR: join(dir, 'data'), PORT: String(port), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => { output += d; });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const password = await waitFor('the printed login', async () => /admin \/ (\S+)/.exec(output)?.[1]);
+  await waitFor('a ready farm', async () => (await fetch(`${url}/readyz`)).status === 200, 90_000);
+  assert.ok(existsSync(join(dir, 'models/tiny/unet/model.onnx')), 'the demo model was generated');
+  const auth = { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`, 'content-type': 'application/json' };
+  const created = await (await fetch(`${url}/v1/jobs`, { method: 'POST', headers: auth, body: JSON.stringify({ prompt: 'a cat', width: 64, height: 64, steps: 4 }) })).json();
+  const job = await waitFor('the job to succeed', async () => {
+    const j = await (await fetch(`${url}/v1/jobs/${created.id}`, { headers: auth })).json();
+    return j.status === 'succeeded' ? j : null;
+  });
+  assert.equal(job.output.images.length, 1);
+  process.kill(-child.pid!, 'SIGINT');
+  assert.equal(await exited, 0);
+  await assert.rejects(fetch(`${url}/healthz`));
+});
