@@ -1,0 +1,29 @@
+// `npm run bench [-- suite...]`: runs the named suites (default: engine-tiny). Each prints markdown tables
+// and writes bench/results/<suite>.json.
+import { ensureTinyModel } from '@farm/testkit';
+
+type Suite = () => Promise<unknown>;
+
+const suites: Record<string, Suite> = {
+  'engine-tiny': async () => {
+    const { modelsDir, name } = await ensureTinyModel();
+    const { runEngineBench } = await import('./engine-bench');
+    return runEngineBench({ modelsDir, model: name, width: 256, height: 256, steps: 10, batches: [1, 2, 4, 8], runs: 7 }, 'engine-tiny');
+  },
+  'engine-sd15': async () => {
+    const { runSd15StepBench } = await import('./sd15-bench');
+    return runSd15StepBench();
+  },
+};
+
+const requested = process.argv.slice(2);
+const names = requested.length > 0 ? requested : ['engine-tiny'];
+for (const name of names) {
+  const suite = suites[name];
+  if (!suite) {
+    console.error(`unknown suite "${name}"; available: ${Object.keys(suites).join(', ')}`);
+    process.exit(2);
+  }
+  console.log(`\n## ${name}\n`);
+  await suite();
+}
