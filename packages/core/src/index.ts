@@ -3,3 +3,4 @@ export * from './errors';
 export * from './config';
 export * from './schemas';
 export * from './ports';
+export * from './a1111';

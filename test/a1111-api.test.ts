@@ -1,0 +1,165 @@
+// The AUTOMATIC1111 API over HTTP against gateway + worker processes: shapes field by field, seed and infotext
+// round trip, model switching, progress/interrupt, and refusal of anonymous and wrong-user requests.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { generateModel } from '@farm/modelgen';
+import { startRedis, type RedisServer } from '@farm/testkit';
+import { farmEnv, startGatewayProcess, startWorkerProcess, client, waitFor, type Proc } from './helpers/farm';
+
+let redis: RedisServer;
+let gateway: Proc & { url: string };
+let worker: Proc;
+const small = { prompt: 'a castle on a hill', negative_prompt: 'fog', width: 64, height: 64, steps: 5 };
+
+before(async () => {
+  redis = await startRedis();
+  const modelsDir = mkdtempSync(join(tmpdir(), 'a1111-models-'));
+  await generateModel({ preset: 'tiny', outDir: join(modelsDir, 'tiny'), seed: 1, controlnet: false });
+  await generateModel({ preset: 'tiny', outDir: join(modelsDir, 'tiny-alt'), seed: 2, controlnet: false });
+  const farm = farmEnv({ redisUrl: redis.url, modelsDir });
+  gateway = await startGatewayProcess(farm);
+  worker = startWorkerProcess(farm);
+  await waitFor('a live worker', async () => (await fetch(`${gateway.url}/readyz`)).status === 200);
+});
+after(async () => {
+  await worker?.kill();
+  await gateway?.kill();
+  await redis?.stop();
+});
+
+test('txt2img answers images, parameters and info like the web UI', async () => {
+  const alice = client(gateway.url);
+  const r = await alice.post('/sdapi/v1/txt2img', { ...small, seed: 1234, batch_size: 2, sampler_name: 'DPM++ 2M', scheduler: 'Karras', cfg_scale: 6, restore_faces: true });
+  assert.equal(r.status, 200);
+  assert.deepEqual(Object.keys(r.body).sort(), ['images', 'info', 'parameters']);
+  assert.equal(r.body.images.length, 2);
+  const png = Buffer.from(r.body.images[0], 'base64');
+  assert.equal((await sharp(png).metadata()).width, 64);
+  assert.equal(r.body.parameters.prompt, small.prompt);
+  assert.equal(r.body.parameters.seed, 1234);
+  const info = JSON.parse(r.body.info);
+  for (const field of ['seed', 'all_seeds', 'all_prompts', 'all_negative_prompts', 'infotexts', 'sd_model_name', 'sampler_name', 'cfg_scale', 'steps', 'width', 'height', 'batch_size', 'n_iter', 'index_of_first_image', 'job_timestamp', 'version']) {
+    assert.ok(field in info, field);
+  }
+  assert.equal(info.seed, 1234);
+  assert.deepEqual(info.all_seeds, [1234, 1235]);
+  assert.equal(info.sd_model_name, 'tiny');
+  assert.equal(info.sampler_name, 'DPM++ 2M');
+  assert.match(info.notes, /restore_faces/);
+  const pngInfo = await alice.post('/sdapi/v1/png-info', { image: `data:image/png;base64,${r.body.images[1]}` });
+  assert.equal(pngInfo.status, 200);
+  assert.equal(pngInfo.body.info, info.infotexts[1]);
+  assert.equal(pngInfo.body.parameters.Seed, '1235');
+  assert.equal(pngInfo.body.parameters.prompt, small.prompt);
+  assert.equal(pngInfo.body.parameters.negative_prompt, 'fog');
+});
+
+test('seed -1 reports the seed used, which reproduces the image', async () => {
+  const alice = client(gateway.url);
+  const first = await alice.post('/sdapi/v1/txt2img', { ...small, seed: -1 });
+  const seed = JSON.parse(first.body.info).seed;
+  assert.ok(Number.isInteger(seed) && seed >= 0);
+  const again = await alice.post('/sdapi/v1/txt2img', { ...small, seed });
+  assert.equal(again.body.images[0], first.body.images[0]);
+});
+
+test('img2img accepts init images with or without a data: prefix', async () => {
+  const alice = client(gateway.url);
+  const source = (await alice.post('/sdapi/v1/txt2img', { ...small, seed: 5 })).body.images[0];
+  const a = await alice.post('/sdapi/v1/img2img', { ...small, seed: 9, init_images: [source], denoising_strength: 0.4 });
+  const b = await alice.post('/sdapi/v1/img2img', { ...small, seed: 9, init_images: [`data:image/png;base64,${source}`], denoising_strength: 0.4 });
+  assert.equal(a.status, 200);
+  assert.equal(a.body.images[0], b.body.images[0]);
+  assert.equal(JSON.parse(a.body.info).denoising_strength, 0.4);
+  const missing = await alice.post('/sdapi/v1/img2img', small);
+  assert.equal(missing.status, 422);
+  assert.deepEqual(missing.body.detail[0].loc, ['body', 'init_images']);
+});
+
+test('model switching through override_settings and through options', async () => {
+  const alice = client(gateway.url);
+  const models = (await alice.get('/sdapi/v1/sd-models')).body;
+  assert.deepEqual(models.map((m: any) => m.model_name), ['tiny', 'tiny-alt']);
+  for (const f of ['title', 'model_name', 'hash', 'sha256', 'filename', 'config']) assert.ok(f in models[0], f);
+  const base = await alice.post('/sdapi/v1/txt2img', { ...small, seed: 3 });
+  const alt = await alice.post('/sdapi/v1/txt2img', { ...small, seed: 3, override_settings: { sd_model_checkpoint: 'tiny-alt.safetensors [abc123]' } });
+  assert.equal(JSON.parse(alt.body.info).sd_model_name, 'tiny-alt');
+  assert.notEqual(alt.body.images[0], base.body.images[0]);
+  assert.equal((await alice.post('/sdapi/v1/options', { sd_model_checkpoint: 'tiny-alt' })).status, 200);
+  assert.equal((await alice.get('/sdapi/v1/options')).body.sd_model_checkpoint, 'tiny-alt');
+  const viaOptions = await alice.post('/sdapi/v1/txt2img', { ...small, seed: 3 });
+  assert.equal(viaOptions.body.images[0], alt.body.images[0]);
+  assert.equal((await client(gateway.url, 'bob').get('/sdapi/v1/options')).body.sd_model_checkpoint, 'tiny', 'options are per user');
+  const bad = await alice.post('/sdapi/v1/options', { sd_model_checkpoint: 'sdxl' });
+  assert.equal(bad.status, 422);
+  assert.match(bad.body.detail[0].msg, /available: tiny, tiny-alt/);
+  await alice.post('/sdapi/v1/options', { sd_model_checkpoint: 'tiny' });
+});
+
+test('validation errors have FastAPI\'s 422 detail shape and name valid choices', async () => {
+  const alice = client(gateway.url);
+  const cases: [unknown, RegExp][] = [
+    [{ ...small, steps: 'many' }, /number/i],
+    [{ ...small, sampler_name: 'Warp' }, /unknown sampler "Warp".*Euler a/],
+    [{ ...small, override_settings: { sd_model_checkpoint: 'nope' } }, /unknown model "nope"; available: tiny, tiny-alt/],
+    [{ ...small, width: 70 }, /multiple of 8/],
+    [{ ...small, alwayson_scripts: { controlnet: { args: [{ image: 'AAAA', module: 'openpose' }] } } }, /unknown ControlNet module "openpose"; available: canny, none/],
+  ];
+  for (const [body, message] of cases) {
+    const r = await alice.post('/sdapi/v1/txt2img', body);
+    assert.equal(r.status, 422, JSON.stringify(body).slice(0, 80));
+    assert.ok(Array.isArray(r.body.detail));
+    assert.equal(r.body.detail[0].loc[0], 'body');
+    assert.match(r.body.detail[0].msg, message);
+  }
+});
+
+test('progress and interrupt act on the caller\'s own job only', async () => {
+  const alice = client(gateway.url);
+  const bob = client(gateway.url, 'bob');
+  const idle = (await alice.get('/sdapi/v1/progress')).body;
+  assert.equal(idle.progress, 0);
+  assert.equal(idle.state.job_count, 0);
+  const pending = alice.post('/sdapi/v1/txt2img', { ...small, width: 192, height: 192, steps: 150 });
+  const running = await waitFor('alice\'s job running', async () => {
+    const p = (await alice.get('/sdapi/v1/progress')).body;
+    return p.state.sampling_step > 0 ? p : null;
+  });
+  for (const f of ['progress', 'eta_relative', 'state', 'current_image', 'textinfo']) assert.ok(f in running, f);
+  assert.equal(running.state.sampling_steps, 150);
+  assert.ok(running.progress > 0 && running.progress < 1);
+  assert.equal((await bob.get('/sdapi/v1/progress')).body.state.job_count, 0, 'bob does not see alice\'s job');
+  await bob.post('/sdapi/v1/interrupt', {});
+  assert.equal((await alice.get('/sdapi/v1/progress')).body.state.job_count, 1, 'bob cannot interrupt alice');
+  await alice.post('/sdapi/v1/interrupt', {});
+  const r = await pending;
+  assert.equal(r.status, 200);
+  assert.equal(r.body.images.length, 0);
+  assert.equal(JSON.parse(r.body.info).interrupted, true);
+});
+
+test('lists: samplers, schedulers, loras, cmd-flags, ControlNet modules', async () => {
+  const alice = client(gateway.url);
+  const samplers = (await alice.get('/sdapi/v1/samplers')).body;
+  assert.ok(samplers.some((s: any) => s.name === 'Euler a' && Array.isArray(s.aliases) && typeof s.options === 'object'));
+  assert.ok((await alice.get('/sdapi/v1/schedulers')).body.some((s: any) => s.label === 'Karras'));
+  assert.deepEqual((await alice.get('/sdapi/v1/loras')).body, []);
+  assert.equal((await alice.get('/sdapi/v1/cmd-flags')).body.api, true);
+  assert.deepEqual((await alice.get('/controlnet/module_list')).body.module_list, ['none', 'canny']);
+  assert.equal((await alice.post('/sdapi/v1/refresh-checkpoints', {})).status, 200);
+});
+
+test('anonymous and wrong-password requests are refused; failed logins are rate-limited', async () => {
+  assert.equal((await fetch(`${gateway.url}/sdapi/v1/sd-models`)).status, 401);
+  const wrong = { authorization: `Basic ${Buffer.from('alice:nope').toString('base64')}` };
+  const statuses: number[] = [];
+  for (let i = 0; i < 7; i++) statuses.push((await fetch(`${gateway.url}/sdapi/v1/options`, { headers: wrong })).status);
+  assert.deepEqual(statuses.slice(0, 5), [401, 401, 401, 401, 401]);
+  const limited = await fetch(`${gateway.url}/sdapi/v1/options`, { headers: wrong });
+  assert.equal(limited.status, 429);
+  assert.ok(Number(limited.headers.get('retry-after')) > 0);
+});
