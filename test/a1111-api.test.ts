@@ -153,6 +153,17 @@ test('lists: samplers, schedulers, loras, cmd-flags, ControlNet modules', async 
   assert.equal((await alice.post('/sdapi/v1/refresh-checkpoints', {})).status, 200);
 });
 
+test('OpenAPI document and interactive docs', async () => {
+  const alice = client(gateway.url);
+  const doc = (await alice.get('/openapi.json')).body;
+  assert.equal(doc.openapi, '3.1.0');
+  for (const path of ['/sdapi/v1/txt2img', '/sdapi/v1/img2img', '/sdapi/v1/progress', '/v1/jobs', '/v1/jobs/{id}/events']) assert.ok(doc.paths[path], path);
+  const docs = await alice.get('/docs');
+  assert.equal(docs.status, 200);
+  assert.match(docs.body.toString(), /openapi\.json/);
+  assert.equal((await fetch(`${gateway.url}/openapi.json`)).status, 401);
+});
+
 test('anonymous and wrong-password requests are refused; failed logins are rate-limited', async () => {
   assert.equal((await fetch(`${gateway.url}/sdapi/v1/sd-models`)).status, 401);
   const wrong = { authorization: `Basic ${Buffer.from('alice:nope').toString('base64')}` };

@@ -10,6 +10,7 @@ import { createCatalog } from './catalog';
 import { createWebhookSender, } from './webhooks/send';
 import { generateWebhookSecret } from './webhooks/sign';
 import { a1111Router } from './a1111';
+import { openApiRouter } from './openapi';
 
 export interface RunningGateway {
   url: string;
@@ -31,7 +32,7 @@ export async function startGateway(config: FarmConfig): Promise<RunningGateway> 
   const auth = createAuth({ users: config.AUTH_USERS, apiKeys: config.AUTH_API_KEYS, disabled: config.AUTH_DISABLED });
   const { app } = createApp({
     config, queue, storage, auth, catalog,
-    extraRouters: ({ metrics }) => [a1111Router({ config, queue, storage, catalog, metrics })],
+    extraRouters: ({ metrics }) => [a1111Router({ config, queue, storage, catalog, metrics }), openApiRouter()],
     log: (msg, fields) => logger.error(fields, msg),
   });
   const webhookWorker = createWebhookWorker({
