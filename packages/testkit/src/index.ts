@@ -2,3 +2,4 @@ export { freePort } from '@farm/core';
 export * from './redis';
 export * from './models';
 export * from './s3';
+export * from './browser';
