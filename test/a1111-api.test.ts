@@ -20,6 +20,7 @@ before(async () => {
   const modelsDir = mkdtempSync(join(tmpdir(), 'a1111-models-'));
   await generateModel({ preset: 'tiny', outDir: join(modelsDir, 'tiny'), seed: 1, controlnet: false });
   await generateModel({ preset: 'tiny', outDir: join(modelsDir, 'tiny-alt'), seed: 2, controlnet: false });
+  await generateModel({ preset: 'tiny', outDir: join(modelsDir, 'tiny-cn'), seed: 3 });
   const farm = farmEnv({ redisUrl: redis.url, modelsDir });
   gateway = await startGatewayProcess(farm);
   worker = startWorkerProcess(farm);
@@ -83,7 +84,7 @@ test('img2img accepts init images with or without a data: prefix', async () => {
 test('model switching through override_settings and through options', async () => {
   const alice = client(gateway.url);
   const models = (await alice.get('/sdapi/v1/sd-models')).body;
-  assert.deepEqual(models.map((m: any) => m.model_name), ['tiny', 'tiny-alt']);
+  assert.deepEqual(models.map((m: any) => m.model_name), ['tiny', 'tiny-alt', 'tiny-cn']);
   for (const f of ['title', 'model_name', 'hash', 'sha256', 'filename', 'config']) assert.ok(f in models[0], f);
   const base = await alice.post('/sdapi/v1/txt2img', { ...small, seed: 3 });
   const alt = await alice.post('/sdapi/v1/txt2img', { ...small, seed: 3, override_settings: { sd_model_checkpoint: 'tiny-alt.safetensors [abc123]' } });
@@ -96,7 +97,7 @@ test('model switching through override_settings and through options', async () =
   assert.equal((await client(gateway.url, 'bob').get('/sdapi/v1/options')).body.sd_model_checkpoint, 'tiny', 'options are per user');
   const bad = await alice.post('/sdapi/v1/options', { sd_model_checkpoint: 'sdxl' });
   assert.equal(bad.status, 422);
-  assert.match(bad.body.detail[0].msg, /available: tiny, tiny-alt/);
+  assert.match(bad.body.detail[0].msg, /available: tiny, tiny-alt, tiny-cn/);
   await alice.post('/sdapi/v1/options', { sd_model_checkpoint: 'tiny' });
 });
 
@@ -105,7 +106,7 @@ test('validation errors have FastAPI\'s 422 detail shape and name valid choices'
   const cases: [unknown, RegExp][] = [
     [{ ...small, steps: 'many' }, /number/i],
     [{ ...small, sampler_name: 'Warp' }, /unknown sampler "Warp".*Euler a/],
-    [{ ...small, override_settings: { sd_model_checkpoint: 'nope' } }, /unknown model "nope"; available: tiny, tiny-alt/],
+    [{ ...small, override_settings: { sd_model_checkpoint: 'nope' } }, /unknown model "nope"; available: tiny, tiny-alt, tiny-cn/],
     [{ ...small, width: 70 }, /multiple of 8/],
     [{ ...small, alwayson_scripts: { controlnet: { args: [{ image: 'AAAA', module: 'openpose' }] } } }, /unknown ControlNet module "openpose"; available: canny, none/],
   ];
@@ -173,4 +174,22 @@ test('anonymous and wrong-password requests are refused; failed logins are rate-
   const limited = await fetch(`${gateway.url}/sdapi/v1/options`, { headers: wrong });
   assert.equal(limited.status, 429);
   assert.ok(Number(limited.headers.get('retry-after')) > 0);
+});
+
+test('ControlNet: /controlnet/detect returns the canny map; a txt2img with a ControlNet unit runs', async () => {
+  const alice = client(gateway.url);
+  const drawn = (await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000' } })
+    .composite([{ input: { create: { width: 24, height: 24, channels: 3, background: '#fff' } }, left: 20, top: 20 }]).png().toBuffer()).toString('base64');
+  const detect = await alice.post('/controlnet/detect', { controlnet_module: 'canny', controlnet_input_images: [drawn], controlnet_processor_res: 64, controlnet_threshold_a: 100, controlnet_threshold_b: 200 });
+  assert.equal(detect.status, 200);
+  const map = await sharp(Buffer.from(detect.body.images[0], 'base64')).greyscale().raw().toBuffer();
+  const white = map.reduce((n, v) => n + (v > 128 ? 1 : 0), 0);
+  assert.ok(white > 60 && white < 200, `edges around the square only (${white} edge pixels)`);
+  assert.equal(map[32 * 64 + 32], 0, 'no edge inside the square');
+  const unit = { image: drawn, module: 'canny', model: 'default', weight: 1 };
+  const withControl = await alice.post('/sdapi/v1/txt2img', { ...small, seed: 8, override_settings: { sd_model_checkpoint: 'tiny-cn' }, alwayson_scripts: { controlnet: { args: [unit] } } });
+  assert.equal(withControl.status, 200, JSON.stringify(withControl.body).slice(0, 200));
+  const without = await alice.post('/sdapi/v1/txt2img', { ...small, seed: 8, override_settings: { sd_model_checkpoint: 'tiny-cn' } });
+  assert.notEqual(withControl.body.images[0], without.body.images[0]);
+  assert.match(JSON.parse(withControl.body.info).infotexts[0], /ControlNet 0: "Module: canny/);
 });

@@ -12,6 +12,7 @@ import { denoise, type ExtraFeeds, type Row } from './pipeline/denoise';
 import { decodeImage, encodePng, rgbToTensor, tensorToRgb } from './pipeline/images';
 import { addPngText, buildInfotext } from './png';
 import { extractLoraTags, mergeLoraRefs } from './lora/prompt-loras';
+import { createControlNetPlanner } from './controlnet/controlnet-runner';
 
 export const LATENT_SCALE = 0.18215;
 
@@ -59,6 +60,7 @@ export class Engine {
   constructor(readonly opts: EngineOptions) {
     this.registry = new ModelRegistry(opts.modelsDir);
     this.cache = new SessionCache({ providers: opts.providers, intraOpThreads: opts.intraOpThreads, maxSessions: opts.maxCachedSessions });
+    this.controlNet = createControlNetPlanner({ maxInputPixels: opts.maxInputPixels ?? 4096 * 4096 });
   }
 
   listModels(): ModelInfo[] {
@@ -84,7 +86,9 @@ export class Engine {
     }
     const loras = mergeLoraRefs(p.loras, extractLoraTags(p.prompt).loras);
     if (loras.length > 0 && !this.loraSessions) throw new ValidationError('LoRA is not available on this worker', 'loras');
-    if (p.controlnet.length > 0 && !this.controlNet) throw new ValidationError('ControlNet is not available on this worker', 'controlnet');
+    if (p.controlnet.length > 0 && !this.registry.get(p.model).hasControlNet) {
+      throw new ValidationError(`model "${p.model}" has no ControlNet (controlnet/model.onnx and unet_controlnet/model.onnx)`, 'controlnet');
+    }
   }
 
   async sessions(model: ModelInfo, loras: LoraRef[]): Promise<ModelSessions> {

@@ -6,6 +6,7 @@ import type { FarmQueue } from '@farm/queue';
 import type { Storage } from '@farm/storage';
 import { listSamplers, listSchedulers } from '@farm/engine/schedulers';
 import { readPngText, parseInfotext } from '@farm/engine/png';
+import { controlMap, controlMapPng } from '@farm/engine/controlnet';
 import { asyncRoute } from '../http-errors';
 import type { Metrics } from '../metrics';
 import { waitForJob } from './wait';
@@ -134,6 +135,21 @@ export function a1111Router(deps: A1111Deps): Router {
 
   r.get('/controlnet/model_list', asyncRoute(async (_req, res) => { res.json({ model_list: ['default'] }); }));
   r.get('/controlnet/module_list', (_req, res) => { res.json({ module_list: ['none', 'canny'], modules: ['none', 'canny'] }); });
+  r.post('/controlnet/detect', asyncRoute(async (req, res) => {
+    const b = req.body ?? {};
+    const module = b.controlnet_module ?? 'canny';
+    if (module !== 'canny' && module !== 'none') throw new A1111ValidationError([{ loc: ['body', 'controlnet_module'], msg: `unknown ControlNet module "${module}"; available: canny, none`, type: 'value_error' }]);
+    const inputs: unknown = b.controlnet_input_images;
+    if (!Array.isArray(inputs) || inputs.length === 0 || inputs.some((i) => typeof i !== 'string')) {
+      throw new A1111ValidationError([{ loc: ['body', 'controlnet_input_images'], msg: 'a list of base64 images is required', type: 'value_error.missing' }]);
+    }
+    const size = Math.min(2048, Math.max(64, Math.round(Number(b.controlnet_processor_res ?? 512) / 8) * 8));
+    const images = await Promise.all((inputs as string[]).map(async (image) => {
+      const map = await controlMap({ image, module, threshold_a: Number(b.controlnet_threshold_a ?? 100), threshold_b: Number(b.controlnet_threshold_b ?? 200) }, size, size, 4096 * 4096);
+      return (await controlMapPng(map, size, size)).toString('base64');
+    }));
+    res.json({ images, info: 'Success' });
+  }));
 
   // FastAPI-shaped errors for everything under /sdapi
   r.use('/sdapi', (err: unknown, _req: Request, res: Response, next: NextFunction) => {

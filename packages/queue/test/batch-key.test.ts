@@ -1,0 +1,24 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { GenerationParams } from '@farm/core';
+import { batchKey } from '../src/batch-key';
+
+const base: GenerationParams = {
+  kind: 'txt2img', model: 'tiny', prompt: 'a', negative_prompt: '', sampler: 'Euler a', scheduler: 'Automatic', steps: 20, cfg_scale: 7, width: 64, height: 64,
+  seed: 1, batch_size: 1, n_iter: 1, denoising_strength: 0.75, resize_mode: 0, loras: [], controlnet: [],
+};
+const unit = { image: 'AAAA', module: 'canny' as const, model: 'default', weight: 1, guidance_start: 0, guidance_end: 1, processor_res: 512, threshold_a: 100, threshold_b: 200 };
+
+test('prompts, seeds, CFG and ControlNet weights may differ within a batch', () => {
+  assert.equal(batchKey(base), batchKey({ ...base, prompt: 'b', negative_prompt: 'c', seed: 9, cfg_scale: 3, batch_size: 2 }));
+  assert.equal(batchKey({ ...base, controlnet: [unit] }), batchKey({ ...base, controlnet: [{ ...unit, weight: 0.3, image: 'BBBB' }] }));
+});
+
+test('weights, shapes, schedules, kinds and ControlNet use separate batches', () => {
+  const variants: Partial<GenerationParams>[] = [
+    { model: 'other' }, { width: 128 }, { height: 128 }, { steps: 30 }, { sampler: 'DDIM' }, { scheduler: 'Karras' }, { kind: 'img2img' },
+    { loras: [{ name: 'x', weight: 1 }] }, { prompt: 'a <lora:x:0.5>' }, { controlnet: [unit] },
+  ];
+  for (const v of variants) assert.notEqual(batchKey({ ...base, ...v }), batchKey(base), JSON.stringify(v));
+  assert.equal(batchKey({ ...base, loras: [{ name: 'a', weight: 1 }, { name: 'b', weight: 2 }] }), batchKey({ ...base, loras: [{ name: 'b', weight: 2 }, { name: 'a', weight: 1 }] }));
+});
