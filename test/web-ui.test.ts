@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import sharp from 'sharp';
 import { startRedis, ensureTinyModel, launchBrowser, type RedisServer } from '@farm/testkit';
 import { farmEnv, startGatewayProcess, startWorkerProcess, waitFor, USERS, type Proc } from './helpers/farm';
 
@@ -89,6 +90,21 @@ test('send to img2img, then an img2img run', async () => {
   await page.getByLabel('Denoising strength').fill('0.5');
   await page.getByRole('button', { name: 'Generate' }).click();
   await page.waitForFunction(() => /Denoising strength: 0.5/.test(document.querySelector('#results figcaption')?.textContent ?? ''));
+});
+
+test('ControlNet: upload a control image, preview its canny map, generate with it', async () => {
+  const page = await openPage();
+  const drawn = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000' } })
+    .composite([{ input: { create: { width: 24, height: 24, channels: 3, background: '#fff' } }, left: 20, top: 20 }]).png().toBuffer();
+  await page.getByLabel('Control image').setInputFiles({ name: 'square.png', mimeType: 'image/png', buffer: drawn });
+  assert.equal(await page.getByLabel('Enable ControlNet').isChecked(), true);
+  await page.getByRole('button', { name: 'Preview map' }).click();
+  const map = page.getByAltText('ControlNet map preview');
+  await map.waitFor();
+  assert.match(await map.getAttribute('src') ?? '', /^data:image\/png;base64,/);
+  await fill(page, { Prompt: 'a house', Width: '64', Height: '64', 'Sampling steps': '5' });
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await page.waitForFunction(() => /ControlNet 0: "Module: canny/.test(document.querySelector('#results figcaption')?.textContent ?? ''));
 });
 
 test('API errors are shown as readable messages', async () => {

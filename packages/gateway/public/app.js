@@ -1,6 +1,6 @@
 // The web page: plain modules, no framework. Talks to the native API (/v1) and the A1111 lists (/sdapi/v1).
 const $ = (id) => document.getElementById(id);
-const state = { mode: 'txt2img', initImage: null, lastSeed: null, current: null, source: null, historyOffset: 0 };
+const state = { mode: 'txt2img', initImage: null, controlImage: null, lastSeed: null, current: null, source: null, historyOffset: 0 };
 const HISTORY_PAGE = 5;
 
 function showError(message) {
@@ -66,6 +66,10 @@ function requestBody() {
     sampler: $('sampler').value, scheduler: $('scheduler').value, steps: num('steps'), cfg_scale: num('cfg_scale'),
     width: num('width'), height: num('height'), seed: num('seed'), batch_size: num('batch_size'), n_iter: num('n_iter'),
   };
+  if ($('cn-enabled').checked) {
+    if (!state.controlImage) throw new Error('Choose a control image for ControlNet first.');
+    body.controlnet = [{ image: state.controlImage, module: $('cn-module').value, weight: num('cn-weight'), guidance_start: num('cn-start'), guidance_end: num('cn-end'), threshold_a: num('cn-low'), threshold_b: num('cn-high') }];
+  }
   if (state.mode === 'img2img') {
     if (!state.initImage) throw new Error('Choose an init image for img2img first.');
     Object.assign(body, { kind: 'img2img', init_image: state.initImage, denoising_strength: num('denoising_strength'), resize_mode: num('resize_mode') });
@@ -184,13 +188,32 @@ async function loadHistory() {
   }
 }
 
-async function setInitImage(blob) {
-  const dataUrl = await new Promise((resolve, reject) => {
+function readAsDataUrl(blob) {
+  return new Promise((resolve, reject) => {
     const reader = new FileReader();
     reader.onload = () => resolve(reader.result);
     reader.onerror = () => reject(new Error('That file could not be read.'));
     reader.readAsDataURL(blob);
   });
+}
+
+async function previewControlMap() {
+  showError('');
+  if (!state.controlImage) return showError('Choose a control image first.');
+  try {
+    const r = await api('/controlnet/detect', { method: 'POST', body: JSON.stringify({
+      controlnet_module: $('cn-module').value, controlnet_input_images: [state.controlImage], controlnet_processor_res: 256,
+      controlnet_threshold_a: Number($('cn-low').value), controlnet_threshold_b: Number($('cn-high').value),
+    }) });
+    $('cn-map').src = `data:image/png;base64,${r.images[0]}`;
+    $('cn-map').hidden = false;
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
+async function setInitImage(blob) {
+  const dataUrl = await readAsDataUrl(blob);
   state.initImage = dataUrl;
   $('init-preview').src = dataUrl;
   $('init-preview').hidden = false;
@@ -210,6 +233,8 @@ $('seed-random').addEventListener('click', () => { $('seed').value = '-1'; });
 $('seed-reuse').addEventListener('click', () => { if (state.lastSeed !== null) $('seed').value = String(state.lastSeed); });
 $('lora-add').addEventListener('click', insertLora);
 $('init-image').addEventListener('change', (e) => { const f = e.target.files?.[0]; if (f) setInitImage(f).catch((err) => showError(err.message)); });
+$('cn-image').addEventListener('change', (e) => { const f = e.target.files?.[0]; if (f) readAsDataUrl(f).then((d) => { state.controlImage = d; $('cn-enabled').checked = true; }, (err) => showError(err.message)); });
+$('cn-preview').addEventListener('click', () => void previewControlMap());
 $('history-prev').addEventListener('click', () => { state.historyOffset = Math.max(0, state.historyOffset - HISTORY_PAGE); void loadHistory(); });
 $('history-next').addEventListener('click', () => { state.historyOffset += HISTORY_PAGE; void loadHistory(); });
 for (const tab of document.querySelectorAll('[role=tab]')) {
