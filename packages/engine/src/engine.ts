@@ -13,6 +13,9 @@ import { decodeImage, encodePng, rgbToTensor, tensorToRgb } from './pipeline/ima
 import { addPngText, buildInfotext } from './png';
 import { extractLoraTags, mergeLoraRefs } from './lora/prompt-loras';
 import { createControlNetPlanner } from './controlnet/controlnet-runner';
+import { listLoras as scanLoras } from './lora/registry';
+import { buildMergedNetworks } from './lora/merged-model';
+import { UnknownLoraError } from '@farm/core';
 
 export const LATENT_SCALE = 0.18215;
 
@@ -36,7 +39,8 @@ export interface RunHooks {
   /** the final latent of each image before the VAE (tests and diagnostics) */
   onLatent?(id: string, latent: Float32Array): void;
 }
-export interface LoraInfo { name: string; path: string }
+export type { LoraInfo } from './lora/registry';
+import type { LoraInfo } from './lora/registry';
 
 export interface ModelSessions {
   textEncoder: ort.InferenceSession;
@@ -55,12 +59,27 @@ export class Engine {
   readonly cache: SessionCache;
   loraSessions?: LoraSessionBuilder;
   controlNet?: ControlNetPlanner;
-  listLoras: () => LoraInfo[] = () => [];
 
   constructor(readonly opts: EngineOptions) {
     this.registry = new ModelRegistry(opts.modelsDir);
     this.cache = new SessionCache({ providers: opts.providers, intraOpThreads: opts.intraOpThreads, maxSessions: opts.maxCachedSessions });
     this.controlNet = createControlNetPlanner({ maxInputPixels: opts.maxInputPixels ?? 4096 * 4096 });
+    this.loraSessions = async ({ model, loras, cache }) => {
+      const key = loras.map((l) => `${l.name}:${l.weight}`).join(',');
+      let built: ReturnType<typeof buildMergedNetworks> | null = null;
+      const bytes = (target: 'unet' | 'text_encoder') => {
+        built ??= buildMergedNetworks(model.path, loras, this.listLoras());
+        return built.bytes[target] ?? join(model.path, target, 'model.onnx');
+      };
+      return {
+        unet: await cache.get(`${model.path}|unet|lora=${key}`, () => bytes('unet')),
+        textEncoder: await cache.get(`${model.path}|text_encoder|lora=${key}`, () => bytes('text_encoder')),
+      };
+    };
+  }
+
+  listLoras(): LoraInfo[] {
+    return scanLoras(this.opts.loraDir);
   }
 
   listModels(): ModelInfo[] {
@@ -85,7 +104,13 @@ export class Engine {
       if (!(p.denoising_strength > 0 && p.denoising_strength <= 1)) throw new ValidationError('denoising_strength must be in (0, 1]', 'denoising_strength');
     }
     const loras = mergeLoraRefs(p.loras, extractLoraTags(p.prompt).loras);
-    if (loras.length > 0 && !this.loraSessions) throw new ValidationError('LoRA is not available on this worker', 'loras');
+    if (loras.length > 0) {
+      const available = this.listLoras().map((l) => l.name);
+      for (const l of loras) {
+        if (!available.includes(l.name)) throw new UnknownLoraError(l.name, available);
+        if (!Number.isFinite(l.weight)) throw new ValidationError(`LoRA "${l.name}" has a non-finite weight`, 'loras');
+      }
+    }
     if (p.controlnet.length > 0 && !this.registry.get(p.model).hasControlNet) {
       throw new ValidationError(`model "${p.model}" has no ControlNet (controlnet/model.onnx and unet_controlnet/model.onnx)`, 'controlnet');
     }

@@ -1,6 +1,6 @@
 // CLIP text transformer as in CLIPTextModel: token + position embeddings, pre-LN blocks with a causal mask and
 // quick_gelu MLP, final LayerNorm. pooler_output is the state at the end-of-text token (the largest id).
-import { onnx } from './onnx-proto';
+import { onnx } from '@farm/engine/onnx-proto';
 import { GraphBuilder, valueInfo } from './onnx-builder';
 import { attention } from './layers';
 import type { TextEncoderConfig } from './presets';

@@ -1,6 +1,6 @@
 // ControlNet: a conditioning embedding of the control image added after conv_in, a copy of the UNet's down and
 // mid blocks, and 1x1 "zero" convolutions whose outputs, times conditioning_scale, feed the UNet's skips.
-import { onnx } from './onnx-proto';
+import { onnx } from '@farm/engine/onnx-proto';
 import { GraphBuilder, valueInfo } from './onnx-builder';
 import { timestepEmbedding } from './layers';
 import { unetEncoder } from './unet';

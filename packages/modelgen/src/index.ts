@@ -1,3 +1,4 @@
 export { generateModel, generateModelAtomically, type GenerateModelOptions } from './generate-model';
 export { presets, type ModelConfig } from './presets';
 export { buildTokenizerFiles, bytesToUnicode } from './tokenizer-files';
+export { writeLoraFixtures, type LoraFixtureFiles } from './lora-fixtures';

@@ -1,7 +1,7 @@
 // A thin layer over onnx-proto that names things the way torch.onnx.export of diffusers does:
 // node names are module paths (`/down_blocks.0/resnets.0/conv1/Conv`), Linear weights are transposed
 // `onnx::MatMul_<n>` initializers, other parameters keep their dotted module names.
-import { onnx } from './onnx-proto';
+import { onnx } from '@farm/engine/onnx-proto';
 import { SeededRandom } from './seeded-random';
 
 const { DataType } = onnx.TensorProto;

@@ -3,7 +3,7 @@
 import { GraphBuilder, valueInfo } from './onnx-builder';
 import { resnet, transformer2d, downsample, upsample, timestepEmbedding } from './layers';
 import type { UNetConfig } from './presets';
-import { onnx } from './onnx-proto';
+import { onnx } from '@farm/engine/onnx-proto';
 
 const F = onnx.TensorProto.DataType.FLOAT;
 

@@ -1,6 +1,6 @@
 // The SD1.5 AutoencoderKL split as diffusers' ONNX export splits it: vae_encoder (sample -> latent_sample, the mean
 // of the diagonal Gaussian, unscaled) and vae_decoder (latent_sample -> sample). The 0.18215 factor is the pipeline's.
-import { onnx } from './onnx-proto';
+import { onnx } from '@farm/engine/onnx-proto';
 import { GraphBuilder, valueInfo } from './onnx-builder';
 import { resnet, vaeAttention, downsample, upsample } from './layers';
 import type { VaeConfig } from './presets';

@@ -2,7 +2,7 @@
 // beside model.onnx, written tensor by tensor.
 import { closeSync, openSync, writeSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { onnx } from './onnx-proto';
+import { onnx } from '@farm/engine/onnx-proto';
 import type { GraphBuilder, Initializer } from './onnx-builder';
 
 const { DataType, DataLocation } = onnx.TensorProto;

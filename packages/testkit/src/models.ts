@@ -1,6 +1,7 @@
 // The tiny generated model that tests and the demo use, generated once into .cache/models/tiny.
 import { join } from 'node:path';
-import { generateModelAtomically } from '@farm/modelgen';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { generateModelAtomically, writeLoraFixtures } from '@farm/modelgen';
 
 const repoRoot = new URL('../../..', import.meta.url).pathname;
 
@@ -9,4 +10,19 @@ export const TEST_MODELS_DIR = join(repoRoot, '.cache/models');
 export async function ensureTinyModel(): Promise<{ modelsDir: string; name: 'tiny' }> {
   await generateModelAtomically({ preset: 'tiny', outDir: join(TEST_MODELS_DIR, 'tiny'), seed: 1 });
   return { modelsDir: TEST_MODELS_DIR, name: 'tiny' };
+}
+
+export const TEST_LORA_DIR = join(repoRoot, '.cache/loras');
+
+/** The tiny model plus its LoRA fixtures (kohya and diffusers key styles) in .cache/loras. */
+export async function ensureTinyLoras(): Promise<{ modelsDir: string; loraDir: string; names: string[] }> {
+  const { modelsDir } = await ensureTinyModel();
+  const names = ['tiny-detail-diffusers', 'tiny-style-kohya'];
+  if (!names.every((n) => existsSync(join(TEST_LORA_DIR, `${n}.safetensors`)))) {
+    const tmp = `${TEST_LORA_DIR}.tmp-${process.pid}`;
+    writeLoraFixtures(join(modelsDir, 'tiny'), tmp);
+    mkdirSync(TEST_LORA_DIR, { recursive: true });
+    for (const n of names) renameSync(join(tmp, `${n}.safetensors`), join(TEST_LORA_DIR, `${n}.safetensors`));
+  }
+  return { modelsDir, loraDir: TEST_LORA_DIR, names };
 }

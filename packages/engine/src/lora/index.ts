@@ -1,0 +1,7 @@
+export * from './safetensors';
+export * from './lora-keys';
+export * from './onnx-weights';
+export * from './merge';
+export * from './registry';
+export { buildMergedNetworks } from './merged-model';
+export { extractLoraTags, mergeLoraRefs } from './prompt-loras';
