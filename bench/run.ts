@@ -1,4 +1,4 @@
-// `npm run bench [-- suite...]`: runs the named suites (default: engine-tiny). Each prints markdown tables
+// `npm run bench [-- suite...]`: runs the named suites (default: engine-tiny and lora-controlnet). Each prints markdown tables
 // and writes bench/results/<suite>.json.
 import { ensureTinyModel } from '@farm/testkit';
 
@@ -10,6 +10,10 @@ const suites: Record<string, Suite> = {
     const { runEngineBench } = await import('./engine-bench');
     return runEngineBench({ modelsDir, model: name, width: 256, height: 256, steps: 10, batches: [1, 2, 4, 8], runs: 7 }, 'engine-tiny');
   },
+  'lora-controlnet': async () => {
+    const { runLoraControlNetBench } = await import('./lora-controlnet-bench');
+    return runLoraControlNetBench({ width: 256, steps: 10, runs: 5 });
+  },
   'engine-sd15': async () => {
     const { runSd15StepBench } = await import('./sd15-bench');
     return runSd15StepBench();
@@ -17,7 +21,7 @@ const suites: Record<string, Suite> = {
 };
 
 const requested = process.argv.slice(2);
-const names = requested.length > 0 ? requested : ['engine-tiny'];
+const names = requested.length > 0 ? requested : ['engine-tiny', 'lora-controlnet'];
 for (const name of names) {
   const suite = suites[name];
   if (!suite) {
