@@ -1,4 +1,4 @@
-// `npm run bench [-- suite...]`: runs the named suites (default: engine-tiny and lora-controlnet). Each prints markdown tables
+// `npm run bench [-- suite...]`: runs the named suites (default: engine-tiny, lora-controlnet, farm). Each prints markdown tables
 // and writes bench/results/<suite>.json.
 import { ensureTinyModel } from '@farm/testkit';
 
@@ -14,6 +14,10 @@ const suites: Record<string, Suite> = {
     const { runLoraControlNetBench } = await import('./lora-controlnet-bench');
     return runLoraControlNetBench({ width: 256, steps: 10, runs: 5 });
   },
+  farm: async () => {
+    const { runFarmBench } = await import('./farm-bench');
+    return runFarmBench({ latencyRuns: 20, throughputJobs: 40 });
+  },
   'engine-sd15': async () => {
     const { runSd15StepBench } = await import('./sd15-bench');
     return runSd15StepBench();
@@ -21,7 +25,7 @@ const suites: Record<string, Suite> = {
 };
 
 const requested = process.argv.slice(2);
-const names = requested.length > 0 ? requested : ['engine-tiny', 'lora-controlnet'];
+const names = requested.length > 0 ? requested : ['engine-tiny', 'lora-controlnet', 'farm'];
 for (const name of names) {
   const suite = suites[name];
   if (!suite) {

@@ -93,11 +93,17 @@ export class FarmQueue {
     });
   }
 
-  /** 1-based place among waiting jobs, or null when not waiting. */
+  /**
+   * 1-based place among waiting jobs, or null when not waiting. BullMQ takes jobs without a priority first, FIFO from
+   * the tail of the wait list, then prioritized ones by score; native list and sorted-set lookups keep this cheap.
+   */
   async position(id: string): Promise<number | null> {
-    const waiting = await this.render.getJobs(['prioritized', 'waiting'], 0, 1000, true);
-    const index = waiting.findIndex((j) => j?.id === id);
-    return index >= 0 ? index + 1 : null;
+    const wait = `${this.prefix}:${RENDER_QUEUE}:wait`;
+    const prioritized = `${this.prefix}:${RENDER_QUEUE}:prioritized`;
+    const [[, length], [, index], [, rank]] = (await this.redis.multi().llen(wait).lpos(wait, id).zrank(prioritized, id).exec()) as [unknown, number | null][];
+    if (index !== null) return (length as number) - (index as number);
+    if (rank !== null) return (length as number) + (rank as number) + 1;
+    return null;
   }
 
   async get(id: string): Promise<JobEnvelope | null> {
