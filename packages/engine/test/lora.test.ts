@@ -47,7 +47,7 @@ test('a merged weight equals W + weight * (alpha / rank) * up @ down, computed i
   const lora = { name: 'tiny-style-kohya', weight: 0.7 };
   const { bytes, matchedLayers } = buildMergedNetworks(modelPath, [lora], listLoras(loraDir));
   assert.ok(matchedLayers > 0);
-  const mergedUnet = linearWeights(onnx.ModelProto.decode(bytes.unet!));
+  const mergedUnet = linearWeights(onnx.ModelProto.decode(bytes.unet as Uint8Array));
   const module = 'down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q';
   const before = readFloats(unetWeights.get(module)!.initializer);
   const after = readFloats(mergedUnet.get(module)!.initializer);
@@ -80,12 +80,12 @@ test('a merged weight equals W + weight * (alpha / rank) * up @ down, computed i
 
 test('two LoRAs add up: merging both equals the sum of their deltas', () => {
   const available = listLoras(loraDir);
-  const decode = (b: Uint8Array) => linearWeights(onnx.ModelProto.decode(b));
+  const decode = (b: Uint8Array | string | null) => linearWeights(onnx.ModelProto.decode(b as Uint8Array));
   const module = 'down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q';
   const base = readFloats(unetWeights.get(module)!.initializer);
-  const a = readFloats(decode(buildMergedNetworks(modelPath, [{ name: 'tiny-style-kohya', weight: 1 }], available).bytes.unet!).get(module)!.initializer);
-  const b = readFloats(decode(buildMergedNetworks(modelPath, [{ name: 'tiny-detail-diffusers', weight: 0.5 }], available).bytes.unet!).get(module)!.initializer);
-  const both = readFloats(decode(buildMergedNetworks(modelPath, [{ name: 'tiny-style-kohya', weight: 1 }, { name: 'tiny-detail-diffusers', weight: 0.5 }], available).bytes.unet!).get(module)!.initializer);
+  const a = readFloats(decode(buildMergedNetworks(modelPath, [{ name: 'tiny-style-kohya', weight: 1 }], available).bytes.unet).get(module)!.initializer);
+  const b = readFloats(decode(buildMergedNetworks(modelPath, [{ name: 'tiny-detail-diffusers', weight: 0.5 }], available).bytes.unet).get(module)!.initializer);
+  const both = readFloats(decode(buildMergedNetworks(modelPath, [{ name: 'tiny-style-kohya', weight: 1 }, { name: 'tiny-detail-diffusers', weight: 0.5 }], available).bytes.unet).get(module)!.initializer);
   for (let i = 0; i < base.length; i += 97) assert.ok(Math.abs(both[i] - (a[i] + b[i] - base[i])) < 1e-5, `index ${i}`);
 });
 
@@ -108,4 +108,25 @@ test('in the pipeline: a LoRA changes the image, weight 0 gives the image withou
   await assert.rejects(image({ loras: [{ name: 'nope', weight: 1 }] }), (e: unknown) => e instanceof UnknownLoraError && /available: tiny-detail-diffusers, tiny-style-kohya/.test((e as Error).message));
   assert.deepEqual(engine.listLoras().map((l) => l.name), ['tiny-detail-diffusers', 'tiny-style-kohya']);
   await engine.close();
+});
+
+test('models with external data merge too: same weights, same images as the inline model', async () => {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { generateModel, presets } = await import('@farm/modelgen');
+  const dir = mkdtempSync(join(tmpdir(), 'lora-ext-'));
+  await generateModel({ preset: { ...presets.tiny, externalData: true }, outDir: join(dir, 'tiny'), seed: 1, controlnet: false });
+  const params: GenerationParams = {
+    kind: 'txt2img', model: 'tiny', prompt: 'a garden', negative_prompt: '', sampler: 'Euler', scheduler: 'Automatic', steps: 4, cfg_scale: 7,
+    width: 64, height: 64, seed: 5, batch_size: 1, n_iter: 1, denoising_strength: 0.75, resize_mode: 0, loras: [{ name: 'tiny-style-kohya', weight: 1 }], controlnet: [],
+  };
+  const external = new Engine({ modelsDir: dir, loraDir, maxPixels: 1 << 20, maxSteps: 50 });
+  const inline = new Engine({ modelsDir, loraDir, maxPixels: 1 << 20, maxSteps: 50 });
+  const [a] = await external.generate([{ id: 'e', params }]);
+  const [b] = await inline.generate([{ id: 'i', params }]);
+  assert.ok(a.images[0].equals(b.images[0]));
+  const [plain] = await external.generate([{ id: 'p', params: { ...params, loras: [] } }]);
+  assert.ok(!plain.images[0].equals(a.images[0]), 'the LoRA was applied');
+  await external.close();
+  await inline.close();
 });

@@ -1,6 +1,9 @@
 // Builds the bytes of a network with LoRAs merged into its weights, for a new InferenceSession. The merge happens
 // once per (model, LoRA set); denoising steps then cost exactly what they cost without LoRA.
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, linkSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { UnknownLoraError, ValidationError, type LoraRef } from '@farm/core';
 import { onnx } from '../onnx/onnx-proto';
 import { readSafetensors } from './safetensors';
@@ -11,16 +14,14 @@ import type { LoraInfo } from './registry';
 
 const NETWORK_DIR: Record<LoraTarget, string> = { unet: 'unet', text_encoder: 'text_encoder' };
 
-export interface MergeReport { bytes: Record<LoraTarget, Uint8Array | null>; matchedLayers: number; unmatchedKeys: number }
+/** Merged network: model bytes (weights inline) or a model file path (large models keeping external data). */
+export interface MergeReport { bytes: Record<LoraTarget, Uint8Array | string | null>; matchedLayers: number; unmatchedKeys: number }
 
 export function buildMergedNetworks(modelPath: string, loras: LoraRef[], available: LoraInfo[]): MergeReport {
   const protos = {
     unet: loadModelProto(join(modelPath, NETWORK_DIR.unet, 'model.onnx')),
     text_encoder: loadModelProto(join(modelPath, NETWORK_DIR.text_encoder, 'model.onnx')),
   };
-  for (const [target, proto] of Object.entries(protos)) {
-    if (usesExternalData(proto)) throw new ValidationError(`LoRA merging of ${target} weights stored as ONNX external data is not supported yet`, 'loras');
-  }
   const weights = { unet: linearWeights(protos.unet), text_encoder: linearWeights(protos.text_encoder) };
   const modules = { unet: [...weights.unet.keys()], text_encoder: [...weights.text_encoder.keys()] };
   const merged = new Map<string, { target: LoraTarget; data: Float32Array; tensor: onnx.ITensorProto }>();
@@ -36,7 +37,7 @@ export function buildMergedNetworks(modelPath: string, loras: LoraRef[], availab
     for (const layer of layers) {
       const w = weights[layer.target].get(layer.module)!;
       const key = `${layer.target}:${layer.module}`;
-      const entry = merged.get(key) ?? { target: layer.target, data: Float32Array.from(readFloats(w.initializer)), tensor: w.initializer };
+      const entry = merged.get(key) ?? { target: layer.target, data: Float32Array.from(readFloats(w.initializer, join(modelPath, NETWORK_DIR[layer.target]))), tensor: w.initializer };
       addLoraDelta(entry.data, w.inFeatures, w.outFeatures, layer, ref.weight);
       merged.set(key, entry);
     }
@@ -46,8 +47,36 @@ export function buildMergedNetworks(modelPath: string, loras: LoraRef[], availab
     assertFinite(data, key);
     tensor.rawData = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     tensor.floatData = [];
+    tensor.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;
+    tensor.externalData = [];
     touched.add(target);
   }
-  const encode = (t: LoraTarget) => (touched.has(t) ? onnx.ModelProto.encode(protos[t]).finish() : null);
+  const cacheKey = createHash('sha256').update(resolve(modelPath)).update(JSON.stringify(loras)).digest('hex').slice(0, 16);
+  const encode = (t: LoraTarget) => {
+    if (!touched.has(t)) return null;
+    const bytes = onnx.ModelProto.encode(protos[t]).finish();
+    if (!usesExternalData(protos[t])) return bytes;
+    // Large models: the merged tensors go inline and the rest stay external. onnxruntime only reads external data
+    // from the model's own folder (symlinks are resolved and refused), so the weights file is hard-linked into a
+    // folder of our own when the filesystem allows, else the merged model is written beside the original, else
+    // (read-only, other filesystem) the weights are copied.
+    const source = join(modelPath, NETWORK_DIR[t]);
+    const locations = [...new Set((protos[t].graph?.initializer ?? []).flatMap((i) => (i.externalData ?? []).filter((e) => e.key === 'location').map((e) => e.value!)))];
+    const dir = join(tmpdir(), 'farm-lora-merged', cacheKey, NETWORK_DIR[t]);
+    mkdirSync(dir, { recursive: true });
+    try {
+      for (const l of locations) if (!existsSync(join(dir, l))) linkSync(resolve(source, l), join(dir, l));
+    } catch {
+      try {
+        const beside = join(source, `model.lora-${cacheKey}.onnx`);
+        writeFileSync(beside, bytes);
+        return beside;
+      } catch {
+        for (const l of locations) if (!existsSync(join(dir, l))) copyFileSync(resolve(source, l), join(dir, l));
+      }
+    }
+    writeFileSync(join(dir, 'model.onnx'), bytes);
+    return join(dir, 'model.onnx');
+  };
   return { bytes: { unet: encode('unet'), text_encoder: encode('text_encoder') }, matchedLayers, unmatchedKeys };
 }
