@@ -173,3 +173,40 @@ test('A1111 names, aliases, schedule types and errors', () => {
   assert.throws(() => getSampler('Euler', 'Sideways'), UnknownSamplerError);
   assert.throws(() => getSampler('DDIM', 'Karras'), UnknownSamplerError);
 });
+
+test('one DPM++ SDE step: ancestral half step to the geometric midpoint, then a full step with the midpoint x0', () => {
+  const run = getSampler('DPM++ SDE').create({ config: C, steps: 20, strength: 1 });
+  const sigmas = trainSigmas(C);
+  const s0 = sigmas[951];
+  const s1 = sigmas[901];
+  const mid = Math.sqrt(s0 * s1);
+  const x = 2;
+  const eps = 0.5;
+  // first call at s0: x0 = x - s0*eps; to sigma_down of (s0 -> mid): (down/s0)*x + (1 - down/s0)*x0, plus up * z
+  const a = ancestralSigmas(s0, mid);
+  const x0 = x - s0 * eps;
+  const x2 = (a.down / s0) * x + (1 - a.down / s0) * x0 + a.up * 1;
+  const first = run.step(vec(eps), vec(x), { randn: () => vec(1) });
+  near(first[0], x2, 1e-4, 'midpoint x');
+  assert.equal(run.stepIndex, 0);
+  assert.ok(run.nextTimestep() < 951 && run.nextTimestep() > 901, 'midpoint timestep lies between');
+  near(run.scaleInput(vec(1))[0], 1 / Math.sqrt(mid ** 2 + 1), 1e-6, 'midpoint input scaling');
+  // second call at mid: x0' = x2 - mid*eps2; from the step's start x to sigma_down of (s0 -> s1)
+  const eps2 = -0.25;
+  const b = ancestralSigmas(s0, s1);
+  const x0b = x2 - mid * eps2;
+  const second = run.step(vec(eps2), first, { randn: () => vec(-1) });
+  near(second[0], (b.down / s0) * x + (1 - b.down / s0) * x0b - b.up, 1e-4, 'full step');
+  assert.equal(run.stepIndex, 1);
+});
+
+test('DPM++ SDE names, Karras schedule type and two calls per step except the last', () => {
+  assert.equal(getSampler('DPM++ SDE', 'Karras').name, 'DPM++ SDE Karras');
+  assert.equal(getSampler('k_dpmpp_sde_ka').name, 'DPM++ SDE Karras');
+  const run = getSampler('DPM++ SDE Karras').create({ config: C, steps: 5, strength: 1 });
+  let calls = 0;
+  let x: Float32Array = vec(1);
+  while (!run.done) { x = run.step(vec(0.1), x, zeroNoise); calls++; }
+  assert.equal(calls, 2 * 5 - 1);
+  assert.equal(getSampler('DPM++ SDE').create({ config: C, steps: 20, strength: 0.5 }).steps, 10);
+});

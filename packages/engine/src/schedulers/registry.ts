@@ -3,15 +3,16 @@ import { UnknownSamplerError } from '@farm/core';
 import { euler } from './euler-discrete';
 import { eulerAncestral } from './euler-ancestral-discrete';
 import { dpmpp2m, dpmpp2mKarras } from './dpm-solver-multistep';
+import { dpmppSde, dpmppSdeKarras } from './dpm-solver-sde';
 import { heun } from './heun-discrete';
 import { ddim } from './ddim';
 import { lms, lmsKarras } from './lms-discrete';
 import { lcm } from './lcm';
 import type { SamplerSpec } from './types';
 
-const SAMPLERS: SamplerSpec[] = [euler, eulerAncestral, dpmpp2m, dpmpp2mKarras, heun, ddim, lms, lmsKarras, lcm];
+const SAMPLERS: SamplerSpec[] = [euler, eulerAncestral, dpmpp2m, dpmpp2mKarras, dpmppSde, dpmppSdeKarras, heun, ddim, lms, lmsKarras, lcm];
 /** which samplers have a Karras-sigma twin, for A1111 >= 1.9's separate "Schedule type" */
-const KARRAS_TWIN: Record<string, SamplerSpec> = { 'DPM++ 2M': dpmpp2mKarras, LMS: lmsKarras };
+const KARRAS_TWIN: Record<string, SamplerSpec> = { 'DPM++ 2M': dpmpp2mKarras, 'DPM++ SDE': dpmppSdeKarras, LMS: lmsKarras };
 const SCHEDULERS = ['Automatic', 'Uniform', 'Karras'] as const;
 
 export function listSamplers(): { name: string; aliases: string[]; options: Record<string, string> }[] {
