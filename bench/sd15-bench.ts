@@ -22,7 +22,8 @@ export async function runSd15StepBench(providers: string[] = (process.env.BENCH_
   const rows: Row[] = [];
   const t0 = performance.now();
   const unet = await ort.InferenceSession.create(join(dir, 'unet/model.onnx'), opts);
-  rows.push({ measure: 'UNet cold load', median_ms: fmt(performance.now() - t0), runs: 1 });
+  const load = fmt(performance.now() - t0);
+  rows.push({ measure: 'UNet cold load', median_ms: load, min_ms: load, max_ms: load, runs: 1 });
   const batch = 2;
   const n = batch * 4 * 64 * 64;
   const feeds = {
@@ -32,7 +33,7 @@ export async function runSd15StepBench(providers: string[] = (process.env.BENCH_
   };
   const step = await timeIt(() => unet.run(feeds), { warmup: 1, runs: 3 });
   rows.push({ measure: 'one UNet step, 512x512, batch 2 (CFG)', median_ms: fmt(step.median_ms), min_ms: fmt(step.min_ms), max_ms: fmt(step.max_ms), runs: step.runs });
-  if (genMs > 0) rows.push({ measure: 'model generation (once)', median_ms: fmt(genMs), runs: 1 });
+  if (genMs > 0) rows.push({ measure: 'model generation (once)', median_ms: fmt(genMs), min_ms: fmt(genMs), max_ms: fmt(genMs), runs: 1 });
   await unet.release();
   return writeResult('engine-sd15', { providers, model: 'sd15-shaped (random weights)' }, [{ title: `SD1.5-shaped UNet on ${providers.join(',')}`, rows }]);
 }
