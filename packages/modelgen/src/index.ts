@@ -2,3 +2,4 @@ export { generateModel, generateModelAtomically, type GenerateModelOptions } fro
 export { presets, type ModelConfig } from './presets';
 export { buildTokenizerFiles, bytesToUnicode } from './tokenizer-files';
 export { writeLoraFixtures, type LoraFixtureFiles } from './lora-fixtures';
+export { listLinearModules } from './linear-modules';

@@ -39,7 +39,11 @@ export class GraphBuilder {
   private tmpCounter = 0;
   private readonly constants = new Map<string, string>();
 
-  constructor(readonly rng: SeededRandom) {}
+  /** Module paths of the Linear layers, in graph order. */
+  readonly linearModules: string[] = [];
+
+  /** dryRun builds the graph structure without drawing the large random weights (for listing modules). */
+  constructor(readonly rng: SeededRandom, private readonly dryRun = false) {}
 
   /** A module path `down_blocks.0.resnets.0` -> node prefix `/down_blocks.0/resnets.0`. */
   static scope(path: string): string {
@@ -78,6 +82,7 @@ export class GraphBuilder {
   }
 
   randomParam(name: string, dims: number[], std: number): string {
+    if (this.dryRun) return this.param(name, dims, new Float32Array(0));
     return this.param(name, dims, this.rng.normal(dims.reduce((a, b) => a * b, 1), std));
   }
 
@@ -109,6 +114,7 @@ export class GraphBuilder {
   /** torch Linear exported as MatMul (+ Add): weight stored transposed [in, out]. */
   linear(x: string, path: string, inDim: number, outDim: number, opts: { bias?: boolean; gain?: number } = {}): string {
     const scope = GraphBuilder.scope(path);
+    this.linearModules.push(path);
     const w = this.randomParam(`onnx::MatMul_${this.matmulCounter++}`, [inDim, outDim], (opts.gain ?? 1) / Math.sqrt(inDim));
     let y = this.op('MatMul', [x, w], {}, `${scope}/MatMul`);
     if (opts.bias ?? true) {

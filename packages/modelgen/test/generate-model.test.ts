@@ -125,3 +125,17 @@ test('external data: weights go to weights.pb and the model still loads', async 
   const b = await (await ort.InferenceSession.create(join(dir, 'unet/model.onnx'), opts)).run({ sample: f32([1, 4, 8, 8], (i) => Math.sin(i)), timestep: f32([1], () => 10), encoder_hidden_states: f32([1, 77, 32], () => 0.1) });
   assert.deepEqual(a.out_sample.data, b.out_sample.data);
 });
+
+test('listLinearModules names exactly the MatMul nodes fed by onnx::MatMul_ weights', async () => {
+  await ready;
+  const { listLinearModules } = await import('../src/index');
+  const { onnx } = await import('@farm/engine/onnx-proto');
+  for (const net of ['unet', 'text_encoder'] as const) {
+    const model = onnx.ModelProto.decode(readFileSync(join(dir, net, 'model.onnx')));
+    const fromGraph = model.graph!.node!
+      .filter((n) => n.opType === 'MatMul' && n.input!.some((i) => i.startsWith('onnx::MatMul_')))
+      .map((n) => n.name!.replace(/^\//, '').replace(/\/MatMul$/, '').replace(/\//g, '.'));
+    assert.deepEqual(listLinearModules('tiny', net), fromGraph, net);
+  }
+  assert.ok(listLinearModules('tiny', 'unet').includes('down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q'));
+});
