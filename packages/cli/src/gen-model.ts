@@ -1,4 +1,4 @@
-// npm run gen-model -- --preset tiny|sd15 --out <dir> [--seed N] [--no-controlnet]
+// npm run gen-model -- --preset tiny|sd15 --out <dir> [--seed N] [--no-controlnet] [--fp16]
 import { parseArgs } from 'node:util';
 import { generateModel, presets } from '@farm/modelgen';
 
@@ -8,6 +8,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
     seed: { type: 'string', default: '1' },
     'no-controlnet': { type: 'boolean', default: false },
+    fp16: { type: 'boolean', default: false },
   },
 });
 const preset = values.preset as keyof typeof presets;
@@ -22,5 +23,5 @@ if (!Number.isInteger(seed) || seed < 0) {
   process.exit(2);
 }
 const started = performance.now();
-await generateModel({ preset, outDir, seed, controlnet: !values['no-controlnet'], log: (line) => console.log(line) });
+await generateModel({ preset, outDir, seed, controlnet: !values['no-controlnet'], fp16Weights: values.fp16, log: (line) => console.log(line) });
 console.log(`wrote ${outDir} (preset ${preset}, seed ${seed}) in ${((performance.now() - started) / 1000).toFixed(1)} s`);

@@ -17,6 +17,8 @@ export interface GenerateModelOptions {
   seed?: number;
   /** also write controlnet/ and unet_controlnet/ (default true) */
   controlnet?: boolean;
+  /** store large weights as float16 with a Cast to float32 in the graph (default false) */
+  fp16Weights?: boolean;
   log?: (line: string) => void;
 }
 
@@ -46,7 +48,7 @@ export async function generateModel(opts: GenerateModelOptions): Promise<void> {
     mkdirSync(dir, { recursive: true });
     const builder = new GraphBuilder(new SeededRandom(seed * 1000 + index));
     const graph = { builder, ...build(builder) };
-    writeOnnxModel(join(dir, 'model.onnx'), sub, graph, { externalData: config.externalData });
+    writeOnnxModel(join(dir, 'model.onnx'), sub, graph, { externalData: config.externalData, fp16Weights: opts.fp16Weights ?? false });
     log(`${sub}/model.onnx: ${(parameterCount(graph) / 1e6).toFixed(2)}M parameters`);
   };
   write('text_encoder', 1, (g) => buildTextEncoder(g, config.textEncoder));

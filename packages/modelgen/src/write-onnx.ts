@@ -4,6 +4,7 @@ import { closeSync, openSync, writeSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { onnx } from '@farm/engine/onnx-proto';
 import type { GraphBuilder, Initializer } from './onnx-builder';
+import { toFloat16Array } from './float16';
 
 const { DataType, DataLocation } = onnx.TensorProto;
 
@@ -17,15 +18,28 @@ function bytesOf(init: Initializer): Uint8Array {
   return new Uint8Array(init.data.buffer, init.data.byteOffset, init.data.byteLength);
 }
 
-export function writeOnnxModel(path: string, name: string, graph: BuiltGraph, opts: { externalData: boolean }): void {
+/** Weights stored as float16 get a Cast back to float32 under their original name, so IO and ops stay float32. */
+const FP16_MIN_ELEMENTS = 256;
+
+export function writeOnnxModel(path: string, name: string, graph: BuiltGraph, opts: { externalData: boolean; fp16Weights?: boolean }): void {
   const externalFile = 'weights.pb';
   let fd: number | undefined;
   let offset = 0;
   if (opts.externalData) fd = openSync(join(dirname(path), externalFile), 'w');
   try {
-    const initializer = graph.builder.initializers.map((init): onnx.ITensorProto => {
-      const dataType = init.data instanceof BigInt64Array ? DataType.INT64 : DataType.FLOAT;
-      const bytes = bytesOf(init);
+    const casts: onnx.INodeProto[] = [];
+    const initializer = graph.builder.initializers.map((original): onnx.ITensorProto => {
+      let init = original;
+      let dataType = init.data instanceof BigInt64Array ? DataType.INT64 : DataType.FLOAT;
+      let bytes = bytesOf(init);
+      if (opts.fp16Weights && init.data instanceof Float32Array && init.data.length >= FP16_MIN_ELEMENTS) {
+        const stored = `${init.name}_fp16`;
+        casts.push({ opType: 'Cast', name: `/Cast_fp16_${casts.length}`, input: [stored], output: [init.name], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: DataType.FLOAT }] });
+        const half = toFloat16Array(init.data);
+        bytes = new Uint8Array(half.buffer);
+        dataType = DataType.FLOAT16;
+        init = { ...init, name: stored };
+      }
       if (fd === undefined || bytes.byteLength < 1024) return { name: init.name, dims: init.dims, dataType, rawData: bytes };
       writeSync(fd, bytes, 0, bytes.byteLength, offset);
       const entry: onnx.ITensorProto = {
@@ -44,7 +58,7 @@ export function writeOnnxModel(path: string, name: string, graph: BuiltGraph, op
       producerName: 'sd-render-farm-modelgen',
       producerVersion: '1',
       opsetImport: [{ domain: '', version: 17 }],
-      graph: { name, node: graph.builder.nodes, initializer, input: graph.inputs, output: graph.outputs },
+      graph: { name, node: [...casts, ...graph.builder.nodes], initializer, input: graph.inputs, output: graph.outputs },
     });
     writeFileSync(path, onnx.ModelProto.encode(model).finish());
   } finally {

@@ -139,3 +139,17 @@ test('listLinearModules names exactly the MatMul nodes fed by onnx::MatMul_ weig
   }
   assert.ok(listLinearModules('tiny', 'unet').includes('down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q'));
 });
+
+test('fp16 weight storage: float16 initializers, float32 IO, output close to the float32 model', async () => {
+  await ready;
+  const { toFloat16Bits } = await import('../src/float16');
+  assert.deepEqual([1, -2, 65504, 1e9, 5.96e-8, 0].map(toFloat16Bits), [0x3c00, 0xc000, 0x7bff, 0x7c00, 0x0001, 0]);
+  const out = tmp();
+  await generateModel({ preset: 'tiny', outDir: out, seed: 3, controlnet: false, fp16Weights: true });
+  assert.ok(readFileSync(join(out, 'unet/model.onnx')).length < readFileSync(join(dir, 'unet/model.onnx')).length * 0.6);
+  const feeds = { sample: f32([1, 4, 8, 8], (i) => Math.sin(i)), timestep: f32([1], () => 10), encoder_hidden_states: f32([1, 77, 32], (i) => Math.cos(i)) };
+  const half = (await (await ort.InferenceSession.create(join(out, 'unet/model.onnx'), opts)).run(feeds)).out_sample.data as Float32Array;
+  const full = (await (await ort.InferenceSession.create(join(dir, 'unet/model.onnx'), opts)).run(feeds)).out_sample.data as Float32Array;
+  const err = Math.sqrt(half.reduce((s, v, i) => s + (v - full[i]) ** 2, 0) / full.reduce((s, v) => s + v * v, 0));
+  assert.ok(err > 0 && err < 0.02, `relative error ${err}`);
+});
