@@ -97,7 +97,7 @@ test('bad input that reaches a worker fails at once without retries; list and ow
   assert.equal((await queue.list('someone-else', { limit: 10, offset: 0 })).total, 0);
   const workers = await queue.workers();
   assert.equal(workers.length, 1);
-  assert.deepEqual(workers[0].models, ['tiny']);
+  assert.ok(workers[0].models.includes('tiny'), 'the heartbeat lists the models the worker can serve');
   await worker.close();
   assert.equal((await queue.workers()).length, 0);
   await queue.close();
