@@ -1,5 +1,5 @@
 // Full SD1.5-shaped UNet (860M parameters, random weights, real cost): cold load and one step at 512x512.
-// Generates the model on first use (about 3.4 GB under .cache/models/sd15-shaped).
+// Generates the model on first use (about 3.4 GB under .cache/bench-models/sd15-shaped).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -10,7 +10,8 @@ import { fmt, writeResult, type Row } from './lib/report';
 const root = new URL('..', import.meta.url).pathname;
 
 export async function runSd15StepBench(providers: string[] = (process.env.BENCH_PROVIDERS ?? 'cpu').split(',')) {
-  const modelsDir = join(root, '.cache/models');
+  // a folder of its own: the tests' model folder must hold only the tiny model
+  const modelsDir = join(root, '.cache/bench-models');
   const dir = join(modelsDir, 'sd15-shaped');
   let genMs = 0;
   if (!existsSync(join(dir, 'unet/model.onnx'))) {
