@@ -3,7 +3,8 @@
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { Engine } from '@farm/engine';
+import { Engine, type ExecutionProvider } from '@farm/engine';
+import { ClipTokenizer, tokenizeWeighted } from '@farm/engine/tokenizer';
 import type { GenerationParams } from '@farm/core';
 import { timeIt, compare } from './lib/stats';
 import { fmt, writeResult, type Row } from './lib/report';
@@ -16,6 +17,7 @@ export interface EngineBenchOptions {
   steps: number;
   batches: number[];
   runs: number;
+  providers: ExecutionProvider[];
 }
 
 function params(o: EngineBenchOptions, over: Partial<GenerationParams> = {}): GenerationParams {
@@ -48,7 +50,7 @@ export async function runEngineBench(o: EngineBenchOptions, suite: string) {
   const modelDir = join(o.modelsDir, o.model);
   const h = o.height / 8;
   const w = o.width / 8;
-  const sessionOpts: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], graphOptimizationLevel: 'all' };
+  const sessionOpts: ort.InferenceSession.SessionOptions = { executionProviders: o.providers, graphOptimizationLevel: 'all' };
 
   const coldUnet = await timeIt(async () => { const s = await ort.InferenceSession.create(join(modelDir, 'unet/model.onnx'), sessionOpts); await s.release(); }, { warmup: 0, runs: 3 });
   const unet = await ort.InferenceSession.create(join(modelDir, 'unet/model.onnx'), sessionOpts);
@@ -70,6 +72,9 @@ export async function runEngineBench(o: EngineBenchOptions, suite: string) {
     stages.push({ stage, median_ms: fmt(t.median_ms), min_ms: fmt(t.min_ms), max_ms: fmt(t.max_ms), runs: t.runs });
 
   add('UNet session cold load', coldUnet);
+  const tokenizer = ClipTokenizer.fromFiles(join(modelDir, 'tokenizer/vocab.json'), join(modelDir, 'tokenizer/merges.txt'));
+  let n = 0;
+  add('tokenize (emphasis + BPE, fresh prompt each run)', await timeIt(() => tokenizeWeighted(tokenizer, `a lighthouse on a cliff at sunset number ${n++}, (oil painting:1.2), [blurry]`), { runs: o.runs * 10 }));
   add('text encoder (cond+uncond, 77 tokens)', await timeIt(() => textEncoder.run({ input_ids: ids }), { runs: o.runs }));
   add('one UNet step (batch 2 = CFG, bare session.run)', await timeIt(() => unet.run(feeds2), { runs: o.runs }));
   const latent = tensor([1, 4, h, w]);
@@ -77,7 +82,7 @@ export async function runEngineBench(o: EngineBenchOptions, suite: string) {
   const rgb = Buffer.alloc(o.width * o.height * 3, 127);
   add('PNG encode (sharp)', await timeIt(() => sharp(rgb, { raw: { width: o.width, height: o.height, channels: 3 } }).png().toBuffer(), { runs: o.runs }));
 
-  const engine = new Engine({ modelsDir: o.modelsDir, maxPixels: 4096 * 4096, maxSteps: 1000 });
+  const engine = new Engine({ modelsDir: o.modelsDir, maxPixels: 4096 * 4096, maxSteps: 1000, providers: o.providers });
   const gen = (p: GenerationParams) => engine.generate([{ id: 'bench', params: p }]);
   add(`whole txt2img, ${o.steps} steps, batch 1`, await timeIt(() => gen(params(o)), { runs: o.runs }));
 

@@ -1,6 +1,10 @@
 // `npm run bench [-- suite...]`: runs the named suites (default: engine-tiny, lora-controlnet, farm). Each prints markdown tables
 // and writes bench/results/<suite>.json.
 import { ensureTinyModel } from '@farm/testkit';
+import type { ExecutionProvider } from '@farm/engine';
+
+/** BENCH_PROVIDERS=cuda,cpu runs the engine suites on the GPU build of onnxruntime-node. */
+const providers = (process.env.BENCH_PROVIDERS ?? 'cpu').split(',').map((p) => p.trim()) as ExecutionProvider[];
 
 type Suite = () => Promise<unknown>;
 
@@ -8,7 +12,7 @@ const suites: Record<string, Suite> = {
   'engine-tiny': async () => {
     const { modelsDir, name } = await ensureTinyModel();
     const { runEngineBench } = await import('./engine-bench');
-    return runEngineBench({ modelsDir, model: name, width: 256, height: 256, steps: 10, batches: [1, 2, 4, 8], runs: 7 }, 'engine-tiny');
+    return runEngineBench({ modelsDir, model: name, width: 256, height: 256, steps: 10, batches: [1, 2, 4, 8], runs: 7, providers }, `engine-tiny-${providers.join('+')}`);
   },
   'lora-controlnet': async () => {
     const { runLoraControlNetBench } = await import('./lora-controlnet-bench');
@@ -20,7 +24,7 @@ const suites: Record<string, Suite> = {
   },
   'engine-sd15': async () => {
     const { runSd15StepBench } = await import('./sd15-bench');
-    return runSd15StepBench();
+    return runSd15StepBench(providers);
   },
 };
 
