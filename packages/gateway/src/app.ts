@@ -6,6 +6,7 @@ import type { FarmQueue } from '@farm/queue';
 import type { Storage } from '@farm/storage';
 import { jobRoutes } from './native/jobs';
 import { resourceRoutes } from './native/resources';
+import { eventRoutes } from './native/events';
 import { healthRoutes } from './health';
 import { createMetrics, type Metrics } from './metrics';
 import { errorHandler } from './http-errors';
@@ -34,6 +35,7 @@ export function createApp(deps: AppDeps) {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use(jobRoutes({ config: deps.config, queue: deps.queue, catalog: deps.catalog, metrics }));
+  app.use(eventRoutes({ queue: deps.queue, metrics }));
   app.use(resourceRoutes({ queue: deps.queue, storage: deps.storage, catalog: deps.catalog, signedUrls: deps.config.SIGNED_URLS }));
   for (const router of deps.extraRouters?.({ metrics }) ?? []) app.use(router);
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));

@@ -1,4 +1,4 @@
-// Native job API: submit (202), read, list, cancel, and a Server-Sent Events stream of the job's changes.
+// Native job API: submit (202), read, list, cancel. The SSE stream lives in ./events.
 import { Router, type Request } from 'express';
 import { NotFoundError, ValidationError, parseJobRequest, type Catalog, type FarmConfig } from '@farm/core';
 import { isTerminal, type FarmQueue, type JobEnvelope } from '@farm/queue';
@@ -65,35 +65,6 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     await ownJob(deps.queue, req, String(req.params.id));
     const e = (await deps.queue.cancel(String(req.params.id)))!;
     res.status(isTerminal(e.status) ? 200 : 202).json(present(e));
-  }));
-
-  r.get('/v1/jobs/:id/events', asyncRoute(async (req, res) => {
-    const id = String(req.params.id);
-    await ownJob(deps.queue, req, id);
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    let ended = false;
-    let lastSent = '';
-    const send = (e: JobEnvelope) => {
-      if (ended) return;
-      const data = JSON.stringify(present(e));
-      if (data === lastSent) return;
-      lastSent = data;
-      res.write(`event: status\ndata: ${data}\n\n`);
-      if (isTerminal(e.status)) finish();
-    };
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    let unsubscribe: (() => Promise<void>) | null = null;
-    const finish = () => {
-      if (ended) return;
-      ended = true;
-      clearInterval(heartbeat);
-      void unsubscribe?.();
-      res.end();
-    };
-    req.on('close', finish);
-    unsubscribe = await deps.queue.subscribe(id, (e) => { deps.metrics.observe(e); send(e); });
-    const current = await deps.queue.get(id);
-    if (current) send(current);
   }));
 
   return r;

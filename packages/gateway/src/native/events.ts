@@ -1,0 +1,44 @@
+// GET /v1/jobs/:id/events: Server-Sent Events of one job. Sends the current envelope at once, then each change
+// (queue.subscribe is Redis pub/sub, so it works whichever gateway the client reached), heartbeat comments, and ends
+// after a terminal state.
+import { Router } from 'express';
+import { isTerminal, type FarmQueue, type JobEnvelope } from '@farm/queue';
+import { asyncRoute } from '../http-errors';
+import type { Metrics } from '../metrics';
+import { ownJob, present } from './jobs';
+
+const HEARTBEAT_MS = 15_000;
+
+export function eventRoutes(deps: { queue: FarmQueue; metrics: Metrics }): Router {
+  const r = Router();
+  r.get('/v1/jobs/:id/events', asyncRoute(async (req, res) => {
+    const id = String(req.params.id);
+    await ownJob(deps.queue, req, id);
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    let ended = false;
+    let lastSent = '';
+    const send = (e: JobEnvelope) => {
+      if (ended) return;
+      const data = JSON.stringify(present(e));
+      if (data === lastSent) return;
+      lastSent = data;
+      res.write(`event: status\ndata: ${data}\n\n`);
+      if (isTerminal(e.status)) finish();
+    };
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    let unsubscribe: (() => Promise<void>) | null = null;
+    const finish = () => {
+      if (ended) return;
+      ended = true;
+      clearInterval(heartbeat);
+      void unsubscribe?.();
+      res.end();
+    };
+    req.on('close', finish);
+    unsubscribe = await deps.queue.subscribe(id, (e) => { deps.metrics.observe(e); send(e); });
+    const current = await deps.queue.get(id);
+    if (current) send(current);
+  }));
+
+  return r;
+}
