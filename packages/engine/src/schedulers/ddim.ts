@@ -1,37 +1,17 @@
 // DDIMScheduler with eta = 0: predict x0 from epsilon, then move to the previous timestep's noise level.
-import { alphasCumprod, spacedTimesteps, stepsForStrength } from './tables';
+import { spacedTimesteps, stepsForStrength } from './tables';
+import { AlphaSamplerRun } from './alpha-schedule';
 import type { SamplerCreateOptions, SamplerRun, SamplerSpec } from './types';
 
-/** sqrt(alphā) * x0 + sqrt(1 - alphā) * noise: diffusers' add_noise */
-export function addNoise(init: Float32Array, noise: Float32Array, alphaBar: number): Float32Array {
-  const a = Math.sqrt(alphaBar);
-  const b = Math.sqrt(1 - alphaBar);
-  return Float32Array.from(init, (v, i) => a * v + b * noise[i]);
-}
-
-export class DdimRun implements SamplerRun {
-  private readonly acp: Float64Array;
-  private readonly timesteps: Float64Array;
+export class DdimRun extends AlphaSamplerRun implements SamplerRun {
   private readonly ratio: number;
   private readonly finalAlpha: number;
-  private index = 0;
 
   constructor(opts: SamplerCreateOptions) {
-    this.acp = alphasCumprod(opts.config);
     const all = spacedTimesteps(opts.config, opts.steps);
-    this.timesteps = all.slice(opts.steps - stepsForStrength(opts.steps, opts.strength));
+    super(opts.config, all.slice(opts.steps - stepsForStrength(opts.steps, opts.strength)));
     this.ratio = Math.floor(opts.config.num_train_timesteps / opts.steps);
     this.finalAlpha = opts.config.set_alpha_to_one ? 1 : this.acp[0];
-  }
-
-  get steps(): number { return this.timesteps.length; }
-  get stepIndex(): number { return this.index; }
-  get done(): boolean { return this.index >= this.timesteps.length; }
-  nextTimestep(): number { return this.timesteps[this.index]; }
-  scaleInput(x: Float32Array): Float32Array { return x; }
-
-  initLatent(noise: Float32Array, init?: Float32Array): Float32Array {
-    return init ? addNoise(init, noise, this.acp[this.timesteps[0]]) : Float32Array.from(noise);
   }
 
   step(eps: Float32Array, x: Float32Array): Float32Array {

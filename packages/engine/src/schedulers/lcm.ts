@@ -1,6 +1,6 @@
 // LCMScheduler: consistency-model steps over timesteps picked from a 50-step origin schedule; fresh noise between steps.
-import { alphasCumprod, stepsForStrength } from './tables';
-import { addNoise } from './ddim';
+import { stepsForStrength } from './tables';
+import { AlphaSamplerRun, addNoise } from './alpha-schedule';
 import type { NoiseSource, SamplerCreateOptions, SamplerRun, SamplerSpec } from './types';
 
 const ORIGINAL_STEPS = 50;
@@ -14,26 +14,10 @@ export function lcmTimesteps(trainSteps: number, steps: number): number[] {
   return origin.filter((_, i) => i % skip === 0).slice(0, steps);
 }
 
-export class LcmRun implements SamplerRun {
-  private readonly acp: Float64Array;
-  private readonly timesteps: number[];
-  private index = 0;
-
+export class LcmRun extends AlphaSamplerRun implements SamplerRun {
   constructor(opts: SamplerCreateOptions) {
-    this.acp = alphasCumprod(opts.config);
-    const steps = Math.min(opts.steps, ORIGINAL_STEPS);
-    const all = lcmTimesteps(opts.config.num_train_timesteps, steps);
-    this.timesteps = all.slice(all.length - stepsForStrength(all.length, opts.strength));
-  }
-
-  get steps(): number { return this.timesteps.length; }
-  get stepIndex(): number { return this.index; }
-  get done(): boolean { return this.index >= this.timesteps.length; }
-  nextTimestep(): number { return this.timesteps[this.index]; }
-  scaleInput(x: Float32Array): Float32Array { return x; }
-
-  initLatent(noise: Float32Array, init?: Float32Array): Float32Array {
-    return init ? addNoise(init, noise, this.acp[this.timesteps[0]]) : Float32Array.from(noise);
+    const all = lcmTimesteps(opts.config.num_train_timesteps, Math.min(opts.steps, ORIGINAL_STEPS));
+    super(opts.config, all.slice(all.length - stepsForStrength(all.length, opts.strength)));
   }
 
   step(eps: Float32Array, x: Float32Array, noise: NoiseSource): Float32Array {
