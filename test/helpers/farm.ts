@@ -18,7 +18,7 @@ export interface FarmEnv {
   webhookSecret: string;
 }
 
-export function farmEnv(opts: { redisUrl: string; modelsDir: string; storage?: Record<string, string> }): FarmEnv {
+export function farmEnv(opts: { redisUrl: string; modelsDir: string; storage?: Record<string, string>; env?: Record<string, string> }): FarmEnv {
   const webhookSecret = generateWebhookSecret();
   return {
     webhookSecret,
@@ -27,7 +27,10 @@ export function farmEnv(opts: { redisUrl: string; modelsDir: string; storage?: R
       REDIS_URL: opts.redisUrl, QUEUE_PREFIX: `e2e${randomUUID().slice(0, 8)}`, MODELS_DIR: opts.modelsDir,
       DATA_DIR: mkdtempSync(join(tmpdir(), 'farm-data-')), AUTH_USERS: authUsers, WEBHOOK_SECRET: webhookSecret,
       WEBHOOK_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'warn', MAX_BATCH: '4', WORKER_LOCK_MS: '3000', WORKER_STALLED_MS: '1000',
+      // tests poll often and submit in bursts; the limits have tests of their own
+      RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_SUBMITS: '0', SHUTDOWN_DRAIN_MS: '0',
       ...opts.storage,
+      ...opts.env,
     },
   };
 }

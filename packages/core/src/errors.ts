@@ -66,8 +66,8 @@ export class UnavailableError extends FarmError {
 
 export class RateLimitedError extends FarmError {
   readonly retryAfterSeconds: number;
-  constructor(message: string, retryAfterSeconds: number) {
-    super('rate_limited', 429, message);
+  constructor(message: string, retryAfterSeconds: number, code = 'rate_limited') {
+    super(code, 429, message);
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
