@@ -10,6 +10,8 @@ import { eventRoutes } from './native/events';
 import { healthRoutes } from './health';
 import { createMetrics, type Metrics } from './metrics';
 import { errorHandler } from './http-errors';
+import { limitRequests } from './limits/limit-requests';
+import { ShutdownState } from './shutdown';
 
 export interface AppDeps {
   config: FarmConfig;
@@ -19,6 +21,7 @@ export interface AppDeps {
   catalog(): Promise<Catalog>;
   extraRouters?: (ctx: { metrics: Metrics }) => Router[];
   log?: (msg: string, fields: Record<string, unknown>) => void;
+  shutdown?: ShutdownState;
 }
 
 const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
@@ -26,20 +29,23 @@ const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
 export function createApp(deps: AppDeps) {
   const app = express();
   const metrics = createMetrics(deps.queue);
+  const shutdown = deps.shutdown ?? new ShutdownState();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  app.use(healthRoutes(deps.queue));
+  app.use(shutdown.middleware);
+  app.use(healthRoutes(deps.queue, shutdown));
   app.use(deps.auth);
+  app.use(limitRequests({ redis: deps.queue.redis, prefix: deps.queue.prefix, requestsPerMinute: deps.config.RATE_LIMIT_REQUESTS, submitsPerMinute: deps.config.RATE_LIMIT_SUBMITS }));
   app.use(express.json({ limit: deps.config.BODY_LIMIT }));
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use(jobRoutes({ config: deps.config, queue: deps.queue, catalog: deps.catalog, metrics }));
-  app.use(eventRoutes({ queue: deps.queue, metrics }));
+  app.use(eventRoutes({ queue: deps.queue, metrics, shutdown }));
   app.use(resourceRoutes({ queue: deps.queue, storage: deps.storage, catalog: deps.catalog, signedUrls: deps.config.SIGNED_URLS }));
   for (const router of deps.extraRouters?.({ metrics }) ?? []) app.use(router);
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));
   app.use((req, res) => { res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` }, detail: 'Not Found' }); });
   app.use(errorHandler(deps.log ?? (() => {})));
-  return { app, metrics };
+  return { app, metrics, shutdown };
 }

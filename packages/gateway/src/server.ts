@@ -1,5 +1,7 @@
 // A gateway process: the app on a port, the queue, storage, login, and the webhook delivery worker.
 import { createServer, type Server } from 'node:http';
+import { Server as NetServer } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import pino from 'pino';
 import { storageConfig, type FarmConfig } from '@farm/core';
 import { FarmQueue, createWebhookWorker } from '@farm/queue';
@@ -26,11 +28,13 @@ export async function startGateway(config: FarmConfig): Promise<RunningGateway> 
   if (!config.REDIS_URL) throw new Error('REDIS_URL is required for a gateway');
   const webhookSecret = config.WEBHOOK_SECRET ?? generateWebhookSecret();
   if (!config.WEBHOOK_SECRET) logger.warn('WEBHOOK_SECRET is not set; webhooks are signed with a random secret of this process');
-  const queue = new FarmQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, maxQueued: config.MAX_QUEUED });
+  const queue = new FarmQueue({
+    redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, maxQueued: config.MAX_QUEUED, maxQueuedPerUser: config.MAX_QUEUED_PER_USER, attempts: config.JOB_ATTEMPTS,
+  });
   const storage = createStorage({ ...storageConfig(config), ...(config.STORAGE === 's3' ? { createBucket: false } : {}) });
   const catalog = createCatalog(queue, { modelsDir: config.MODELS_DIR, loraDir: config.LORA_DIR, defaultModel: config.DEFAULT_MODEL });
   const auth = createAuth({ users: config.AUTH_USERS, apiKeys: config.AUTH_API_KEYS, disabled: config.AUTH_DISABLED });
-  const { app } = createApp({
+  const { app, shutdown } = createApp({
     config, queue, storage, auth, catalog,
     extraRouters: ({ metrics }) => [a1111Router({ config, queue, storage, catalog, metrics }), openApiRouter()],
     log: (msg, fields) => logger.error(fields, msg),
@@ -51,10 +55,16 @@ export async function startGateway(config: FarmConfig): Promise<RunningGateway> 
     url, port, server, queue, webhookSecret,
     close() {
       closing ??= (async () => {
+        logger.info({ drainMs: config.SHUTDOWN_DRAIN_MS }, 'draining: /readyz 503, Connection: close');
+        shutdown.beginDrain();
+        await delay(config.SHUTDOWN_DRAIN_MS);
         await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-          setTimeout(() => server.closeAllConnections(), 5000).unref();
+          // net.Server's close stops accepting but, unlike http.Server's, does not cut idle keep-alive sockets, which
+          // a client may be writing a request into at that very moment; they end after their next response
+          // (Connection: close) or when keepAliveTimeout, which clients are told, runs out.
+          NetServer.prototype.close.call(server, () => resolve());
+          shutdown.beginClose();
+          setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_TIMEOUT_MS).unref();
         });
         await webhookWorker.close();
         await queue.close();

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QueueFullError, type GenerationParams } from '@farm/core';
+import { QueueFullError, RateLimitedError, type GenerationParams } from '@farm/core';
 import { JobStore } from './job-store';
 import { WebhookEnqueuer, WEBHOOK_QUEUE } from './webhook-queue';
 import { blockingConnection, redisOp, requestConnection } from './redis';
@@ -11,11 +11,14 @@ import type { DeliveryJobData, JobEnvelope, JobStatus, RenderJobData, WebhookEve
 
 export const RENDER_QUEUE = 'render';
 const WORKER_TTL_MS = 15_000;
+const USER_CAP_RETRY_SECONDS = 5;
 
 export interface FarmQueueOptions {
   redisUrl: string;
   prefix?: string;
   maxQueued?: number;
+  /** jobs one owner may have queued or running at once (unset: no cap) */
+  maxQueuedPerUser?: number;
   /** BullMQ attempts per job (runtime faults retry with backoff) */
   attempts?: number;
 }
@@ -64,33 +67,45 @@ export class FarmQueue {
           if (prior) return prior;
         }
       }
-      if (this.opts.maxQueued !== undefined) {
-        const counts = await this.render.getJobCounts('waiting', 'prioritized', 'delayed');
-        const queued = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
-        if (queued >= this.opts.maxQueued) throw new QueueFullError(`the queue is full (${queued} jobs waiting); try again later`);
-      }
-      const { init_image, ...rest } = params;
-      const envelope: JobEnvelope = {
-        id, owner: opts.owner, status: 'queued', input: { ...rest, has_init_image: init_image !== undefined }, output: null, error: null,
-        progress: null, queue_position: null, webhook: opts.webhook ? { url: opts.webhook.url, events: opts.webhook.events ?? ['start', 'completed'] } : null,
-        deliveries: [], cancel_requested: false, created_at: new Date().toISOString(), started_at: null, completed_at: null, worker_id: null, attempts: 0, batch_size: null,
-      };
-      await this.store.create(envelope);
       try {
-        await this.render.add('render', { id, params }, {
-          jobId: id,
-          ...(opts.priority ? { priority: opts.priority } : {}),
-          attempts: this.opts.attempts ?? 3,
-          backoff: { type: 'exponential', delay: 1000 },
-          removeOnComplete: { age: 3600, count: 10000 },
-          removeOnFail: { age: 24 * 3600 },
-        });
+        return await this.admit(id, params, opts);
       } catch (e) {
-        await this.store.remove(envelope).catch(() => {});
+        // a refused submission must not pin its idempotency key to a job that never existed
+        if (idemKey) await this.redis.del(idemKey).catch(() => {});
         throw e;
       }
-      return { ...envelope, queue_position: await this.position(id) };
     });
+  }
+
+  private async admit(id: string, params: GenerationParams, opts: SubmitOptions): Promise<JobEnvelope> {
+    if (this.opts.maxQueued !== undefined) {
+      const counts = await this.render.getJobCounts('waiting', 'prioritized', 'delayed');
+      const queued = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
+      if (queued >= this.opts.maxQueued) throw new QueueFullError(`the queue is full (${queued} jobs waiting); try again later`);
+    }
+    const { init_image, ...rest } = params;
+    const envelope: JobEnvelope = {
+      id, owner: opts.owner, status: 'queued', input: { ...rest, has_init_image: init_image !== undefined }, output: null, error: null,
+      progress: null, queue_position: null, webhook: opts.webhook ? { url: opts.webhook.url, events: opts.webhook.events ?? ['start', 'completed'] } : null,
+      deliveries: [], cancel_requested: false, created_at: new Date().toISOString(), started_at: null, completed_at: null, worker_id: null, attempts: 0, batch_size: null,
+    };
+    if (!(await this.store.create(envelope, this.opts.maxQueuedPerUser ?? 0))) {
+      throw new RateLimitedError(`you already have ${this.opts.maxQueuedPerUser} jobs queued or running (the per-user limit); wait for some to finish or cancel some`, USER_CAP_RETRY_SECONDS, 'too_many_jobs');
+    }
+    try {
+      await this.render.add('render', { id, params }, {
+        jobId: id,
+        ...(opts.priority ? { priority: opts.priority } : {}),
+        attempts: this.opts.attempts ?? 3,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: { age: 3600, count: 10000 },
+        removeOnFail: { age: 24 * 3600 },
+      });
+    } catch (e) {
+      await this.store.remove(envelope).catch(() => {});
+      throw e;
+    }
+    return { ...envelope, queue_position: await this.position(id) };
   }
 
   /**

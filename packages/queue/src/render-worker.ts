@@ -134,6 +134,11 @@ export class RenderWorker {
           await h.job.moveToCompleted({ canceled: true }, h.token, false);
           continue;
         }
+        if (h.job.deferredFailure) {
+          // BullMQ marks a job that lost its worker more than maxStalledCount times (a job that crashes workers)
+          await this.fail(h, new Error(`the job stopped its worker ${h.job.stalledCounter} times and is not retried again (${h.job.deferredFailure})`), true);
+          continue;
+        }
         try {
           this.opts.engine.validate(h.job.data.params);
           runnable.push(h);

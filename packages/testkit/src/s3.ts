@@ -10,16 +10,31 @@ export interface S3Server {
   port: number;
   config: { kind: 's3'; bucket: string; region: string; endpoint: string; forcePathStyle: true; accessKeyId: string; secretAccessKey: string };
   stop(): Promise<void>;
+  /** starts it again on the same port with the same objects (after stop, to simulate an outage) */
+  restart(): Promise<void>;
 }
 
 export async function startS3Server(opts: { bucket?: string; port?: number } = {}): Promise<S3Server> {
   const bucket = opts.bucket ?? 'renders';
-  const server = new S3rver({ port: opts.port ?? 0, address: '127.0.0.1', silent: true, directory: mkdtempSync(join(tmpdir(), 's3rver-')), configureBuckets: [{ name: bucket, configs: [] }] });
+  const directory = mkdtempSync(join(tmpdir(), 's3rver-'));
+  const create = (port: number) => new S3rver({ port, address: '127.0.0.1', silent: true, directory, configureBuckets: [{ name: bucket, configs: [] }] });
+  let server = create(opts.port ?? 0);
   const { port } = (await server.run()) as unknown as { port: number };
   const endpoint = `http://127.0.0.1:${port}`;
+  let running = true;
   return {
     endpoint, bucket, port,
     config: { kind: 's3', bucket, region: 'us-east-1', endpoint, forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    stop: () => server.close(),
+    async stop() {
+      if (!running) return;
+      running = false;
+      await server.close();
+    },
+    async restart() {
+      if (running) return;
+      server = create(port);
+      await server.run();
+      running = true;
+    },
   };
 }

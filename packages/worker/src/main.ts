@@ -10,7 +10,7 @@ export async function runWorkerProcess(config: FarmConfig, extra: { lockDuration
   const worker = await startWorker({
     redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, modelsDir: config.MODELS_DIR, loraDir: config.LORA_DIR,
     storage: createStorage(storageConfig(config)), maxBatch: config.MAX_BATCH, maxPixels: config.MAX_PIXELS, maxSteps: config.MAX_STEPS,
-    providers: config.EXECUTION_PROVIDERS, intraOpThreads: config.ORT_THREADS, ...extra,
+    providers: config.EXECUTION_PROVIDERS, intraOpThreads: config.ORT_THREADS, storageAttempts: config.STORAGE_ATTEMPTS, ...extra,
     log: (msg, fields) => logger.info(fields ?? {}, msg),
   });
   logger.info({ workerId: worker.id, models: worker.engine.listModels().map((m) => m.name) }, 'worker ready');

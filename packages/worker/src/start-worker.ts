@@ -17,16 +17,18 @@ export interface WorkerOptions {
   workerId?: string;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /** tries per result image before the job's attempt fails */
+  storageAttempts?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
-async function putWithRetry(storage: Storage, key: string, body: Buffer): Promise<void> {
+async function putWithRetry(storage: Storage, key: string, body: Buffer, attempts: number): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await storage.put(key, body, 'image/png');
       return;
     } catch (e) {
-      if (attempt >= 4) throw new Error(`storing ${key} failed after ${attempt} attempts: ${(e as Error).message}`);
+      if (attempt >= attempts) throw new Error(`storing ${key} failed after ${attempt} attempts: ${(e as Error).message}`);
       await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
     }
   }
@@ -41,7 +43,7 @@ export async function startWorker(opts: WorkerOptions): Promise<{ id: string; en
     lockDurationMs: opts.lockDurationMs, stalledIntervalMs: opts.stalledIntervalMs, log: opts.log,
     storeImages: async (jobId, images) => {
       const keys = images.map((_, n) => `images/${jobId}/${n}.png`);
-      await Promise.all(images.map((img, n) => putWithRetry(opts.storage, keys[n], img)));
+      await Promise.all(images.map((img, n) => putWithRetry(opts.storage, keys[n], img, opts.storageAttempts ?? 4)));
       return keys;
     },
   });

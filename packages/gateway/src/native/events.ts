@@ -1,15 +1,17 @@
 // GET /v1/jobs/:id/events: Server-Sent Events of one job. Sends the current envelope at once, then each change
 // (queue.subscribe is Redis pub/sub, so it works whichever gateway the client reached), heartbeat comments, and ends
-// after a terminal state.
+// after a terminal state. A closing gateway ends open streams with a short `retry:` so EventSource clients reconnect
+// (to another gateway) at once.
 import { Router } from 'express';
 import { isTerminal, type FarmQueue, type JobEnvelope } from '@farm/queue';
 import { asyncRoute } from '../http-errors';
 import type { Metrics } from '../metrics';
+import type { ShutdownState } from '../shutdown';
 import { ownJob, present } from './jobs';
 
 const HEARTBEAT_MS = 15_000;
 
-export function eventRoutes(deps: { queue: FarmQueue; metrics: Metrics }): Router {
+export function eventRoutes(deps: { queue: FarmQueue; metrics: Metrics; shutdown: ShutdownState }): Router {
   const r = Router();
   r.get('/v1/jobs/:id/events', asyncRoute(async (req, res) => {
     const id = String(req.params.id);
@@ -31,9 +33,11 @@ export function eventRoutes(deps: { queue: FarmQueue; metrics: Metrics }): Route
       if (ended) return;
       ended = true;
       clearInterval(heartbeat);
+      forgetStream();
       void unsubscribe?.();
       res.end();
     };
+    const forgetStream = deps.shutdown.onClose(() => { if (!ended) res.write('retry: 500\n\n'); finish(); });
     req.on('close', finish);
     unsubscribe = await deps.queue.subscribe(id, (e) => { deps.metrics.observe(e); send(e); });
     const current = await deps.queue.get(id);
