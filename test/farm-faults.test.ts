@@ -77,3 +77,22 @@ const envs = new Map<string, FarmEnv>();
 function farmEnvOf(gateway: Proc & { url: string }): FarmEnv {
   return envs.get(gateway.url)!;
 }
+
+test('a job that takes its worker down every time is failed after three runs, not retried forever', async () => {
+  const { gateway, workers } = await farmWith(1);
+  const alice = client(gateway.url);
+  const created = await alice.post('/v1/jobs', { ...small, width: 192, height: 192, steps: 60 });
+  let current = workers[0];
+  for (let run = 1; run <= 3; run++) {
+    await alice.waitForJob(created.body.id, (j) => j.status === 'running' && j.attempts === run && j.progress?.step >= 1);
+    await current.kill('SIGKILL'); // what a job that crashes the process (OOM, driver fault) does
+    current = startWorkerProcess(farmEnvOf(gateway));
+    procs.push(current);
+  }
+  const end = await alice.waitForJob(created.body.id);
+  assert.equal(end.status, 'failed');
+  assert.equal(end.attempts, 3);
+  assert.match(end.error, /stopped its worker 3 times and is not retried again/);
+  const next = await alice.post('/v1/jobs', { ...small, seed: 7 });
+  assert.equal((await alice.waitForJob(next.body.id)).status, 'succeeded', 'the worker that refused it goes on serving');
+});

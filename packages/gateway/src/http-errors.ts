@@ -15,7 +15,8 @@ export function errorHandler(log: (msg: string, fields: Record<string, unknown>)
     if (res.headersSent) return;
     if (err instanceof FarmError) {
       if (err instanceof RateLimitedError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
-      return res.status(err.status).json(errorBody(err));
+      // `detail` is where AUTOMATIC1111 clients look for the reason
+      return res.status(err.status).json({ ...errorBody(err), detail: err.message });
     }
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.parse.failed') return res.status(400).json({ error: { code: 'malformed_json', message: `the body is not valid JSON: ${e.message}` } });

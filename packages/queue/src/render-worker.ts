@@ -62,6 +62,15 @@ export class RenderWorker {
       lockDuration: this.lockMs, stalledInterval: opts.stalledIntervalMs ?? 30_000, maxStalledCount: 2, drainDelay: 1,
     });
     this.worker.on('error', (e) => this.log('bullmq error', { error: e.message }));
+    // A job that lost its worker more than maxStalledCount times (one that crashes workers) is failed by BullMQ
+    // inside getNextJob and never reaches us; its envelope must still end.
+    this.worker.on('failed', (job) => {
+      if (!job?.deferredFailure) return;
+      const error = `the job stopped its worker ${job.stalledCounter} times and is not retried again (${job.deferredFailure})`;
+      this.log('job failed', { jobId: job.id, error, willRetry: false });
+      this.queue.store.update(job.id!, { status: 'failed', error, completed_at: new Date().toISOString(), progress: null })
+        .catch((e) => this.log('could not record a failed job', { jobId: job.id, error: (e as Error).message }));
+    });
     this.cancelSub = requestConnection(opts.redisUrl);
     this.cancelSub.on('error', () => {});
     this.cancelSub.on('message', (_: string, id: string) => this.canceled.add(id));
@@ -132,11 +141,6 @@ export class RenderWorker {
         if (!envelope || envelope.status === 'canceled' || this.canceled.has(id) || await this.queue.isCancelRequested(id)) {
           await this.queue.store.update(id, { status: 'canceled', completed_at: new Date().toISOString(), progress: null });
           await h.job.moveToCompleted({ canceled: true }, h.token, false);
-          continue;
-        }
-        if (h.job.deferredFailure) {
-          // BullMQ marks a job that lost its worker more than maxStalledCount times (a job that crashes workers)
-          await this.fail(h, new Error(`the job stopped its worker ${h.job.stalledCounter} times and is not retried again (${h.job.deferredFailure})`), true);
           continue;
         }
         try {

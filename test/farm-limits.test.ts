@@ -1,0 +1,86 @@
+// Per-user limits and the queue cap through HTTP, with two gateways sharing one Redis: over a limit answers 429 with
+// Retry-After (or 503 for the whole queue), says which limit, and queues nothing.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { startRedis, ensureTinyModel, type RedisServer } from '@farm/testkit';
+import { farmEnv, startGatewayProcess, client, type Proc } from './helpers/farm';
+
+let redis: RedisServer;
+let modelsDir: string;
+const procs: Proc[] = [];
+const small = { prompt: 'a quiet bay', width: 64, height: 64, steps: 3 };
+
+before(async () => {
+  redis = await startRedis();
+  ({ modelsDir } = await ensureTinyModel());
+});
+after(async () => {
+  for (const p of procs) await p.kill('SIGKILL');
+  await redis.stop();
+});
+
+async function gateways(count: number, env: Record<string, string>) {
+  const farm = farmEnv({ redisUrl: redis.url, modelsDir, env });
+  const started = await Promise.all(Array.from({ length: count }, () => startGatewayProcess(farm)));
+  procs.push(...started);
+  return started;
+}
+
+test('submission and request budgets: 429 with Retry-After, shared by every gateway, per user, nothing queued', async () => {
+  const [g1, g2] = await gateways(2, { RATE_LIMIT_SUBMITS: '3', RATE_LIMIT_REQUESTS: '12' });
+  const alice1 = client(g1.url);
+  const alice2 = client(g2.url);
+  assert.equal((await alice1.post('/v1/jobs', small)).status, 202);
+  assert.equal((await alice2.post('/v1/jobs', small)).status, 202);
+  assert.equal((await alice1.post('/v1/jobs', small)).status, 202);
+  const over = await alice2.post('/v1/jobs', small);
+  assert.equal(over.status, 429);
+  assert.match(over.body.error.message, /3 per minute per user \(RATE_LIMIT_SUBMITS\)/);
+  const retryAfter = Number(over.headers.get('retry-after'));
+  assert.ok(retryAfter >= 1 && retryAfter <= 20, `Retry-After ${over.headers.get('retry-after')}`);
+  const a1111 = await alice1.post('/sdapi/v1/txt2img', { prompt: 'x', width: 64, height: 64, steps: 3 });
+  assert.equal(a1111.status, 429, 'A1111 submissions spend from the same budget');
+  assert.match(a1111.body.detail, /RATE_LIMIT_SUBMITS/);
+  assert.equal((await alice1.get('/v1/jobs')).body.total, 3, 'refused submissions queued nothing');
+  assert.equal((await client(g2.url, 'bob').post('/v1/jobs', small)).status, 202, 'bob has a budget of his own');
+
+  let refused: Awaited<ReturnType<typeof alice1.get>> | null = null;
+  for (let i = 0; i < 20 && !refused; i++) {
+    const r = await (i % 2 ? alice1 : alice2).get('/v1/models');
+    if (r.status === 429) refused = r;
+    else assert.equal(r.status, 200);
+  }
+  assert.ok(refused, 'the request budget of 12 per minute ran out within 20 more requests');
+  assert.match(refused.body.error.message, /12 per minute per user \(RATE_LIMIT_REQUESTS\)/);
+  assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+  assert.equal((await client(g1.url, 'bob').get('/v1/models')).status, 200);
+  assert.equal((await fetch(`${g1.url}/healthz`)).status, 200, 'health checks are not behind login or limits');
+});
+
+test('per-user cap of unfinished jobs (429) and the queue cap (503)', async () => {
+  const [g] = await gateways(1, { MAX_QUEUED_PER_USER: '2', MAX_QUEUED: '3' });
+  const alice = client(g.url);
+  const bob = client(g.url, 'bob');
+  const first = await alice.post('/v1/jobs', small);
+  assert.equal(first.status, 202);
+  assert.equal((await alice.post('/v1/jobs', small)).status, 202);
+  const capped = await alice.post('/v1/jobs', small);
+  assert.equal(capped.status, 429);
+  assert.equal(capped.body.error.code, 'too_many_jobs');
+  assert.match(capped.body.error.message, /2 jobs queued or running/);
+  assert.ok(Number(capped.headers.get('retry-after')) >= 1);
+  const cappedA1111 = await alice.post('/sdapi/v1/txt2img', { prompt: 'x', width: 64, height: 64, steps: 3 });
+  assert.equal(cappedA1111.status, 429);
+  assert.match(cappedA1111.body.detail, /queued or running/);
+  assert.equal((await alice.get('/v1/jobs')).body.total, 2);
+
+  assert.equal((await bob.post('/v1/jobs', small)).status, 202);
+  const full = await bob.post('/v1/jobs', small);
+  assert.equal(full.status, 503);
+  assert.equal(full.body.error.code, 'queue_full');
+  assert.match(full.body.error.message, /queue is full \(3 jobs waiting\)/);
+  assert.equal((await bob.get('/v1/jobs')).body.total, 1);
+
+  assert.equal((await alice.del(`/v1/jobs/${first.body.id}`)).body.status, 'canceled');
+  assert.equal((await alice.post('/v1/jobs', small)).status, 202, 'a finished job frees its place under both caps');
+});
