@@ -10,6 +10,7 @@ import { controlMap, controlMapPng } from '@farm/engine/controlnet';
 import { asyncRoute } from '../http-errors';
 import type { Metrics } from '../metrics';
 import { waitForJob } from './wait';
+import { A1111_IMAGE_FIELDS, checkRequestImages } from '../images/check-request-images';
 
 export interface A1111Deps {
   config: FarmConfig;
@@ -31,6 +32,9 @@ export function a1111Router(deps: A1111Deps): Router {
   const generate = (kind: 'txt2img' | 'img2img') => asyncRoute(async (req, res) => {
     const catalog = await deps.catalog();
     const { params, request, ignored } = parseA1111(kind, req.body, limits, catalog, await userModel(req));
+    await checkRequestImages(params, A1111_IMAGE_FIELDS).catch((e: Error & { field?: string }) => {
+      throw new A1111ValidationError([{ loc: ['body', ...(e.field ?? 'init_images').split('.')], msg: e.message, type: 'value_error' }]);
+    });
     const submitted = await deps.queue.submit(params, { owner: req.user!.id });
     deps.metrics.submitted();
     await deps.queue.redis.rpush(currentKey(req), submitted.id);

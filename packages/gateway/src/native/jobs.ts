@@ -5,6 +5,7 @@ import { isTerminal, type FarmQueue, type JobEnvelope } from '@farm/queue';
 import { asyncRoute } from '../http-errors';
 import { assertPublicUrl } from '../webhooks/send';
 import type { Metrics } from '../metrics';
+import { NATIVE_IMAGE_FIELDS, checkRequestImages } from '../images/check-request-images';
 
 export interface JobRoutesDeps {
   config: FarmConfig;
@@ -40,6 +41,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
 
   r.post('/v1/jobs', asyncRoute(async (req, res) => {
     const { params, webhook, priority, idempotencyKey } = parseJobRequest(req.body, limits, await deps.catalog());
+    await checkRequestImages(params, NATIVE_IMAGE_FIELDS);
     if (webhook && !deps.config.WEBHOOK_ALLOW_PRIVATE) {
       await assertPublicUrl(webhook.url).catch((e: Error) => { throw new ValidationError(`webhook refused: ${e.message}`, 'webhook'); });
     }
