@@ -28,7 +28,7 @@ export function farmEnv(opts: { redisUrl: string; modelsDir: string; storage?: R
       DATA_DIR: mkdtempSync(join(tmpdir(), 'farm-data-')), AUTH_USERS: authUsers, WEBHOOK_SECRET: webhookSecret,
       WEBHOOK_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'warn', MAX_BATCH: '4', WORKER_LOCK_MS: '3000', WORKER_STALLED_MS: '1000',
       // tests poll often and submit in bursts; the limits have tests of their own
-      RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_SUBMITS: '0', SHUTDOWN_DRAIN_MS: '0',
+      RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_SUBMITS: '0', MAX_QUEUED_PER_USER: '100000', SHUTDOWN_DRAIN_MS: '0',
       ...opts.storage,
       ...opts.env,
     },
