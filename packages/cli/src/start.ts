@@ -61,6 +61,8 @@ try {
     env.AUTH_USERS = `admin:${hashPassword(password)}`;
     log(`no AUTH_USERS configured: log in as admin / ${password} (set AUTH_USERS or AUTH_DISABLED=true to change this)`);
   }
+  // one machine, no load balancer to leave: Ctrl-C need not wait for a drain unless one is asked for
+  env.SHUTDOWN_DRAIN_MS ??= '0';
   run('worker.ts', env, 'worker');
   run('gateway.ts', env, 'gateway');
   log(`open http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}/ (Ctrl-C stops everything)`);
