@@ -4,3 +4,4 @@ export * from './models';
 export * from './s3';
 export * from './browser';
 export * from './tcp-balancer';
+export * from './port-chooser';
