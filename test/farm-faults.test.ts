@@ -41,19 +41,29 @@ test('two workers share 20 jobs; every job succeeds once', async () => {
   assert.ok(done.every((j) => j.attempts === 1));
 });
 
-test('a worker SIGKILLed mid-job: another worker finishes the job', async () => {
-  const { gateway, workers } = await farmWith(1);
+test('a worker SIGKILLed mid-batch: another worker reruns every job of the batch, each finishes once', async () => {
+  const farm = farmEnv({ redisUrl: redis.url, modelsDir });
+  const gateway = await startGatewayProcess(farm);
+  envs.set(gateway.url, farm);
+  procs.push(gateway);
   const alice = client(gateway.url);
-  const created = await alice.post('/v1/jobs', { ...small, width: 192, height: 192, steps: 60 });
-  await alice.waitForJob(created.body.id, (j) => j.status === 'running' && j.progress?.step >= 2);
-  await workers[0].kill('SIGKILL');
+  const ids: string[] = [];
+  // queued before the worker starts, so that it takes all four as one batch
+  for (let i = 0; i < 4; i++) ids.push((await alice.post('/v1/jobs', { ...small, width: 192, height: 192, steps: 60, seed: 40 + i })).body.id);
+  const worker = startWorkerProcess(farm);
+  procs.push(worker);
+  await alice.waitForJob(ids[0], (j) => j.status === 'running' && j.batch_size === 4 && j.progress?.step >= 2);
+  await worker.kill('SIGKILL');
   const rescuer = startWorkerProcess(farmEnvOf(gateway));
   procs.push(rescuer);
-  const end = await alice.waitForJob(created.body.id);
-  assert.equal(end.status, 'succeeded', end.error ?? '');
-  assert.equal(end.attempts, 2);
-  assert.equal(end.output.images.length, 1);
-  assert.equal((await alice.get(end.output.images[0])).status, 200);
+  const ends = await Promise.all(ids.map((id) => alice.waitForJob(id)));
+  for (const end of ends) {
+    assert.equal(end.status, 'succeeded', end.error ?? '');
+    assert.equal(end.attempts, 2, 'ran once on the killed worker, once on the rescuer');
+    assert.deepEqual(end.output.images, [`/v1/images/${end.id}/0.png`], 'one result, not two');
+    assert.equal((await alice.get(end.output.images[0])).status, 200);
+  }
+  assert.equal((await alice.get('/v1/jobs?limit=100')).body.total, 4, 'no job was duplicated');
 });
 
 test('Redis killed and restarted under load: 503 while down, every accepted job finishes', async () => {
