@@ -1,9 +1,9 @@
-// A farm past one machine, on loopback: one Redis, one S3 server, two gateways behind a TCP balancer, three workers.
+// A farm past one machine, on loopback: one Redis, one S3 server, two gateways behind a port chooser (a TCP balancer), three workers.
 // Every call goes through the balancer, so submit, SSE, polling and downloads land on either gateway. Then each kind
 // of process is stopped under load with SIGTERM: no request may fail and no job may be lost or run twice.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedis, startS3Server, startTcpBalancer, ensureTinyModel, type RedisServer, type S3Server, type TcpBalancer } from '@farm/testkit';
+import { startRedis, startS3Server, startPortChooser, ensureTinyModel, type RedisServer, type S3Server, type PortChooser } from '@farm/testkit';
 import { farmEnv, startGatewayProcess, startWorkerProcess, client, waitFor, type Proc, type FarmEnv } from './helpers/farm';
 
 let redis: RedisServer;
@@ -11,7 +11,7 @@ let s3: S3Server;
 let farm: FarmEnv;
 let gateways: (Proc & { url: string })[];
 let workers: Proc[];
-let balancer: TcpBalancer;
+let balancer: PortChooser;
 const procs: Proc[] = [];
 
 before(async () => {
@@ -26,7 +26,7 @@ before(async () => {
   gateways = await Promise.all([startGatewayProcess(farm), startGatewayProcess(farm)]);
   workers = [startWorkerProcess(farm), startWorkerProcess(farm), startWorkerProcess(farm)];
   procs.push(...gateways, ...workers);
-  balancer = await startTcpBalancer(gateways.map((g) => Number(new URL(g.url).port)));
+  balancer = await startPortChooser(gateways.map((g) => Number(new URL(g.url).port)));
   await waitFor('3 live workers', async () => (await (await fetch(`${balancer.url}/readyz`)).json()).workers === 3);
 });
 after(async () => {

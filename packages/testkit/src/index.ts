@@ -3,5 +3,4 @@ export * from './redis';
 export * from './models';
 export * from './s3';
 export * from './browser';
-export * from './tcp-balancer';
 export * from './port-chooser';
