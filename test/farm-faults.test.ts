@@ -1,29 +1,17 @@
 // Faults with real processes: two workers sharing a stream of jobs, a worker SIGKILLed mid-job,
 // Redis killed and restarted under load. Nothing accepted may be lost.
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedis, ensureTinyModel, type RedisServer } from '@farm/testkit';
-import { farmEnv, startGatewayProcess, startWorkerProcess, client, waitFor, type Proc, type FarmEnv } from './helpers/farm';
+import { farmEnv, startGatewayProcess, startWorkerProcess, client, waitFor, type Proc, type FarmEnv, farmFixture } from './helpers/farm';
 
-let redis: RedisServer;
-let modelsDir: string;
-const procs: Proc[] = [];
+const fx = farmFixture();
 const small = { prompt: 'a small boat', width: 64, height: 64, steps: 4 };
 
-before(async () => {
-  redis = await startRedis();
-  ({ modelsDir } = await ensureTinyModel());
-});
-after(async () => {
-  for (const p of procs) await p.kill('SIGKILL');
-  await redis.stop();
-});
-
 async function farmWith(workers: number): Promise<{ farm: FarmEnv; gateway: Proc & { url: string }; workers: Proc[] }> {
-  const farm = farmEnv({ redisUrl: redis.url, modelsDir });
+  const farm = farmEnv({ redisUrl: fx.redis.url, modelsDir: fx.modelsDir });
   const gateway = await startGatewayProcess(farm);
   const ws = Array.from({ length: workers }, () => startWorkerProcess(farm));
-  procs.push(gateway, ...ws);
+  fx.procs.push(gateway, ...ws);
   envs.set(gateway.url, farm);
   await waitFor(`${workers} live workers`, async () => (await (await fetch(`${gateway.url}/readyz`)).json()).workers === workers);
   return { farm, gateway, workers: ws };
@@ -42,20 +30,20 @@ test('two workers share 20 jobs; every job succeeds once', async () => {
 });
 
 test('a worker SIGKILLed mid-batch: another worker reruns every job of the batch, each finishes once', async () => {
-  const farm = farmEnv({ redisUrl: redis.url, modelsDir });
+  const farm = farmEnv({ redisUrl: fx.redis.url, modelsDir: fx.modelsDir });
   const gateway = await startGatewayProcess(farm);
   envs.set(gateway.url, farm);
-  procs.push(gateway);
+  fx.procs.push(gateway);
   const alice = client(gateway.url);
   const ids: string[] = [];
   // queued before the worker starts, so that it takes all four as one batch
   for (let i = 0; i < 4; i++) ids.push((await alice.post('/v1/jobs', { ...small, width: 192, height: 192, steps: 60, seed: 40 + i })).body.id);
   const worker = startWorkerProcess(farm);
-  procs.push(worker);
+  fx.procs.push(worker);
   await alice.waitForJob(ids[0], (j) => j.status === 'running' && j.batch_size === 4 && j.progress?.step >= 2);
   await worker.kill('SIGKILL');
   const rescuer = startWorkerProcess(farmEnvOf(gateway));
-  procs.push(rescuer);
+  fx.procs.push(rescuer);
   const ends = await Promise.all(ids.map((id) => alice.waitForJob(id)));
   for (const end of ends) {
     assert.equal(end.status, 'succeeded', end.error ?? '');
@@ -72,11 +60,11 @@ test('Redis killed and restarted under load: 503 while down, every accepted job 
   const ids: string[] = [];
   for (let i = 0; i < 6; i++) ids.push((await alice.post('/v1/jobs', { ...small, seed: 100 + i, steps: 20 })).body.id);
   await alice.waitForJob(ids[0], (j) => j.status !== 'queued');
-  await redis.kill();
+  await fx.redis.kill();
   const during = await alice.post('/v1/jobs', small);
   assert.equal(during.status, 503);
   assert.match(during.body.error.message, /Redis/);
-  await redis.restart();
+  await fx.redis.restart();
   const done = await Promise.all(ids.map((id) => alice.waitForJob(id, undefined, 120_000)));
   assert.deepEqual(done.map((j) => j.status), ids.map(() => 'succeeded'));
   const after = await alice.post('/v1/jobs', small);
@@ -97,7 +85,7 @@ test('a job that takes its worker down every time is failed after three runs, no
     await alice.waitForJob(created.body.id, (j) => j.status === 'running' && j.attempts === run && j.progress?.step >= 1);
     await current.kill('SIGKILL'); // what a job that crashes the process (OOM, driver fault) does
     current = startWorkerProcess(farmEnvOf(gateway));
-    procs.push(current);
+    fx.procs.push(current);
   }
   const end = await alice.waitForJob(created.body.id);
   assert.equal(end.status, 'failed');

@@ -1,28 +1,17 @@
 // Per-user limits and the queue cap through HTTP, with two gateways sharing one Redis: over a limit answers 429 with
 // Retry-After (or 503 for the whole queue), says which limit, and queues nothing.
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedis, ensureTinyModel, type RedisServer } from '@farm/testkit';
-import { farmEnv, startGatewayProcess, client, type Proc } from './helpers/farm';
+import { farmEnv, startGatewayProcess, client, type Proc, farmFixture } from './helpers/farm';
 
-let redis: RedisServer;
-let modelsDir: string;
-const procs: Proc[] = [];
+const fx = farmFixture();
 const small = { prompt: 'a quiet bay', width: 64, height: 64, steps: 3 };
 
-before(async () => {
-  redis = await startRedis();
-  ({ modelsDir } = await ensureTinyModel());
-});
-after(async () => {
-  for (const p of procs) await p.kill('SIGKILL');
-  await redis.stop();
-});
 
 async function gateways(count: number, env: Record<string, string>) {
-  const farm = farmEnv({ redisUrl: redis.url, modelsDir, env });
+  const farm = farmEnv({ redisUrl: fx.redis.url, modelsDir: fx.modelsDir, env });
   const started = await Promise.all(Array.from({ length: count }, () => startGatewayProcess(farm)));
-  procs.push(...started);
+  fx.procs.push(...started);
   return started;
 }
 

@@ -1,23 +1,11 @@
 // SIGTERM to a gateway with work in flight: it drains (/readyz 503, Connection: close) while still answering,
 // lets a waiting A1111 call finish with its image, ends SSE streams with a retry hint, and exits 0.
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { startRedis, ensureTinyModel, type RedisServer } from '@farm/testkit';
-import { farmEnv, startGatewayProcess, startWorkerProcess, client, waitFor, type Proc } from './helpers/farm';
+import { farmEnv, startGatewayProcess, startWorkerProcess, client, waitFor, type Proc, farmFixture } from './helpers/farm';
 
-let redis: RedisServer;
-let modelsDir: string;
-const procs: Proc[] = [];
-
-before(async () => {
-  redis = await startRedis();
-  ({ modelsDir } = await ensureTinyModel());
-});
-after(async () => {
-  for (const p of procs) await p.kill('SIGKILL');
-  await redis.stop();
-});
+const fx = farmFixture();
 
 /** GET with node:http so the Connection header is visible (fetch hides hop-by-hop headers). */
 function rawGet(url: string): Promise<{ status: number; connection: string | undefined; body: string }> {
@@ -30,10 +18,10 @@ function rawGet(url: string): Promise<{ status: number; connection: string | und
 }
 
 test('SIGTERM under load: drain, in-flight A1111 call finishes, SSE ends with retry, exit 0', async () => {
-  const farm = farmEnv({ redisUrl: redis.url, modelsDir, env: { SHUTDOWN_DRAIN_MS: '2000' } });
+  const farm = farmEnv({ redisUrl: fx.redis.url, modelsDir: fx.modelsDir, env: { SHUTDOWN_DRAIN_MS: '2000' } });
   const gateway = await startGatewayProcess(farm);
   const worker = startWorkerProcess(farm);
-  procs.push(gateway, worker);
+  fx.procs.push(gateway, worker);
   await waitFor('a live worker', async () => (await rawGet(`${gateway.url}/readyz`)).status === 200);
   const alice = client(gateway.url);
 
@@ -72,7 +60,7 @@ test('SIGTERM under load: drain, in-flight A1111 call finishes, SSE ends with re
   await assert.rejects(fetch(`${gateway.url}/healthz`), 'the listener is closed');
 
   const other = await startGatewayProcess(farm);
-  procs.push(other);
+  fx.procs.push(other);
   const end = await client(other.url).waitForJob(queued.body.id);
   assert.equal(end.status, 'succeeded', 'the job queued behind finished, seen through another gateway');
 });

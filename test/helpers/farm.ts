@@ -1,12 +1,14 @@
 // Runs gateway and worker processes the way a deployment does (npm run gateway / npm run worker), for
 // cross-process tests.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { before, after } from 'node:test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { freePort } from '@farm/core';
 import { hashPassword, generateWebhookSecret } from '@farm/gateway';
+import { startRedis, ensureTinyModel, type RedisServer } from '@farm/testkit';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -81,4 +83,21 @@ export function client(url: string, user: keyof typeof USERS = 'alice') {
       return waitFor(`job ${id}`, async () => { const r = await call('GET', `/v1/jobs/${id}`); return r.status === 200 && done(r.body) ? r.body : null; }, timeoutMs);
     },
   };
+}
+
+export interface FarmFixture { redis: RedisServer; modelsDir: string; procs: Proc[] }
+
+/** Registers the hooks of a process-level test file: a private Redis and the tiny model before, and after, SIGKILL
+ *  for every process pushed onto `procs` and the end of that Redis. Fields are set once `before` has run. */
+export function farmFixture(): FarmFixture {
+  const fixture = { procs: [] as Proc[] } as FarmFixture;
+  before(async () => {
+    fixture.redis = await startRedis();
+    fixture.modelsDir = (await ensureTinyModel()).modelsDir;
+  });
+  after(async () => {
+    for (const p of fixture.procs) await p.kill('SIGKILL');
+    await fixture.redis?.stop();
+  });
+  return fixture;
 }

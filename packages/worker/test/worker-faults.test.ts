@@ -12,27 +12,13 @@ import { createStorage } from '@farm/storage';
 import { Engine } from '@farm/engine';
 import { startRedis, startS3Server, ensureTinyModel } from '@farm/testkit';
 import { startWorker } from '../src/index';
+import { tinyParams, until, terminal } from './job-helpers';
 
 const redis = await startRedis();
 const { modelsDir: sharedModels } = await ensureTinyModel();
 after(() => redis.stop());
 
-const base: GenerationParams = {
-  kind: 'txt2img', model: 'tiny', prompt: 'a lighthouse', negative_prompt: '', sampler: 'Euler', scheduler: 'Automatic', steps: 3, cfg_scale: 7,
-  width: 64, height: 64, seed: 5, batch_size: 1, n_iter: 1, denoising_strength: 0.75, resize_mode: 0, loras: [], controlnet: [],
-};
-
-function until(queue: FarmQueue, id: string, done: (e: JobEnvelope) => boolean, timeoutMs = 60_000): Promise<JobEnvelope> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`job ${id} did not reach the state in time`)), timeoutMs);
-    let unsubscribe: (() => Promise<void>) | null = null;
-    const check = (e: JobEnvelope | null) => {
-      if (e && done(e)) { clearTimeout(timer); void unsubscribe?.(); resolve(e); }
-    };
-    queue.subscribe(id, check).then(async (u) => { unsubscribe = u; check(await queue.get(id)); }, reject);
-  });
-}
-const terminal = (e: JobEnvelope) => ['succeeded', 'failed', 'canceled'].includes(e.status);
+const base: GenerationParams = tinyParams({ prompt: 'a lighthouse', sampler: 'Euler', steps: 3, seed: 5 });
 const newPrefix = () => `f${randomUUID().slice(0, 8)}`;
 
 /** A models folder of its own: the tiny model and `broken`, a copy whose UNet file is overwritten with garbage. */

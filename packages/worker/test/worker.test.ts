@@ -11,28 +11,14 @@ import { createStorage } from '@farm/storage';
 import { Engine } from '@farm/engine';
 import { startRedis, ensureTinyModel } from '@farm/testkit';
 import { startWorker } from '../src/index';
+import { tinyParams, until, terminal } from './job-helpers';
 
 const redis = await startRedis();
 const { modelsDir } = await ensureTinyModel();
 const storage = createStorage({ kind: 'fs', dir: mkdtempSync(join(tmpdir(), 'worker-test-')) });
 after(() => redis.stop());
 
-const base: GenerationParams = {
-  kind: 'txt2img', model: 'tiny', prompt: 'a harbour at dawn', negative_prompt: '', sampler: 'Euler a', scheduler: 'Automatic', steps: 6, cfg_scale: 7,
-  width: 64, height: 64, seed: 1, batch_size: 1, n_iter: 1, denoising_strength: 0.75, resize_mode: 0, loras: [], controlnet: [],
-};
-
-function until(queue: FarmQueue, id: string, done: (e: JobEnvelope) => boolean, timeoutMs = 60_000): Promise<JobEnvelope> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`job ${id} did not reach the state in time`)), timeoutMs);
-    let unsubscribe: (() => Promise<void>) | null = null;
-    const check = (e: JobEnvelope | null) => {
-      if (e && done(e)) { clearTimeout(timer); void unsubscribe?.(); resolve(e); }
-    };
-    queue.subscribe(id, check).then(async (u) => { unsubscribe = u; check(await queue.get(id)); }, reject);
-  });
-}
-const terminal = (e: JobEnvelope) => ['succeeded', 'failed', 'canceled'].includes(e.status);
+const base: GenerationParams = tinyParams();
 
 test('waiting jobs with one batch key run as one batch and each equals its solo run', async () => {
   const prefix = `t${randomUUID().slice(0, 8)}`;
