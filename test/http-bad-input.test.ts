@@ -13,7 +13,7 @@ let gateway: Proc & { url: string };
 before(async () => {
   redis = await startRedis();
   const { modelsDir } = await ensureTinyModel();
-  gateway = await startGatewayProcess(farmEnv({ redisUrl: redis.url, modelsDir, env: { BODY_LIMIT: '1mb', WEBHOOK_ALLOW_PRIVATE: 'false' } }));
+  gateway = await startGatewayProcess(farmEnv({ redisUrl: redis.url, modelsDir, env: { BODY_LIMIT: '1mb', WEBHOOK_ALLOW_PRIVATE: 'false', WEBHOOK_ALLOWED_HOSTS: 'hooks.localhost' } }));
 });
 after(async () => {
   await gateway?.kill('SIGKILL');
@@ -140,4 +140,12 @@ test('unicode and control characters in a prompt are accepted and kept exactly',
   assert.equal(stored.input.prompt, prompt);
   assert.equal(stored.input.negative_prompt, '\t\n\r');
   assert.equal((await alice.del(`/v1/jobs/${created.body.id}`)).body.status, 'canceled');
+});
+
+test('a webhook host on WEBHOOK_ALLOWED_HOSTS skips the private-address check; others do not', async () => {
+  const alice = client(gateway.url);
+  const created = await alice.post('/v1/jobs', { ...ok, webhook: 'http://hooks.localhost:9/done' });
+  assert.equal(created.status, 202, JSON.stringify(created.body));
+  assert.equal((await alice.del(`/v1/jobs/${created.body.id}`)).body.status, 'canceled');
+  assert.equal((await alice.post('/v1/jobs', { ...ok, webhook: 'http://localhost:9/done' })).status, 422, 'other loopback names stay refused');
 });

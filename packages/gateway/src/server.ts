@@ -9,7 +9,7 @@ import { createStorage } from '@farm/storage';
 import { createApp } from './app';
 import { createAuth } from './auth';
 import { createCatalog } from './catalog';
-import { createWebhookSender, } from './webhooks/send';
+import { createWebhookSender, parseAllowedHosts } from './webhooks/send';
 import { generateWebhookSecret } from './webhooks/sign';
 import { a1111Router } from './a1111';
 import { openApiRouter } from './openapi';
@@ -41,7 +41,7 @@ export async function startGateway(config: FarmConfig): Promise<RunningGateway> 
   });
   const webhookWorker = createWebhookWorker({
     redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, store: queue.store,
-    send: createWebhookSender({ secret: webhookSecret, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE }),
+    send: createWebhookSender({ secret: webhookSecret, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, allowedHosts: parseAllowedHosts(config.WEBHOOK_ALLOWED_HOSTS) }),
   });
   const server = createServer(app);
   server.keepAliveTimeout = 5000;

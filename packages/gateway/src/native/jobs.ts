@@ -3,7 +3,7 @@ import { Router, type Request } from 'express';
 import { NotFoundError, ValidationError, parseJobRequest, type Catalog, type FarmConfig } from '@farm/core';
 import { isTerminal, type FarmQueue, type JobEnvelope } from '@farm/queue';
 import { asyncRoute } from '../http-errors';
-import { assertPublicUrl } from '../webhooks/send';
+import { assertPublicUrl, parseAllowedHosts } from '../webhooks/send';
 import type { Metrics } from '../metrics';
 import { NATIVE_IMAGE_FIELDS, checkRequestImages } from '../images/check-request-images';
 
@@ -37,13 +37,14 @@ export async function ownJob(queue: FarmQueue, req: Request, id: string): Promis
 
 export function jobRoutes(deps: JobRoutesDeps): Router {
   const r = Router();
+  const allowedWebhookHosts = parseAllowedHosts(deps.config.WEBHOOK_ALLOWED_HOSTS);
   const limits = { maxPixels: deps.config.MAX_PIXELS, maxSteps: deps.config.MAX_STEPS, maxImagesPerRequest: deps.config.MAX_IMAGES_PER_REQUEST };
 
   r.post('/v1/jobs', asyncRoute(async (req, res) => {
     const { params, webhook, priority, idempotencyKey } = parseJobRequest(req.body, limits, await deps.catalog());
     await checkRequestImages(params, NATIVE_IMAGE_FIELDS);
     if (webhook && !deps.config.WEBHOOK_ALLOW_PRIVATE) {
-      await assertPublicUrl(webhook.url).catch((e: Error) => { throw new ValidationError(`webhook refused: ${e.message}`, 'webhook'); });
+      await assertPublicUrl(webhook.url, allowedWebhookHosts).catch((e: Error) => { throw new ValidationError(`webhook refused: ${e.message}`, 'webhook'); });
     }
     const envelope = await deps.queue.submit(params, { owner: req.user!.id, webhook, priority, idempotencyKey });
     deps.metrics.submitted();
