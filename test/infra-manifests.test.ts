@@ -92,4 +92,6 @@ test('k8s: every object is well-formed and every reference resolves', () => {
   assert.equal(scaled.length, 1);
   assert.ok(names('Deployment').has(scaled[0].spec.scaleTargetRef.name), 'KEDA target missing');
   assert.equal(scaled[0].spec.triggers[0].type, 'redis');
+  const prometheus = scaled[0].spec.triggers.find((t: any) => t.type === 'prometheus');
+  assert.match(prometheus?.metadata.query ?? '', /farm_queue_jobs\{state="waiting"\}/, 'prioritized jobs count too, through the gateways\' waiting gauge');
 });

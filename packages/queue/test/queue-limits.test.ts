@@ -57,3 +57,16 @@ test('the global cap on waiting jobs answers 503 and queues nothing', async () =
     await queue.close();
   }
 });
+
+test('jobs with a priority count as waiting (what the autoscaler reads) and for the queue cap', async () => {
+  const queue = new FarmQueue({ redisUrl: redis.url, prefix: `q${randomUUID().slice(0, 8)}`, maxQueued: 2 });
+  try {
+    await queue.submit(params, { owner: 'a' });
+    const urgent = await queue.submit(params, { owner: 'a', priority: 5 });
+    assert.equal((await queue.counts()).waiting, 2);
+    assert.equal(urgent.queue_position, 2, 'behind the job without a priority, which BullMQ takes first');
+    await assert.rejects(queue.submit(params, { owner: 'b', priority: 1 }), refusal('queue_full', 503));
+  } finally {
+    await queue.close();
+  }
+});
