@@ -2,6 +2,7 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError, UnknownModelError, UnknownLoraError } from './errors';
+import { extractLoraTags } from './lora-tags';
 import type { GenerationParams } from './types';
 
 export interface RequestLimits {
@@ -87,7 +88,7 @@ export function resolveParams(req: Omit<JobRequest, 'webhook' | 'priority' | 'id
   const init = req.init_image ? stripDataUrl(req.init_image) : undefined;
   if (kind === 'img2img' && !init) throw new ValidationError('img2img needs init_image (base64 or a data: URL)', 'init_image');
   if (init && !BASE64.test(init)) throw new ValidationError('init_image is not base64', 'init_image');
-  const tagLoras = [...req.prompt.matchAll(/<lora:([^:>]+)/gi)].map((m) => m[1].trim());
+  const tagLoras = extractLoraTags(req.prompt).loras.map((l) => l.name);
   for (const name of [...req.loras.map((l) => l.name), ...tagLoras]) {
     if (!catalog.loras.includes(name)) throw new UnknownLoraError(name, catalog.loras);
   }

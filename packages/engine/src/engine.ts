@@ -11,7 +11,7 @@ import { encodePromptPair } from './pipeline/text-encoding';
 import { denoise, type ExtraFeeds, type Row } from './pipeline/denoise';
 import { decodeImage, encodePng, rgbToTensor, tensorToRgb } from './pipeline/images';
 import { addPngText, buildInfotext } from './png';
-import { extractLoraTags, mergeLoraRefs } from './lora/prompt-loras';
+import { extractLoraTags, mergeLoraRefs } from '@farm/core';
 import { createControlNetPlanner } from './controlnet/controlnet-runner';
 import { listLoras as scanLoras } from './lora/registry';
 import { buildMergedNetworks } from './lora/merged-model';

@@ -2,4 +2,4 @@ export { Engine, LATENT_SCALE, type EngineOptions, type EngineItem, type EngineI
 export { ModelRegistry, type ModelInfo } from './models/model-registry';
 export { SessionCache, ProviderUnavailableError, type ExecutionProvider } from './onnx/session-cache';
 export * from './png';
-export { extractLoraTags, mergeLoraRefs } from './lora/prompt-loras';
+export { extractLoraTags, mergeLoraRefs } from '@farm/core';

@@ -4,7 +4,7 @@ import { closeSync, openSync, writeSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { onnx } from '@farm/engine/onnx-proto';
 import type { GraphBuilder, Initializer } from './onnx-builder';
-import { toFloat16Array } from './float16';
+import { toFloat16Array } from '@farm/core';
 
 const { DataType, DataLocation } = onnx.TensorProto;
 

@@ -142,8 +142,6 @@ test('listLinearModules names exactly the MatMul nodes fed by onnx::MatMul_ weig
 
 test('fp16 weight storage: float16 initializers, float32 IO, output close to the float32 model', async () => {
   await ready;
-  const { toFloat16Bits } = await import('../src/float16');
-  assert.deepEqual([1, -2, 65504, 1e9, 5.96e-8, 0].map(toFloat16Bits), [0x3c00, 0xc000, 0x7bff, 0x7c00, 0x0001, 0]);
   const out = tmp();
   await generateModel({ preset: 'tiny', outDir: out, seed: 3, controlnet: false, fp16Weights: true });
   assert.ok(readFileSync(join(out, 'unet/model.onnx')).length < readFileSync(join(dir, 'unet/model.onnx')).length * 0.6);

@@ -4,4 +4,4 @@ export * from './onnx-weights';
 export * from './merge';
 export * from './registry';
 export { buildMergedNetworks } from './merged-model';
-export { extractLoraTags, mergeLoraRefs } from './prompt-loras';
+export { extractLoraTags, mergeLoraRefs } from '@farm/core';

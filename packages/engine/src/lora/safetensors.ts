@@ -1,27 +1,8 @@
 // safetensors: 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}}, raw data.
 import { readFileSync } from 'node:fs';
+import { fromFloat16Bits, toFloat16Bits } from '@farm/core';
 
 export interface Tensor { dtype: 'F32' | 'F16' | 'BF16'; shape: number[]; data: Float32Array }
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 31) return frac ? Number.NaN : sign * Infinity;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
-}
-
-function floatToHalf(v: number): number {
-  const f = new Float32Array([v]);
-  const i = new Uint32Array(f.buffer)[0];
-  const sign = (i >>> 16) & 0x8000;
-  const exp = ((i >>> 23) & 0xff) - 127 + 15;
-  const mant = i & 0x7fffff;
-  if (exp <= 0) return sign | ((mant | 0x800000) >> (1 - exp + 13));
-  if (exp >= 31) return sign | 0x7c00;
-  return sign | (exp << 10) | Math.round(mant / 8192);
-}
 
 export function parseSafetensors(buf: Buffer): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
   if (buf.length < 8) throw new Error('not a safetensors file: too short');
@@ -38,7 +19,7 @@ export function parseSafetensors(buf: Buffer): { tensors: Map<string, Tensor>; m
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
     if (dtype === 'F32') for (let i = 0; i < n; i++) data[i] = bytes.readFloatLE(i * 4);
-    else if (dtype === 'F16') for (let i = 0; i < n; i++) data[i] = halfToFloat(bytes.readUInt16LE(i * 2));
+    else if (dtype === 'F16') for (let i = 0; i < n; i++) data[i] = fromFloat16Bits(bytes.readUInt16LE(i * 2));
     else if (dtype === 'BF16') for (let i = 0; i < n; i++) data[i] = new Float32Array(new Uint32Array([bytes.readUInt16LE(i * 2) << 16]).buffer)[0];
     else throw new Error(`tensor ${name}: unsupported dtype ${dtype} (F32, F16 and BF16 are)`);
     tensors.set(name, { dtype, shape, data } as Tensor);
@@ -59,7 +40,7 @@ export function writeSafetensors(tensors: Record<string, { dtype: 'F32' | 'F16' 
     const b = Buffer.alloc(t.data.length * size);
     t.data.forEach((v, i) => {
       if (t.dtype === 'F32') b.writeFloatLE(v, i * 4);
-      else if (t.dtype === 'F16') b.writeUInt16LE(floatToHalf(v), i * 2);
+      else if (t.dtype === 'F16') b.writeUInt16LE(toFloat16Bits(v), i * 2);
       else b.writeUInt16LE(new Uint32Array(new Float32Array([v]).buffer)[0] >>> 16, i * 2);
     });
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + b.length] };

@@ -1,5 +1,6 @@
 // Reads what a session expects from its metadata instead of assuming it (exports differ in timestep and id dtypes).
 import * as ort from 'onnxruntime-node';
+import { toFloat16Bits } from '@farm/core';
 
 interface InputMeta { name: string; type?: string; shape?: (number | string)[] }
 
@@ -16,7 +17,7 @@ export function timestepTensor(session: ort.InferenceSession, t: number, batch: 
   const n = dims.length === 0 ? 1 : dims[0];
   switch (meta?.type ?? 'float32') {
     case 'int64': return new ort.Tensor('int64', new BigInt64Array(n).fill(BigInt(Math.round(t))), dims);
-    case 'float16': return new ort.Tensor('float16', new Uint16Array(n).fill(toHalf(t)), dims);
+    case 'float16': return new ort.Tensor('float16', new Uint16Array(n).fill(toFloat16Bits(t)), dims);
     default: return new ort.Tensor('float32', new Float32Array(n).fill(t), dims);
   }
 }
@@ -27,15 +28,4 @@ export function inputIdsTensor(session: ort.InferenceSession, ids: Int32Array, b
   return type === 'int64'
     ? new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [batch, seq])
     : new ort.Tensor('int32', ids, [batch, seq]);
-}
-
-function toHalf(value: number): number {
-  const f = new Float32Array([value]);
-  const i = new Uint32Array(f.buffer)[0];
-  const sign = (i >>> 16) & 0x8000;
-  const exp = ((i >>> 23) & 0xff) - 112;
-  const mant = i & 0x7fffff;
-  if (exp <= 0) return sign;
-  if (exp >= 31) return sign | 0x7c00;
-  return sign | (exp << 10) | (mant >>> 13);
 }

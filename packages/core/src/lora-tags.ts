@@ -1,5 +1,6 @@
-// A1111 LoRA tags in prompts: <lora:name:0.8> or <lora:name> (weight 1). Tags are removed before tokenizing.
-import type { LoraRef } from '@farm/core';
+// A1111 LoRA tags in prompts: <lora:name:0.8> or <lora:name> (weight 1); a third `:` part (A1111's separate UNet
+// weight) is ignored. The farm's one parser of this syntax: tags are removed before tokenizing.
+import type { LoraRef } from './types';
 
 const TAG = /<lora:([^:>]+)(?::([^:>]*))?(?::[^>]*)?>/gi;
 
