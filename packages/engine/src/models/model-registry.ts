@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnknownModelError } from '@farm/core';
-import { ClipTokenizer } from '../tokenizer';
+import { loadTokenizer, type PromptTokenizer } from '../tokenizer';
 import { SD15_SCHEDULER, type SchedulerConfig } from '../schedulers';
 
 export interface ModelInfo {
@@ -13,7 +13,7 @@ export interface ModelInfo {
 
 export interface LoadedModelFiles {
   info: ModelInfo;
-  tokenizer: ClipTokenizer;
+  tokenizer: PromptTokenizer;
   scheduler: SchedulerConfig;
 }
 
@@ -54,7 +54,7 @@ export class ModelRegistry {
     const cached = this.loaded.get(name);
     if (cached) return cached;
     const info = this.get(name);
-    const tokenizer = ClipTokenizer.fromFiles(join(info.path, 'tokenizer/vocab.json'), join(info.path, 'tokenizer/merges.txt'));
+    const tokenizer = loadTokenizer(join(info.path, 'tokenizer'));
     const schedulerPath = join(info.path, 'scheduler/scheduler_config.json');
     const scheduler = existsSync(schedulerPath) ? { ...SD15_SCHEDULER, ...JSON.parse(readFileSync(schedulerPath, 'utf8')) } : SD15_SCHEDULER;
     const files = { info, tokenizer, scheduler };

@@ -22,8 +22,8 @@ export function timestepTensor(session: ort.InferenceSession, t: number, batch: 
   }
 }
 
-export function inputIdsTensor(session: ort.InferenceSession, ids: Int32Array, batch: number): ort.Tensor {
-  const type = inputMeta(session, 'input_ids')?.type ?? 'int32';
+export function inputIdsTensor(session: ort.InferenceSession, ids: Int32Array, batch: number, name = 'input_ids'): ort.Tensor {
+  const type = inputMeta(session, name)?.type ?? 'int32';
   const seq = ids.length / batch;
   return type === 'int64'
     ? new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [batch, seq])

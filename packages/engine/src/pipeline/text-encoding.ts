@@ -1,7 +1,8 @@
 // Prompt -> text states with A1111 emphasis: each token's state is multiplied by its weight, then the chunk is
-// rescaled so its mean equals the unweighted mean. Chunks are concatenated along the sequence axis.
+// rescaled so its mean equals the unweighted mean. Chunks are concatenated along the sequence axis. The same for CLIP
+// and BERT text encoders: only the tokenizer and the encoder's extra inputs differ.
 import * as ort from 'onnxruntime-node';
-import { tokenizeWeighted, equalizeChunks, type ClipTokenizer, type PromptChunk } from '../tokenizer';
+import { tokenizeWeighted, equalizeChunks, type PromptTokenizer, type PromptChunk } from '../tokenizer';
 import { inputIdsTensor } from '../onnx/io';
 
 export interface TextStates {
@@ -27,13 +28,22 @@ function weightChunk(states: Float32Array, weights: Float32Array, channels: numb
 }
 
 /** Encodes [cond, uncond] for one item in one text-encoder batch. */
-export async function encodePromptPair(session: ort.InferenceSession, tokenizer: ClipTokenizer, prompt: string, negative: string): Promise<{ cond: TextStates; uncond: TextStates }> {
+/** input_ids, and for BERT exports that take them attention_mask (all ones: diffusers passes no mask to a BERT text
+ * encoder, so padding is attended, as Taiyi was trained) and token_type_ids (all zeros, one segment). */
+function textEncoderFeeds(session: ort.InferenceSession, ids: Int32Array, batch: number): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = { input_ids: inputIdsTensor(session, ids, batch) };
+  if (session.inputNames.includes('attention_mask')) feeds.attention_mask = inputIdsTensor(session, new Int32Array(ids.length).fill(1), batch, 'attention_mask');
+  if (session.inputNames.includes('token_type_ids')) feeds.token_type_ids = inputIdsTensor(session, new Int32Array(ids.length), batch, 'token_type_ids');
+  return feeds;
+}
+
+export async function encodePromptPair(session: ort.InferenceSession, tokenizer: PromptTokenizer, prompt: string, negative: string): Promise<{ cond: TextStates; uncond: TextStates }> {
   const [condChunks, uncondChunks] = equalizeChunks(tokenizer, tokenizeWeighted(tokenizer, prompt), tokenizeWeighted(tokenizer, negative));
   const all: PromptChunk[] = [...condChunks, ...uncondChunks];
   const tokens = all[0].ids.length;
   const ids = new Int32Array(all.length * tokens);
   all.forEach((c, i) => ids.set(c.ids, i * tokens));
-  const out = await session.run({ input_ids: inputIdsTensor(session, ids, all.length) });
+  const out = await session.run(textEncoderFeeds(session, ids, all.length));
   const hidden = (out.last_hidden_state ?? out[session.outputNames[0]]) as ort.Tensor;
   const channels = hidden.dims[2] as number;
   const data = hidden.data as Float32Array;

@@ -1,6 +1,7 @@
 // CLIP's byte-level BPE: whitespace collapse and lower-casing, CLIP's pre-tokenizer regex, bytes mapped to
 // printable unicode, merges applied by rank, `</w>` marking the end of a word.
 import { readFileSync } from 'node:fs';
+import type { PromptTokenizer } from './types';
 
 const PRETOKENIZE = /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+/giu;
 
@@ -17,7 +18,9 @@ function bytesToUnicode(): string[] {
 
 const BYTE_CHARS = bytesToUnicode();
 
-export class ClipTokenizer {
+export class ClipTokenizer implements PromptTokenizer {
+  readonly kind = 'clip' as const;
+  readonly maxLength = 77;
   readonly bosId: number;
   readonly eosId: number;
   readonly padId: number;

@@ -1,3 +1,6 @@
+export * from './types';
 export * from './clip-tokenizer';
+export * from './bert-tokenizer';
+export * from './load-tokenizer';
 export * from './prompt-attention';
 export * from './prompt-chunks';

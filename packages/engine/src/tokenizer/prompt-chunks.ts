@@ -1,9 +1,11 @@
-// A1111's chunking: 75 tokens per chunk between start and end tokens, padded with the end token to 77.
+// A1111's chunking: 75 tokens per chunk between start and end tokens, padded to 77 (CLIP pads with the end token,
+// BERT with [PAD]; a tokenizer whose config sets another length gets chunks of that length minus the two specials).
 // A chunk that overflows breaks at its last comma when that comma is within the last 20 tokens.
-import type { ClipTokenizer } from './clip-tokenizer';
+import type { PromptTokenizer } from './types';
 import { parsePromptAttention } from './prompt-attention';
 
 export const CHUNK_TOKENS = 75;
+const chunkTokens = (t: PromptTokenizer) => t.maxLength - 2;
 const COMMA_BACKTRACK = 20;
 
 export interface PromptChunk {
@@ -11,17 +13,18 @@ export interface PromptChunk {
   weights: Float32Array;
 }
 
-function finishChunk(tokenizer: ClipTokenizer, ids: number[], weights: number[]): PromptChunk {
-  const outIds = new Int32Array(CHUNK_TOKENS + 2).fill(tokenizer.padId);
-  const outWeights = new Float32Array(CHUNK_TOKENS + 2).fill(1);
+function finishChunk(tokenizer: PromptTokenizer, ids: number[], weights: number[]): PromptChunk {
+  const outIds = new Int32Array(tokenizer.maxLength).fill(tokenizer.padId);
+  const outWeights = new Float32Array(tokenizer.maxLength).fill(1);
   outIds[0] = tokenizer.bosId;
   ids.forEach((id, i) => { outIds[i + 1] = id; outWeights[i + 1] = weights[i]; });
   outIds[ids.length + 1] = tokenizer.eosId;
   return { ids: outIds, weights: outWeights };
 }
 
-export function tokenizeWeighted(tokenizer: ClipTokenizer, prompt: string): PromptChunk[] {
+export function tokenizeWeighted(tokenizer: PromptTokenizer, prompt: string): PromptChunk[] {
   const commaId = tokenizer.encode(',')[0];
+  const perChunk = chunkTokens(tokenizer);
   const chunks: PromptChunk[] = [];
   let ids: number[] = [];
   let weights: number[] = [];
@@ -37,7 +40,7 @@ export function tokenizeWeighted(tokenizer: ClipTokenizer, prompt: string): Prom
     if (weight === -1) { flush(true); continue; }
     for (const id of tokenizer.encode(text)) {
       if (id === commaId) lastComma = ids.length;
-      else if (ids.length === CHUNK_TOKENS && lastComma >= 0 && ids.length - lastComma <= COMMA_BACKTRACK) {
+      else if (ids.length === perChunk && lastComma >= 0 && ids.length - lastComma <= COMMA_BACKTRACK) {
         const carryIds = ids.slice(lastComma + 1);
         const carryWeights = weights.slice(lastComma + 1);
         ids = ids.slice(0, lastComma + 1);
@@ -46,7 +49,7 @@ export function tokenizeWeighted(tokenizer: ClipTokenizer, prompt: string): Prom
         ids = carryIds;
         weights = carryWeights;
       }
-      if (ids.length === CHUNK_TOKENS) flush(true);
+      if (ids.length === perChunk) flush(true);
       ids.push(id);
       weights.push(weight);
     }
@@ -56,7 +59,7 @@ export function tokenizeWeighted(tokenizer: ClipTokenizer, prompt: string): Prom
 }
 
 /** Pads the shorter list with empty chunks so cond and uncond have the same sequence length. */
-export function equalizeChunks(tokenizer: ClipTokenizer, a: PromptChunk[], b: PromptChunk[]): [PromptChunk[], PromptChunk[]] {
+export function equalizeChunks(tokenizer: PromptTokenizer, a: PromptChunk[], b: PromptChunk[]): [PromptChunk[], PromptChunk[]] {
   const n = Math.max(a.length, b.length);
   const pad = (c: PromptChunk[]) => [...c, ...Array.from({ length: n - c.length }, () => finishChunk(tokenizer, [], []))];
   return [pad(a), pad(b)];
