@@ -1,18 +1,19 @@
-// The engine: validates a batch of compatible requests, runs text encoding, the batched denoising loop and the VAE,
-// and returns PNGs with A1111 infotext. Sessions come from a provider so LoRA-merged variants slot in.
+// The engine: validates a batch of compatible requests and renders it in named stages (sessions -> conditioning ->
+// noise -> denoise -> decode -> encode), returning PNGs with A1111 infotext. Sessions come from a provider so
+// LoRA-merged variants slot in.
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ValidationError, type GenerationParams, type LoraRef } from '@farm/core';
 import { NumpyRandomState } from './rng';
 import { getSampler } from './schedulers';
-import { ModelRegistry, type ModelInfo } from './models/model-registry';
+import { ModelRegistry, type ModelInfo, type LoadedModelFiles } from './models/model-registry';
 import { SessionCache, type ExecutionProvider } from './onnx/session-cache';
-import { encodePromptPair } from './pipeline/text-encoding';
-import { denoise, type ExtraFeeds, type Row } from './pipeline/denoise';
+import { encodePromptPair, type TextStates } from './pipeline/text-encoding';
+import { denoise as denoiseLoop, type Row } from './pipeline/denoise';
 import { decodeImage, encodePng, rgbToTensor, tensorToRgb } from './pipeline/images';
 import { addPngText, buildInfotext } from './png';
 import { extractLoraTags, mergeLoraRefs } from '@farm/core';
-import { createControlNetPlanner } from './controlnet/controlnet-runner';
+import { createControlNetPlanner, type ControlNetPlanner } from './controlnet/controlnet-runner';
 import { listLoras as scanLoras } from './lora/registry';
 import { buildMergedNetworks } from './lora/merged-model';
 import { UnknownLoraError } from '@farm/core';
@@ -49,8 +50,24 @@ export interface ModelSessions {
   vaeEncoder?: ort.InferenceSession;
 }
 
-/** Builds UNet extra feeds for ControlNet units of a batch; supplied by the ControlNet module. */
-export type ControlNetPlanner = (ctx: { engine: Engine; model: ModelInfo; items: EngineItem[]; rowsPerItem: number[]; sessions: SessionCache }) => Promise<{ unet: ort.InferenceSession; extraFeeds: ExtraFeeds } | null>;
+/** What every stage of one generate call reads. */
+interface Plan {
+  items: EngineItem[];
+  model: ModelInfo;
+  tokenizer: LoadedModelFiles['tokenizer'];
+  scheduler: LoadedModelFiles['scheduler'];
+  loras: LoraRef[];
+  sampler: ReturnType<typeof getSampler>;
+  /** [channels, height / 8, width / 8] */
+  latentDims: [number, number, number];
+}
+interface ItemConditioning { cond: TextStates; uncond: TextStates; init?: Float32Array }
+interface Conditioning {
+  perItem: Map<string, ItemConditioning>;
+  control: Awaited<ReturnType<ControlNetPlanner>> | null;
+}
+interface Decoded { row: Row; pixels: Float32Array }
+
 /** Returns sessions for a model with LoRAs merged into its weights; supplied by the LoRA module. */
 export type LoraSessionBuilder = (ctx: { model: ModelInfo; loras: LoraRef[]; cache: SessionCache }) => Promise<Pick<ModelSessions, 'textEncoder' | 'unet'>>;
 
@@ -136,55 +153,100 @@ export class Engine {
     return Float32Array.from(latent, (v) => v * LATENT_SCALE);
   }
 
+  /**
+   * Renders a batch of compatible items. It reads as its stages: each takes what the previous one made, and every
+   * row (one image) carries its own seed from the noise stage to the PNG's infotext.
+   */
   async generate(items: EngineItem[], hooks: RunHooks = {}): Promise<EngineItemResult[]> {
     if (items.length === 0) return [];
     for (const it of items) this.validate(it.params);
-    const first = items[0].params;
-    const { info: model, tokenizer, scheduler } = this.registry.files(first.model);
-    const loras = mergeLoraRefs(first.loras, extractLoraTags(first.prompt).loras);
-    const sessions = await this.sessions(model, loras);
-    const spec = getSampler(first.sampler, first.scheduler);
-    const [h, w] = [first.height / 8, first.width / 8];
-    const latentSize = 4 * h * w;
-    const rows: Row[] = [];
-    const seedsOf = new Map<string, number[]>();
-    for (const { id, params: p } of items) {
-      const { cond, uncond } = await encodePromptPair(sessions.textEncoder, tokenizer, extractLoraTags(p.prompt).prompt, extractLoraTags(p.negative_prompt).prompt);
-      const init = p.kind === 'img2img' ? await this.encodeInit(model, p) : undefined;
-      const seeds = Array.from({ length: p.batch_size * p.n_iter }, (_, k) => (p.seed + k) % 2 ** 32);
-      seedsOf.set(id, seeds);
-      for (const seed of seeds) {
-        const rng = new NumpyRandomState(seed);
-        const run = spec.create({ config: scheduler, steps: p.steps, strength: p.kind === 'img2img' ? p.denoising_strength : 1 });
-        rows.push({ itemId: id, cfg: p.cfg_scale, cond, uncond, run, rng, x: run.initLatent(rng.randn(latentSize), init) });
-      }
-    }
-    const control = first.controlnet.length > 0 && this.controlNet
-      ? await this.controlNet({ engine: this, model, items, rowsPerItem: items.map((i) => seedsOf.get(i.id)!.length), sessions: this.cache })
-      : null;
-    const survivors = await denoise(rows, {
-      unet: control?.unet ?? sessions.unet,
-      latentDims: [4, h, w],
-      isCanceled: hooks.isCanceled,
-      onStep: hooks.onStep,
-      extraFeeds: control?.extraFeeds,
-    });
-    const images = new Map<string, Buffer[]>();
-    for (const r of survivors) {
-      hooks.onLatent?.(r.itemId, r.x);
-      const p = items.find((i) => i.id === r.itemId)!.params;
-      const latent = Float32Array.from(r.x, (v) => v / LATENT_SCALE);
-      const out = await sessions.vaeDecoder.run({ latent_sample: new ort.Tensor('float32', latent, [1, 4, h, w]) });
-      const pixels = (out.sample ?? out[sessions.vaeDecoder.outputNames[0]]).data as Float32Array;
-      const seed = r.rng === undefined ? 0 : seedsOf.get(r.itemId)![(images.get(r.itemId) ?? []).length];
-      const png = addPngText(await encodePng(tensorToRgb(pixels, p.width, p.height), p.width, p.height), 'parameters', buildInfotext(p, seed));
-      images.set(r.itemId, [...(images.get(r.itemId) ?? []), png]);
-    }
+    const plan = this.plan(items);
+    const sessions = await this.sessions(plan.model, plan.loras);
+    const conditioning = await this.condition(plan, sessions);
+    const rows = this.noise(plan, conditioning);
+    const denoised = await this.denoise(plan, sessions, conditioning, rows, hooks);
+    const decoded = await this.decode(plan, sessions, denoised, hooks);
+    const images = await this.encode(plan, decoded);
     return items.map(({ id, params: p }) => {
+      const seeds = rows.filter((r) => r.itemId === id).map((r) => r.seed);
       const done = images.get(id) ?? [];
-      const seeds = seedsOf.get(id)!;
       return { id, images: done, seeds, infotexts: seeds.map((s) => buildInfotext(p, s)), canceled: done.length === 0 };
     });
+  }
+
+  /** What the whole batch shares, read from its first item (the batch key guarantees the rest agree). */
+  private plan(items: EngineItem[]): Plan {
+    const first = items[0].params;
+    const { info: model, tokenizer, scheduler } = this.registry.files(first.model);
+    return {
+      items, model, tokenizer, scheduler,
+      loras: mergeLoraRefs(first.loras, extractLoraTags(first.prompt).loras),
+      sampler: getSampler(first.sampler, first.scheduler),
+      latentDims: [4, first.height / 8, first.width / 8],
+    };
+  }
+
+  /** Conditioning: each item's text states (cond, uncond), its init latent for img2img, and the ControlNet plan. */
+  private async condition(plan: Plan, sessions: ModelSessions): Promise<Conditioning> {
+    const perItem = new Map<string, ItemConditioning>();
+    for (const { id, params: p } of plan.items) {
+      const { cond, uncond } = await encodePromptPair(sessions.textEncoder, plan.tokenizer, extractLoraTags(p.prompt).prompt, extractLoraTags(p.negative_prompt).prompt);
+      const init = p.kind === 'img2img' ? await this.encodeInit(plan.model, p) : undefined;
+      perItem.set(id, { cond, uncond, init });
+    }
+    const control = plan.items[0].params.controlnet.length > 0 && this.controlNet
+      ? await this.controlNet({ model: plan.model, items: plan.items, sessions: this.cache })
+      : null;
+    return { perItem, control };
+  }
+
+  /** Noise: one row per image, seeded seed, seed + 1, ... across batch_size x n_iter, each with its own sampler run. */
+  private noise(plan: Plan, conditioning: Conditioning): Row[] {
+    const latentSize = plan.latentDims[0] * plan.latentDims[1] * plan.latentDims[2];
+    return plan.items.flatMap(({ id, params: p }) => {
+      const { cond, uncond, init } = conditioning.perItem.get(id)!;
+      return Array.from({ length: p.batch_size * p.n_iter }, (_, k) => {
+        const seed = (p.seed + k) % 2 ** 32;
+        const rng = new NumpyRandomState(seed);
+        const run = plan.sampler.create({ config: plan.scheduler, steps: p.steps, strength: p.kind === 'img2img' ? p.denoising_strength : 1 });
+        return { itemId: id, seed, cfg: p.cfg_scale, cond, uncond, run, rng, x: run.initLatent(rng.randn(latentSize), init) };
+      });
+    });
+  }
+
+  /** Denoise: the batched sampling loop; returns the rows of items that were not canceled. */
+  private async denoise(plan: Plan, sessions: ModelSessions, conditioning: Conditioning, rows: Row[], hooks: RunHooks): Promise<Row[]> {
+    return denoiseLoop(rows, {
+      unet: conditioning.control?.unet ?? sessions.unet,
+      latentDims: plan.latentDims,
+      isCanceled: hooks.isCanceled,
+      onStep: hooks.onStep,
+      extraFeeds: conditioning.control?.extraFeeds,
+    });
+  }
+
+  /** Decode: each final latent through the VAE decoder to a [3, H, W] image in [-1, 1]. */
+  private async decode(plan: Plan, sessions: ModelSessions, rows: Row[], hooks: RunHooks): Promise<Decoded[]> {
+    const [, h, w] = plan.latentDims;
+    const decoded: Decoded[] = [];
+    for (const row of rows) {
+      hooks.onLatent?.(row.itemId, row.x);
+      const latent = Float32Array.from(row.x, (v) => v / LATENT_SCALE);
+      const out = await sessions.vaeDecoder.run({ latent_sample: new ort.Tensor('float32', latent, [1, 4, h, w]) });
+      decoded.push({ row, pixels: (out.sample ?? out[sessions.vaeDecoder.outputNames[0]]).data as Float32Array });
+    }
+    return decoded;
+  }
+
+  /** Encode: RGB bytes to PNG with the A1111 infotext of the row's seed, grouped by item in row order. */
+  private async encode(plan: Plan, decoded: Decoded[]): Promise<Map<string, Buffer[]>> {
+    const images = new Map<string, Buffer[]>();
+    for (const { row, pixels } of decoded) {
+      const p = plan.items.find((i) => i.id === row.itemId)!.params;
+      const png = addPngText(await encodePng(tensorToRgb(pixels, p.width, p.height), p.width, p.height), 'parameters', buildInfotext(p, row.seed));
+      images.set(row.itemId, [...(images.get(row.itemId) ?? []), png]);
+    }
+    return images;
   }
 
   async close(): Promise<void> {

@@ -2,10 +2,14 @@
 // weight, zero outside guidance_start..guidance_end) are summed and fed to the UNet variant that accepts them.
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { ValidationError } from '@farm/core';
-import type { ControlNetPlanner } from '../engine';
+import { ValidationError, type GenerationParams } from '@farm/core';
 import type { ExtraFeeds } from '../pipeline/denoise';
+import type { ModelInfo } from '../models/model-registry';
+import type { SessionCache } from '../onnx/session-cache';
 import { controlMap } from './control-image';
+
+/** Builds the UNet variant and its extra feeds (ControlNet residuals) for the ControlNet units of a batch. */
+export type ControlNetPlanner = (ctx: { model: ModelInfo; items: { id: string; params: GenerationParams }[]; sessions: SessionCache }) => Promise<{ unet: ort.InferenceSession; extraFeeds: ExtraFeeds }>;
 
 const residualInput = (output: string) => output === 'mid_block_res_sample'
   ? 'mid_block_additional_residual'

@@ -9,6 +9,8 @@ import type { TextStates } from './text-encoding';
 
 export interface Row {
   itemId: string;
+  /** the seed this row's noise and RNG stream come from (the image's Seed in its infotext) */
+  seed: number;
   cfg: number;
   cond: TextStates;
   uncond: TextStates;
