@@ -28,6 +28,7 @@ test('npm start runs the whole farm and stops cleanly on SIGINT', async () => {
   const password = await waitFor('the printed login', async () => /admin \/ (\S+)/.exec(output)?.[1]);
   await waitFor('a ready farm', async () => (await fetch(`${url}/readyz`)).status === 200, 90_000);
   assert.ok(existsSync(join(dir, 'models/tiny/unet/model.onnx')), 'the demo model was generated');
+  assert.ok(existsSync(join(dir, 'models/tiny-taiyi/tokenizer/vocab.txt')), 'the Chinese demo model was generated beside it');
   const auth = { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`, 'content-type': 'application/json' };
   const created = await (await fetch(`${url}/v1/jobs`, { method: 'POST', headers: auth, body: JSON.stringify({ prompt: 'a cat', width: 64, height: 64, steps: 4 }) })).json();
   const job = await waitFor('the job to succeed', async () => {
@@ -35,6 +36,14 @@ test('npm start runs the whole farm and stops cleanly on SIGINT', async () => {
     return j.status === 'succeeded' ? j : null;
   });
   assert.equal(job.output.images.length, 1);
+  // a new user sees two models and can switch to the Chinese one
+  assert.deepEqual((await (await fetch(`${url}/v1/models`, { headers: auth })).json()).models, ['tiny', 'tiny-taiyi']);
+  const chinese = await (await fetch(`${url}/v1/jobs`, { method: 'POST', headers: auth, body: JSON.stringify({ model: 'tiny-taiyi', prompt: '飞流直下三千尺，油画', width: 64, height: 64, steps: 4 }) })).json();
+  const done = await waitFor('the Chinese job to succeed', async () => {
+    const j = await (await fetch(`${url}/v1/jobs/${chinese.id}`, { headers: auth })).json();
+    return j.status === 'succeeded' ? j : null;
+  });
+  assert.equal(done.output.images.length, 1);
   process.kill(-child.pid!, 'SIGINT');
   assert.equal(await exited, 0);
   await assert.rejects(fetch(`${url}/healthz`));

@@ -1,5 +1,5 @@
-// npm start: everything on one machine. Redis (spawned unless REDIS_URL is set), the tiny demo model (generated
-// when MODELS_DIR has none), a gateway and a worker as child processes. Ctrl-C stops them all.
+// npm start: everything on one machine. Redis (spawned unless REDIS_URL is set), the tiny demo models (tiny and the
+// Chinese tiny-taiyi, generated when MODELS_DIR has none), a gateway and a worker as child processes. Ctrl-C stops them all.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
@@ -45,8 +45,9 @@ try {
   const modelsDir = resolve(config.MODELS_DIR);
   const hasModel = existsSync(modelsDir) && readdirSync(modelsDir).some((n) => existsSync(join(modelsDir, n, 'unet/model.onnx')));
   if (!hasModel) {
-    log(`no model in ${modelsDir}; generating the tiny demo model`);
+    log(`no model in ${modelsDir}; generating the tiny demo models (tiny, and tiny-taiyi with a Chinese BERT text encoder)`);
     await generateModelAtomically({ preset: 'tiny', outDir: join(modelsDir, 'tiny'), seed: 1 });
+    await generateModelAtomically({ preset: 'tiny-taiyi', outDir: join(modelsDir, 'tiny-taiyi'), seed: 1, controlnet: false });
   }
   env.MODELS_DIR = modelsDir;
   if (!config.REDIS_URL) {

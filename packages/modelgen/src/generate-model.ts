@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { GraphBuilder } from './onnx-builder';
 import { SeededRandom } from './seeded-random';
 import { buildTextEncoder } from './clip-text-encoder';
+import { buildBertTextEncoder } from './bert-text-encoder';
+import { buildWordPieceVocab } from './wordpiece-vocab';
 import { buildUNet } from './unet';
 import { buildControlNet } from './controlnet';
 import { buildVaeEncoder, buildVaeDecoder } from './vae';
@@ -28,13 +30,31 @@ const SCHEDULER_CONFIG = {
   steps_offset: 1, timestep_spacing: 'leading', trained_betas: null,
 };
 
-function modelIndex(withControlNet: boolean) {
+function modelIndex(withControlNet: boolean, tokenizerClass: string) {
   const onnxModel = ['diffusers', 'OnnxRuntimeModel'];
   return {
     _class_name: 'OnnxStableDiffusionPipeline', _diffusers_version: '0.30.0', feature_extractor: [null, null], requires_safety_checker: false,
-    safety_checker: [null, null], scheduler: ['diffusers', 'PNDMScheduler'], text_encoder: onnxModel, tokenizer: ['transformers', 'CLIPTokenizer'],
+    safety_checker: [null, null], scheduler: ['diffusers', 'PNDMScheduler'], text_encoder: onnxModel, tokenizer: ['transformers', tokenizerClass],
     unet: onnxModel, vae_decoder: onnxModel, vae_encoder: onnxModel, ...(withControlNet ? { controlnet: onnxModel, unet_controlnet: onnxModel } : {}),
   };
+}
+
+/** CLIP: vocab.json + merges.txt; BERT: vocab.txt + tokenizer_config.json (lower-casing, 77 tokens as SD uses). */
+export function writeTokenizer(tokenizerDir: string, config: ModelConfig): void {
+  mkdirSync(tokenizerDir, { recursive: true });
+  if (config.textEncoder.kind === 'bert') {
+    writeFileSync(join(tokenizerDir, 'vocab.txt'), buildWordPieceVocab(config.textEncoder.vocabSize).join('\n') + '\n');
+    writeFileSync(join(tokenizerDir, 'tokenizer_config.json'), JSON.stringify({
+      tokenizer_class: 'BertTokenizer', do_lower_case: true, strip_accents: null, tokenize_chinese_chars: true, model_max_length: 77,
+      unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]',
+    }, null, 2));
+    return;
+  }
+  const { vocab, merges } = buildTokenizerFiles(config.tokenizerMerges);
+  if (Object.keys(vocab).length > config.textEncoder.vocabSize) throw new Error('tokenizer vocabulary larger than the embedding');
+  writeFileSync(join(tokenizerDir, 'vocab.json'), JSON.stringify(vocab));
+  writeFileSync(join(tokenizerDir, 'merges.txt'), ['#version: 0.2', ...merges].join('\n') + '\n');
+  writeFileSync(join(tokenizerDir, 'special_tokens_map.json'), JSON.stringify({ bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', pad_token: '<|endoftext|>', unk_token: '<|endoftext|>' }, null, 2));
 }
 
 export async function generateModel(opts: GenerateModelOptions): Promise<void> {
@@ -51,7 +71,8 @@ export async function generateModel(opts: GenerateModelOptions): Promise<void> {
     writeOnnxModel(join(dir, 'model.onnx'), sub, graph, { externalData: config.externalData, fp16Weights: opts.fp16Weights ?? false });
     log(`${sub}/model.onnx: ${(parameterCount(graph) / 1e6).toFixed(2)}M parameters`);
   };
-  write('text_encoder', 1, (g) => buildTextEncoder(g, config.textEncoder));
+  const bert = config.textEncoder.kind === 'bert';
+  write('text_encoder', 1, (g) => (bert ? buildBertTextEncoder(g, config.textEncoder) : buildTextEncoder(g, config.textEncoder)));
   write('unet', 2, (g) => buildUNet(g, config.unet, { withResiduals: false }));
   write('vae_encoder', 3, (g) => buildVaeEncoder(g, config.vae));
   write('vae_decoder', 4, (g) => buildVaeDecoder(g, config.vae));
@@ -60,16 +81,10 @@ export async function generateModel(opts: GenerateModelOptions): Promise<void> {
     write('unet_controlnet', 2, (g) => buildUNet(g, config.unet, { withResiduals: true }));
     write('controlnet', 5, (g) => buildControlNet(g, config.unet, config.controlnetConditioningChannels));
   }
-  const tokenizerDir = join(opts.outDir, 'tokenizer');
-  mkdirSync(tokenizerDir, { recursive: true });
-  const { vocab, merges } = buildTokenizerFiles(config.tokenizerMerges);
-  if (Object.keys(vocab).length > config.textEncoder.vocabSize) throw new Error('tokenizer vocabulary larger than the embedding');
-  writeFileSync(join(tokenizerDir, 'vocab.json'), JSON.stringify(vocab));
-  writeFileSync(join(tokenizerDir, 'merges.txt'), ['#version: 0.2', ...merges].join('\n') + '\n');
-  writeFileSync(join(tokenizerDir, 'special_tokens_map.json'), JSON.stringify({ bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', pad_token: '<|endoftext|>', unk_token: '<|endoftext|>' }, null, 2));
+  writeTokenizer(join(opts.outDir, 'tokenizer'), config);
   mkdirSync(join(opts.outDir, 'scheduler'), { recursive: true });
   writeFileSync(join(opts.outDir, 'scheduler/scheduler_config.json'), JSON.stringify(SCHEDULER_CONFIG, null, 2));
-  writeFileSync(join(opts.outDir, 'model_index.json'), JSON.stringify(modelIndex(withControlNet), null, 2));
+  writeFileSync(join(opts.outDir, 'model_index.json'), JSON.stringify(modelIndex(withControlNet, bert ? 'BertTokenizer' : 'CLIPTokenizer'), null, 2));
 }
 
 /** Generates into a temporary sibling and renames it into place, so concurrent callers never see half a model. */

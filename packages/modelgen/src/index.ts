@@ -1,5 +1,6 @@
 export { generateModel, generateModelAtomically, type GenerateModelOptions } from './generate-model';
-export { presets, type ModelConfig } from './presets';
+export { presets, type ModelConfig, type PresetName } from './presets';
+export { buildWordPieceVocab } from './wordpiece-vocab';
 export { buildTokenizerFiles, bytesToUnicode } from './tokenizer-files';
 export { writeLoraFixtures, type LoraFixtureFiles } from './lora-fixtures';
 export { listLinearModules } from './linear-modules';

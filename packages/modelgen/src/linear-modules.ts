@@ -3,6 +3,7 @@
 import { GraphBuilder } from './onnx-builder';
 import { SeededRandom } from './seeded-random';
 import { buildTextEncoder } from './clip-text-encoder';
+import { buildBertTextEncoder } from './bert-text-encoder';
 import { buildUNet } from './unet';
 import { presets, type ModelConfig } from './presets';
 
@@ -10,6 +11,7 @@ export function listLinearModules(config: ModelConfig | keyof typeof presets, ne
   const c = typeof config === 'string' ? presets[config] : config;
   const g = new GraphBuilder(new SeededRandom(0), true);
   if (network === 'unet') buildUNet(g, c.unet, { withResiduals: false });
+  else if (c.textEncoder.kind === 'bert') buildBertTextEncoder(g, c.textEncoder);
   else buildTextEncoder(g, c.textEncoder);
   return [...g.linearModules];
 }

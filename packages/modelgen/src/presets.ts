@@ -1,5 +1,12 @@
 // Network sizes. `sd15` has the real Stable Diffusion 1.5 dimensions; `tiny` keeps the architecture and shrinks it.
-export interface TextEncoderConfig { vocabSize: number; hiddenSize: number; layers: number; heads: number; intermediateSize: number; maxPositions: number }
+// `taiyi` is Taiyi-Stable-Diffusion-1B-Chinese: SD1.5's UNet and VAE with a Chinese BERT text encoder.
+export interface TextEncoderConfig {
+  /** CLIP (CLIPTextModel, BPE tokenizer) or BERT (BertModel, WordPiece tokenizer); default clip */
+  kind?: 'clip' | 'bert';
+  vocabSize: number; hiddenSize: number; layers: number; heads: number; intermediateSize: number; maxPositions: number;
+  /** BERT token-type (segment) embeddings */
+  typeVocabSize?: number;
+}
 export interface UNetConfig { inChannels: number; outChannels: number; blockOutChannels: number[]; attention: boolean[]; layersPerBlock: number; heads: number; crossAttentionDim: number; normGroups: number }
 export interface VaeConfig { blockOutChannels: number[]; layersPerBlock: number; latentChannels: number; normGroups: number }
 export interface ModelConfig {
@@ -14,7 +21,7 @@ export interface ModelConfig {
   externalData: boolean;
 }
 
-export const presets: Record<'tiny' | 'sd15', ModelConfig> = {
+const clipPresets: Record<'tiny' | 'sd15', ModelConfig> = {
   tiny: {
     name: 'tiny',
     textEncoder: { vocabSize: 1024, hiddenSize: 32, layers: 2, heads: 2, intermediateSize: 64, maxPositions: 77 },
@@ -34,3 +41,20 @@ export const presets: Record<'tiny' | 'sd15', ModelConfig> = {
     externalData: true,
   },
 };
+
+const bert = (c: Omit<TextEncoderConfig, 'kind' | 'typeVocabSize'>): TextEncoderConfig => ({ kind: 'bert', typeVocabSize: 2, ...c });
+
+export const presets = {
+  ...clipPresets,
+  taiyi: {
+    ...clipPresets.sd15,
+    name: 'taiyi',
+    textEncoder: bert({ vocabSize: 21128, hiddenSize: 768, layers: 12, heads: 12, intermediateSize: 3072, maxPositions: 512 }),
+  },
+  'tiny-taiyi': {
+    ...clipPresets.tiny,
+    name: 'tiny-taiyi',
+    textEncoder: bert({ vocabSize: 1024, hiddenSize: 32, layers: 2, heads: 2, intermediateSize: 64, maxPositions: 512 }),
+  },
+} satisfies Record<string, ModelConfig>;
+export type PresetName = keyof typeof presets;

@@ -151,3 +151,34 @@ test('fp16 weight storage: float16 initializers, float32 IO, output close to the
   const err = Math.sqrt(half.reduce((s, v, i) => s + (v - full[i]) ** 2, 0) / full.reduce((s, v) => s + v * v, 0));
   assert.ok(err > 0 && err < 0.02, `relative error ${err}`);
 });
+
+test('tiny-taiyi: a BertModel text encoder (input_ids, attention_mask, token_type_ids) and a WordPiece vocab.txt with Chinese characters', async () => {
+  const out = tmp();
+  await generateModel({ preset: 'tiny-taiyi', outDir: out, seed: 3, controlnet: false });
+  const vocab = readFileSync(join(out, 'tokenizer/vocab.txt'), 'utf8').split('\n').filter(Boolean);
+  assert.equal(vocab.length, 1024);
+  assert.deepEqual([vocab[0], vocab[100], vocab[101], vocab[102], vocab[103]], ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']);
+  for (const ch of '飞流直下三千尺油画，') assert.ok(vocab.includes(ch), ch);
+  assert.equal(JSON.parse(readFileSync(join(out, 'tokenizer/tokenizer_config.json'), 'utf8')).tokenizer_class, 'BertTokenizer');
+  assert.deepEqual(JSON.parse(readFileSync(join(out, 'model_index.json'), 'utf8')).tokenizer, ['transformers', 'BertTokenizer']);
+  const te = await ort.InferenceSession.create(join(out, 'text_encoder/model.onnx'), opts);
+  assert.deepEqual(meta(te, 'inputMetadata').map((m) => m.name), ['input_ids', 'attention_mask', 'token_type_ids']);
+  const i32 = (n: number, f: (i: number) => number) => new ort.Tensor('int32', Int32Array.from({ length: n }, (_, i) => f(i)), [1, n]);
+  const ids = (i: number) => (i === 0 ? 101 : i < 10 ? 300 + i * 7 : 0);
+  // BERT semantics: with padding masked out, the first 10 states of a 77-token run equal a 10-token run
+  // (positions are sliced from the table, the mask removes the padding from every attention)
+  const short = (await te.run({ input_ids: i32(10, ids), attention_mask: i32(10, () => 1), token_type_ids: i32(10, () => 0) })).last_hidden_state;
+  const masked = await te.run({ input_ids: i32(77, ids), attention_mask: i32(77, (i) => (i < 10 ? 1 : 0)), token_type_ids: i32(77, () => 0) });
+  assert.deepEqual(masked.last_hidden_state.dims, [1, 77, 32]);
+  assert.deepEqual(masked.pooler_output.dims, [1, 32]);
+  const a = short.data as Float32Array;
+  const b = masked.last_hidden_state.data as Float32Array;
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-4, `state ${i}`);
+  // attending to the padding, or another segment id, changes the states
+  const open = (await te.run({ input_ids: i32(77, ids), attention_mask: i32(77, () => 1), token_type_ids: i32(77, () => 0) })).last_hidden_state.data as Float32Array;
+  const typed = (await te.run({ input_ids: i32(77, ids), attention_mask: i32(77, () => 1), token_type_ids: i32(77, () => 1) })).last_hidden_state.data as Float32Array;
+  assert.ok(open.some((v, i) => i < a.length && Math.abs(v - b[i]) > 1e-3));
+  assert.ok(typed.some((v, i) => Math.abs(v - open[i]) > 1e-3));
+  // post-LN: every state is the output of a LayerNorm, so it is finite and bounded
+  assert.ok(open.every((v) => Number.isFinite(v) && Math.abs(v) < 20));
+});

@@ -12,6 +12,15 @@ export async function ensureTinyModel(): Promise<{ modelsDir: string; name: 'tin
   return { modelsDir: TEST_MODELS_DIR, name: 'tiny' };
 }
 
+/** The tiny Taiyi-shaped model (BERT text encoder, WordPiece vocabulary with Chinese characters), in a models folder
+ * of its own so tests that list .cache/models keep seeing tiny alone. */
+export const TEST_TAIYI_MODELS_DIR = join(repoRoot, '.cache/models-taiyi');
+
+export async function ensureTinyTaiyiModel(): Promise<{ modelsDir: string; name: 'tiny-taiyi' }> {
+  await generateModelAtomically({ preset: 'tiny-taiyi', outDir: join(TEST_TAIYI_MODELS_DIR, 'tiny-taiyi'), seed: 1, controlnet: false });
+  return { modelsDir: TEST_TAIYI_MODELS_DIR, name: 'tiny-taiyi' };
+}
+
 export const TEST_LORA_DIR = join(repoRoot, '.cache/loras');
 
 /** The tiny model plus its LoRA fixtures (kohya and diffusers key styles) in .cache/loras. */
