@@ -1,7 +1,7 @@
 // Writes a model folder in the diffusers ONNX export layout with seeded random weights.
-import { mkdirSync, writeFileSync, existsSync, rmSync, renameSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync, existsSync, rmSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { GraphBuilder } from './onnx-builder';
+import { GraphBuilder, type WeightSource } from './onnx-builder';
 import { SeededRandom } from './seeded-random';
 import { buildTextEncoder } from './clip-text-encoder';
 import { buildBertTextEncoder } from './bert-text-encoder';
@@ -22,7 +22,16 @@ export interface GenerateModelOptions {
   /** store large weights as float16 with a Cast to float32 in the graph (default false) */
   fp16Weights?: boolean;
   log?: (line: string) => void;
+  /** the networks' weights from a checkpoint instead of the seeded generator (import); vae feeds both VAE halves */
+  weights?: Partial<Record<WeightedNetwork, WeightSource>>;
+  /** copy this tokenizer/ folder instead of generating one (import) */
+  tokenizerFrom?: string;
+  /** scheduler_config.json keys over the SD1.5 defaults (import: prediction_type, a diffusers folder's config) */
+  scheduler?: Record<string, unknown>;
 }
+
+export type WeightedNetwork = 'text_encoder' | 'unet' | 'vae';
+const sourceOf = (sub: string): WeightedNetwork => (sub.startsWith('vae') ? 'vae' : sub === 'text_encoder' ? 'text_encoder' : 'unet');
 
 const SCHEDULER_CONFIG = {
   _class_name: 'PNDMScheduler', _diffusers_version: '0.30.0', beta_end: 0.012, beta_schedule: 'scaled_linear', beta_start: 0.00085,
@@ -66,7 +75,7 @@ export async function generateModel(opts: GenerateModelOptions): Promise<void> {
   const write = (sub: string, index: number, build: (g: GraphBuilder) => Omit<BuiltGraph, 'builder'>) => {
     const dir = join(opts.outDir, sub);
     mkdirSync(dir, { recursive: true });
-    const builder = new GraphBuilder(new SeededRandom(seed * 1000 + index));
+    const builder = new GraphBuilder(new SeededRandom(seed * 1000 + index), false, opts.weights?.[sourceOf(sub)]);
     const graph = { builder, ...build(builder) };
     writeOnnxModel(join(dir, 'model.onnx'), sub, graph, { externalData: config.externalData, fp16Weights: opts.fp16Weights ?? false });
     log(`${sub}/model.onnx: ${(parameterCount(graph) / 1e6).toFixed(2)}M parameters`);
@@ -81,9 +90,10 @@ export async function generateModel(opts: GenerateModelOptions): Promise<void> {
     write('unet_controlnet', 2, (g) => buildUNet(g, config.unet, { withResiduals: true }));
     write('controlnet', 5, (g) => buildControlNet(g, config.unet, config.controlnetConditioningChannels));
   }
-  writeTokenizer(join(opts.outDir, 'tokenizer'), config);
+  if (opts.tokenizerFrom) cpSync(opts.tokenizerFrom, join(opts.outDir, 'tokenizer'), { recursive: true });
+  else writeTokenizer(join(opts.outDir, 'tokenizer'), config);
   mkdirSync(join(opts.outDir, 'scheduler'), { recursive: true });
-  writeFileSync(join(opts.outDir, 'scheduler/scheduler_config.json'), JSON.stringify(SCHEDULER_CONFIG, null, 2));
+  writeFileSync(join(opts.outDir, 'scheduler/scheduler_config.json'), JSON.stringify({ ...SCHEDULER_CONFIG, ...opts.scheduler }, null, 2));
   writeFileSync(join(opts.outDir, 'model_index.json'), JSON.stringify(modelIndex(withControlNet, bert ? 'BertTokenizer' : 'CLIPTokenizer'), null, 2));
 }
 

@@ -13,8 +13,36 @@ export type Dim = number | string;
 export interface Initializer {
   name: string;
   dims: number[];
-  /** float32 values, or int64 values for shape constants */
+  /** float32 values, or int64 values for shape constants (empty when `load` supplies them) */
   data: Float32Array | BigInt64Array;
+  /** weights from a checkpoint are read when the model is written, one tensor at a time */
+  load?: () => Float32Array;
+}
+
+/** The values of an initializer, reading them from their source when they are loaded lazily. */
+export function initializerData(init: Initializer): Float32Array | BigInt64Array {
+  return init.load ? init.load() : init.data;
+}
+
+/** Where a network's weights come from when they are not drawn at random: tensors by their diffusers/transformers
+ * parameter name (`down_blocks.0.resnets.0.conv1.weight`), in torch's layout (Linear weights [out, in]). */
+export interface WeightSource {
+  read(key: string, count: number): Float32Array;
+}
+
+/** A learned parameter of the graph: its initializer, the torch parameter it is, and that parameter's torch shape. */
+export interface WeightEntry {
+  initializer: string;
+  key: string;
+  shape: number[];
+  /** stored transposed ([in, out]) in the graph, as torch.onnx.export stores Linear weights */
+  transposed: boolean;
+}
+
+function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
+  return out;
 }
 
 function attribute(name: string, value: AttrValue): onnx.IAttributeProto {
@@ -41,9 +69,12 @@ export class GraphBuilder {
 
   /** Module paths of the Linear layers, in graph order. */
   readonly linearModules: string[] = [];
+  /** Every learned parameter, in graph order (checkpoint export and import key on these). */
+  readonly weights: WeightEntry[] = [];
 
-  /** dryRun builds the graph structure without drawing the large random weights (for listing modules). */
-  constructor(readonly rng: SeededRandom, private readonly dryRun = false) {}
+  /** dryRun builds the graph structure without drawing the large random weights (for listing modules).
+   * With a `source`, learned parameters come from it (lazily) instead of the random generator. */
+  constructor(readonly rng: SeededRandom, private readonly dryRun = false, private readonly source?: WeightSource) {}
 
   /** A module path `down_blocks.0.resnets.0` -> node prefix `/down_blocks.0/resnets.0`. */
   static scope(path: string): string {
@@ -82,8 +113,22 @@ export class GraphBuilder {
   }
 
   randomParam(name: string, dims: number[], std: number): string {
+    return this.learned(name, dims, () => this.rng.normal(dims.reduce((a, b) => a * b, 1), std));
+  }
+
+  /** A learned parameter: drawn by `random` (in graph order, so generated models keep their bytes), or read from
+   * the weight source under its torch name `key` (torch shape `shape`; `transposed` for Linear weights). */
+  learned(name: string, dims: number[], random: () => Float32Array, key = name, shape = dims, transposed = false): string {
+    this.weights.push({ initializer: name, key, shape, transposed });
     if (this.dryRun) return this.param(name, dims, new Float32Array(0));
-    return this.param(name, dims, this.rng.normal(dims.reduce((a, b) => a * b, 1), std));
+    if (!this.source) return this.param(name, dims, random());
+    const source = this.source;
+    const count = dims.reduce((a, b) => a * b, 1);
+    this.initializers.push({
+      name, dims, data: new Float32Array(0),
+      load: () => (transposed ? transpose(source.read(key, count), shape[0], shape[1]) : source.read(key, count)),
+    });
+    return name;
   }
 
   filled(name: string, dims: number[], value: number): string {
@@ -115,7 +160,8 @@ export class GraphBuilder {
   linear(x: string, path: string, inDim: number, outDim: number, opts: { bias?: boolean; gain?: number } = {}): string {
     const scope = GraphBuilder.scope(path);
     this.linearModules.push(path);
-    const w = this.randomParam(`onnx::MatMul_${this.matmulCounter++}`, [inDim, outDim], (opts.gain ?? 1) / Math.sqrt(inDim));
+    const std = (opts.gain ?? 1) / Math.sqrt(inDim);
+    const w = this.learned(`onnx::MatMul_${this.matmulCounter++}`, [inDim, outDim], () => this.rng.normal(inDim * outDim, std), `${path}.weight`, [outDim, inDim], true);
     let y = this.op('MatMul', [x, w], {}, `${scope}/MatMul`);
     if (opts.bias ?? true) {
       const b = this.randomParam(`${path}.bias`, [outDim], 0.02);
@@ -140,13 +186,13 @@ export class GraphBuilder {
     const normed = this.op('InstanceNormalization', [grouped, this.filled(`${path}.instnorm_scale`, [groups], 1), this.filled(`${path}.instnorm_bias`, [groups], 0)], { epsilon: eps }, `${scope}/InstanceNormalization`);
     const shape = this.op('Shape', [x], {}, `${scope}/Shape`);
     const back = this.op('Reshape', [normed, shape], {}, `${scope}/Reshape_1`);
-    const gamma = this.param(`${path}.weight`, [channels, 1, 1], Float32Array.from(this.rng.normal(channels, 0.05), (v) => 1 + v));
-    const beta = this.randomParam(`${path}.bias`, [channels, 1, 1], 0.05);
+    const gamma = this.learned(`${path}.weight`, [channels, 1, 1], () => Float32Array.from(this.rng.normal(channels, 0.05), (v) => 1 + v), `${path}.weight`, [channels]);
+    const beta = this.learned(`${path}.bias`, [channels, 1, 1], () => this.rng.normal(channels, 0.05), `${path}.bias`, [channels]);
     return this.op('Add', [this.op('Mul', [back, gamma], {}, `${scope}/Mul`), beta], {}, `${scope}/Add`);
   }
 
   layerNorm(x: string, path: string, dim: number, eps = 1e-5): string {
-    const gamma = this.param(`${path}.weight`, [dim], Float32Array.from(this.rng.normal(dim, 0.05), (v) => 1 + v));
+    const gamma = this.learned(`${path}.weight`, [dim], () => Float32Array.from(this.rng.normal(dim, 0.05), (v) => 1 + v));
     const beta = this.randomParam(`${path}.bias`, [dim], 0.05);
     return this.op('LayerNormalization', [x, gamma, beta], { axis: -1, epsilon: eps }, `${GraphBuilder.scope(path)}/LayerNormalization`);
   }

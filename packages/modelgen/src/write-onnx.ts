@@ -3,7 +3,7 @@
 import { closeSync, openSync, writeSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { onnx } from '@farm/engine/onnx-proto';
-import type { GraphBuilder, Initializer } from './onnx-builder';
+import { initializerData, type GraphBuilder } from './onnx-builder';
 import { toFloat16Array } from '@farm/core';
 
 const { DataType, DataLocation } = onnx.TensorProto;
@@ -14,8 +14,8 @@ export interface BuiltGraph {
   outputs: onnx.IValueInfoProto[];
 }
 
-function bytesOf(init: Initializer): Uint8Array {
-  return new Uint8Array(init.data.buffer, init.data.byteOffset, init.data.byteLength);
+function bytesOf(data: Float32Array | BigInt64Array | Uint16Array): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /** Weights stored as float16 get a Cast back to float32 under their original name, so IO and ops stay float32. */
@@ -30,12 +30,14 @@ export function writeOnnxModel(path: string, name: string, graph: BuiltGraph, op
     const casts: onnx.INodeProto[] = [];
     const initializer = graph.builder.initializers.map((original): onnx.ITensorProto => {
       let init = original;
-      let dataType = init.data instanceof BigInt64Array ? DataType.INT64 : DataType.FLOAT;
-      let bytes = bytesOf(init);
-      if (opts.fp16Weights && init.data instanceof Float32Array && init.data.length >= FP16_MIN_ELEMENTS) {
+      // weights imported from a checkpoint are read here, one at a time, and dropped once written
+      const data = initializerData(init);
+      let dataType = data instanceof BigInt64Array ? DataType.INT64 : DataType.FLOAT;
+      let bytes = bytesOf(data);
+      if (opts.fp16Weights && data instanceof Float32Array && data.length >= FP16_MIN_ELEMENTS) {
         const stored = `${init.name}_fp16`;
         casts.push({ opType: 'Cast', name: `/Cast_fp16_${casts.length}`, input: [stored], output: [init.name], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: DataType.FLOAT }] });
-        const half = toFloat16Array(init.data);
+        const half = toFloat16Array(data);
         bytes = new Uint8Array(half.buffer);
         dataType = DataType.FLOAT16;
         init = { ...init, name: stored };
@@ -67,5 +69,5 @@ export function writeOnnxModel(path: string, name: string, graph: BuiltGraph, op
 }
 
 export function parameterCount(graph: BuiltGraph): number {
-  return graph.builder.initializers.reduce((n, i) => n + i.data.length, 0);
+  return graph.builder.initializers.reduce((n, i) => n + i.dims.reduce((a, b) => a * b, 1), 0);
 }
