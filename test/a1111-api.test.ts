@@ -193,3 +193,28 @@ test('ControlNet: /controlnet/detect returns the canny map; a txt2img with a Con
   assert.notEqual(withControl.body.images[0], without.body.images[0]);
   assert.match(JSON.parse(withControl.body.info).infotexts[0], /ControlNet 0: "Module: canny/);
 });
+
+test('random sources: A1111\'s GPU source by default, randn_source in override_settings and options, variation seed echoed', async () => {
+  const bob = client(gateway.url, 'bob');
+  const pixels = async (b64: string) => sharp(Buffer.from(b64, 'base64')).raw().toBuffer();
+  const gpu = await bob.post('/sdapi/v1/txt2img', { ...small, seed: 77 });
+  assert.doesNotMatch(JSON.parse(gpu.body.info).infotexts[0], /RNG:/, 'GPU is the default and, as in A1111, not written');
+  const cpu = await bob.post('/sdapi/v1/txt2img', { ...small, seed: 77, override_settings: { randn_source: 'CPU' } });
+  assert.match(JSON.parse(cpu.body.info).infotexts[0], /RNG: CPU/);
+  assert.ok(!(await pixels(cpu.body.images[0])).equals(await pixels(gpu.body.images[0])));
+  assert.equal((await bob.post('/sdapi/v1/options', { randn_source: 'NV', eta_noise_seed_delta: 31337 })).status, 200);
+  assert.equal((await bob.get('/sdapi/v1/options')).body.randn_source, 'NV');
+  const nv = await bob.post('/sdapi/v1/txt2img', { ...small, seed: 77, sampler_name: 'Euler' });
+  assert.match(JSON.parse(nv.body.info).infotexts[0], /ENSD: 31337.*RNG: NV/);
+  const gpuEuler = await bob.post('/sdapi/v1/txt2img', { ...small, seed: 77, sampler_name: 'Euler', override_settings: { randn_source: 'GPU' } });
+  assert.ok((await pixels(nv.body.images[0])).equals(await pixels(gpuEuler.body.images[0])), 'NV and GPU are the same Philox noise');
+  await bob.post('/sdapi/v1/options', { randn_source: 'GPU', eta_noise_seed_delta: 0 });
+  const bad = await bob.post('/sdapi/v1/txt2img', { ...small, override_settings: { randn_source: 'TPU' } });
+  assert.equal(bad.status, 422);
+  assert.deepEqual(bad.body.detail[0].loc, ['body', 'override_settings', 'randn_source']);
+  const varied = await bob.post('/sdapi/v1/txt2img', { ...small, seed: 77, subseed: 5, subseed_strength: 0.25, batch_size: 2 });
+  const info = JSON.parse(varied.body.info);
+  assert.deepEqual([info.subseed, info.all_subseeds, info.subseed_strength], [5, [5, 6], 0.25]);
+  assert.match(info.infotexts[1], /Variation seed: 6, Variation seed strength: 0.25/);
+  assert.equal(info.notes, undefined, 'subseed fields are no longer ignored');
+});

@@ -3,7 +3,7 @@ import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError, UnknownModelError, UnknownLoraError } from './errors';
 import { extractLoraTags } from './lora-tags';
-import type { GenerationParams } from './types';
+import { RANDN_SOURCES, type GenerationParams } from './types';
 
 export interface RequestLimits {
   maxPixels: number;
@@ -46,6 +46,12 @@ export const jobRequestSchema = z.object({
   width: z.number().int().min(64).default(512),
   height: z.number().int().min(64).default(512),
   seed: z.number().int().min(-1).max(0xffffffff).default(-1),
+  randn_source: z.enum(RANDN_SOURCES).default('numpy'),
+  subseed: z.number().int().min(-1).max(0xffffffff).default(-1),
+  subseed_strength: finite.min(0).max(1).default(0),
+  seed_resize_from_w: z.number().int().min(-1).max(16384).default(-1),
+  seed_resize_from_h: z.number().int().min(-1).max(16384).default(-1),
+  eta_noise_seed_delta: z.number().int().min(0).max(0xffffffff).default(0),
   batch_size: z.number().int().min(1).default(1),
   n_iter: z.number().int().min(1).default(1),
   denoising_strength: finite.gt(0).max(1).default(0.75),
@@ -100,6 +106,11 @@ export function resolveParams(req: Omit<JobRequest, 'webhook' | 'priority' | 'id
     kind, model, prompt: req.prompt, negative_prompt: req.negative_prompt, sampler: req.sampler, scheduler: req.scheduler,
     steps: req.steps, cfg_scale: req.cfg_scale, width: req.width, height: req.height,
     seed: req.seed === -1 ? randomInt(0, 2 ** 32 - 1) : req.seed,
+    randn_source: req.randn_source,
+    subseed: req.subseed === -1 ? (req.subseed_strength > 0 ? randomInt(0, 2 ** 32 - 1) : -1) : req.subseed,
+    subseed_strength: req.subseed_strength,
+    seed_resize_from_w: req.seed_resize_from_w, seed_resize_from_h: req.seed_resize_from_h,
+    eta_noise_seed_delta: req.eta_noise_seed_delta,
     batch_size: req.batch_size, n_iter: req.n_iter, denoising_strength: req.denoising_strength,
     ...(init ? { init_image: init } : {}), resize_mode: req.resize_mode,
     loras: req.loras.map((l) => ({ name: l.name, weight: l.weight })),

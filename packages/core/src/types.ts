@@ -25,6 +25,11 @@ export interface ControlNetUnit {
   threshold_b: number;
 }
 
+/** Where initial and ancestral noise come from: numpy (diffusers' ONNX pipeline), GPU/NV (A1111's Philox imitation of
+ * torch.randn on CUDA), CPU (torch's CPU generator). */
+export const RANDN_SOURCES = ['numpy', 'GPU', 'NV', 'CPU'] as const;
+export type RandnSource = (typeof RANDN_SOURCES)[number];
+
 /** A fully resolved generation request: every default applied, seed never -1. */
 export interface GenerationParams {
   kind: JobKind;
@@ -51,4 +56,14 @@ export interface GenerationParams {
   resize_mode: number;
   loras: LoraRef[];
   controlnet: ControlNetUnit[];
+  /** noise generator; absent means numpy */
+  randn_source?: RandnSource;
+  /** A1111 variation seed of image k is subseed + k; used when subseed_strength > 0 */
+  subseed?: number;
+  subseed_strength?: number;
+  /** A1111 "resize seed from": the noise is drawn for this pixel size and pasted centred; <= 0 means off */
+  seed_resize_from_w?: number;
+  seed_resize_from_h?: number;
+  /** A1111 eta_noise_seed_delta (ENSD): noise after the first draw comes from seed + delta */
+  eta_noise_seed_delta?: number;
 }

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ValidationError, type GenerationParams, type LoraRef } from '@farm/core';
-import { NumpyRandomState } from './rng';
+import { noiseForImage } from './rng';
 import { getSampler } from './schedulers';
 import { ModelRegistry, type ModelInfo, type LoadedModelFiles } from './models/model-registry';
 import { SessionCache, type ExecutionProvider } from './onnx/session-cache';
@@ -200,16 +200,15 @@ export class Engine {
     return { perItem, control };
   }
 
-  /** Noise: one row per image, seeded seed, seed + 1, ... across batch_size x n_iter, each with its own sampler run. */
+  /** Noise: one row per image, seeded seed, seed + 1, ... across batch_size x n_iter (A1111's per-image generators), each with its own sampler run. */
   private noise(plan: Plan, conditioning: Conditioning): Row[] {
-    const latentSize = plan.latentDims[0] * plan.latentDims[1] * plan.latentDims[2];
     return plan.items.flatMap(({ id, params: p }) => {
       const { cond, uncond, init } = conditioning.perItem.get(id)!;
       return Array.from({ length: p.batch_size * p.n_iter }, (_, k) => {
         const seed = (p.seed + k) % 2 ** 32;
-        const rng = new NumpyRandomState(seed);
+        const { first, stream: rng } = noiseForImage(p, k, plan.latentDims);
         const run = plan.sampler.create({ config: plan.scheduler, steps: p.steps, strength: p.kind === 'img2img' ? p.denoising_strength : 1 });
-        return { itemId: id, seed, cfg: p.cfg_scale, cond, uncond, run, rng, x: run.initLatent(rng.randn(latentSize), init) };
+        return { itemId: id, seed, cfg: p.cfg_scale, cond, uncond, run, rng, x: run.initLatent(first, init) };
       });
     });
   }

@@ -2,7 +2,7 @@
 // same images as its rows run alone, and a canceled item's rows can be dropped between steps. Rows whose prompts
 // have different lengths (77 * chunks) run as separate UNet batches within the same step.
 import * as ort from 'onnxruntime-node';
-import type { NumpyRandomState } from '../rng';
+import type { NoiseSource } from '../rng';
 import type { SamplerRun } from '../schedulers';
 import { timestepTensor } from '../onnx/io';
 import type { TextStates } from './text-encoding';
@@ -15,7 +15,7 @@ export interface Row {
   cond: TextStates;
   uncond: TextStates;
   run: SamplerRun;
-  rng: NumpyRandomState;
+  rng: NoiseSource;
   x: Float32Array;
 }
 

@@ -13,12 +13,28 @@ export function buildInfotext(p: GenerationParams, seed: number, extra: Record<s
     ...(p.kind === 'img2img' ? { 'Denoising strength': p.denoising_strength } : {}),
     ...(p.loras.length > 0 ? { 'Lora weights': p.loras.map((l) => `${l.name}: ${l.weight}`).join(', ') } : {}),
     ...Object.fromEntries(p.controlnet.map((u, i) => [`ControlNet ${i}`, `Module: ${u.module}, Model: ${u.model}, Weight: ${u.weight}, Guidance Start: ${u.guidance_start}, Guidance End: ${u.guidance_end}`])),
+    ...rngFields(p, seed),
     ...extra,
   };
   const quote = (v: string | number) => (typeof v === 'string' && /[,:\n"]/.test(v) ? JSON.stringify(v) : String(v));
   const line = Object.entries(fields).map(([k, v]) => `${k}: ${quote(v)}`).join(', ');
   const negative = p.negative_prompt ? `\nNegative prompt: ${p.negative_prompt}` : '';
   return `${p.prompt}${negative}\n${line}`;
+}
+
+/** A1111's seed fields: Variation seed (of this image), its strength, Seed resize from, ENSD, and RNG unless it is GPU. */
+function rngFields(p: GenerationParams, seed: number): Record<string, string | number> {
+  const k = (seed - p.seed + 2 ** 32) % 2 ** 32;
+  const out: Record<string, string | number> = {};
+  if ((p.subseed_strength ?? 0) > 0) {
+    out['Variation seed'] = ((p.subseed ?? 0) + k) % 2 ** 32;
+    out['Variation seed strength'] = p.subseed_strength!;
+  }
+  if ((p.seed_resize_from_w ?? 0) > 0 && (p.seed_resize_from_h ?? 0) > 0) out['Seed resize from'] = `${p.seed_resize_from_w}x${p.seed_resize_from_h}`;
+  if (p.eta_noise_seed_delta) out.ENSD = p.eta_noise_seed_delta;
+  const source = p.randn_source ?? 'numpy';
+  if (source !== 'GPU') out.RNG = source;
+  return out;
 }
 
 /** Parses infotext back into { prompt, negative_prompt, ...fields } as A1111's parse_generation_parameters does. */

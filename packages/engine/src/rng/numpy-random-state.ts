@@ -1,16 +1,14 @@
 // numpy's legacy RandomState: MT19937 seeded with init_genrand, gauss() by the polar Box-Muller method
 // with the second value cached. A seed here gives the same latents as diffusers' ONNX pipeline.
 
-const N = 624;
-const M = 397;
+import { Mt19937 } from './mt19937';
 
 export interface NoiseSource {
   randn(n: number): Float32Array;
 }
 
 export class NumpyRandomState implements NoiseSource {
-  private readonly mt = new Uint32Array(N);
-  private index = N;
+  private readonly mt: Mt19937;
   private hasGauss = false;
   private gauss = 0;
 
@@ -18,33 +16,11 @@ export class NumpyRandomState implements NoiseSource {
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
       throw new RangeError(`seed must be an integer between 0 and 2**32 - 1, got ${seed}`);
     }
-    this.mt[0] = seed >>> 0;
-    for (let i = 1; i < N; i++) {
-      const prev = this.mt[i - 1] ^ (this.mt[i - 1] >>> 30);
-      // 1812433253 * prev + i, in 32-bit arithmetic without losing precision
-      this.mt[i] = (Math.imul(1812433253, prev) + i) >>> 0;
-    }
-  }
-
-  private twist(): void {
-    const mt = this.mt;
-    for (let i = 0; i < N; i++) {
-      const y = (mt[i] & 0x80000000) | (mt[(i + 1) % N] & 0x7fffffff);
-      let v = mt[(i + M) % N] ^ (y >>> 1);
-      if (y & 1) v ^= 0x9908b0df;
-      mt[i] = v >>> 0;
-    }
-    this.index = 0;
+    this.mt = new Mt19937(seed);
   }
 
   nextUint32(): number {
-    if (this.index >= N) this.twist();
-    let y = this.mt[this.index++];
-    y ^= y >>> 11;
-    y ^= (y << 7) & 0x9d2c5680;
-    y ^= (y << 15) & 0xefc60000;
-    y ^= y >>> 18;
-    return y >>> 0;
+    return this.mt.nextUint32();
   }
 
   /** numpy random_sample: 53-bit double in [0, 1). */

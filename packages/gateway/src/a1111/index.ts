@@ -1,7 +1,7 @@
 // AUTOMATIC1111-compatible routes (/sdapi/v1/...), on top of the queue: each generation call enqueues a job for the
 // caller and waits for it; the gateway never runs a model.
 import { Router, type Request, type Response, type NextFunction } from 'express';
-import { FarmError, A1111ValidationError, a1111Info, checkpointName, parseA1111, type Catalog, type FarmConfig } from '@farm/core';
+import { FarmError, A1111ValidationError, A1111_DEFAULT_RANDN_SOURCE, a1111Info, checkpointName, parseA1111, readA1111Settings, type A1111Settings, type Catalog, type FarmConfig } from '@farm/core';
 import type { FarmQueue } from '@farm/queue';
 import type { Storage } from '@farm/storage';
 import { listSamplers, listSchedulers } from '@farm/engine/schedulers';
@@ -28,10 +28,12 @@ export function a1111Router(deps: A1111Deps): Router {
   const optionsKey = (req: Request) => `${deps.queue.prefix}:options:${req.user!.id}`;
   const currentKey = (req: Request) => `${deps.queue.prefix}:a1111-current:${req.user!.id}`;
   const userModel = async (req: Request) => (await deps.queue.redis.hget(optionsKey(req), 'sd_model_checkpoint')) ?? undefined;
+  /** the generation settings this user saved with POST /sdapi/v1/options (randn_source, eta_noise_seed_delta) */
+  const userSettings = async (req: Request): Promise<A1111Settings> => JSON.parse((await deps.queue.redis.hget(optionsKey(req), 'settings')) ?? '{}');
 
   const generate = (kind: 'txt2img' | 'img2img') => asyncRoute(async (req, res) => {
     const catalog = await deps.catalog();
-    const { params, request, ignored } = parseA1111(kind, req.body, limits, catalog, await userModel(req));
+    const { params, request, ignored } = parseA1111(kind, req.body, limits, catalog, await userModel(req), await userSettings(req));
     await checkRequestImages(params, A1111_IMAGE_FIELDS).catch((e: Error & { field?: string }) => {
       throw new A1111ValidationError([{ loc: ['body', ...(e.field ?? 'init_images').split('.')], msg: e.message, type: 'value_error' }]);
     });
@@ -105,10 +107,16 @@ export function a1111Router(deps: A1111Deps): Router {
   r.get('/sdapi/v1/options', asyncRoute(async (req, res) => {
     const catalog = await deps.catalog();
     const model = (await userModel(req)) ?? catalog.defaultModel ?? catalog.models[0] ?? null;
-    res.json({ sd_model_checkpoint: model, sd_checkpoint_hash: null, samples_format: 'png', CLIP_stop_at_last_layers: 1 });
+    const settings = await userSettings(req);
+    res.json({
+      sd_model_checkpoint: model, sd_checkpoint_hash: null, samples_format: 'png', CLIP_stop_at_last_layers: 1,
+      randn_source: settings.randn_source ?? A1111_DEFAULT_RANDN_SOURCE, eta_noise_seed_delta: settings.eta_noise_seed_delta ?? 0,
+    });
   }));
   r.post('/sdapi/v1/options', asyncRoute(async (req, res) => {
-    const wanted = (req.body ?? {}).sd_model_checkpoint;
+    const body = req.body && typeof req.body === 'object' ? req.body as Record<string, unknown> : {};
+    const settings = readA1111Settings(body, ['body']);
+    const wanted = body.sd_model_checkpoint;
     if (wanted !== undefined) {
       const catalog = await deps.catalog();
       const name = typeof wanted === 'string' ? checkpointName(wanted) : '';
@@ -117,6 +125,7 @@ export function a1111Router(deps: A1111Deps): Router {
       }
       await deps.queue.redis.hset(optionsKey(req), 'sd_model_checkpoint', name);
     }
+    if (Object.keys(settings).length > 0) await deps.queue.redis.hset(optionsKey(req), 'settings', JSON.stringify({ ...(await userSettings(req)), ...settings }));
     res.json(null);
   }));
 
