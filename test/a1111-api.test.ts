@@ -34,7 +34,7 @@ after(async () => {
 
 test('txt2img answers images, parameters and info like the web UI', async () => {
   const alice = client(gateway.url);
-  const r = await alice.post('/sdapi/v1/txt2img', { ...small, seed: 1234, batch_size: 2, sampler_name: 'DPM++ 2M', scheduler: 'Karras', cfg_scale: 6, restore_faces: true });
+  const r = await alice.post('/sdapi/v1/txt2img', { ...small, seed: 1234, batch_size: 2, sampler_name: 'DPM++ 2M', scheduler: 'Karras', cfg_scale: 6, restore_faces: null, denoising_strength: 0 });
   assert.equal(r.status, 200);
   assert.deepEqual(Object.keys(r.body).sort(), ['images', 'info', 'parameters']);
   assert.equal(r.body.images.length, 2);
@@ -43,20 +43,22 @@ test('txt2img answers images, parameters and info like the web UI', async () => 
   assert.equal(r.body.parameters.prompt, small.prompt);
   assert.equal(r.body.parameters.seed, 1234);
   const info = JSON.parse(r.body.info);
-  for (const field of ['seed', 'all_seeds', 'all_prompts', 'all_negative_prompts', 'infotexts', 'sd_model_name', 'sampler_name', 'cfg_scale', 'steps', 'width', 'height', 'batch_size', 'n_iter', 'index_of_first_image', 'job_timestamp', 'version']) {
+  for (const field of ['seed', 'all_seeds', 'all_prompts', 'all_negative_prompts', 'infotexts', 'sd_model_name', 'sampler_name', 'cfg_scale', 'steps', 'width', 'height', 'batch_size', 'index_of_first_image', 'job_timestamp', 'version']) {
     assert.ok(field in info, field);
   }
   assert.equal(info.seed, 1234);
   assert.deepEqual(info.all_seeds, [1234, 1235]);
   assert.equal(info.sd_model_name, 'tiny');
   assert.equal(info.sampler_name, 'DPM++ 2M');
-  assert.match(info.notes, /restore_faces/);
   const pngInfo = await alice.post('/sdapi/v1/png-info', { image: `data:image/png;base64,${r.body.images[1]}` });
   assert.equal(pngInfo.status, 200);
   assert.equal(pngInfo.body.info, info.infotexts[1]);
   assert.equal(pngInfo.body.parameters.Seed, '1235');
-  assert.equal(pngInfo.body.parameters.prompt, small.prompt);
-  assert.equal(pngInfo.body.parameters.negative_prompt, 'fog');
+  assert.equal(pngInfo.body.parameters.Prompt, small.prompt);
+  assert.equal(pngInfo.body.parameters['Negative prompt'], 'fog');
+  const refused = await alice.post('/sdapi/v1/txt2img', { ...small, restore_faces: true });
+  assert.equal(refused.status, 422, 'face restoration changes the image and the farm has no face restorer');
+  assert.deepEqual(refused.body.detail[0].loc, ['body', 'restore_faces']);
 });
 
 test('seed -1 reports the seed used, which reproduces the image', async () => {
@@ -77,8 +79,8 @@ test('img2img accepts init images with or without a data: prefix', async () => {
   assert.equal(a.body.images[0], b.body.images[0]);
   assert.equal(JSON.parse(a.body.info).denoising_strength, 0.4);
   const missing = await alice.post('/sdapi/v1/img2img', small);
-  assert.equal(missing.status, 422);
-  assert.deepEqual(missing.body.detail[0].loc, ['body', 'init_images']);
+  assert.equal(missing.status, 404, 'A1111 answers 404 "Init image not found"');
+  assert.equal(missing.body.detail, 'Init image not found');
 });
 
 test('model switching through override_settings and through options', async () => {
@@ -91,21 +93,21 @@ test('model switching through override_settings and through options', async () =
   assert.equal(JSON.parse(alt.body.info).sd_model_name, 'tiny-alt');
   assert.notEqual(alt.body.images[0], base.body.images[0]);
   assert.equal((await alice.post('/sdapi/v1/options', { sd_model_checkpoint: 'tiny-alt' })).status, 200);
-  assert.equal((await alice.get('/sdapi/v1/options')).body.sd_model_checkpoint, 'tiny-alt');
+  assert.match((await alice.get('/sdapi/v1/options')).body.sd_model_checkpoint, /^tiny-alt\.safetensors \[[0-9a-f]{10}\]$/);
   const viaOptions = await alice.post('/sdapi/v1/txt2img', { ...small, seed: 3 });
   assert.equal(viaOptions.body.images[0], alt.body.images[0]);
-  assert.equal((await client(gateway.url, 'bob').get('/sdapi/v1/options')).body.sd_model_checkpoint, 'tiny', 'options are per user');
+  assert.match((await client(gateway.url, 'bob').get('/sdapi/v1/options')).body.sd_model_checkpoint, /^tiny\.safetensors \[/, 'options are per user');
   const bad = await alice.post('/sdapi/v1/options', { sd_model_checkpoint: 'sdxl' });
   assert.equal(bad.status, 422);
   assert.match(bad.body.detail[0].msg, /available: tiny, tiny-alt, tiny-cn/);
+  assert.deepEqual(bad.body.detail[0].loc, ['body', 'sd_model_checkpoint']);
   await alice.post('/sdapi/v1/options', { sd_model_checkpoint: 'tiny' });
 });
 
 test('validation errors have FastAPI\'s 422 detail shape and name valid choices', async () => {
   const alice = client(gateway.url);
   const cases: [unknown, RegExp][] = [
-    [{ ...small, steps: 'many' }, /number/i],
-    [{ ...small, sampler_name: 'Warp' }, /unknown sampler "Warp".*Euler a/],
+    [{ ...small, steps: 'many' }, /not a valid integer/],
     [{ ...small, override_settings: { sd_model_checkpoint: 'nope' } }, /unknown model "nope"; available: tiny, tiny-alt, tiny-cn/],
     [{ ...small, width: 70 }, /multiple of 8/],
     [{ ...small, alwayson_scripts: { controlnet: { args: [{ image: 'AAAA', module: 'openpose' }] } } }, /unknown ControlNet module "openpose"; available: canny, none/],
@@ -117,6 +119,10 @@ test('validation errors have FastAPI\'s 422 detail shape and name valid choices'
     assert.equal(r.body.detail[0].loc[0], 'body');
     assert.match(r.body.detail[0].msg, message);
   }
+  const sampler = await alice.post('/sdapi/v1/txt2img', { ...small, sampler_name: 'Warp' });
+  assert.equal(sampler.status, 400, 'A1111\'s validate_sampler_name answers 400');
+  assert.equal(sampler.body.detail, 'Sampler not found');
+  assert.ok(sampler.body.available.includes('Euler a'));
 });
 
 test('progress and interrupt act on the caller\'s own job only', async () => {

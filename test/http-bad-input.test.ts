@@ -100,7 +100,7 @@ async function cases(): Promise<{ native: Case[]; a1111: Case[]; a1111Img2img: C
     ['width not a multiple of 8', { ...ok, width: 65 }, 422, /multiple of 8/],
     ['cfg_scale "NaN"', { ...ok, cfg_scale: 'NaN' }, 422, /cfg_scale/],
     ['seed above 2^32-1', { ...ok, seed: 2 ** 32 }, 422, /seed/],
-    ['unknown sampler', { ...ok, sampler_name: 'Magic' }, 422, /unknown sampler "Magic"/],
+    ['unknown sampler', { ...ok, sampler_name: 'Magic' }, 400, /Sampler not found/],
     ['init image not an image', { ...ok, init_images: [images.notAnImage] }, 422, /init_images\[0\] is not an image/],
     ['truncated PNG', { ...ok, init_images: [images.truncated] }, 422, /init_images\[0\] could not be decoded/],
     ['decompression bomb', { ...ok, init_images: [images.bomb] }, 422, /40000x40000/],

@@ -11,11 +11,12 @@ import { SessionCache, type ExecutionProvider } from './onnx/session-cache';
 import { encodePromptPair, type TextStates } from './pipeline/text-encoding';
 import { denoise as denoiseLoop, type Row } from './pipeline/denoise';
 import { decodeImage, encodePng, rgbToTensor, tensorToRgb } from './pipeline/images';
-import { addPngText, buildInfotext } from './png';
+import { addPngText, buildInfotext, type InfotextMeta } from './png';
 import { extractLoraTags, mergeLoraRefs } from '@farm/core';
 import { createControlNetPlanner, type ControlNetPlanner } from './controlnet/controlnet-runner';
 import { listLoras as scanLoras } from './lora/registry';
 import { buildMergedNetworks } from './lora/merged-model';
+import { modelSha256, shortHash } from './models/model-hash';
 import { UnknownLoraError } from '@farm/core';
 
 export const LATENT_SCALE = 0.18215;
@@ -166,11 +167,12 @@ export class Engine {
     const rows = this.noise(plan, conditioning);
     const denoised = await this.denoise(plan, sessions, conditioning, rows, hooks);
     const decoded = await this.decode(plan, sessions, denoised, hooks);
-    const images = await this.encode(plan, decoded);
+    const meta = { modelHash: shortHash(await modelSha256(plan.model.path)) };
+    const images = await this.encode(plan, decoded, meta);
     return items.map(({ id, params: p }) => {
       const seeds = rows.filter((r) => r.itemId === id).map((r) => r.seed);
       const done = images.get(id) ?? [];
-      return { id, images: done, seeds, infotexts: seeds.map((s) => buildInfotext(p, s)), canceled: done.length === 0 };
+      return { id, images: done, seeds, infotexts: seeds.map((s) => buildInfotext(p, s, {}, meta)), canceled: done.length === 0 };
     });
   }
 
@@ -238,11 +240,11 @@ export class Engine {
   }
 
   /** Encode: RGB bytes to PNG with the A1111 infotext of the row's seed, grouped by item in row order. */
-  private async encode(plan: Plan, decoded: Decoded[]): Promise<Map<string, Buffer[]>> {
+  private async encode(plan: Plan, decoded: Decoded[], meta: InfotextMeta): Promise<Map<string, Buffer[]>> {
     const images = new Map<string, Buffer[]>();
     for (const { row, pixels } of decoded) {
       const p = plan.items.find((i) => i.id === row.itemId)!.params;
-      const png = addPngText(await encodePng(tensorToRgb(pixels, p.width, p.height), p.width, p.height), 'parameters', buildInfotext(p, row.seed));
+      const png = addPngText(await encodePng(tensorToRgb(pixels, p.width, p.height), p.width, p.height), 'parameters', buildInfotext(p, row.seed, {}, meta));
       images.set(row.itemId, [...(images.get(row.itemId) ?? []), png]);
     }
     return images;

@@ -5,6 +5,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QueueFullError, RateLimitedError, type GenerationParams } from '@farm/core';
 import { JobStore } from './job-store';
+import { A1111Store } from './a1111-store';
 import { WebhookEnqueuer, WEBHOOK_QUEUE } from './webhook-queue';
 import { blockingConnection, redisOp, requestConnection } from './redis';
 import type { DeliveryJobData, JobEnvelope, JobStatus, RenderJobData, WebhookEvent, WorkerInfo } from './types';
@@ -34,6 +35,8 @@ export class FarmQueue {
   readonly prefix: string;
   readonly redis: Redis;
   readonly store: JobStore;
+  /** per-user A1111 options and waiting calls */
+  readonly a1111: A1111Store;
   readonly render: Queue<RenderJobData>;
   readonly webhooks: Queue<DeliveryJobData>;
   private subscriber: Redis | null = null;
@@ -54,6 +57,7 @@ export class FarmQueue {
     this.webhooks.on('error', () => {});
     const enqueuer = new WebhookEnqueuer(this.webhooks);
     this.store = new JobStore(this.redis, this.prefix, (before, after) => enqueuer.onChange(before, after));
+    this.a1111 = new A1111Store(this.redis, this.prefix);
   }
 
   async submit(params: GenerationParams, opts: SubmitOptions): Promise<JobEnvelope> {

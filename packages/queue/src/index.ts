@@ -5,3 +5,4 @@ export { JobStore, isTerminal, type EnvelopePatch } from './job-store';
 export { createWebhookWorker, WEBHOOK_QUEUE, type WebhookWorkerOptions } from './webhook-queue';
 export { blockingConnection, requestConnection, redisOp } from './redis';
 export { RenderWorker, type RenderWorkerOptions, type RenderEngine } from './render-worker';
+export { A1111Store } from './a1111-store';

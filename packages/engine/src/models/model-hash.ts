@@ -1,0 +1,38 @@
+// A model's sha256 as A1111 reports it (sd-models `sha256`, short `hash` = first 10 hex digits, infotext
+// "Model hash"). A folder converted from a checkpoint names the source's hash in `checkpoint.sha256`; otherwise the
+// hash is of the UNet weights (the largest file under unet/: model.onnx, or its external data). Hashes are cached per
+// file size and modification time, and computed by streaming, so large models do not block.
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const cache = new Map<string, { stamp: string; sha256: Promise<string> }>();
+
+function weightsFile(modelPath: string): string {
+  const dir = join(modelPath, 'unet');
+  const files = readdirSync(dir).map((f) => join(dir, f)).filter((f) => statSync(f).isFile());
+  return files.sort((a, b) => statSync(b).size - statSync(a).size || a.localeCompare(b))[0] ?? join(dir, 'model.onnx');
+}
+
+export function modelSha256(modelPath: string): Promise<string> {
+  const source = join(modelPath, 'checkpoint.sha256');
+  if (existsSync(source)) {
+    const text = readFileSync(source, 'utf8').trim().toLowerCase();
+    if (/^[0-9a-f]{64}$/.test(text.slice(0, 64))) return Promise.resolve(text.slice(0, 64));
+  }
+  const file = weightsFile(modelPath);
+  const st = statSync(file);
+  const stamp = `${file}|${st.size}|${st.mtimeMs}`;
+  const hit = cache.get(modelPath);
+  if (hit && hit.stamp === stamp) return hit.sha256;
+  const sha256 = new Promise<string>((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(file).on('data', (d) => hash.update(d)).on('error', reject).on('end', () => resolve(hash.digest('hex')));
+  });
+  cache.set(modelPath, { stamp, sha256 });
+  sha256.catch(() => cache.delete(modelPath));
+  return sha256;
+}
+
+/** A1111's shorthash: the first 10 hex digits. */
+export const shortHash = (sha256: string): string => sha256.slice(0, 10);

@@ -1,0 +1,111 @@
+// The A1111 list endpoints with A1111's shapes and the farm's real content: what is installed and usable here.
+// Empty lists mean the farm has none of that kind (no face restorer, no hypernetwork, ...), never a made-up entry.
+import { Router } from 'express';
+import { closeSync, existsSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
+import { freemem, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { A1111HttpError } from '@farm/core';
+import { listSamplers, listSchedulers } from '@farm/engine/schedulers';
+import { asyncRoute } from '../http-errors';
+import { loadStyles } from './styles';
+import { sdModels } from './models';
+import type { A1111Deps } from './index';
+
+/** Upscalers every A1111 has (PIL resizes); these are sharp resizes here. Model upscalers join this list when the engine has them. */
+export const BUILTIN_UPSCALERS = [
+  { name: 'None', model_name: null, model_path: null, model_url: null, scale: 4 },
+  { name: 'Lanczos', model_name: null, model_path: null, model_url: null, scale: 4 },
+  { name: 'Nearest', model_name: null, model_path: null, model_url: null, scale: 4 },
+];
+
+/** VAE folders (ONNX, vae_decoder/model.onnx) in VAE_DIR as A1111's sd-vae entries. */
+export function listVaes(dir: string): { model_name: string; filename: string }[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).sort().filter((n) => existsSync(join(dir, n, 'vae_decoder/model.onnx'))).map((n) => ({ model_name: n, filename: resolve(dir, n) }));
+}
+
+/** A safetensors file's tensor shapes, from its JSON header only. */
+function safetensorsShapes(file: string): Record<string, number[]> {
+  const fd = openSync(file, 'r');
+  try {
+    const len = Buffer.alloc(8);
+    readSync(fd, len, 0, 8, 0);
+    const n = Number(len.readBigUInt64LE());
+    if (n <= 0 || n > 10_000_000) return {};
+    const head = Buffer.alloc(n);
+    readSync(fd, head, 0, n, 8);
+    const json = JSON.parse(head.toString('utf8')) as Record<string, { shape?: number[] }>;
+    return Object.fromEntries(Object.entries(json).filter(([k, v]) => k !== '__metadata__' && Array.isArray(v.shape)).map(([k, v]) => [k, v.shape!]));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Textual inversion files in EMBEDDINGS_DIR, described as A1111's EmbeddingItem (vectors x shape from the tensor). */
+export function listEmbeddings(dir: string): Record<string, { step: null; sd_checkpoint: null; sd_checkpoint_name: null; shape: number; vectors: number }> {
+  if (!existsSync(dir)) return {};
+  const out: Record<string, { step: null; sd_checkpoint: null; sd_checkpoint_name: null; shape: number; vectors: number }> = {};
+  for (const f of readdirSync(dir).sort()) {
+    if (!f.endsWith('.safetensors') || !statSync(join(dir, f)).isFile()) continue;
+    try {
+      const shapes = Object.values(safetensorsShapes(join(dir, f)));
+      const shape = shapes.find((s) => s.length === 2) ?? shapes.find((s) => s.length === 1);
+      if (!shape) continue;
+      out[f.replace(/\.safetensors$/, '')] = { step: null, sd_checkpoint: null, sd_checkpoint_name: null, shape: shape[shape.length - 1], vectors: shape.length === 2 ? shape[0] : 1 };
+    } catch { /* not a readable safetensors file: not listed */ }
+  }
+  return out;
+}
+
+export function listRoutes(deps: A1111Deps): Router {
+  const r = Router();
+  const c = deps.config;
+  r.get('/sdapi/v1/samplers', (_req, res) => { res.json(listSamplers()); });
+  r.get('/sdapi/v1/schedulers', (_req, res) => {
+    res.json(listSchedulers().map((s) => ({ name: s.name, label: s.label, aliases: null, default_rho: s.name === 'karras' ? 7.0 : -1.0, need_inner_model: false })));
+  });
+  r.get('/sdapi/v1/sd-models', asyncRoute(async (_req, res) => { res.json(await sdModels(await deps.catalog(), c.MODELS_DIR)); }));
+  r.get('/sdapi/v1/loras', asyncRoute(async (_req, res) => {
+    res.json((await deps.catalog()).loras.map((name) => ({ name, alias: name, path: resolve(c.LORA_DIR, `${name}.safetensors`), metadata: {} })));
+  }));
+  r.get('/sdapi/v1/upscalers', (_req, res) => { res.json(BUILTIN_UPSCALERS); });
+  r.get('/sdapi/v1/latent-upscale-modes', (_req, res) => { res.json([]); });
+  r.get('/sdapi/v1/sd-vae', (_req, res) => { res.json(listVaes(c.VAE_DIR)); });
+  r.get('/sdapi/v1/hypernetworks', (_req, res) => { res.json([]); });
+  r.get('/sdapi/v1/face-restorers', (_req, res) => { res.json([]); });
+  r.get('/sdapi/v1/realesrgan-models', (_req, res) => { res.json([]); });
+  r.get('/sdapi/v1/prompt-styles', (_req, res) => {
+    res.json(loadStyles(c.STYLES_FILE).map((s) => ({ name: s.name, prompt: s.prompt, negative_prompt: s.negative_prompt })));
+  });
+  r.get('/sdapi/v1/embeddings', (_req, res) => { res.json({ loaded: {}, skipped: listEmbeddings(c.EMBEDDINGS_DIR) }); });
+  r.get('/sdapi/v1/memory', (_req, res) => {
+    const rss = process.memoryUsage().rss;
+    const total = totalmem();
+    res.json({ ram: { free: freemem(), used: rss, total }, cuda: { error: 'unavailable: the gateway runs no model; workers report their own memory in /metrics' } });
+  });
+  r.get('/sdapi/v1/scripts', (_req, res) => { res.json({ txt2img: ['controlnet'], img2img: ['controlnet'] }); });
+  r.get('/sdapi/v1/script-info', (_req, res) => {
+    res.json([false, true].map((img2img) => ({ name: 'controlnet', is_alwayson: true, is_img2img: img2img, args: [] })));
+  });
+  r.get('/sdapi/v1/extensions', (_req, res) => {
+    res.json([{ name: 'sd-webui-controlnet', remote: 'https://github.com/Mikubill/sd-webui-controlnet', branch: 'main', commit_hash: '', version: 'built in', commit_date: '', enabled: true }]);
+  });
+  r.get('/sdapi/v1/cmd-flags', (_req, res) => {
+    res.json({
+      api: true, nowebui: false, listen: c.HOST === '0.0.0.0', port: c.PORT, ckpt_dir: c.MODELS_DIR, lora_dir: c.LORA_DIR, vae_dir: c.VAE_DIR, embeddings_dir: c.EMBEDDINGS_DIR,
+      styles_file: [c.STYLES_FILE], no_half: true, medvram: false, lowvram: false, api_auth: null, api_server_stop: false,
+    });
+  });
+  for (const path of ['refresh-checkpoints', 'refresh-loras', 'refresh-vae', 'refresh-embeddings']) r.post(`/sdapi/v1/${path}`, (_req, res) => { res.json(null); });
+  r.post('/sdapi/v1/interrogate', (req, res, next) => {
+    const model = (req.body ?? {}).model ?? 'clip';
+    if (model !== 'clip' && model !== 'deepdanbooru') return next(new A1111HttpError(404, 'Model not found'));
+    next(new A1111HttpError(501, `no interrogator model is installed on this farm (${model} is not available); no caption can be made`));
+  });
+  for (const path of ['create/embedding', 'create/hypernetwork', 'train/embedding', 'train/hypernetwork']) {
+    r.post(`/sdapi/v1/${path}`, (_req, _res, next) => { next(new A1111HttpError(501, 'training is not available on this farm')); });
+  }
+  // A1111 only has these with --api-server-stop; a farm's gateways are not stopped through the API
+  for (const path of ['server-kill', 'server-restart', 'server-stop']) r.all(`/sdapi/v1/${path}`, (_req, res) => { res.status(404).json({ detail: 'Not Found' }); });
+  return r;
+}
