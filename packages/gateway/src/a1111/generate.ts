@@ -69,7 +69,8 @@ export function generateRoutes(deps: A1111Deps): Router {
     }
     const send = parsed.request.send_images !== false;
     const encoded = send ? await Promise.all(images.map(async (png, i) => (await encodeImage(png, out.enable_pnginfo ? infotexts[i] ?? null : null, out)).toString('base64'))) : [];
-    const requestSubseed = Number(parsed.request.subseed ?? -1);
+    // A1111 draws a random subseed for -1 even when it is not used (subseed_strength 0)
+    const requestSubseed = parsed.params.subseed !== undefined && parsed.params.subseed >= 0 ? parsed.params.subseed : Number(parsed.request.subseed ?? -1);
     const info = a1111Info({
       parsed, seeds, infotexts, subseed: requestSubseed === -1 ? randomInt(0, 4294967294) : requestSubseed,
       modelHash: models.find((m) => m.model_name === parsed.params.model)?.hash ?? null,

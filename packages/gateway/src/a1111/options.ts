@@ -2,7 +2,7 @@
 // (per user, in Redis, so every gateway agrees). Every key is stored; those that change the image and that the farm
 // cannot apply yet are named in the answer and refused at generation time.
 import { Router } from 'express';
-import { A1111ValidationError, A1111_IMAGE_OPTIONS } from '@farm/core';
+import { A1111ValidationError, A1111_IMAGE_OPTIONS, readA1111Settings } from '@farm/core';
 import { asyncRoute } from '../http-errors';
 import { A1111_OPTION_DEFAULTS } from './options-defaults';
 import { resolveCheckpoint, sdModels } from './models';
@@ -21,6 +21,7 @@ export function optionRoutes(deps: A1111Deps): Router {
     const body = req.body;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new A1111ValidationError([{ loc: ['body'], msg: 'value is not a valid dict', type: 'type_error.dict' }]);
     const values = { ...(body as Record<string, unknown>) };
+    readA1111Settings(values, ['body']);
     if (values.sd_model_checkpoint !== undefined && values.sd_model_checkpoint !== null) {
       const catalog = await deps.catalog();
       const name = typeof values.sd_model_checkpoint === 'string' ? resolveCheckpoint(values.sd_model_checkpoint, await sdModels(catalog, deps.config.MODELS_DIR)) : null;
