@@ -33,7 +33,7 @@ export interface GenerateModelOptions {
 export type WeightedNetwork = 'text_encoder' | 'unet' | 'vae';
 const sourceOf = (sub: string): WeightedNetwork => (sub.startsWith('vae') ? 'vae' : sub === 'text_encoder' ? 'text_encoder' : 'unet');
 
-const SCHEDULER_CONFIG = {
+export const SCHEDULER_CONFIG = {
   _class_name: 'PNDMScheduler', _diffusers_version: '0.30.0', beta_end: 0.012, beta_schedule: 'scaled_linear', beta_start: 0.00085,
   clip_sample: false, num_train_timesteps: 1000, prediction_type: 'epsilon', set_alpha_to_one: false, skip_prk_steps: true,
   steps_offset: 1, timestep_spacing: 'leading', trained_betas: null,

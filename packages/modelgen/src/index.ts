@@ -4,3 +4,5 @@ export { buildWordPieceVocab } from './wordpiece-vocab';
 export { buildTokenizerFiles, bytesToUnicode } from './tokenizer-files';
 export { writeLoraFixtures, type LoraFixtureFiles } from './lora-fixtures';
 export { listLinearModules } from './linear-modules';
+export { writeLdmCheckpoint, writeDiffusersFolder, type CheckpointFixtureOptions } from './checkpoint-fixtures';
+export { importCheckpoint, checkpointFormat, CheckpointError, PICKLE_EXTENSIONS, type ImportOptions, type ImportResult, type CheckpointFormat } from './import/import-checkpoint';
