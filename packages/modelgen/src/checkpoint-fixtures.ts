@@ -12,7 +12,7 @@ import { buildBertTextEncoder } from './bert-text-encoder';
 import { buildUNet } from './unet';
 import { buildVaeDecoder, buildVaeEncoder } from './vae';
 import { presets, type ModelConfig, type PresetName } from './presets';
-import { SCHEDULER_CONFIG, writeTokenizer } from './generate-model';
+import { SCHEDULER_CONFIG, textEncoderConfigJson, writeTokenizer } from './generate-model';
 import { KeyTable, LDM_PREFIX, isVaeAttentionProjection, unetPairs, unetStructure, vaePairs, vaeStructure } from './import/ldm-keys';
 
 interface Param { key: string; shape: number[]; data: () => Float32Array }
@@ -97,10 +97,7 @@ export function writeDiffusersFolder(dir: string, opts: CheckpointFixtureOptions
     writeSafetensorsFile(join(dir, sub, file), networkParams(config, seed, network).map((p) => ({ name: p.key, dtype, shape: p.shape, data: p.data })), { format: 'pt' });
     writeFileSync(join(dir, sub, 'config.json'), JSON.stringify(json, null, 2));
   };
-  const t = config.textEncoder;
-  write('text_encoder', 'model.safetensors', 'text_encoder', bert
-    ? { architectures: ['BertModel'], model_type: 'bert', vocab_size: t.vocabSize, hidden_size: t.hiddenSize, num_hidden_layers: t.layers, num_attention_heads: t.heads, intermediate_size: t.intermediateSize, max_position_embeddings: t.maxPositions, type_vocab_size: t.typeVocabSize, hidden_act: 'gelu', layer_norm_eps: 1e-12 }
-    : { architectures: ['CLIPTextModel'], model_type: 'clip_text_model', vocab_size: t.vocabSize, hidden_size: t.hiddenSize, num_hidden_layers: t.layers, num_attention_heads: t.heads, intermediate_size: t.intermediateSize, max_position_embeddings: t.maxPositions, hidden_act: 'quick_gelu' });
+  write('text_encoder', 'model.safetensors', 'text_encoder', textEncoderConfigJson(config.textEncoder));
   const u = config.unet;
   write('unet', 'diffusion_pytorch_model.safetensors', 'unet', {
     _class_name: 'UNet2DConditionModel', in_channels: u.inChannels, out_channels: u.outChannels, block_out_channels: u.blockOutChannels,

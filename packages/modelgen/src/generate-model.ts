@@ -48,6 +48,14 @@ function modelIndex(withControlNet: boolean, tokenizerClass: string) {
   };
 }
 
+/** text_encoder/config.json as transformers writes it (optimum's ONNX exports keep it beside model.onnx). */
+export function textEncoderConfigJson(t: ModelConfig['textEncoder']): Record<string, unknown> {
+  const common = { vocab_size: t.vocabSize, hidden_size: t.hiddenSize, num_hidden_layers: t.layers, num_attention_heads: t.heads, intermediate_size: t.intermediateSize, max_position_embeddings: t.maxPositions };
+  return t.kind === 'bert'
+    ? { architectures: ['BertModel'], model_type: 'bert', ...common, type_vocab_size: t.typeVocabSize, hidden_act: 'gelu', layer_norm_eps: 1e-12 }
+    : { architectures: ['CLIPTextModel'], model_type: 'clip_text_model', ...common, hidden_act: 'quick_gelu' };
+}
+
 /** CLIP: vocab.json + merges.txt; BERT: vocab.txt + tokenizer_config.json (lower-casing, 77 tokens as SD uses). */
 export function writeTokenizer(tokenizerDir: string, config: ModelConfig): void {
   mkdirSync(tokenizerDir, { recursive: true });
@@ -82,6 +90,7 @@ export async function generateModel(opts: GenerateModelOptions): Promise<void> {
   };
   const bert = config.textEncoder.kind === 'bert';
   write('text_encoder', 1, (g) => (bert ? buildBertTextEncoder(g, config.textEncoder) : buildTextEncoder(g, config.textEncoder)));
+  writeFileSync(join(opts.outDir, 'text_encoder/config.json'), JSON.stringify(textEncoderConfigJson(config.textEncoder), null, 2));
   write('unet', 2, (g) => buildUNet(g, config.unet, { withResiduals: false }));
   write('vae_encoder', 3, (g) => buildVaeEncoder(g, config.vae));
   write('vae_decoder', 4, (g) => buildVaeDecoder(g, config.vae));

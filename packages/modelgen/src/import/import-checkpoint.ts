@@ -1,7 +1,7 @@
 // Checkpoint import: a single-file LDM .safetensors or a diffusers folder becomes a model folder in the engine's
 // ONNX layout, built by the generator's own graph builders with the checkpoint's weights streamed in one tensor at a
 // time. Pickle formats are refused, never unpickled.
-import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { tokenizerKind } from '@farm/engine/tokenizer';
 import { generateModel } from '../generate-model';
@@ -30,10 +30,35 @@ export function checkpointFormat(path: string): CheckpointFormat {
   throw new CheckpointError(`${basename(path)}: expected a .safetensors checkpoint or a diffusers folder`);
 }
 
+function vocabularySize(dir: string, kind: 'clip' | 'bert'): number {
+  return kind === 'clip' ? Object.keys(JSON.parse(readFileSync(join(dir, 'vocab.json'), 'utf8'))).length
+    : readFileSync(join(dir, 'vocab.txt'), 'utf8').split('\n').filter((l) => l.length > 0).length;
+}
+
+/** A single-file checkpoint carries no tokenizer: borrow the tokenizer/ of a model beside it (an ONNX or diffusers
+ * folder) whose tokenizer is of the kind the text encoder needs and whose vocabulary — or whose own text encoder's
+ * vocab_size (text_encoder/config.json) — has the text encoder's size (every SD1.x model uses CLIP's 49408). */
+export function findTokenizerBeside(checkpoint: string, kind: 'clip' | 'bert', vocabSize: number): string | undefined {
+  const dir = dirname(checkpoint);
+  for (const name of readdirSync(dir).sort()) {
+    const candidate = join(dir, name, 'tokenizer');
+    if (name.startsWith('.') || !existsSync(candidate) || tokenizerKind(candidate) !== kind) continue;
+    try {
+      const config = join(dir, name, 'text_encoder/config.json');
+      const theirs = existsSync(config) ? (JSON.parse(readFileSync(config, 'utf8')) as { vocab_size?: number }).vocab_size : undefined;
+      if (vocabularySize(candidate, kind) === vocabSize || theirs === vocabSize) return candidate;
+    } catch {
+      // an unreadable tokenizer is simply not a candidate
+    }
+  }
+  return undefined;
+}
+
 export interface ImportOptions {
   /** the model folder to write (written beside it first, then renamed into place) */
   outDir: string;
-  /** tokenizer/ folder for a single-file checkpoint (which carries none); a diffusers folder brings its own */
+  /** tokenizer/ folder for a single-file checkpoint (which carries none; default: findTokenizerBeside); a
+   * diffusers folder brings its own */
   tokenizerDir?: string;
   /** epsilon | v_prediction; default: a sidecar .yaml's parameterization or the folder's scheduler config */
   predictionType?: string;
@@ -71,8 +96,8 @@ export async function importCheckpoint(source: string, opts: ImportOptions): Pro
     checkKeys(ckpt, config, source);
     const biggest = Math.max(...(['unet', 'vae', 'text_encoder'] as const).map((n) => listWeights(config, n).reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0)));
     config.externalData = biggest > 1.5e8; // past protobuf's 2 GB limit in float32, with room
-    const tokenizerDir = ckpt.tokenizerDir ?? opts.tokenizerDir;
     const wanted = config.textEncoder.kind ?? 'clip';
+    const tokenizerDir = ckpt.tokenizerDir ?? opts.tokenizerDir ?? findTokenizerBeside(source, wanted, config.textEncoder.vocabSize);
     if (!tokenizerDir || tokenizerKind(tokenizerDir) !== wanted) {
       throw new CheckpointError(`${basename(source)} needs a ${wanted === 'clip' ? 'CLIP tokenizer (vocab.json + merges.txt)' : 'BERT tokenizer (vocab.txt)'} for its ${config.textEncoder.vocabSize}-token text encoder: ${tokenizerDir ? `${tokenizerDir} holds another kind` : 'none was found; pass --tokenizer <dir> or put an SD model with that tokenizer beside it'}`);
     }
