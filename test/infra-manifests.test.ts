@@ -2,7 +2,7 @@
 // every reference (volume, service, selector, port, script) must point at something that exists.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 
@@ -22,6 +22,25 @@ function k8sDocs(): Doc[] {
 const labelsMatch = (selector: Record<string, string>, labels: Record<string, string>) =>
   Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
+/** A Dockerfile's last stage runs an existing entry point with tsx as an unprivileged user; every install goes
+ *  through scripts/prod-install.mjs (what test/prod-install.test.ts runs), never `npm ci` under NODE_ENV=production
+ *  (which drops the dev dependencies a build needs, and silently so). */
+function checkDockerfile(name: string, text: string): void {
+  const stages = text.split(/^FROM /m).slice(1);
+  const last = stages[stages.length - 1];
+  const cmd = /^CMD \["node", "--import", "tsx", "([^"]+)"\]/m.exec(last);
+  assert.ok(cmd, `${name}: the last stage has no node --import tsx CMD`);
+  assert.ok(existsSync(join(root, cmd[1])), `${name} runs missing ${cmd[1]}`);
+  const user = [...last.matchAll(/^USER (\S+)/gm)].pop();
+  assert.ok(user && user[1] !== 'root' && user[1] !== '0', `${name}: the running stage must set a non-root USER`);
+  assert.match(text, /RUN node scripts\/prod-install\.mjs (gateway|worker) \/app/, `${name}: install through prod-install.mjs`);
+  for (const stage of stages) {
+    const envProd = stage.search(/^ENV .*NODE_ENV=production/m);
+    const install = stage.search(/^RUN .*npm (ci|install)/m);
+    assert.ok(envProd < 0 || install < 0 || envProd > install, `${name}: NODE_ENV=production before an npm install`);
+  }
+}
+
 test('compose: services, volumes and dependencies are consistent', () => {
   const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as Doc;
   const services = compose.services as Record<string, Doc>;
@@ -34,10 +53,7 @@ test('compose: services, volumes and dependencies are consistent', () => {
     }
     if (svc.build) {
       const dockerfile = readFileSync(join(root, svc.build.context, svc.build.dockerfile), 'utf8');
-      const cmd = /CMD \["npm", "run", "([^"]+)"\]/.exec(dockerfile);
-      assert.ok(cmd, `${svc.build.dockerfile} has no npm run CMD`);
-      const scripts = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts;
-      assert.ok(scripts[cmd[1]], `${svc.build.dockerfile} runs missing script ${cmd[1]}`);
+      checkDockerfile(svc.build.dockerfile, dockerfile);
     }
   }
   assert.ok(services.redis.command.includes('--appendonly'), 'redis must persist with AOF');

@@ -39,8 +39,9 @@ export function farmEnv(opts: { redisUrl: string; modelsDir: string; storage?: R
 
 export interface Proc { child: ChildProcess; exited: Promise<number | null>; kill(signal?: NodeJS.Signals): Promise<number | null> }
 
-function launch(script: string, env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src', script)], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+/** Starts a role's entry point from `appRoot`: this checkout, or a production install of it (scripts/prod-install.mjs). */
+function launch(role: 'gateway' | 'worker', env: NodeJS.ProcessEnv, appRoot = root): Proc {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(appRoot, 'packages', role, 'src/bin.ts')], { cwd: appRoot, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   return { child, exited, kill: (signal = 'SIGTERM') => { if (child.exitCode === null && child.signalCode === null) child.kill(signal); return exited; } };
 }
@@ -55,16 +56,16 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
 }
 
-export async function startGatewayProcess(farm: FarmEnv): Promise<Proc & { url: string }> {
+export async function startGatewayProcess(farm: FarmEnv, appRoot?: string): Promise<Proc & { url: string }> {
   const port = await freePort();
-  const proc = launch('gateway.ts', { ...farm.env, PORT: String(port) });
+  const proc = launch('gateway', { ...farm.env, PORT: String(port) }, appRoot);
   const url = `http://127.0.0.1:${port}`;
   await waitFor('gateway /healthz', async () => (await fetch(`${url}/healthz`)).ok);
   return { ...proc, url };
 }
 
-export function startWorkerProcess(farm: FarmEnv): Proc {
-  return launch('worker.ts', farm.env);
+export function startWorkerProcess(farm: FarmEnv, appRoot?: string): Proc {
+  return launch('worker', farm.env, appRoot);
 }
 
 export function client(url: string, user: keyof typeof USERS = 'alice') {

@@ -20,8 +20,8 @@ function terminate(list: ChildProcess[]): Promise<unknown> {
   return Promise.race([Promise.all(alive.map((c) => new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); }))), new Promise((r) => setTimeout(r, 60_000))]);
 }
 
-function run(script: string, env: NodeJS.ProcessEnv, name: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, script)], { env, cwd: join(here, '../../..'), stdio: ['ignore', 'inherit', 'inherit'] });
+function run(role: 'gateway' | 'worker', env: NodeJS.ProcessEnv, name: string): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, '../..', role, 'src/bin.ts')], { env, cwd: join(here, '../../..'), stdio: ['ignore', 'inherit', 'inherit'] });
   child.on('exit', (code, signal) => {
     if (!stopping) { log(`${name} exited (${signal ?? code}); stopping everything`); void stop(1); }
   });
@@ -64,8 +64,8 @@ try {
   }
   // one machine, no load balancer to leave: Ctrl-C need not wait for a drain unless one is asked for
   env.SHUTDOWN_DRAIN_MS ??= '0';
-  run('worker.ts', env, 'worker');
-  run('gateway.ts', env, 'gateway');
+  run('worker', env, 'worker');
+  run('gateway', env, 'gateway');
   log(`open http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}/ (Ctrl-C stops everything)`);
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));

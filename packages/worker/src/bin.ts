@@ -1,6 +1,6 @@
-// npm run worker: one render worker from environment configuration.
+// The worker process (npm run worker, and the worker image's entry point): one render worker from environment configuration.
 import { loadConfig } from '@farm/core';
-import { runWorkerProcess, workerTimingsFromEnv } from '@farm/worker';
+import { runWorkerProcess, workerTimingsFromEnv } from './index';
 
 try {
   await runWorkerProcess(loadConfig(), workerTimingsFromEnv(process.env));

@@ -1,6 +1,6 @@
-// npm run gateway: one gateway from environment configuration.
+// The gateway process (npm run gateway, and the gateway image's entry point): one gateway from environment configuration.
 import { loadConfig } from '@farm/core';
-import { startGateway } from '@farm/gateway';
+import { startGateway } from './index';
 
 try {
   const gateway = await startGateway(loadConfig());
