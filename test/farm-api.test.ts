@@ -91,7 +91,7 @@ test('submit, poll, fetch the image; SSE shows progress then success; other user
   assert.equal(image.status, 200);
   assert.equal(image.headers.get('content-type'), 'image/png');
   assert.equal((await sharp(image.body).metadata()).width, 64);
-  assert.match(readPngText(image.body).parameters, /Seed: 7, Size: 64x64, Model: tiny/);
+  assert.match(readPngText(image.body).parameters, /Seed: 7, Size: 64x64, Model hash: [0-9a-f]{10}, Model: tiny,/);
   const bob = client(gateway.url, 'bob');
   assert.equal((await bob.get(`/v1/jobs/${created.body.id}`)).status, 404);
   assert.equal((await bob.get(done.output.images[0])).status, 404);
