@@ -1,36 +1,14 @@
 // The AUTOMATIC1111 API over HTTP against gateway + worker processes: shapes field by field, seed and infotext
 // round trip, model switching, progress/interrupt, and refusal of anonymous and wrong-user requests.
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import sharp from 'sharp';
-import { generateModel } from '@farm/modelgen';
-import { startRedis, type RedisServer } from '@farm/testkit';
-import { farmEnv, startGatewayProcess, startWorkerProcess, client, waitFor, type Proc } from './helpers/farm';
+import { client, waitFor } from './helpers/farm';
+import { a1111Farm } from './helpers/a1111-farm';
 
-let redis: RedisServer;
-let gateway: Proc & { url: string };
-let worker: Proc;
+const farm = a1111Farm();
+const gateway = { get url() { return farm.url; } };
 const small = { prompt: 'a castle on a hill', negative_prompt: 'fog', width: 64, height: 64, steps: 5 };
-
-before(async () => {
-  redis = await startRedis();
-  const modelsDir = mkdtempSync(join(tmpdir(), 'a1111-models-'));
-  await generateModel({ preset: 'tiny', outDir: join(modelsDir, 'tiny'), seed: 1, controlnet: false });
-  await generateModel({ preset: 'tiny', outDir: join(modelsDir, 'tiny-alt'), seed: 2, controlnet: false });
-  await generateModel({ preset: 'tiny', outDir: join(modelsDir, 'tiny-cn'), seed: 3 });
-  const farm = farmEnv({ redisUrl: redis.url, modelsDir });
-  gateway = await startGatewayProcess(farm);
-  worker = startWorkerProcess(farm);
-  await waitFor('a live worker', async () => (await fetch(`${gateway.url}/readyz`)).status === 200);
-});
-after(async () => {
-  await worker?.kill();
-  await gateway?.kill();
-  await redis?.stop();
-});
 
 test('txt2img answers images, parameters and info like the web UI', async () => {
   const alice = client(gateway.url);

@@ -250,6 +250,16 @@ export class Engine {
     return images;
   }
 
+  /** Releases every loaded session (A1111's unload-checkpoint); the next job loads what it needs. */
+  async unloadModels(): Promise<void> {
+    await this.cache.close();
+  }
+
+  /** Loads a model's sessions (A1111's reload-checkpoint). */
+  async loadModel(name: string): Promise<void> {
+    await this.sessions(this.registry.get(name), []);
+  }
+
   async close(): Promise<void> {
     await this.cache.close();
   }

@@ -8,7 +8,7 @@ import { JobStore } from './job-store';
 import { A1111Store } from './a1111-store';
 import { WebhookEnqueuer, WEBHOOK_QUEUE } from './webhook-queue';
 import { blockingConnection, redisOp, requestConnection } from './redis';
-import type { DeliveryJobData, JobEnvelope, JobStatus, RenderJobData, WebhookEvent, WorkerInfo } from './types';
+import type { DeliveryJobData, JobEnvelope, JobStatus, RenderJobData, WebhookEvent, WorkerCommand, WorkerInfo } from './types';
 
 export const RENDER_QUEUE = 'render';
 const WORKER_TTL_MS = 15_000;
@@ -212,6 +212,13 @@ export class FarmQueue {
       const now = Date.now();
       return Object.values(all).map((v) => JSON.parse(v) as WorkerInfo).filter((w) => now - w.lastSeen < WORKER_TTL_MS);
     });
+  }
+
+  get workerCommandChannel(): string { return `${this.prefix}:worker-commands`; }
+
+  /** Tells every live worker to unload or reload its sessions (A1111's unload-checkpoint / reload-checkpoint). */
+  async commandWorkers(cmd: WorkerCommand): Promise<void> {
+    await redisOp(() => this.redis.publish(this.workerCommandChannel, cmd));
   }
 
   async ping(): Promise<void> {

@@ -9,12 +9,16 @@ import { FarmError, type GenerationParams } from '@farm/core';
 import { FarmQueue, RENDER_QUEUE } from './farm-queue';
 import { batchKey } from './batch-key';
 import { blockingConnection, requestConnection } from './redis';
-import type { RenderJobData } from './types';
+import type { RenderJobData, WorkerCommand } from './types';
 
 export interface RenderEngine {
   listModels(): { name: string }[];
   listLoras(): { name: string }[];
   validate(params: GenerationParams): void;
+  /** A1111's unload-checkpoint: release every loaded session */
+  unloadModels?(): Promise<void>;
+  /** A1111's reload-checkpoint: load the sessions of a model again */
+  loadModel?(name: string): Promise<void>;
   generate(items: { id: string; params: GenerationParams }[], hooks: { onStep?(step: number, steps: number): void; isCanceled?(id: string): boolean }):
     Promise<{ id: string; images: Buffer[]; seeds: number[]; infotexts: string[]; canceled: boolean }[]>;
 }
@@ -73,7 +77,27 @@ export class RenderWorker {
     });
     this.cancelSub = requestConnection(opts.redisUrl);
     this.cancelSub.on('error', () => {});
-    this.cancelSub.on('message', (_: string, id: string) => this.canceled.add(id));
+    this.cancelSub.on('message', (channel: string, message: string) => {
+      if (channel === this.queue.workerCommandChannel) this.command(message as WorkerCommand);
+      else this.canceled.add(message);
+    });
+  }
+
+  private commands: WorkerCommand[] = [];
+
+  /** unload/reload from A1111's unload-checkpoint and reload-checkpoint: applied between batches. */
+  private command(cmd: WorkerCommand): void {
+    this.commands.push(cmd);
+    if (!this.busy) this.applyCommands().catch((e) => this.log('worker command failed', { error: (e as Error).message }));
+  }
+
+  private async applyCommands(): Promise<void> {
+    while (this.commands.length > 0) {
+      const cmd = this.commands.shift()!;
+      if (cmd === 'unload') await this.opts.engine.unloadModels?.();
+      else if (cmd === 'reload' && this.loadedModel) await this.opts.engine.loadModel?.(this.loadedModel);
+      this.log('worker command applied', { command: cmd });
+    }
   }
 
   private log(msg: string, fields: Record<string, unknown> = {}): void {
@@ -81,7 +105,7 @@ export class RenderWorker {
   }
 
   async start(): Promise<void> {
-    await this.cancelSub.subscribe(`${this.queue.prefix}:cancel`);
+    await this.cancelSub.subscribe(`${this.queue.prefix}:cancel`, this.queue.workerCommandChannel);
     await this.heartbeat();
     this.worker.startStalledCheckTimer().catch((e) => this.log('stalled check stopped', { error: (e as Error).message }));
     this.timers.push(setInterval(() => { this.heartbeat().catch(() => {}); }, this.opts.heartbeatMs ?? 5000));
@@ -163,6 +187,7 @@ export class RenderWorker {
     } finally {
       for (const h of batch) this.held.delete(h.job.id!);
       this.busy = false;
+      await this.applyCommands().catch((e) => this.log('worker command failed', { error: (e as Error).message }));
     }
   }
 

@@ -56,3 +56,6 @@ export interface DeliveryJobData {
   url: string;
   payload: JobEnvelope;
 }
+
+/** What every worker is told at once: drop its loaded sessions, or load its model's sessions again. */
+export type WorkerCommand = 'unload' | 'reload';

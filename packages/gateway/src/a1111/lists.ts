@@ -97,6 +97,8 @@ export function listRoutes(deps: A1111Deps): Router {
     });
   });
   for (const path of ['refresh-checkpoints', 'refresh-loras', 'refresh-vae', 'refresh-embeddings']) r.post(`/sdapi/v1/${path}`, (_req, res) => { res.json(null); });
+  r.post('/sdapi/v1/unload-checkpoint', asyncRoute(async (_req, res) => { await deps.queue.commandWorkers('unload'); res.json({}); }));
+  r.post('/sdapi/v1/reload-checkpoint', asyncRoute(async (_req, res) => { await deps.queue.commandWorkers('reload'); res.json({}); }));
   r.post('/sdapi/v1/interrogate', (req, res, next) => {
     const model = (req.body ?? {}).model ?? 'clip';
     if (model !== 'clip' && model !== 'deepdanbooru') return next(new A1111HttpError(404, 'Model not found'));

@@ -19,7 +19,7 @@ export function progressOf(jobs: JobEnvelope[], now: number) {
     job_count: jobCount, job_timestamp: current ? jobTimestamp(new Date(current.started_at ?? current.created_at)) : '0', job_no: 0,
     sampling_step: step, sampling_steps: steps,
   };
-  if (jobCount === 0) return { progress: 0, eta_relative: 0, state, current_image: null, textinfo: null, current_task: null };
+  if (jobCount === 0) return { progress: 0, eta_relative: 0, state, current_image: null, textinfo: null };
   let progress = 0.01;
   if (steps > 0) progress += (1 / jobCount) * (step / steps) * (current?.input.n_iter ?? 1);
   const started = running?.started_at ? Date.parse(running.started_at) : now;
@@ -27,7 +27,7 @@ export function progressOf(jobs: JobEnvelope[], now: number) {
   const eta = running?.progress?.eta_seconds ?? (elapsed / progress - elapsed);
   return {
     progress: Math.min(progress, 1), eta_relative: eta, state, current_image: null,
-    textinfo: running ? null : 'Waiting...', current_task: current ? `task(${current.id})` : null,
+    textinfo: running ? null : 'Waiting...',
   };
 }
 
@@ -47,6 +47,9 @@ export function progressRoutes(deps: A1111Deps): Router {
     res.json({});
   });
   r.post('/sdapi/v1/interrupt', interrupt);
-  r.post('/sdapi/v1/skip', interrupt);
+  r.post('/sdapi/v1/skip', asyncRoute(async (req, res) => {
+    await Promise.all((await callsOf(req.user!.id)).map((j) => deps.queue.cancel(j.id)));
+    res.json(null);
+  }));
   return r;
 }
