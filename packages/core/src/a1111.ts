@@ -5,6 +5,7 @@
 // HTTPException shape (`{error, detail, body, errors}`) where A1111 raises one.
 import { ValidationError, FarmError, UnknownModelError, UnknownSamplerError } from './errors';
 import { resolveParams, type Catalog, type RequestLimits } from './schemas';
+import { SCHEDULE_TYPES } from './samplers';
 import { RANDN_SOURCES, type ControlNetUnit, type GenerationParams, type RandnSource } from './types';
 import { z } from 'zod';
 
@@ -122,12 +123,8 @@ export function checkpointName(title: string): string {
   return title.replace(/\s*\[[0-9a-f]+\]\s*$/i, '').replace(/\.(safetensors|ckpt|onnx)$/i, '').trim();
 }
 
-/** A1111 1.10's schedule types (sd_schedulers.py), as label and name. */
-export const A1111_SCHEDULERS: [label: string, name: string][] = [
-  ['Automatic', 'automatic'], ['Uniform', 'uniform'], ['Karras', 'karras'], ['Exponential', 'exponential'], ['Polyexponential', 'polyexponential'],
-  ['SGM Uniform', 'sgm_uniform'], ['KL Optimal', 'kl_optimal'], ['Align Your Steps', 'align_your_steps'], ['Simple', 'simple'], ['Normal', 'normal'],
-  ['DDIM', 'ddim'], ['Beta', 'beta'],
-];
+/** A1111 1.10's schedule types (sd_schedulers.py), as label and name (the list lives in samplers.ts). */
+export const A1111_SCHEDULERS: [label: string, name: string][] = SCHEDULE_TYPES.map((s) => [s.label, s.name]);
 
 /**
  * A1111's get_sampler_and_scheduler: a schedule-type suffix on the sampler name ("DPM++ 2M Karras") selects the
@@ -199,9 +196,10 @@ function refuseUnsupported(kind: A1111Kind, r: A1111Request, sampler: string): v
   if (kind === 'txt2img' && v('enable_hr') === true) refuse('enable_hr', 'hires fix is not supported by this farm yet');
   if (v('refiner_checkpoint') !== null && !['', 'None', 'none'].includes(String(v('refiner_checkpoint')))) refuse('refiner_checkpoint', 'a refiner checkpoint is not supported by this farm yet');
   if (typeof v('firstpass_image') === 'string' && v('firstpass_image') !== '') refuse('firstpass_image', 'firstpass_image is not supported by this farm yet');
-  const ancestral = / a$|SDE/.test(sampler);
+  // the samplers whose k-diffusion function takes eta (A1111 passes eta_ancestral = 1), and DDIM's eta_ddim = 0
+  const ancestral = / a$|SDE|^DPM (fast|adaptive)$/.test(sampler);
   if (typeof v('eta') === 'number') {
-    const neutral = sampler === 'DDIM' ? 0 : ancestral ? 1 : null;
+    const neutral = sampler === 'DDIM' || sampler === 'DDIM CFG++' ? 0 : ancestral ? 1 : null;
     if (neutral !== null && v('eta') !== neutral) refuse('eta', `eta ${v('eta')} is not supported by this farm yet (it runs ${sampler} with eta ${neutral}, A1111's default)`);
   }
   if (typeof v('s_churn') === 'number' && v('s_churn') !== 0) refuse('s_churn', 's_churn is not supported by this farm yet');
@@ -341,7 +339,7 @@ export function parseA1111(kind: A1111Kind, body: unknown, ctx: A1111Context): A
   }
   try {
     const params = resolveParams({
-      kind, model, prompt: promptForEngine, negative_prompt: negative, sampler, scheduler,
+      kind, model, prompt: promptForEngine, negative_prompt: negative, sampler, scheduler, discretization: 'a1111',
       steps, cfg_scale: get<number>('cfg_scale'), width: get<number>('width'), height: get<number>('height'), seed,
       batch_size: get<number>('batch_size'), n_iter: get<number>('n_iter'), denoising_strength: kind === 'img2img' ? denoising : 0.75, init_image: init,
       resize_mode: kind === 'img2img' ? get<number>('resize_mode') : 0, loras: [], controlnet,

@@ -6,3 +6,4 @@ export * from './ports';
 export * from './a1111';
 export * from './float16';
 export * from './lora-tags';
+export * from './samplers';

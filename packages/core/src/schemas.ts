@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ValidationError, UnknownModelError, UnknownLoraError } from './errors';
 import { extractLoraTags } from './lora-tags';
 import { RANDN_SOURCES, type GenerationParams } from './types';
+import { resolveSamplerName } from './samplers';
 
 export interface RequestLimits {
   maxPixels: number;
@@ -41,6 +42,7 @@ export const jobRequestSchema = z.object({
   negative_prompt: z.string().max(100_000).default(''),
   sampler: z.string().default('Euler a'),
   scheduler: z.string().default('Automatic'),
+  discretization: z.enum(['a1111', 'diffusers']).default('diffusers'),
   steps: z.number().int().min(1).default(20),
   cfg_scale: finite.min(0).max(100).default(7),
   width: z.number().int().min(64).default(512),
@@ -90,6 +92,7 @@ export function resolveParams(req: Omit<JobRequest, 'webhook' | 'priority' | 'id
   const model = req.model ?? catalog.defaultModel ?? catalog.models[0];
   if (!model || !catalog.models.includes(model)) throw new UnknownModelError(model ?? '(none)', catalog.models);
   catalog.checkSampler(req.sampler, req.scheduler);
+  const names = resolveSamplerName(req.sampler, req.scheduler);
   const kind = req.kind ?? (req.init_image ? 'img2img' : 'txt2img');
   const init = req.init_image ? stripDataUrl(req.init_image) : undefined;
   if (kind === 'img2img' && !init) throw new ValidationError('img2img needs init_image (base64 or a data: URL)', 'init_image');
@@ -103,7 +106,7 @@ export function resolveParams(req: Omit<JobRequest, 'webhook' | 'priority' | 'id
     if (u.guidance_end < u.guidance_start) throw new ValidationError(`controlnet.${i}: guidance_end must not be below guidance_start`, `controlnet.${i}.guidance_end`);
   });
   return {
-    kind, model, prompt: req.prompt, negative_prompt: req.negative_prompt, sampler: req.sampler, scheduler: req.scheduler,
+    kind, model, prompt: req.prompt, negative_prompt: req.negative_prompt, sampler: names.sampler, scheduler: names.scheduler, discretization: req.discretization,
     steps: req.steps, cfg_scale: req.cfg_scale, width: req.width, height: req.height,
     seed: req.seed === -1 ? randomInt(0, 2 ** 32 - 1) : req.seed,
     randn_source: req.randn_source,

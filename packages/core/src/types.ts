@@ -38,8 +38,13 @@ export interface GenerationParams {
   negative_prompt: string;
   /** canonical A1111 sampler name, e.g. "Euler a", "DPM++ 2M" */
   sampler: string;
-  /** A1111 scheduler name: "Automatic" | "Karras" | ... */
+  /** A1111 schedule type label: "Automatic" | "Karras" | ... (see samplers.ts) */
   scheduler: string;
+  /**
+   * Which noise levels / timesteps the sampler visits: 'a1111' (k-diffusion's sigmas, A1111's timesteps; what
+   * /sdapi/v1 uses) or 'diffusers' (the model's timestep_spacing, as diffusers). Absent means 'diffusers'.
+   */
+  discretization?: 'a1111' | 'diffusers';
   steps: number;
   cfg_scale: number;
   width: number;

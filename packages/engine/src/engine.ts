@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ValidationError, type GenerationParams, type LoraRef } from '@farm/core';
 import { noiseForImage } from './rng';
-import { getSampler } from './schedulers';
+import { getSampler, samplerInfotext, schedulerConfigProblem } from './schedulers';
 import { ModelRegistry, type ModelInfo, type LoadedModelFiles } from './models/model-registry';
 import { SessionCache, type ExecutionProvider } from './onnx/session-cache';
 import { encodePromptPair, type TextStates } from './pipeline/text-encoding';
@@ -108,6 +108,8 @@ export class Engine {
   validate(p: GenerationParams): void {
     this.registry.get(p.model);
     getSampler(p.sampler, p.scheduler);
+    const problem = schedulerConfigProblem(this.registry.files(p.model).scheduler);
+    if (problem) throw new ValidationError(`model "${p.model}": scheduler/scheduler_config.json ${problem}`, 'model');
     for (const [field, v] of [['width', p.width], ['height', p.height]] as const) {
       if (!Number.isInteger(v) || v < 64 || v % 8 !== 0) throw new ValidationError(`${field} must be a multiple of 8 and at least 64, got ${v}`, field);
     }
@@ -172,7 +174,7 @@ export class Engine {
     return items.map(({ id, params: p }) => {
       const seeds = rows.filter((r) => r.itemId === id).map((r) => r.seed);
       const done = images.get(id) ?? [];
-      return { id, images: done, seeds, infotexts: seeds.map((s) => buildInfotext(p, s, {}, meta)), canceled: done.length === 0 };
+      return { id, images: done, seeds, infotexts: seeds.map((s) => buildInfotext(p, s, samplerInfotext(p, plan.scheduler), meta)), canceled: done.length === 0 };
     });
   }
 
@@ -209,7 +211,7 @@ export class Engine {
       return Array.from({ length: p.batch_size * p.n_iter }, (_, k) => {
         const seed = (p.seed + k) % 2 ** 32;
         const { first, stream: rng } = noiseForImage(p, k, plan.latentDims);
-        const run = plan.sampler.create({ config: plan.scheduler, steps: p.steps, strength: p.kind === 'img2img' ? p.denoising_strength : 1 });
+        const run = plan.sampler.create({ config: plan.scheduler, steps: p.steps, strength: p.kind === 'img2img' ? p.denoising_strength : 1, discretization: p.discretization ?? 'diffusers' });
         return { itemId: id, seed, cfg: p.cfg_scale, cond, uncond, run, rng, x: run.initLatent(first, init) };
       });
     });
@@ -244,7 +246,7 @@ export class Engine {
     const images = new Map<string, Buffer[]>();
     for (const { row, pixels } of decoded) {
       const p = plan.items.find((i) => i.id === row.itemId)!.params;
-      const png = addPngText(await encodePng(tensorToRgb(pixels, p.width, p.height), p.width, p.height), 'parameters', buildInfotext(p, row.seed, {}, meta));
+      const png = addPngText(await encodePng(tensorToRgb(pixels, p.width, p.height), p.width, p.height), 'parameters', buildInfotext(p, row.seed, samplerInfotext(p, plan.scheduler), meta));
       images.set(row.itemId, [...(images.get(row.itemId) ?? []), png]);
     }
     return images;

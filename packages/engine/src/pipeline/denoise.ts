@@ -41,7 +41,7 @@ function buildGroups(rows: Row[], latentSize: number): Group[] {
   const bySequence = new Map<number, Row[]>();
   for (const r of rows) bySequence.set(r.cond.sequence, [...(bySequence.get(r.cond.sequence) ?? []), r]);
   return [...bySequence.values()].map((groupRows) => {
-    const withUncond = groupRows.some((r) => r.cfg !== 1);
+    const withUncond = groupRows.some((r) => r.cfg !== 1 || r.run.needsUncond);
     const { sequence, channels } = groupRows[0].cond;
     const halves = withUncond ? [groupRows.map((r) => r.uncond), groupRows.map((r) => r.cond)] : [groupRows.map((r) => r.cond)];
     const all = halves.flat();
@@ -56,7 +56,17 @@ function buildGroups(rows: Row[], latentSize: number): Group[] {
   });
 }
 
+/** Runs one model call for the group's unfinished rows; rows waiting at different timesteps (DPM adaptive) go in separate batches. */
 async function callGroup(g: Group, opts: DenoiseOptions, latentSize: number, callProgress: number): Promise<void> {
+  const active = g.rows.filter((r) => !r.run.done);
+  const timesteps = new Set(active.map((r) => r.run.nextTimestep()));
+  if (active.length === 0) return;
+  if (active.length !== g.rows.length || timesteps.size > 1) {
+    for (const t of timesteps) {
+      for (const sub of buildGroups(active.filter((r) => r.run.nextTimestep() === t), latentSize)) await callGroup(sub, opts, latentSize, callProgress);
+    }
+    return;
+  }
   const n = g.rows.length;
   const batch = g.withUncond ? 2 * n : n;
   g.rows.forEach((r, i) => {
@@ -70,16 +80,16 @@ async function callGroup(g: Group, opts: DenoiseOptions, latentSize: number, cal
   const out = await opts.unet.run({ sample, timestep, encoder_hidden_states: g.states, ...extra });
   const pred = (out.out_sample ?? out[opts.unet.outputNames[0]]).data as Float32Array;
   g.rows.forEach((r, i) => {
-    let eps: Float32Array;
     if (g.withUncond) {
       const u = pred.subarray(i * latentSize, (i + 1) * latentSize);
       const c = pred.subarray((n + i) * latentSize, (n + i + 1) * latentSize);
-      eps = new Float32Array(latentSize);
-      for (let k = 0; k < latentSize; k++) eps[k] = u[k] + r.cfg * (c[k] - u[k]);
+      const eps = new Float32Array(latentSize);
+      const scale = r.cfg * (r.run.cfgMultiplier ?? 1);
+      for (let k = 0; k < latentSize; k++) eps[k] = u[k] + scale * (c[k] - u[k]);
+      r.x = r.run.step(eps, r.x, r.rng, u);
     } else {
-      eps = pred.subarray(i * latentSize, (i + 1) * latentSize);
+      r.x = r.run.step(pred.subarray(i * latentSize, (i + 1) * latentSize), r.x, r.rng);
     }
-    r.x = r.run.step(eps, r.x, r.rng);
   });
 }
 
@@ -89,13 +99,14 @@ export async function denoise(rows: Row[], opts: DenoiseOptions): Promise<Row[]>
   let live = rows;
   let groups = buildGroups(live, latentSize);
   let reported = 0;
-  while (live.length > 0 && !live[0].run.done) {
-    const run = live[0].run;
-    const callProgress = run.stepIndex / run.steps;
+  while (live.some((r) => !r.run.done)) {
+    const steps = live[0].run.steps;
+    const stepIndex = () => Math.min(...live.map((r) => r.run.stepIndex));
+    const callProgress = stepIndex() / steps;
     for (const g of groups) await callGroup(g, opts, latentSize, callProgress);
-    if (run.stepIndex !== reported) {
-      reported = run.stepIndex;
-      opts.onStep?.(reported, run.steps);
+    if (stepIndex() !== reported) {
+      reported = stepIndex();
+      opts.onStep?.(reported, steps);
       const remaining = live.filter((r) => !opts.isCanceled?.(r.itemId));
       if (remaining.length !== live.length) {
         live = remaining;

@@ -1,36 +1,23 @@
-// DDIMScheduler with eta = 0: predict x0 from epsilon, then move to the previous timestep's noise level.
-import { spacedTimesteps, stepsForStrength } from './tables';
-import { AlphaSamplerRun } from './alpha-schedule';
-import type { SamplerCreateOptions, SamplerRun, SamplerSpec } from './types';
+// DDIM (A1111's sd_samplers_timesteps_impl.ddim, eta 0): predict x0 from epsilon, move to the previous timestep's
+// noise level along the predicted noise.
+import { lincomb } from './vec';
+import type { TimestepSampler } from './sampler-run';
+import type { TimestepCallPlan } from './discretization';
 
-export class DdimRun extends AlphaSamplerRun implements SamplerRun {
-  private readonly ratio: number;
-  private readonly finalAlpha: number;
-
-  constructor(opts: SamplerCreateOptions) {
-    const all = spacedTimesteps(opts.config, opts.steps);
-    super(opts.config, all.slice(opts.steps - stepsForStrength(opts.steps, opts.strength)));
-    this.ratio = Math.floor(opts.config.num_train_timesteps / opts.steps);
-    this.finalAlpha = opts.config.set_alpha_to_one ? 1 : this.acp[0];
-  }
-
-  step(eps: Float32Array, x: Float32Array): Float32Array {
-    const t = this.timesteps[this.index];
-    const prev = t - this.ratio;
-    const a = this.acp[t];
-    const aPrev = prev >= 0 ? this.acp[prev] : this.finalAlpha;
-    const sa = Math.sqrt(a);
-    const s1a = Math.sqrt(1 - a);
-    const saPrev = Math.sqrt(aPrev);
-    const s1aPrev = Math.sqrt(1 - aPrev);
-    const out = new Float32Array(x.length);
-    for (let i = 0; i < x.length; i++) {
-      const x0 = (x[i] - s1a * eps[i]) / sa;
-      out[i] = saPrev * x0 + s1aPrev * eps[i];
-    }
-    this.index++;
-    return out;
-  }
+/** one deterministic DDIM update from alpha-bar a to aPrev with the given x0 direction */
+export function ddimUpdate(x: Float32Array, eps: Float32Array, direction: Float32Array, a: number, aPrev: number): Float32Array {
+  // x0 = (x - sqrt(1 - a) eps) / sqrt(a); x' = sqrt(aPrev) x0 + sqrt(1 - aPrev) direction
+  const k = Math.sqrt(aPrev) / Math.sqrt(a);
+  return lincomb([k, x], [-k * Math.sqrt(1 - a), eps], [Math.sqrt(1 - aPrev), direction]);
 }
 
-export const ddim: SamplerSpec = { name: 'DDIM', aliases: ['ddim'], create: (o: SamplerCreateOptions) => new DdimRun(o) };
+export function ddim(calls: TimestepCallPlan[]): TimestepSampler {
+  return function* (x, { acp }) {
+    for (let i = 0; i < calls.length; i++) {
+      const { t, alphaPrev } = calls[i];
+      const { eps } = yield { x, t, step: i };
+      x = ddimUpdate(x, eps, eps, acp[t], alphaPrev);
+    }
+    return x;
+  };
+}

@@ -1,6 +1,12 @@
 export * from './types';
 export * from './tables';
-export { getSampler, listSamplers, listSchedulers } from './registry';
-export { ancestralSigmas } from './euler-ancestral-discrete';
-export { lmsCoefficient } from './lms-discrete';
+export { getSampler, listSamplers, listSchedulers, samplerInfotext } from './registry';
+export { DiscreteSchedule, LcmSchedule, type InnerModel } from './model-schedule';
+export { SCHEDULE_FUNCTIONS, AYS_SD15, BETA_DIST_ALPHA, BETA_DIST_BETA } from './schedule-types';
+export { betaPpf, betaCdf } from './beta-distribution';
+export { sigmaPlan, timestepPlan, a1111Timesteps, a1111EncodeSteps } from './discretization';
+export { ancestralStep } from './ancestral';
+export { lmsCoefficient } from './lms';
 export { lcmTimesteps } from './lcm';
+export { restartStepList } from './restart';
+export { dpmFastOrders } from './dpm-fast';

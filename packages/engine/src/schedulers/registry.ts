@@ -1,44 +1,144 @@
-// A1111 sampler and schedule-type names -> samplers. Lookups ignore case; k-diffusion ids are aliases.
-import { UnknownSamplerError } from '@farm/core';
-import { euler } from './euler-discrete';
-import { eulerAncestral } from './euler-ancestral-discrete';
-import { dpmpp2m, dpmpp2mKarras } from './dpm-solver-multistep';
-import { dpmppSde, dpmppSdeKarras } from './dpm-solver-sde';
-import { heun } from './heun-discrete';
+// Binds A1111's sampler names (the list in @farm/core) to their implementations and builds a run for a request.
+import { SAMPLERS, effectiveScheduleType, resolveSamplerName, samplerNames, scheduleTypes, type SamplerName } from '@farm/core';
+import { DiscreteSchedule, LcmSchedule } from './model-schedule';
+import { sigmaPlan, timestepPlan, a1111Timesteps, a1111EncodeSteps } from './discretization';
+import { KSamplerRun, TimestepSamplerRun, type KSampler, type TimestepSampler } from './sampler-run';
+import { predictionType, spacedTimesteps, stepsForStrength } from './tables';
+import { sampleEuler } from './euler';
+import { sampleEulerAncestral } from './euler-ancestral';
+import { sampleLms } from './lms';
+import { sampleHeun } from './heun';
+import { sampleDpm2 } from './dpm2';
+import { sampleDpm2Ancestral } from './dpm2-ancestral';
+import { sampleDpmpp2sAncestral } from './dpmpp-2s-ancestral';
+import { sampleDpmpp2m } from './dpmpp-2m';
+import { sampleDpmppSde } from './dpmpp-sde';
+import { sampleDpmpp2mSde } from './dpmpp-2m-sde';
+import { sampleDpmpp2mSdeHeun } from './dpmpp-2m-sde-heun';
+import { sampleDpmpp3mSde } from './dpmpp-3m-sde';
+import { sampleDpmFast } from './dpm-fast';
+import { sampleDpmAdaptive } from './dpm-adaptive';
+import { sampleRestart } from './restart';
+import { sampleLcm, lcmScalings, lcmTimesteps, diffusersLcm } from './lcm';
 import { ddim } from './ddim';
-import { lms, lmsKarras } from './lms-discrete';
-import { lcm } from './lcm';
-import type { SamplerSpec } from './types';
+import { ddimCfgpp, CFGPP_SCALE_MULTIPLIER } from './ddim-cfgpp';
+import { plms } from './plms';
+import { unipc } from './unipc';
+import { lincomb } from './vec';
+import type { SamplerCreateOptions, SamplerRun, SamplerSpec } from './types';
 
-const SAMPLERS: SamplerSpec[] = [euler, eulerAncestral, dpmpp2m, dpmpp2mKarras, dpmppSde, dpmppSdeKarras, heun, ddim, lms, lmsKarras, lcm];
-/** which samplers have a Karras-sigma twin, for A1111 >= 1.9's separate "Schedule type" */
-const KARRAS_TWIN: Record<string, SamplerSpec> = { 'DPM++ 2M': dpmpp2mKarras, 'DPM++ SDE': dpmppSdeKarras, LMS: lmsKarras };
-const SCHEDULERS = ['Automatic', 'Uniform', 'Karras'] as const;
+const K_SAMPLERS: Record<string, KSampler> = {
+  'DPM++ 2M': sampleDpmpp2m,
+  'DPM++ SDE': sampleDpmppSde,
+  'DPM++ 2M SDE': sampleDpmpp2mSde,
+  'DPM++ 2M SDE Heun': sampleDpmpp2mSdeHeun,
+  'DPM++ 2S a': sampleDpmpp2sAncestral,
+  'DPM++ 3M SDE': sampleDpmpp3mSde,
+  'Euler a': sampleEulerAncestral,
+  Euler: sampleEuler,
+  LMS: sampleLms,
+  Heun: sampleHeun,
+  DPM2: sampleDpm2,
+  'DPM2 a': sampleDpm2Ancestral,
+  'DPM fast': sampleDpmFast,
+  'DPM adaptive': sampleDpmAdaptive,
+  Restart: sampleRestart,
+};
 
-export function listSamplers(): { name: string; aliases: string[]; options: Record<string, string> }[] {
-  return SAMPLERS.map((s) => ({ name: s.name, aliases: s.aliases, options: (s.name.endsWith('Karras') ? { scheduler: 'karras' } : {}) as Record<string, string> }));
+function kRun(meta: SamplerName, fn: KSampler, opts: SamplerCreateOptions): SamplerRun {
+  const inner = DiscreteSchedule.fromConfig(opts.config);
+  const plan = sigmaPlan(opts, {
+    scheduleType: effectiveScheduleType(meta.name, opts.scheduleType ?? 'Automatic'),
+    discardPenultimate: meta.options.discard_next_to_last_sigma ?? false,
+    inner,
+  });
+  return new KSamplerRun({ sampler: fn, sigmas: plan.sigmas, inner, range: plan.range, prediction: predictionType(opts.config), steps: plan.sigmas.length - 1 });
 }
 
-export function listSchedulers(): { name: string; label: string }[] {
-  return SCHEDULERS.map((s) => ({ name: s.toLowerCase(), label: s }));
-}
-
-function find(name: string): SamplerSpec | undefined {
-  const key = name.trim().toLowerCase();
-  return SAMPLERS.find((s) => s.name.toLowerCase() === key || s.aliases.includes(key));
-}
-
-/** Resolves an A1111 sampler_name (and optional scheduler) to a sampler; throws UnknownSamplerError naming the valid ones. */
-export function getSampler(name: string, scheduler: string = 'Automatic'): SamplerSpec {
-  const spec = find(name);
-  if (!spec) throw new UnknownSamplerError(name, SAMPLERS.map((s) => s.name));
-  const schedule = SCHEDULERS.find((s) => s.toLowerCase() === scheduler.trim().toLowerCase());
-  if (!schedule) throw new UnknownSamplerError(`${name} with schedule type ${scheduler}`, SCHEDULERS.map((s) => `schedule type ${s}`));
-  if (schedule === 'Karras') {
-    const twin = spec.name.endsWith('Karras') ? spec : KARRAS_TWIN[spec.name];
-    if (!twin) throw new UnknownSamplerError(`${spec.name} with schedule type Karras`, [...Object.keys(KARRAS_TWIN), ...SAMPLERS.filter((s) => s.name.endsWith('Karras')).map((s) => s.name)]);
-    return twin;
+function lcmRun(opts: SamplerCreateOptions): SamplerRun {
+  if ((opts.discretization ?? 'diffusers') === 'diffusers') {
+    const all = lcmTimesteps(opts.config.num_train_timesteps, Math.min(opts.steps, 50));
+    const ts = all.slice(all.length - stepsForStrength(all.length, opts.strength));
+    return new TimestepSamplerRun({ sampler: diffusersLcm(ts), config: opts.config, steps: ts.length, noiseAt: opts.strength < 1 ? ts[0] : null });
   }
-  if (schedule === 'Uniform' && spec.name.endsWith(' Karras')) return find(spec.name.replace(/ Karras$/, ''))!;
-  return spec;
+  const inner = new LcmSchedule(opts.config);
+  const plan = sigmaPlan(opts, { scheduleType: effectiveScheduleType('LCM', opts.scheduleType ?? 'Automatic'), discardPenultimate: false, inner });
+  return new KSamplerRun({
+    sampler: sampleLcm, sigmas: plan.sigmas, inner, range: plan.range, prediction: predictionType(opts.config), steps: plan.sigmas.length - 1,
+    postprocess: (denoised, x, sigma) => {
+      const { cSkip, cOut } = lcmScalings(inner.sigmaToT(sigma));
+      return lincomb([cOut, denoised], [cSkip, x]);
+    },
+  });
+}
+
+function timestepRun(name: string, opts: SamplerCreateOptions): SamplerRun {
+  const plan = timestepPlan(opts);
+  const make: Record<string, () => TimestepSampler> = {
+    DDIM: () => ddim(plan.calls),
+    'DDIM CFG++': () => ddimCfgpp(plan.calls),
+    PLMS: () => plms(plan.calls),
+  };
+  return new TimestepSamplerRun({
+    sampler: make[name](), config: opts.config, steps: plan.calls.length, noiseAt: plan.noiseAt,
+    ...(name === 'DDIM CFG++' ? { cfgMultiplier: CFGPP_SCALE_MULTIPLIER, needsUncond: true } : {}),
+  });
+}
+
+function unipcRun(opts: SamplerCreateOptions): SamplerRun {
+  const T = opts.config.num_train_timesteps;
+  let times: number[];
+  let noiseAt: number | null = null;
+  if ((opts.discretization ?? 'diffusers') === 'a1111') {
+    const all = a1111Timesteps(T, opts.steps);
+    const tEnc = a1111EncodeSteps(opts.steps, opts.strength);
+    const scheduled = opts.strength < 1 ? all.slice(0, tEnc) : all;
+    if (opts.strength < 1) noiseAt = all[tEnc];
+    const tStart = opts.strength < 1 ? scheduled[scheduled.length - 1] / T + 1 / T : 1;
+    const n = scheduled.length;
+    times = Array.from({ length: n + 1 }, (_, i) => tStart + ((1 / T - tStart) * i) / n);
+  } else {
+    const spaced = Array.from(spacedTimesteps(opts.config, opts.steps), (t) => Math.round(t));
+    const desc = spaced.slice(opts.steps - stepsForStrength(opts.steps, opts.strength));
+    if (opts.strength < 1) noiseAt = desc[0];
+    times = [...desc.map((t) => (t + 1) / T), 1 / T];
+  }
+  return new TimestepSamplerRun({ sampler: unipc(times), config: opts.config, steps: times.length - 1, noiseAt });
+}
+
+function create(meta: SamplerName, opts: SamplerCreateOptions): SamplerRun {
+  const k = K_SAMPLERS[meta.name];
+  if (k) return kRun(meta, k, opts);
+  if (meta.name === 'LCM') return lcmRun(opts);
+  if (meta.name === 'UniPC') return unipcRun(opts);
+  return timestepRun(meta.name, opts);
+}
+
+const SPECS: SamplerSpec[] = SAMPLERS.map((meta) => ({ name: meta.name, aliases: [...meta.aliases], create: (o: SamplerCreateOptions) => create(meta, o) }));
+
+/** /sdapi/v1/samplers: [{name, aliases, options}] in A1111's order */
+export function listSamplers() {
+  return samplerNames();
+}
+
+/** /sdapi/v1/schedulers: [{name, label, aliases, default_rho, need_inner_model}] in A1111's order */
+export function listSchedulers() {
+  return scheduleTypes();
+}
+
+/**
+ * Resolves an A1111 sampler name (or alias, or a pre-1.9 name with a schedule suffix such as "DPM++ 2M Karras") and
+ * schedule type; throws UnknownSamplerError naming the valid ones. The returned spec creates runs with that schedule
+ * type unless the caller passes another.
+ */
+export function getSampler(name: string, scheduler = 'Automatic'): SamplerSpec {
+  const resolved = resolveSamplerName(name, scheduler);
+  const spec = SPECS.find((s) => s.name === resolved.sampler)!;
+  return { ...spec, create: (o) => spec.create({ ...o, scheduleType: o.scheduleType ?? resolved.scheduler }) };
+}
+
+/** Infotext fields that say what ran: the schedule type A1111 reports (Automatic resolved to the sampler's default) and the discretization. */
+export function samplerInfotext(p: { sampler: string; scheduler: string; discretization?: string }, config: { timestep_spacing?: string }): Record<string, string> {
+  const discretization = (p.discretization ?? 'diffusers') === 'a1111' ? 'A1111' : `diffusers ${config.timestep_spacing ?? 'leading'}`;
+  return { 'Schedule type': effectiveScheduleType(p.sampler, p.scheduler), Discretization: discretization };
 }

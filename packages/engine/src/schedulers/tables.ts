@@ -1,4 +1,5 @@
-// Noise schedule tables shared by every sampler: betas, cumulative alphas, sigmas, timestep spacing, Karras sigmas.
+// Noise schedule tables shared by every sampler: betas, cumulative alphas, sigmas, diffusers' timestep spacing, and
+// the check of a model's scheduler_config.json keys.
 import type { SchedulerConfig } from './types';
 
 export const SD15_SCHEDULER: SchedulerConfig = {
@@ -17,7 +18,7 @@ export function betas(c: SchedulerConfig): Float64Array {
     } else if (c.beta_schedule === 'linear') {
       out[i] = c.beta_start + f * (c.beta_end - c.beta_start);
     } else {
-      throw new Error(`unsupported beta_schedule "${c.beta_schedule}"`);
+      throw new Error(`unsupported beta_schedule "${c.beta_schedule}"; supported: ${BETA_SCHEDULES.join(', ')}`);
     }
   }
   return out;
@@ -50,7 +51,7 @@ export function spacedTimesteps(c: SchedulerConfig, steps: number): Float64Array
   } else if (spacing === 'linspace') {
     for (let i = 0; i < steps; i++) out[i] = (T - 1) * (1 - (steps === 1 ? 0 : i / (steps - 1)));
   } else {
-    throw new Error(`unsupported timestep_spacing "${spacing}"`);
+    throw new Error(`unsupported timestep_spacing "${spacing}"; supported: ${TIMESTEP_SPACINGS.join(', ')}`);
   }
   return out;
 }
@@ -63,32 +64,28 @@ export function sigmaAt(table: Float64Array, t: number): number {
   return table[lo] * (1 - w) + table[hi] * w;
 }
 
-/** Inverse of the sigma table by interpolating log-sigma, as diffusers' _sigma_to_t. */
-export function timestepForSigma(table: Float64Array, sigma: number): number {
-  const logSigma = Math.log(Math.max(sigma, 1e-10));
-  const logs = Array.from(table, (s) => Math.log(s));
-  if (logSigma <= logs[0]) return 0;
-  if (logSigma >= logs[logs.length - 1]) return logs.length - 1;
-  let i = 0;
-  while (i < logs.length - 2 && logs[i + 1] < logSigma) i++;
-  const w = (logs[i] - logSigma) / (logs[i] - logs[i + 1]);
-  return i + w;
-}
-
-/** Karras et al. (2022) sigmas with rho = 7, from sigmaMax down to sigmaMin. */
-export function karrasSigmas(sigmaMin: number, sigmaMax: number, steps: number, rho = 7): Float64Array {
-  const minInv = sigmaMin ** (1 / rho);
-  const maxInv = sigmaMax ** (1 / rho);
-  const out = new Float64Array(steps);
-  for (let i = 0; i < steps; i++) {
-    const ramp = steps === 1 ? 0 : i / (steps - 1);
-    out[i] = (maxInv + ramp * (minInv - maxInv)) ** rho;
-  }
-  return out;
-}
-
 /** Number of steps an img2img run of `steps` at `strength` takes (at least 1). */
 export function stepsForStrength(steps: number, strength: number): number {
   if (strength >= 1) return steps;
   return Math.max(1, Math.min(steps, Math.floor(steps * strength)));
+}
+
+export const BETA_SCHEDULES = ['scaled_linear', 'linear'] as const;
+export const TIMESTEP_SPACINGS = ['leading', 'trailing', 'linspace'] as const;
+export const PREDICTION_TYPES = ['epsilon', 'v_prediction'] as const;
+export type PredictionType = (typeof PREDICTION_TYPES)[number];
+
+/** The config's prediction type (epsilon when absent). */
+export function predictionType(c: SchedulerConfig): PredictionType {
+  return (c.prediction_type ?? 'epsilon') as PredictionType;
+}
+
+/** Returns what is wrong with a scheduler config the samplers cannot honour, or null when every key is supported. */
+export function schedulerConfigProblem(c: SchedulerConfig): string | null {
+  const check = (key: string, value: unknown, allowed: readonly string[]) =>
+    value === undefined || allowed.includes(value as string) ? null : `${key} "${String(value)}" is not supported; supported: ${allowed.join(', ')}`;
+  return check('prediction_type', c.prediction_type, PREDICTION_TYPES)
+    ?? check('timestep_spacing', c.timestep_spacing, TIMESTEP_SPACINGS)
+    ?? check('beta_schedule', c.beta_schedule, BETA_SCHEDULES)
+    ?? (Number.isInteger(c.num_train_timesteps) && c.num_train_timesteps >= 2 ? null : `num_train_timesteps must be an integer of at least 2, got ${String(c.num_train_timesteps)}`);
 }

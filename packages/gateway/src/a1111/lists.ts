@@ -61,9 +61,7 @@ export function listRoutes(deps: A1111Deps): Router {
   const r = Router();
   const c = deps.config;
   r.get('/sdapi/v1/samplers', (_req, res) => { res.json(listSamplers()); });
-  r.get('/sdapi/v1/schedulers', (_req, res) => {
-    res.json(listSchedulers().map((s) => ({ name: s.name, label: s.label, aliases: null, default_rho: s.name === 'karras' ? 7.0 : -1.0, need_inner_model: false })));
-  });
+  r.get('/sdapi/v1/schedulers', (_req, res) => { res.json(listSchedulers()); });
   r.get('/sdapi/v1/sd-models', asyncRoute(async (_req, res) => { res.json(await sdModels(await deps.catalog(), c.MODELS_DIR)); }));
   r.get('/sdapi/v1/loras', asyncRoute(async (_req, res) => {
     res.json((await deps.catalog()).loras.map((name) => ({ name, alias: name, path: resolve(c.LORA_DIR, `${name}.safetensors`), metadata: {} })));
