@@ -131,11 +131,43 @@ test('lists: samplers, schedulers, loras, cmd-flags, ControlNet modules', async 
   const alice = client(gateway.url);
   const samplers = (await alice.get('/sdapi/v1/samplers')).body;
   assert.ok(samplers.some((s: any) => s.name === 'Euler a' && Array.isArray(s.aliases) && typeof s.options === 'object'));
-  assert.ok((await alice.get('/sdapi/v1/schedulers')).body.some((s: any) => s.label === 'Karras'));
+  assert.deepEqual((await alice.get('/sdapi/v1/schedulers')).body.find((s: any) => s.label === 'SGM Uniform'), { name: 'sgm_uniform', label: 'SGM Uniform', aliases: ['SGMUniform'], default_rho: -1, need_inner_model: true });
+  assert.deepEqual(samplers.find((s: any) => s.name === 'DPM++ 3M SDE'), { name: 'DPM++ 3M SDE', aliases: ['k_dpmpp_3m_sde'], options: { scheduler: 'exponential', discard_next_to_last_sigma: true, brownian_noise: true } });
   assert.deepEqual((await alice.get('/sdapi/v1/loras')).body, []);
   assert.equal((await alice.get('/sdapi/v1/cmd-flags')).body.api, true);
   assert.deepEqual((await alice.get('/controlnet/module_list')).body.module_list, ['none', 'canny']);
   assert.equal((await alice.post('/sdapi/v1/refresh-checkpoints', {})).status, 200);
+});
+
+test('every sampler of /sdapi/v1/samplers renders through txt2img, each with a schedule type, on A1111\'s discretization', async () => {
+  const alice = client(gateway.url);
+  const samplers: { name: string; options: { scheduler?: string } }[] = (await alice.get('/sdapi/v1/samplers')).body;
+  const schedulers: { label: string }[] = (await alice.get('/sdapi/v1/schedulers')).body;
+  assert.equal(samplers.length, 20);
+  assert.equal(schedulers.length, 12);
+  const runs = samplers.map((s, i) => ({ sampler: s, scheduler: schedulers[i % schedulers.length].label }));
+  const results = await Promise.all(runs.map(({ sampler, scheduler }) =>
+    alice.post('/sdapi/v1/txt2img', { prompt: 'a red kite', width: 64, height: 64, steps: 3, seed: 7, sampler_name: sampler.name, scheduler })));
+  results.forEach((r, i) => {
+    const { sampler, scheduler } = runs[i];
+    assert.equal(r.status, 200, `${sampler.name}: ${JSON.stringify(r.body).slice(0, 300)}`);
+    const info = JSON.parse(r.body.info);
+    const expected = scheduler === 'Automatic' && sampler.options.scheduler ? schedulers.find((x) => x.label.toLowerCase() === sampler.options.scheduler!.replace('_', ' '))!.label : scheduler;
+    assert.match(info.infotexts[0], new RegExp(`Sampler: ${sampler.name.replace(/[+]/g, '\\+')}, Schedule type: ${expected}, .*Discretization: A1111`), sampler.name);
+  });
+  const pngs = await Promise.all(results.map((r) => sharp(Buffer.from(r.body.images[0], 'base64')).raw().toBuffer()));
+  assert.equal(pngs[0].length, 64 * 64 * 3);
+  assert.ok(new Set(pngs.map((p) => p.toString('base64'))).size >= 15, 'the samplers give different images');
+  // the schedule type changes the image; the native API's diffusers discretization differs from A1111's
+  const [karras, exponential] = await Promise.all(['Karras', 'Exponential'].map((scheduler) =>
+    alice.post('/sdapi/v1/txt2img', { prompt: 'a red kite', width: 64, height: 64, steps: 3, seed: 7, sampler_name: 'Euler', scheduler })));
+  assert.notEqual(karras.body.images[0], exponential.body.images[0]);
+  const job = await alice.post('/v1/jobs', { prompt: 'a red kite', width: 64, height: 64, steps: 3, seed: 7, sampler: 'Euler', scheduler: 'Karras', cfg_scale: 7 });
+  const done = await alice.waitForJob(job.body.id);
+  assert.match(done.output.infotexts[0], /Discretization: diffusers leading/);
+  const native = await alice.get(`/v1/images/${job.body.id}/0.png`);
+  const a = await sharp(native.body).raw().toBuffer();
+  assert.notDeepEqual(a, await sharp(Buffer.from(karras.body.images[0], 'base64')).raw().toBuffer());
 });
 
 test('OpenAPI document and interactive docs', async () => {

@@ -125,3 +125,28 @@ test('bad input throws typed errors that name the field', async () => {
     await assert.rejects(gen(over), (e: unknown) => e instanceof type && message.test((e as Error).message), JSON.stringify(over).slice(0, 60));
   }
 });
+
+test('a model whose scheduler_config has an unknown prediction_type or timestep_spacing fails validation naming it', async () => {
+  const { cpSync, mkdtempSync, writeFileSync, readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'variant-models-'));
+  const variants = { 'tiny-sample': { prediction_type: 'sample' }, 'tiny-odd-spacing': { timestep_spacing: 'sideways' }, 'tiny-v': { prediction_type: 'v_prediction' } };
+  for (const [name, patch] of Object.entries(variants)) {
+    cpSync(join(modelsDir, 'tiny'), join(dir, name), { recursive: true });
+    const file = join(dir, name, 'scheduler/scheduler_config.json');
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), ...patch }));
+  }
+  const variantEngine = new Engine({ modelsDir: dir, maxPixels: 64 * 64, maxSteps: 10 });
+  try {
+    const params = (model: string) => ({ ...base, model, steps: 2 });
+    assert.throws(() => variantEngine.validate(params('tiny-sample')), (e: unknown) => e instanceof ValidationError && /prediction_type "sample" is not supported; supported: epsilon, v_prediction/.test((e as Error).message));
+    assert.throws(() => variantEngine.validate(params('tiny-odd-spacing')), (e: unknown) => e instanceof ValidationError && /timestep_spacing "sideways"/.test((e as Error).message));
+    // a v-prediction model runs, and reads its output as v: the same weights give another image than as epsilon
+    const [v] = await variantEngine.generate([{ id: 'v', params: params('tiny-v') }]);
+    const eps = await gen({ steps: 2 });
+    assert.notDeepEqual(await pixels(v.images[0]), await pixels(eps.images[0]));
+  } finally {
+    await variantEngine.close();
+  }
+});

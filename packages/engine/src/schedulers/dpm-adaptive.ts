@@ -1,8 +1,7 @@
 // DPM adaptive (sample_dpm_adaptive, DPM-Solver-23 with a PID step-size controller): embedded 2nd/3rd-order steps
 // in t = -log(sigma); a step is accepted when the scaled error is small enough. A1111 passes eta 1. The error is
 // measured per image here (k-diffusion measures it over the whole batch), so a batch gives the same images as singles.
-import { ancestralStep } from './ancestral';
-import { sigmaOf, solver2, solver3, tOf, type EpsCache } from './dpm-solver';
+import { ancestralTarget, solver2, solver3, tOf, type EpsCache } from './dpm-solver';
 import { lincomb } from './vec';
 import type { KSampler } from './sampler-run';
 
@@ -48,13 +47,7 @@ export const sampleDpmAdaptive: KSampler = function* (x, { noise, range }) {
   while (s < tEnd - 1e-5) {
     const cache: EpsCache = new Map();
     const t = Math.min(tEnd, s + pid.h);
-    let tUsed = t;
-    let su = 0;
-    if (eta) {
-      const { down } = ancestralStep(sigmaOf(s), sigmaOf(t), eta);
-      tUsed = Math.min(tEnd, tOf(down));
-      su = Math.sqrt(Math.max(0, sigmaOf(t) ** 2 - sigmaOf(tUsed) ** 2));
-    }
+    const { tTo: tUsed, su } = ancestralTarget(s, t, tEnd, eta);
     const low = yield* solver2(x, s, tUsed, cache, steps, 1 / 3);
     const high = yield* solver3(x, s, tUsed, cache, steps);
     let sq = 0;

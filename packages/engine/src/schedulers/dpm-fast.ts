@@ -1,8 +1,7 @@
 // DPM fast (sample_dpm_fast, DPM-Solver-Fast): n model calls spread over steps of order 3, 2, 1 evenly in
 // t = -log(sigma) from sigma_max to sigma_min; A1111 passes eta 1, so each step ends with ancestral noise.
-import { ancestralStep } from './ancestral';
 import { linspace } from './model-schedule';
-import { sigmaOf, solver1, solver2, solver3, tOf, type EpsCache } from './dpm-solver';
+import { ancestralTarget, solver1, solver2, solver3, tOf, type EpsCache } from './dpm-solver';
 import { lincomb } from './vec';
 import type { KSampler } from './sampler-run';
 
@@ -22,13 +21,7 @@ export const sampleDpmFast: KSampler = function* (x, { noise, range }) {
     const cache: EpsCache = new Map();
     const t = ts[i];
     const tNext = ts[i + 1];
-    let tNextUsed = tNext;
-    let su = 0;
-    if (eta) {
-      const { down } = ancestralStep(sigmaOf(t), sigmaOf(tNext), eta);
-      tNextUsed = Math.min(tEnd, tOf(down));
-      su = Math.sqrt(Math.max(0, sigmaOf(tNext) ** 2 - sigmaOf(tNextUsed) ** 2));
-    }
+    const { tTo: tNextUsed, su } = ancestralTarget(t, tNext, tEnd, eta);
     const step = i;
     if (orders[i] === 1) x = yield* solver1(x, t, tNextUsed, cache, step);
     else if (orders[i] === 2) x = yield* solver2(x, t, tNextUsed, cache, step);

@@ -1,5 +1,6 @@
 // k-diffusion's DPMSolver steps (https://arxiv.org/abs/2206.00927) in t = -log(sigma), shared by DPM fast and DPM
 // adaptive. eps(x, t) = (x - D(x; sigma(t))) / sigma(t); each step caches the evaluations it shares with the others.
+import { ancestralStep } from './ancestral';
 import { lincomb } from './vec';
 import type { SigmaCall } from './sampler-run';
 
@@ -49,4 +50,12 @@ export function* solver3(x: Float32Array, t: number, tNext: number, cache: EpsCa
   const k = sigmaOf(tNext) * Math.expm1(h);
   const c3 = (sigmaOf(tNext) / r2) * (Math.expm1(h) / h - 1);
   return lincomb([1, x], [-k, e], [-c3, e2], [c3, e]);
+}
+
+/** With eta > 0, step only to the ancestral sigma_down (not past tEnd) and add noise of su afterwards. */
+export function ancestralTarget(t: number, tNext: number, tEnd: number, eta: number): { tTo: number; su: number } {
+  if (!eta) return { tTo: tNext, su: 0 };
+  const { down } = ancestralStep(sigmaOf(t), sigmaOf(tNext), eta);
+  const tTo = Math.min(tEnd, tOf(down));
+  return { tTo, su: Math.sqrt(Math.max(0, sigmaOf(tNext) ** 2 - sigmaOf(tTo) ** 2)) };
 }

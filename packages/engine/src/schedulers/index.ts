@@ -4,6 +4,7 @@ export { getSampler, listSamplers, listSchedulers, samplerInfotext } from './reg
 export { DiscreteSchedule, LcmSchedule, type InnerModel } from './model-schedule';
 export { SCHEDULE_FUNCTIONS, AYS_SD15, BETA_DIST_ALPHA, BETA_DIST_BETA } from './schedule-types';
 export { betaPpf, betaCdf } from './beta-distribution';
+export { KSamplerRun, TimestepSamplerRun } from './sampler-run';
 export { sigmaPlan, timestepPlan, a1111Timesteps, a1111EncodeSteps } from './discretization';
 export { ancestralStep } from './ancestral';
 export { lmsCoefficient } from './lms';

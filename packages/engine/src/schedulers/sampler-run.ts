@@ -89,6 +89,9 @@ export class KSamplerRun extends GeneratorRun<SigmaCall, Float32Array> implement
     return this.start(this.o.sampler(x, { sigmas: this.o.sigmas, noise: this.noise, range: this.o.range }));
   }
 
+  /** the noise level of the next model call (diagnostics and tests) */
+  get sigma(): number { return this.pending!.sigma; }
+
   nextTimestep(): number {
     return this.o.inner.sigmaToT(this.pending!.sigma);
   }
