@@ -150,3 +150,11 @@ test('a model whose scheduler_config has an unknown prediction_type or timestep_
     await variantEngine.close();
   }
 });
+
+test('DPM adaptive: images of one batch take different step sizes and still equal their single runs', async () => {
+  const params = { sampler: 'DPM adaptive', discretization: 'a1111' as const, steps: 3, seed: 5 };
+  const batch = await gen({ ...params, batch_size: 2 });
+  const singles = [await gen({ ...params }), await gen({ ...params, seed: 6 })];
+  assert.deepEqual(await pixels(batch.images[0]), await pixels(singles[0].images[0]));
+  assert.deepEqual(await pixels(batch.images[1]), await pixels(singles[1].images[0]));
+});

@@ -58,13 +58,10 @@ function buildGroups(rows: Row[], latentSize: number): Group[] {
 
 /** Runs one model call for the group's unfinished rows; rows waiting at different timesteps (DPM adaptive) go in separate batches. */
 async function callGroup(g: Group, opts: DenoiseOptions, latentSize: number, callProgress: number): Promise<void> {
-  const active = g.rows.filter((r) => !r.run.done);
-  const timesteps = new Set(active.map((r) => r.run.nextTimestep()));
-  if (active.length === 0) return;
-  if (active.length !== g.rows.length || timesteps.size > 1) {
-    for (const t of timesteps) {
-      for (const sub of buildGroups(active.filter((r) => r.run.nextTimestep() === t), latentSize)) await callGroup(sub, opts, latentSize, callProgress);
-    }
+  const byTimestep = new Map<number, Row[]>();
+  for (const r of g.rows) if (!r.run.done) byTimestep.set(r.run.nextTimestep(), [...(byTimestep.get(r.run.nextTimestep()) ?? []), r]);
+  if (byTimestep.size !== 1 || byTimestep.values().next().value!.length !== g.rows.length) {
+    for (const rows of byTimestep.values()) for (const sub of buildGroups(rows, latentSize)) await callGroup(sub, opts, latentSize, callProgress);
     return;
   }
   const n = g.rows.length;
