@@ -234,3 +234,15 @@ test('random sources: A1111\'s GPU source by default, randn_source in override_s
   assert.match(info.infotexts[1], /Variation seed: 6, Variation seed strength: 0.25/);
   assert.equal(info.notes, undefined, 'subseed fields are no longer ignored');
 });
+
+test('prompt editing through /sdapi/v1/txt2img: [a:b:N] with N past the last step renders a', async () => {
+  const alice = client(gateway.url);
+  const pixels = async (b64: string) => sharp(Buffer.from(b64, 'base64')).raw().toBuffer();
+  const plain = await alice.post('/sdapi/v1/txt2img', { ...small, seed: 11, prompt: 'a castle' });
+  const edited = await alice.post('/sdapi/v1/txt2img', { ...small, seed: 11, prompt: '[a castle:a forest:40]' });
+  assert.equal(edited.status, 200);
+  assert.ok((await pixels(edited.body.images[0])).equals(await pixels(plain.body.images[0])));
+  assert.match(JSON.parse(edited.body.info).infotexts[0], /^\[a castle:a forest:40\]/, 'the infotext keeps the prompt as written');
+  const switched = await alice.post('/sdapi/v1/txt2img', { ...small, seed: 11, prompt: '[a castle:a forest:2]' });
+  assert.ok(!(await pixels(switched.body.images[0])).equals(await pixels(plain.body.images[0])));
+});

@@ -8,7 +8,7 @@ import { noiseForImage } from './rng';
 import { getSampler, samplerInfotext, schedulerConfigProblem } from './schedulers';
 import { ModelRegistry, type ModelInfo, type LoadedModelFiles } from './models/model-registry';
 import { SessionCache, type ExecutionProvider } from './onnx/session-cache';
-import { encodePromptPair, type TextStates } from './pipeline/text-encoding';
+import { encodeConditioning, type RowConditioning } from './pipeline/conditioning';
 import { denoise as denoiseLoop, type Row } from './pipeline/denoise';
 import { decodeImage, encodePng, rgbToTensor, tensorToRgb } from './pipeline/images';
 import { addPngText, buildInfotext, type InfotextMeta } from './png';
@@ -62,7 +62,7 @@ interface Plan {
   /** [channels, height / 8, width / 8] */
   latentDims: [number, number, number];
 }
-interface ItemConditioning { cond: TextStates; uncond: TextStates; init?: Float32Array }
+interface ItemConditioning { text: RowConditioning; init?: Float32Array }
 interface Conditioning {
   perItem: Map<string, ItemConditioning>;
   control: Awaited<ReturnType<ControlNetPlanner>> | null;
@@ -190,13 +190,14 @@ export class Engine {
     };
   }
 
-  /** Conditioning: each item's text states (cond, uncond), its init latent for img2img, and the ControlNet plan. */
+  /** Conditioning: each item's text-state schedules (AND parts, prompt editing; each distinct text encoded once), its init latent for img2img, and the ControlNet plan. */
   private async condition(plan: Plan, sessions: ModelSessions): Promise<Conditioning> {
     const perItem = new Map<string, ItemConditioning>();
-    for (const { id, params: p } of plan.items) {
-      const { cond, uncond } = await encodePromptPair(sessions.textEncoder, plan.tokenizer, extractLoraTags(p.prompt).prompt, extractLoraTags(p.negative_prompt).prompt);
+    const pairs = plan.items.map(({ params: p }) => ({ prompt: extractLoraTags(p.prompt).prompt, negative: extractLoraTags(p.negative_prompt).prompt }));
+    const texts = await encodeConditioning(sessions.textEncoder, plan.tokenizer, pairs, plan.items[0].params.steps);
+    for (const [i, { id, params: p }] of plan.items.entries()) {
       const init = p.kind === 'img2img' ? await this.encodeInit(plan.model, p) : undefined;
-      perItem.set(id, { cond, uncond, init });
+      perItem.set(id, { text: texts[i], init });
     }
     const control = plan.items[0].params.controlnet.length > 0 && this.controlNet
       ? await this.controlNet({ model: plan.model, items: plan.items, sessions: this.cache })
@@ -207,12 +208,12 @@ export class Engine {
   /** Noise: one row per image, seeded seed, seed + 1, ... across batch_size x n_iter (A1111's per-image generators), each with its own sampler run. */
   private noise(plan: Plan, conditioning: Conditioning): Row[] {
     return plan.items.flatMap(({ id, params: p }) => {
-      const { cond, uncond, init } = conditioning.perItem.get(id)!;
+      const { text, init } = conditioning.perItem.get(id)!;
       return Array.from({ length: p.batch_size * p.n_iter }, (_, k) => {
         const seed = (p.seed + k) % 2 ** 32;
         const { first, stream: rng } = noiseForImage(p, k, plan.latentDims);
         const run = plan.sampler.create({ config: plan.scheduler, steps: p.steps, strength: p.kind === 'img2img' ? p.denoising_strength : 1, discretization: p.discretization ?? 'diffusers' });
-        return { itemId: id, seed, cfg: p.cfg_scale, cond, uncond, run, rng, x: run.initLatent(first, init) };
+        return { itemId: id, seed, cfg: p.cfg_scale, conditioning: text, calls: 0, run, rng, x: run.initLatent(first, init) };
       });
     });
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClipTokenizer, parsePromptAttention, tokenizeWeighted, equalizeChunks } from '../src/tokenizer';
+import { ClipTokenizer, parsePromptAttention, tokenizeWeighted, padChunks } from '../src/tokenizer';
 
 // A hand-made vocabulary: letters, letters with </w>, a few merges, the two special tokens.
 const letters = 'abcdefghijklmnopqrstuvwxyz,.!'.split('');
@@ -70,10 +70,11 @@ test('an overflowing chunk breaks after its last comma when it is near the end',
   assert.equal(chunks[1].ids[1], vocab['dog</w>']);
 });
 
-test('equalizeChunks pads the shorter side with empty chunks', () => {
+test('padChunks pads a shorter prompt with empty chunks', () => {
   const a = tokenizeWeighted(tok, Array.from({ length: 100 }, () => 'cat').join(' '));
   const b = tokenizeWeighted(tok, 'dog');
-  const [x, y] = equalizeChunks(tok, a, b);
+  const x = padChunks(tok, a, 2);
+  const y = padChunks(tok, b, 2);
   assert.equal(x.length, 2);
   assert.equal(y.length, 2);
   assert.equal(y[1].ids[1], tok.eosId);

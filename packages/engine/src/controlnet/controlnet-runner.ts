@@ -24,8 +24,7 @@ export function createControlNetPlanner(opts: { maxInputPixels: number }): Contr
     const units = new Map(await Promise.all(items.map(async (it) => [it.id, await Promise.all(it.params.controlnet.map(async (u) => ({ unit: u, map: await controlMap(u, width, height, opts.maxInputPixels) })))] as const)));
     const plane = 3 * width * height;
     const one = new ort.Tensor('float32', Float32Array.of(1), []);
-    const extraFeeds: ExtraFeeds = async ({ rows, withUncond, sample, timestep, states, callProgress }) => {
-      const order = withUncond ? [...rows, ...rows] : rows;
+    const extraFeeds: ExtraFeeds = async ({ rows, order, sample, timestep, states, callProgress }) => {
       const unitCount = units.get(rows[0].itemId)!.length;
       let sums: Record<string, Float32Array> | null = null;
       let dims: Record<string, readonly number[]> = {};

@@ -6,21 +6,25 @@ import type { NoiseSource } from '../rng';
 import type { SamplerRun } from '../schedulers';
 import { timestepTensor } from '../onnx/io';
 import type { TextStates } from './text-encoding';
+import { conditioningAt, condOnly, type RowConditioning } from './conditioning';
 
 export interface Row {
   itemId: string;
   /** the seed this row's noise and RNG stream come from (the image's Seed in its infotext) */
   seed: number;
   cfg: number;
-  cond: TextStates;
-  uncond: TextStates;
+  /** the item's conditioning schedule (AND parts, prompt editing, negative prompt) */
+  conditioning: RowConditioning;
+  /** model calls made so far: A1111 picks the scheduled conditioning by this count */
+  calls: number;
   run: SamplerRun;
   rng: NoiseSource;
   x: Float32Array;
 }
 
-/** Extra UNet inputs for a batch (ControlNet residuals), computed per model call. */
-export type ExtraFeeds = (args: { rows: Row[]; withUncond: boolean; sample: ort.Tensor; timestep: ort.Tensor; states: ort.Tensor; callProgress: number }) => Promise<Record<string, ort.Tensor>>;
+/** Extra UNet inputs for a batch (ControlNet residuals), computed per model call. `order[b]` is the row whose latent
+ * is batch entry b (uncond entries first when `withUncond`). */
+export type ExtraFeeds = (args: { rows: Row[]; order: Row[]; withUncond: boolean; sample: ort.Tensor; timestep: ort.Tensor; states: ort.Tensor; callProgress: number }) => Promise<Record<string, ort.Tensor>>;
 
 export interface DenoiseOptions {
   unet: ort.InferenceSession;
@@ -33,27 +37,47 @@ export interface DenoiseOptions {
 interface Group {
   rows: Row[];
   withUncond: boolean;
-  states: ort.Tensor;
-  sample: Float32Array;
+  sequence: number;
+  channels: number;
+  /** the batch's text states and the texts they were built from (rebuilt when a schedule switches) */
+  states?: { key: string; tensor: ort.Tensor; order: Row[]; condAt: number[][] };
 }
 
-function buildGroups(rows: Row[], latentSize: number): Group[] {
+function buildGroups(rows: Row[]): Group[] {
   const bySequence = new Map<number, Row[]>();
-  for (const r of rows) bySequence.set(r.cond.sequence, [...(bySequence.get(r.cond.sequence) ?? []), r]);
-  return [...bySequence.values()].map((groupRows) => {
-    const withUncond = groupRows.some((r) => r.cfg !== 1 || r.run.needsUncond);
-    const { sequence, channels } = groupRows[0].cond;
-    const halves = withUncond ? [groupRows.map((r) => r.uncond), groupRows.map((r) => r.cond)] : [groupRows.map((r) => r.cond)];
-    const all = halves.flat();
-    const data = new Float32Array(all.length * sequence * channels);
-    all.forEach((s, i) => data.set(s.data, i * sequence * channels));
-    return {
-      rows: groupRows,
-      withUncond,
-      states: new ort.Tensor('float32', data, [all.length, sequence, channels]),
-      sample: new Float32Array(all.length * latentSize),
-    };
-  });
+  for (const r of rows) bySequence.set(r.conditioning.sequence, [...(bySequence.get(r.conditioning.sequence) ?? []), r]);
+  return [...bySequence.values()].map((groupRows) => ({
+    rows: groupRows,
+    withUncond: groupRows.some((r) => needsUncond(r)),
+    sequence: groupRows[0].conditioning.sequence,
+    channels: groupRows[0].conditioning.uncond[0].states.channels,
+  }));
+}
+
+/** The guided prediction needs the unconditional one (CFG, AND parts, or a sampler that reads it, as CFG++ does). */
+const needsUncond = (r: Row) => !condOnly(r.conditioning, r.cfg) || r.run.needsUncond === true;
+
+/**
+ * The batch layout for one model call: the uncond of every row (when any row needs it), then every row's
+ * conditional parts, each picked by the row's own model-call count. `order[b]` is the row of batch entry b;
+ * `condAt[i]` the entries of row i's parts.
+ */
+function statesFor(g: Group): NonNullable<Group['states']> {
+  const at = g.rows.map((r) => conditioningAt(r.conditioning, r.calls));
+  const key = at.map((a) => a.key).join(';');
+  if (g.states?.key === key) return g.states;
+  const entries: TextStates[] = g.withUncond ? at.map((a) => a.uncond) : [];
+  const order: Row[] = g.withUncond ? [...g.rows] : [];
+  const condAt = at.map((a, i) => a.conds.map((c) => {
+    entries.push(c.states);
+    order.push(g.rows[i]);
+    return entries.length - 1;
+  }));
+  const size = g.sequence * g.channels;
+  const data = new Float32Array(entries.length * size);
+  entries.forEach((s, i) => data.set(s.data, i * size));
+  g.states = { key, tensor: new ort.Tensor('float32', data, [entries.length, g.sequence, g.channels]), order, condAt };
+  return g.states;
 }
 
 /** Runs one model call for the group's unfinished rows; rows waiting at different timesteps (DPM adaptive) go in separate batches. */
@@ -61,32 +85,35 @@ async function callGroup(g: Group, opts: DenoiseOptions, latentSize: number, cal
   const byTimestep = new Map<number, Row[]>();
   for (const r of g.rows) if (!r.run.done) byTimestep.set(r.run.nextTimestep(), [...(byTimestep.get(r.run.nextTimestep()) ?? []), r]);
   if (byTimestep.size !== 1 || byTimestep.values().next().value!.length !== g.rows.length) {
-    for (const rows of byTimestep.values()) for (const sub of buildGroups(rows, latentSize)) await callGroup(sub, opts, latentSize, callProgress);
+    for (const rows of byTimestep.values()) for (const sub of buildGroups(rows)) await callGroup(sub, opts, latentSize, callProgress);
     return;
   }
-  const n = g.rows.length;
-  const batch = g.withUncond ? 2 * n : n;
-  g.rows.forEach((r, i) => {
-    const scaled = r.run.scaleInput(r.x);
-    g.sample.set(scaled, i * latentSize);
-    if (g.withUncond) g.sample.set(scaled, (n + i) * latentSize);
-  });
-  const sample = new ort.Tensor('float32', g.sample, [batch, ...opts.latentDims]);
-  const timestep = timestepTensor(opts.unet, g.rows[0].run.nextTimestep(), batch);
-  const extra = opts.extraFeeds ? await opts.extraFeeds({ rows: g.rows, withUncond: g.withUncond, sample, timestep, states: g.states, callProgress }) : {};
-  const out = await opts.unet.run({ sample, timestep, encoder_hidden_states: g.states, ...extra });
+  const { tensor: states, order, condAt } = statesFor(g);
+  const scaled = new Map(g.rows.map((r) => [r, r.run.scaleInput(r.x)]));
+  const samples = new Float32Array(order.length * latentSize);
+  order.forEach((r, b) => samples.set(scaled.get(r)!, b * latentSize));
+  const sample = new ort.Tensor('float32', samples, [order.length, ...opts.latentDims]);
+  const timestep = timestepTensor(opts.unet, g.rows[0].run.nextTimestep(), order.length);
+  const extra = opts.extraFeeds ? await opts.extraFeeds({ rows: g.rows, order, withUncond: g.withUncond, sample, timestep, states, callProgress }) : {};
+  const out = await opts.unet.run({ sample, timestep, encoder_hidden_states: states, ...extra });
   const pred = (out.out_sample ?? out[opts.unet.outputNames[0]]).data as Float32Array;
+  const entry = (b: number) => pred.subarray(b * latentSize, (b + 1) * latentSize);
   g.rows.forEach((r, i) => {
-    if (g.withUncond) {
-      const u = pred.subarray(i * latentSize, (i + 1) * latentSize);
-      const c = pred.subarray((n + i) * latentSize, (n + i + 1) * latentSize);
-      const eps = new Float32Array(latentSize);
-      const scale = r.cfg * (r.run.cfgMultiplier ?? 1);
-      for (let k = 0; k < latentSize; k++) eps[k] = u[k] + scale * (c[k] - u[k]);
-      r.x = r.run.step(eps, r.x, r.rng, u);
+    if (!needsUncond(r)) {
+      r.x = r.run.step(entry(condAt[i][0]), r.x, r.rng);
     } else {
-      r.x = r.run.step(pred.subarray(i * latentSize, (i + 1) * latentSize), r.x, r.rng);
+      // A1111's combine_denoised: uncond + sum over AND parts of weight * cfg * (cond - uncond)
+      const u = entry(i);
+      const eps = Float32Array.from(u);
+      const parts = r.conditioning.parts;
+      condAt[i].forEach((b, j) => {
+        const c = entry(b);
+        const scale = parts[j].weight * r.cfg * (r.run.cfgMultiplier ?? 1);
+        for (let k = 0; k < latentSize; k++) eps[k] += scale * (c[k] - u[k]);
+      });
+      r.x = r.run.step(eps, r.x, r.rng, u);
     }
+    r.calls++;
   });
 }
 
@@ -94,7 +121,7 @@ async function callGroup(g: Group, opts: DenoiseOptions, latentSize: number, cal
 export async function denoise(rows: Row[], opts: DenoiseOptions): Promise<Row[]> {
   const latentSize = opts.latentDims[0] * opts.latentDims[1] * opts.latentDims[2];
   let live = rows;
-  let groups = buildGroups(live, latentSize);
+  let groups = buildGroups(live);
   let reported = 0;
   while (live.some((r) => !r.run.done)) {
     const steps = live[0].run.steps;
@@ -107,7 +134,7 @@ export async function denoise(rows: Row[], opts: DenoiseOptions): Promise<Row[]>
       const remaining = live.filter((r) => !opts.isCanceled?.(r.itemId));
       if (remaining.length !== live.length) {
         live = remaining;
-        groups = buildGroups(live, latentSize);
+        groups = buildGroups(live);
       }
     }
   }

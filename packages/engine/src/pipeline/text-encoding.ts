@@ -1,8 +1,8 @@
-// Prompt -> text states with A1111 emphasis: each token's state is multiplied by its weight, then the chunk is
+// Weighted chunks -> text states with A1111 emphasis: each token's state is multiplied by its weight, then the chunk is
 // rescaled so its mean equals the unweighted mean. Chunks are concatenated along the sequence axis. The same for CLIP
 // and BERT text encoders: only the tokenizer and the encoder's extra inputs differ.
 import * as ort from 'onnxruntime-node';
-import { tokenizeWeighted, equalizeChunks, type PromptTokenizer, type PromptChunk } from '../tokenizer';
+import type { PromptChunk } from '../tokenizer';
 import { inputIdsTensor } from '../onnx/io';
 
 export interface TextStates {
@@ -27,7 +27,6 @@ function weightChunk(states: Float32Array, weights: Float32Array, channels: numb
   }
 }
 
-/** Encodes [cond, uncond] for one item in one text-encoder batch. */
 /** input_ids, and for BERT exports that take them attention_mask (all ones: diffusers passes no mask to a BERT text
  * encoder, so padding is attended, as Taiyi was trained) and token_type_ids (all zeros, one segment). */
 function textEncoderFeeds(session: ort.InferenceSession, ids: Int32Array, batch: number): Record<string, ort.Tensor> {
@@ -37,9 +36,10 @@ function textEncoderFeeds(session: ort.InferenceSession, ids: Int32Array, batch:
   return feeds;
 }
 
-export async function encodePromptPair(session: ort.InferenceSession, tokenizer: PromptTokenizer, prompt: string, negative: string): Promise<{ cond: TextStates; uncond: TextStates }> {
-  const [condChunks, uncondChunks] = equalizeChunks(tokenizer, tokenizeWeighted(tokenizer, prompt), tokenizeWeighted(tokenizer, negative));
-  const all: PromptChunk[] = [...condChunks, ...uncondChunks];
+/** Encodes prompts, each already split into weighted chunks, in one text-encoder batch: [S, C] states per prompt. */
+export async function encodeChunks(session: ort.InferenceSession, prompts: PromptChunk[][]): Promise<TextStates[]> {
+  const all = prompts.flat();
+  if (all.length === 0) return [];
   const tokens = all[0].ids.length;
   const ids = new Int32Array(all.length * tokens);
   all.forEach((c, i) => ids.set(c.ids, i * tokens));
@@ -48,14 +48,15 @@ export async function encodePromptPair(session: ort.InferenceSession, tokenizer:
   const channels = hidden.dims[2] as number;
   const data = hidden.data as Float32Array;
   const perChunk = tokens * channels;
-  const assemble = (from: number, count: number): TextStates => {
-    const states = new Float32Array(count * perChunk);
-    for (let i = 0; i < count; i++) {
-      const chunk = data.slice((from + i) * perChunk, (from + i + 1) * perChunk);
-      weightChunk(chunk, all[from + i].weights, channels);
+  let next = 0;
+  return prompts.map((chunks) => {
+    const states = new Float32Array(chunks.length * perChunk);
+    chunks.forEach((c, i) => {
+      const chunk = data.slice((next + i) * perChunk, (next + i + 1) * perChunk);
+      weightChunk(chunk, c.weights, channels);
       states.set(chunk, i * perChunk);
-    }
-    return { data: states, sequence: count * tokens, channels };
-  };
-  return { cond: assemble(0, condChunks.length), uncond: assemble(condChunks.length, uncondChunks.length) };
+    });
+    next += chunks.length;
+    return { data: states, sequence: chunks.length * tokens, channels };
+  });
 }

@@ -4,3 +4,5 @@ export * from './bert-tokenizer';
 export * from './load-tokenizer';
 export * from './prompt-attention';
 export * from './prompt-chunks';
+export * from './prompt-schedule';
+export * from './prompt-composable';

@@ -58,9 +58,7 @@ export function tokenizeWeighted(tokenizer: PromptTokenizer, prompt: string): Pr
   return chunks;
 }
 
-/** Pads the shorter list with empty chunks so cond and uncond have the same sequence length. */
-export function equalizeChunks(tokenizer: PromptTokenizer, a: PromptChunk[], b: PromptChunk[]): [PromptChunk[], PromptChunk[]] {
-  const n = Math.max(a.length, b.length);
-  const pad = (c: PromptChunk[]) => [...c, ...Array.from({ length: n - c.length }, () => finishChunk(tokenizer, [], []))];
-  return [pad(a), pad(b)];
+/** Pads a prompt's chunks with empty chunks up to `count`, so prompts of one item share a sequence length. */
+export function padChunks(tokenizer: PromptTokenizer, chunks: PromptChunk[], count: number): PromptChunk[] {
+  return [...chunks, ...Array.from({ length: count - chunks.length }, () => finishChunk(tokenizer, [], []))];
 }

@@ -1,0 +1,79 @@
+// Conditioning as a per-step schedule, as A1111 builds it: the positive prompt splits on AND into weighted parts,
+// each part and the negative prompt become [end_at_step, text] schedules (prompt editing, alternation), and each
+// distinct text of the batch goes through the text encoder once. All texts of one item are padded to the item's
+// largest chunk count, so an item keeps one sequence length for the whole run.
+import type * as ort from 'onnxruntime-node';
+import { promptSchedule, scheduleIndexAt, splitComposable, tokenizeWeighted, padChunks, type PromptTokenizer, type PromptChunk } from '../tokenizer';
+import { encodeChunks, type TextStates } from './text-encoding';
+
+export interface ScheduledStates {
+  endAtStep: number;
+  text: string;
+  states: TextStates;
+}
+
+export interface RowConditioning {
+  /** AND parts of the positive prompt, each with its weight and schedule */
+  parts: { weight: number; schedule: ScheduledStates[] }[];
+  uncond: ScheduledStates[];
+  /** 77 * chunks, the same for every text of the item */
+  sequence: number;
+}
+
+export interface ConditioningAt {
+  conds: { states: TextStates; weight: number }[];
+  uncond: TextStates;
+  /** identifies the texts in use, to know when a batch's states must be rebuilt */
+  key: string;
+}
+
+export interface PromptPair {
+  prompt: string;
+  negative: string;
+}
+
+/** The texts each prompt needs over `steps` steps, without touching the text encoder. */
+export function scheduleTexts(pair: PromptPair, steps: number) {
+  return {
+    parts: splitComposable(pair.prompt).map((part) => ({ weight: part.weight, schedule: promptSchedule(part.text, steps) })),
+    uncond: promptSchedule(pair.negative, steps),
+  };
+}
+
+/** Encodes the conditioning schedules of a batch of prompt pairs; each distinct (text, length) is encoded once. */
+export async function encodeConditioning(session: ort.InferenceSession, tokenizer: PromptTokenizer, pairs: PromptPair[], steps: number): Promise<RowConditioning[]> {
+  const planned = pairs.map((pair) => {
+    const texts = scheduleTexts(pair, steps);
+    const distinct = [...new Set([...texts.parts.flatMap((p) => p.schedule.map((e) => e.text)), ...texts.uncond.map((e) => e.text)])];
+    const chunks = new Map(distinct.map((t) => [t, tokenizeWeighted(tokenizer, t)]));
+    const count = Math.max(...[...chunks.values()].map((c) => c.length));
+    return { texts, chunks, count };
+  });
+  const unique = new Map<string, PromptChunk[]>();
+  for (const p of planned) for (const [text, chunks] of p.chunks) unique.set(`${p.count}|${text}`, padChunks(tokenizer, chunks, p.count));
+  const keys = [...unique.keys()];
+  const encoded = await encodeChunks(session, keys.map((k) => unique.get(k)!));
+  const states = new Map(keys.map((k, i) => [k, encoded[i]]));
+  return planned.map(({ texts, count }) => {
+    const withStates = (schedule: { endAtStep: number; text: string }[]) => schedule.map((e) => ({ ...e, states: states.get(`${count}|${e.text}`)! }));
+    const uncond = withStates(texts.uncond);
+    return { parts: texts.parts.map((p) => ({ weight: p.weight, schedule: withStates(p.schedule) })), uncond, sequence: uncond[0].states.sequence };
+  });
+}
+
+/** What a model call (counted from 0, as A1111's CFG denoiser counts) conditions on. */
+export function conditioningAt(c: RowConditioning, call: number): ConditioningAt {
+  const pick = (s: ScheduledStates[]) => scheduleIndexAt(s, call);
+  const partIdx = c.parts.map((p) => pick(p.schedule));
+  const uncondIdx = pick(c.uncond);
+  return {
+    conds: c.parts.map((p, i) => ({ states: p.schedule[partIdx[i]].states, weight: p.weight })),
+    uncond: c.uncond[uncondIdx].states,
+    key: `${partIdx.join(',')}|${uncondIdx}`,
+  };
+}
+
+/** True when the guided prediction is the conditional one alone (cfg 1, one part of weight 1): no uncond pass needed. */
+export function condOnly(c: RowConditioning, cfg: number): boolean {
+  return cfg === 1 && c.parts.length === 1 && c.parts[0].weight === 1;
+}
