@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { createHmac } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,11 +7,14 @@ import { Webhook } from 'standardwebhooks';
 import { generateWebhookSecret, signWebhook } from '../src/webhooks/sign';
 import { createWebhookSender, isPrivateAddress, assertPublicUrl } from '../src/webhooks/send';
 
-test('signatures verify with the standardwebhooks package', () => {
+test('signatures are the spec\'s HMAC, computed here independently, and verify with the standardwebhooks package', () => {
   const secret = generateWebhookSecret();
   const body = JSON.stringify({ type: 'job.succeeded', data: { id: 'j1' } });
   const ts = Math.floor(Date.now() / 1000);
   const headers = signWebhook(secret, 'msg_1', ts, body);
+  const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+  assert.equal(headers['webhook-signature'], `v1,${createHmac('sha256', key).update(`msg_1.${ts}.${body}`).digest('base64')}`);
+  assert.deepEqual([headers['webhook-id'], headers['webhook-timestamp']], ['msg_1', String(ts)]);
   assert.deepEqual(new Webhook(secret).verify(body, headers), JSON.parse(body));
   assert.throws(() => new Webhook(secret).verify(body + ' ', headers));
   assert.throws(() => new Webhook(generateWebhookSecret()).verify(body, headers));
