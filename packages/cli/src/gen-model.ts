@@ -1,4 +1,4 @@
-// npm run gen-model -- --preset tiny|sd15 --out <dir> [--seed N] [--no-controlnet] [--fp16]
+// npm run gen-model -- --preset tiny|sd15|tiny-inpaint|sd15-inpaint --out <dir> [--seed N] [--no-controlnet] [--fp16]
 import { parseArgs } from 'node:util';
 import { generateModel, presets } from '@farm/modelgen';
 
@@ -23,5 +23,5 @@ if (!Number.isInteger(seed) || seed < 0) {
   process.exit(2);
 }
 const started = performance.now();
-await generateModel({ preset, outDir, seed, controlnet: !values['no-controlnet'], fp16Weights: values.fp16, log: (line) => console.log(line) });
+await generateModel({ preset, outDir, seed, controlnet: values['no-controlnet'] ? false : undefined, fp16Weights: values.fp16, log: (line) => console.log(line) });
 console.log(`wrote ${outDir} (preset ${preset}, seed ${seed}) in ${((performance.now() - started) / 1000).toFixed(1)} s`);

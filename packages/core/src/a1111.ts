@@ -7,6 +7,7 @@ import { ValidationError, FarmError, UnknownModelError, UnknownSamplerError } fr
 import { resolveParams, type Catalog, type RequestLimits } from './schemas';
 import { SCHEDULE_TYPES } from './samplers';
 import { RANDN_SOURCES, type ControlNetUnit, type GenerationParams, type RandnSource } from './types';
+import { imageFieldsShape } from './image-fields';
 import { z } from 'zod';
 
 /** The AUTOMATIC1111 release whose API the farm implements, reported as `version` and in infotexts. */
@@ -31,6 +32,8 @@ const TXT2IMG: Record<string, [FieldType, unknown]> = {
   enable_hr: ['bool', false], firstphase_width: ['int', 0], firstphase_height: ['int', 0], hr_scale: ['float', 2.0], hr_upscaler: ['str', null],
   hr_second_pass_steps: ['int', 0], hr_resize_x: ['int', 0], hr_resize_y: ['int', 0], hr_checkpoint_name: ['str', null], hr_sampler_name: ['str', null],
   hr_scheduler: ['str', null], hr_prompt: ['str', ''], hr_negative_prompt: ['str', ''],
+  // Forge's hires CFG (A1111 1.10 has none and uses cfg_scale); null keeps cfg_scale
+  hr_cfg: ['float', null],
 };
 const IMG2IMG: Record<string, [FieldType, unknown]> = {
   init_images: ['list', null], resize_mode: ['int', 0], image_cfg_scale: ['float', null], mask: ['str', null], mask_blur_x: ['int', 4], mask_blur_y: ['int', 4],
@@ -193,7 +196,9 @@ function refuseUnsupported(kind: A1111Kind, r: A1111Request, sampler: string): v
   const refuse = (field: string, why: string) => { throw invalid([field], why, 'value_error.unsupported'); };
   if (v('restore_faces') === true) refuse('restore_faces', 'face restoration is not available on this farm (no face restorer is installed; see /sdapi/v1/face-restorers)');
   if (v('tiling') === true) refuse('tiling', 'tiling (seamless textures) is not supported by this farm yet');
-  if (kind === 'txt2img' && v('enable_hr') === true) refuse('enable_hr', 'hires fix is not supported by this farm yet');
+  if (kind === 'txt2img' && v('enable_hr') === true) {
+    if ((v('firstphase_width') as number) > 0 || (v('firstphase_height') as number) > 0) refuse('firstphase_width', 'the old hires fix (firstphase_width/height) is not supported; use hr_scale or hr_resize_x/hr_resize_y');
+  }
   if (v('refiner_checkpoint') !== null && !['', 'None', 'none'].includes(String(v('refiner_checkpoint')))) refuse('refiner_checkpoint', 'a refiner checkpoint is not supported by this farm yet');
   if (typeof v('firstpass_image') === 'string' && v('firstpass_image') !== '') refuse('firstpass_image', 'firstpass_image is not supported by this farm yet');
   // the samplers whose k-diffusion function takes eta (A1111 passes eta_ancestral = 1), and DDIM's eta_ddim = 0
@@ -206,9 +211,7 @@ function refuseUnsupported(kind: A1111Kind, r: A1111Request, sampler: string): v
   if (typeof v('s_noise') === 'number' && v('s_noise') !== 1 && ancestral) refuse('s_noise', 's_noise other than 1 is not supported by this farm yet');
   if (typeof v('s_min_uncond') === 'number' && v('s_min_uncond') !== 0) refuse('s_min_uncond', 'negative guidance minimum sigma (s_min_uncond) is not supported by this farm yet');
   if (kind === 'img2img') {
-    if (typeof v('mask') === 'string' && v('mask') !== '') refuse('mask', 'inpainting (mask) is not supported by this farm yet');
     if (typeof v('latent_mask') === 'string' && v('latent_mask') !== '') refuse('latent_mask', 'latent_mask is not supported by this farm yet');
-    if (typeof v('initial_noise_multiplier') === 'number' && v('initial_noise_multiplier') !== 1) refuse('initial_noise_multiplier', 'initial_noise_multiplier other than 1 is not supported by this farm yet');
     if (v('resize_mode') === 3) refuse('resize_mode', 'resize_mode 3 (just resize, latent upscale) is not supported by this farm yet; use 0, 1 or 2');
   }
 }
@@ -221,7 +224,7 @@ function refuseUnsupported(kind: A1111Kind, r: A1111Request, sampler: string): v
 export const A1111_IMAGE_OPTIONS: Record<string, unknown> = {
   CLIP_stop_at_last_layers: 1, face_restoration: false, tiling: false, eta_ancestral: 1, eta_ddim: 0,
   s_churn: 0, s_tmin: 0, s_tmax: 0, s_noise: 1, s_min_uncond: 0, k_sched_type: 'Automatic', sigma_min: 0, sigma_max: 0, rho: 0,
-  always_discard_next_to_last_sigma: false, initial_noise_multiplier: 1, img2img_extra_noise: 0, img2img_color_correction: false,
+  always_discard_next_to_last_sigma: false, img2img_extra_noise: 0, img2img_color_correction: false,
   img2img_fix_steps: false, token_merging_ratio: 0, token_merging_ratio_img2img: 0, enable_emphasis: true, use_old_emphasis_implementation: false,
   pad_cond_uncond: false, enable_quantization: false, sd_unet: 'Automatic', sd_hypernetwork: 'None', sd_vae_encode_method: 'Full', sd_vae_decode_method: 'Full',
   use_old_karras_scheduler_sigmas: false, dont_fix_second_order_samplers_schedule: false, use_old_scheduling: false,
@@ -337,15 +340,18 @@ export function parseA1111(kind: A1111Kind, body: unknown, ctx: A1111Context): A
     const v = get<number>(field);
     if (v < -1 || v > 16384) throw invalid([field], 'ensure this value is between -1 and 16384', 'value_error.number.not_in_range');
   }
+  const image = imageFields(kind, r, options, { sampler, scheduler, model: model ?? ctx.catalog.defaultModel ?? ctx.catalog.models[0] }, ctx.catalog);
   try {
     const params = resolveParams({
+      ...image,
       kind, model, prompt: promptForEngine, negative_prompt: negative, sampler, scheduler, discretization: 'a1111',
       steps, cfg_scale: get<number>('cfg_scale'), width: get<number>('width'), height: get<number>('height'), seed,
       batch_size: get<number>('batch_size'), n_iter: get<number>('n_iter'), denoising_strength: kind === 'img2img' ? denoising : 0.75, init_image: init,
       resize_mode: kind === 'img2img' ? get<number>('resize_mode') : 0, loras: [], controlnet,
       randn_source: settings.randn_source ?? A1111_DEFAULT_RANDN_SOURCE, eta_noise_seed_delta: settings.eta_noise_seed_delta ?? 0,
       subseed, subseed_strength: subseedStrength, seed_resize_from_w: get<number>('seed_resize_from_w'), seed_resize_from_h: get<number>('seed_resize_from_h'),
-    }, ctx.limits, ctx.catalog);
+    }, ctx.limits, ctx.catalog, { unused: [] });
+    if (params.hires) params.hires.denoising_strength = denoising;
     return { params, request: r, prompt, negative_prompt: negative, styles: styleNames, infoDenoising: denoising, comments };
   } catch (e) {
     if (e instanceof UnknownSamplerError) throw new A1111HttpError(400, 'Sampler not found', { available: (e.details as { available?: string[] })?.available ?? [] });
@@ -356,6 +362,42 @@ export function parseA1111(kind: A1111Kind, body: unknown, ctx: A1111Context): A
     }
     throw e;
   }
+}
+
+const IMG2IMG_IMAGE_FIELDS = ['mask', 'mask_blur', 'mask_blur_x', 'mask_blur_y', 'mask_round', 'inpainting_fill', 'inpaint_full_res', 'inpaint_full_res_padding', 'inpainting_mask_invert', 'initial_noise_multiplier'];
+const TXT2IMG_IMAGE_FIELDS = ['enable_hr', 'hr_scale', 'hr_upscaler', 'hr_second_pass_steps', 'hr_resize_x', 'hr_resize_y', 'hr_sampler_name', 'hr_scheduler', 'hr_prompt', 'hr_negative_prompt', 'hr_cfg'];
+
+/**
+ * The inpainting / hires fix fields of this kind of request (and the options initial_noise_multiplier and
+ * inpainting_mask_weight), checked by the shared field schema. The hires sampler resolves as the main one does
+ * ("DPM++ 2M Karras" names its schedule); "Use same sampler/scheduler/checkpoint" mean the first pass's.
+ */
+function imageFields(kind: A1111Kind, r: A1111Request, options: Record<string, unknown>, first: { sampler: string; scheduler: string; model?: string }, catalog: Catalog) {
+  const names = kind === 'img2img' ? IMG2IMG_IMAGE_FIELDS : TXT2IMG_IMAGE_FIELDS;
+  const picked: Record<string, unknown> = Object.fromEntries(names.map((n) => [n, r[n]]).filter(([n, v]) => v !== null && v !== undefined && !(n === 'mask' && v === '')));
+  if (kind === 'img2img' && picked.initial_noise_multiplier === undefined && typeof options.initial_noise_multiplier === 'number') picked.initial_noise_multiplier = options.initial_noise_multiplier;
+  if (options.inpainting_mask_weight !== undefined && options.inpainting_mask_weight !== null) picked.inpainting_mask_weight = Number(options.inpainting_mask_weight);
+  if (kind === 'txt2img' && picked.enable_hr === true) {
+    const checkpoint = r.hr_checkpoint_name;
+    if (typeof checkpoint === 'string' && checkpoint !== '' && checkpoint !== 'Use same checkpoint' && checkpointName(checkpoint) !== first.model) {
+      throw invalid(['hr_checkpoint_name'], 'a different checkpoint for the hires pass is not supported by this farm yet', 'value_error.unsupported');
+    }
+    const sameSampler = picked.hr_sampler_name === undefined || picked.hr_sampler_name === '' || picked.hr_sampler_name === 'Use same sampler';
+    const sameScheduler = picked.hr_scheduler === undefined || picked.hr_scheduler === '' || picked.hr_scheduler === 'Use same scheduler';
+    if (!sameSampler || !sameScheduler) {
+      const name = sameSampler ? first.sampler : String(picked.hr_sampler_name);
+      const resolved = resolveSampler(name, sameScheduler ? null : String(picked.hr_scheduler), catalog);
+      const suffixed = resolved.sampler !== name.trim();
+      picked.hr_sampler_name = resolved.sampler;
+      picked.hr_scheduler = sameScheduler && !suffixed ? first.scheduler : resolved.scheduler;
+    } else {
+      delete picked.hr_sampler_name;
+      delete picked.hr_scheduler;
+    }
+  }
+  const parsed = z.object(imageFieldsShape).safeParse(picked);
+  if (!parsed.success) throw new A1111ValidationError(parsed.error.issues.map((i) => ({ loc: ['body', ...i.path], msg: i.message, type: `value_error.${i.code}` })));
+  return parsed.data;
 }
 
 function parseControlNetUnits(units: unknown[]): ControlNetUnit[] {

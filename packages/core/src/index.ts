@@ -7,3 +7,5 @@ export * from './a1111';
 export * from './float16';
 export * from './lora-tags';
 export * from './samplers';
+export * from './upscalers';
+export * from './image-fields';

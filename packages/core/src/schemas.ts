@@ -5,6 +5,7 @@ import { ValidationError, UnknownModelError, UnknownLoraError } from './errors';
 import { extractLoraTags } from './lora-tags';
 import { RANDN_SOURCES, type GenerationParams } from './types';
 import { resolveSamplerName } from './samplers';
+import { imageFieldsShape, resolveImageFields } from './image-fields';
 
 export interface RequestLimits {
   maxPixels: number;
@@ -17,6 +18,8 @@ export interface Catalog {
   models: string[];
   loras: string[];
   defaultModel?: string;
+  /** upscaler models installed on workers (UPSCALERS_DIR), besides the built-in None, Lanczos and Nearest */
+  upscalers?: string[];
   /** throws UnknownSamplerError */
   checkSampler(sampler: string, scheduler: string): void;
 }
@@ -64,6 +67,7 @@ export const jobRequestSchema = z.object({
   webhook: z.union([z.string(), z.object({ url: z.string(), events: z.array(z.enum(['start', 'progress', 'completed'])).optional() })]).optional(),
   priority: z.number().int().min(1).max(1000).optional(),
   idempotency_key: z.string().min(1).max(200).optional(),
+  ...imageFieldsShape,
 }).strict();
 
 export type JobRequest = z.infer<typeof jobRequestSchema>;
@@ -82,7 +86,7 @@ export function stripDataUrl(image: string): string {
 const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}\s*$/;
 
 /** Checks everything that can be checked without running a model and resolves defaults and the random seed. */
-export function resolveParams(req: Omit<JobRequest, 'webhook' | 'priority' | 'idempotency_key'>, limits: RequestLimits, catalog: Catalog): GenerationParams {
+export function resolveParams(req: Omit<JobRequest, 'webhook' | 'priority' | 'idempotency_key'>, limits: RequestLimits, catalog: Catalog, opts: ResolveOptions = {}): GenerationParams {
   for (const [field, v] of [['width', req.width], ['height', req.height]] as const) {
     if (v % 8 !== 0) throw new ValidationError(`${field} must be a multiple of 8, got ${v}`, field);
   }
@@ -105,6 +109,13 @@ export function resolveParams(req: Omit<JobRequest, 'webhook' | 'priority' | 'id
     if (!BASE64.test(stripDataUrl(u.image))) throw new ValidationError(`controlnet.${i}.image is not base64`, `controlnet.${i}.image`);
     if (u.guidance_end < u.guidance_start) throw new ValidationError(`controlnet.${i}: guidance_end must not be below guidance_start`, `controlnet.${i}.guidance_end`);
   });
+  const image = resolveImageFields(req, {
+    kind, width: req.width, height: req.height, steps: req.steps, maxPixels: limits.maxPixels, maxSteps: limits.maxSteps, upscalers: catalog.upscalers ?? [],
+    denoisingStrength: req.denoising_strength, sent: opts.sent ?? (() => false), checkSampler: catalog.checkSampler,
+  });
+  if (opts.unused) opts.unused.push(...image.unused);
+  else if (image.unused.length > 0) throw new ValidationError(`${image.unused[0]} has no effect on ${kind} (${image.unused.join(', ')})`, image.unused[0]);
+  if (req.mask && !BASE64.test(image.inpaint?.mask ?? '')) throw new ValidationError('mask is not base64', 'mask');
   return {
     kind, model, prompt: req.prompt, negative_prompt: req.negative_prompt, sampler: names.sampler, scheduler: names.scheduler, discretization: req.discretization,
     steps: req.steps, cfg_scale: req.cfg_scale, width: req.width, height: req.height,
@@ -118,7 +129,19 @@ export function resolveParams(req: Omit<JobRequest, 'webhook' | 'priority' | 'id
     ...(init ? { init_image: init } : {}), resize_mode: req.resize_mode,
     loras: req.loras.map((l) => ({ name: l.name, weight: l.weight })),
     controlnet: req.controlnet.map((u) => ({ ...u, image: stripDataUrl(u.image) })),
+    ...(image.inpaint ? { inpaint: image.inpaint } : {}),
+    ...(image.hires ? { hires: image.hires } : {}),
+    ...(image.tiling ? { tiling: true } : {}),
+    ...(image.initial_noise_multiplier !== undefined ? { initial_noise_multiplier: image.initial_noise_multiplier } : {}),
+    ...(image.inpainting_mask_weight !== undefined ? { inpainting_mask_weight: image.inpainting_mask_weight } : {}),
   };
+}
+
+export interface ResolveOptions {
+  /** whether the request body named a field (fields that do nothing for its kind) */
+  sent?: (field: string) => boolean;
+  /** collects fields that do nothing for the request's kind; without it they are a ValidationError (native API) */
+  unused?: string[];
 }
 
 export function parseJobRequest(body: unknown, limits: RequestLimits, catalog: Catalog) {
@@ -132,5 +155,6 @@ export function parseJobRequest(body: unknown, limits: RequestLimits, catalog: C
     try { url = new URL(hook.url); } catch { throw new ValidationError('webhook must be an absolute http(s) URL', 'webhook'); }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ValidationError('webhook must be an http(s) URL', 'webhook');
   }
-  return { params: resolveParams(rest, limits, catalog), webhook: hook, priority, idempotencyKey: idempotency_key };
+  const sent = (k: string) => Object.hasOwn(body, k) && (body as Record<string, unknown>)[k] !== null;
+  return { params: resolveParams(rest, limits, catalog, { sent }), webhook: hook, priority, idempotencyKey: idempotency_key };
 }

@@ -1,6 +1,6 @@
 // The shapes every package agrees on. Validation (zod) lives in schemas.ts; these are the parsed results.
 
-export type JobKind = 'txt2img' | 'img2img';
+export type JobKind = 'txt2img' | 'img2img' | 'extras';
 
 export interface LoraRef {
   name: string;
@@ -71,4 +71,65 @@ export interface GenerationParams {
   seed_resize_from_h?: number;
   /** A1111 eta_noise_seed_delta (ENSD): noise after the first draw comes from seed + delta */
   eta_noise_seed_delta?: number;
+  /** img2img only: inpainting with a mask (A1111's fields) */
+  inpaint?: InpaintParams;
+  /** img2img: the noise is multiplied by this before sampling (A1111 initial_noise_multiplier, default 1) */
+  initial_noise_multiplier?: number;
+  /** inpainting (9-channel) models: how much of the masked image is hidden from the conditioning (A1111 default 1) */
+  inpainting_mask_weight?: number;
+  /** txt2img only: hires fix (a second, img2img pass at a larger size) */
+  hires?: HiresParams;
+  /** seamless textures: circular padding in every UNet and VAE convolution */
+  tiling?: boolean;
+  /** kind 'extras': postprocessing of init_image (upscaling) */
+  extras?: ExtrasParams;
+}
+
+/** A1111's inpainting fields, resolved. */
+export interface InpaintParams {
+  /** base64 image, no data: prefix; white (or opaque, for an RGBA mask with transparency) = repaint */
+  mask: string;
+  mask_blur_x: number;
+  mask_blur_y: number;
+  /** 0 fill, 1 original, 2 latent noise, 3 latent nothing */
+  inpainting_fill: 0 | 1 | 2 | 3;
+  /** "Only masked": crop around the mask, work at width x height, paste back */
+  inpaint_full_res: boolean;
+  inpaint_full_res_padding: number;
+  inpainting_mask_invert: boolean;
+  mask_round: boolean;
+}
+
+/** A1111's hires fix fields, resolved (target size computed as A1111 calculate_target_resolution does). */
+export interface HiresParams {
+  hr_scale: number;
+  hr_resize_x: number;
+  hr_resize_y: number;
+  /** a latent mode ("Latent", "Latent (bicubic)", ...), "None", "Lanczos", "Nearest" or an upscaler model's name */
+  hr_upscaler: string;
+  /** whether the request named hr_upscaler (A1111 writes "Hires upscaler" only then) */
+  hr_upscaler_given: boolean;
+  hr_second_pass_steps: number;
+  hr_sampler_name?: string;
+  hr_scheduler?: string;
+  hr_prompt: string;
+  hr_negative_prompt: string;
+  hr_cfg?: number;
+  /** hires pass denoising strength (A1111's denoising_strength on txt2img) */
+  denoising_strength: number;
+}
+
+/** A1111's extras (postprocessing upscale) fields for one image. */
+export interface ExtrasParams {
+  /** 0: scale by upscaling_resize; 1: scale to upscaling_resize_w x upscaling_resize_h */
+  resize_mode: 0 | 1;
+  upscaling_resize: number;
+  upscaling_resize_w: number;
+  upscaling_resize_h: number;
+  upscaling_crop: boolean;
+  upscaler_1: string;
+  upscaler_2: string;
+  extras_upscaler_2_visibility: number;
+  /** name of the image in extra-batch-images */
+  name?: string;
 }

@@ -3,7 +3,7 @@
 // LoRA-merged variants slot in.
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { ValidationError, type GenerationParams, type LoraRef } from '@farm/core';
+import { ValidationError, hiresTarget, knownUpscaler, type GenerationParams, type LoraRef } from '@farm/core';
 import { noiseForImage } from './rng';
 import { getSampler, samplerInfotext, schedulerConfigProblem } from './schedulers';
 import { ModelRegistry, type ModelInfo, type LoadedModelFiles } from './models/model-registry';
@@ -18,6 +18,10 @@ import { listLoras as scanLoras } from './lora/registry';
 import { buildMergedNetworks } from './lora/merged-model';
 import { modelSha256, shortHash } from './models/model-hash';
 import { UnknownLoraError } from '@farm/core';
+import { prepareItemInputs, startRow, finishLatent, finishPixels, type ItemInputs } from './pipeline/item-inputs';
+import { alphaBarAt, sampleChannels } from './pipeline/unet-io';
+import { hiresInfotext, hiresPass, hiresSteps } from './pipeline/hires';
+import { upscalerModels } from './upscale/model-upscaler';
 
 export const LATENT_SCALE = 0.18215;
 
@@ -31,6 +35,8 @@ export interface EngineOptions {
   maxCachedSessions?: number;
   /** sharp's limitInputPixels for init and control images */
   maxInputPixels?: number;
+  /** upscaler models (<name>.onnx, ESRGAN-style image -> image) */
+  upscalersDir?: string;
 }
 
 export interface EngineItem { id: string; params: GenerationParams }
@@ -62,12 +68,16 @@ interface Plan {
   /** [channels, height / 8, width / 8] */
   latentDims: [number, number, number];
 }
-interface ItemConditioning { text: RowConditioning; init?: Float32Array }
+interface ItemConditioning { text: RowConditioning; inputs: ItemInputs }
 interface Conditioning {
   perItem: Map<string, ItemConditioning>;
   control: Awaited<ReturnType<ControlNetPlanner>> | null;
+  /** UNet input channels: 4, or 9 for inpainting models */
+  channels: number;
 }
-interface Decoded { row: Row; pixels: Float32Array }
+/** The denoised rows and their latent size (the hires size when hires fix ran). */
+interface Denoised { rows: Row[]; dims: [number, number] }
+interface Decoded { row: Row; pixels: Float32Array; width: number; height: number }
 
 /** Returns sessions for a model with LoRAs merged into its weights; supplied by the LoRA module. */
 export type LoraSessionBuilder = (ctx: { model: ModelInfo; loras: LoraRef[]; cache: SessionCache }) => Promise<Pick<ModelSessions, 'textEncoder' | 'unet'>>;
@@ -75,12 +85,14 @@ export type LoraSessionBuilder = (ctx: { model: ModelInfo; loras: LoraRef[]; cac
 export class Engine {
   readonly registry: ModelRegistry;
   readonly cache: SessionCache;
+  readonly upscalers: ReturnType<typeof upscalerModels>;
   loraSessions?: LoraSessionBuilder;
   controlNet?: ControlNetPlanner;
 
   constructor(readonly opts: EngineOptions) {
     this.registry = new ModelRegistry(opts.modelsDir);
     this.cache = new SessionCache({ providers: opts.providers, intraOpThreads: opts.intraOpThreads, maxSessions: opts.maxCachedSessions });
+    this.upscalers = upscalerModels(opts.upscalersDir, this.cache);
     this.controlNet = createControlNetPlanner({ maxInputPixels: opts.maxInputPixels ?? 4096 * 4096 });
     this.loraSessions = async ({ model, loras, cache }) => {
       const key = loras.map((l) => `${l.name}:${l.weight}`).join(',');
@@ -98,6 +110,11 @@ export class Engine {
 
   listLoras(): LoraInfo[] {
     return scanLoras(this.opts.loraDir);
+  }
+
+  /** upscaler model names (UPSCALERS_DIR); None, Lanczos and Nearest are always there */
+  listUpscalers(): { name: string }[] {
+    return this.upscalers.list();
   }
 
   listModels(): ModelInfo[] {
@@ -131,6 +148,15 @@ export class Engine {
         if (!Number.isFinite(l.weight)) throw new ValidationError(`LoRA "${l.name}" has a non-finite weight`, 'loras');
       }
     }
+    if (p.inpaint && p.kind !== 'img2img') throw new ValidationError('mask (inpainting) needs img2img', 'mask');
+    if (p.hires && p.kind !== 'txt2img') throw new ValidationError('hires fix (enable_hr) is for txt2img', 'enable_hr');
+    if (p.hires) {
+      getSampler(p.hires.hr_sampler_name ?? p.sampler, p.hires.hr_scheduler ?? p.scheduler);
+      if (!knownUpscaler(p.hires.hr_upscaler, this.listUpscalers().map((u) => u.name))) throw new ValidationError(`could not find upscaler named "${p.hires.hr_upscaler}"`, 'hr_upscaler');
+      if (p.controlnet.length > 0) throw new ValidationError('ControlNet together with hires fix is not supported', 'enable_hr');
+      const t = hiresTarget(p.width, p.height, p.hires);
+      if (t.toX * t.toY > this.opts.maxPixels) throw new ValidationError(`hires fix to ${t.toX}x${t.toY} exceeds the maximum of ${this.opts.maxPixels} pixels`, 'hr_scale');
+    }
     if (p.controlnet.length > 0 && !this.registry.get(p.model).hasControlNet) {
       throw new ValidationError(`model "${p.model}" has no ControlNet (controlnet/model.onnx and unet_controlnet/model.onnx)`, 'controlnet');
     }
@@ -150,10 +176,21 @@ export class Engine {
   /** The init image as a scaled latent, as img2img starts from it. */
   async encodeInit(model: ModelInfo, p: GenerationParams): Promise<Float32Array> {
     const rgb = await decodeImage(p.init_image!, p.width, p.height, { resizeMode: p.resize_mode, maxInputPixels: this.opts.maxInputPixels ?? 4096 * 4096 });
+    return this.encodeTensor(model, rgbToTensor(rgb, p.width, p.height), p.width, p.height);
+  }
+
+  /** [3, H, W] in [-1, 1] -> scaled latent [4, H/8, W/8] */
+  async encodeTensor(model: ModelInfo, chw: Float32Array, width: number, height: number): Promise<Float32Array> {
     const encoder = await this.cache.get(`${model.path}|vae_encoder`, () => join(model.path, 'vae_encoder/model.onnx'));
-    const out = await encoder.run({ sample: new ort.Tensor('float32', rgbToTensor(rgb, p.width, p.height), [1, 3, p.height, p.width]) });
+    const out = await encoder.run({ sample: new ort.Tensor('float32', chw, [1, 3, height, width]) });
     const latent = (out.latent_sample ?? out[encoder.outputNames[0]]).data as Float32Array;
     return Float32Array.from(latent, (v) => v * LATENT_SCALE);
+  }
+
+  /** scaled latent [4, h, w] -> [3, 8h, 8w] in ~[-1, 1] */
+  private async decodeLatent(sessions: ModelSessions, latent: Float32Array, h: number, w: number): Promise<Float32Array> {
+    const out = await sessions.vaeDecoder.run({ latent_sample: new ort.Tensor('float32', Float32Array.from(latent, (v) => v / LATENT_SCALE), [1, 4, h, w]) });
+    return (out.sample ?? out[sessions.vaeDecoder.outputNames[0]]).data as Float32Array;
   }
 
   /**
@@ -170,12 +207,17 @@ export class Engine {
     const denoised = await this.denoise(plan, sessions, conditioning, rows, hooks);
     const decoded = await this.decode(plan, sessions, denoised, hooks);
     const meta = { modelHash: shortHash(await modelSha256(plan.model.path)) };
-    const images = await this.encode(plan, decoded, meta);
+    const images = await this.encode(plan, conditioning, decoded, meta);
     return items.map(({ id, params: p }) => {
       const seeds = rows.filter((r) => r.itemId === id).map((r) => r.seed);
       const done = images.get(id) ?? [];
-      return { id, images: done, seeds, infotexts: seeds.map((s) => buildInfotext(p, s, samplerInfotext(p, plan.scheduler), meta)), canceled: done.length === 0 };
+      return { id, images: done, seeds, infotexts: seeds.map((s) => buildInfotext(p, s, { ...samplerInfotext(p, plan.scheduler), ...this.extraInfotext(p, conditioning.perItem.get(id)!) }, meta)), canceled: done.length === 0 };
     });
+  }
+
+  /** Infotext fields of inpainting, inpainting models and hires fix (A1111's extra_generation_params). */
+  private extraInfotext(p: GenerationParams, c: ItemConditioning): Record<string, string | number> {
+    return { ...c.inputs.infotext, ...(p.hires ? hiresInfotext(p) : {}) };
   }
 
   /** What the whole batch shares, read from its first item (the batch key guarantees the rest agree). */
@@ -195,59 +237,77 @@ export class Engine {
     const perItem = new Map<string, ItemConditioning>();
     const pairs = plan.items.map(({ params: p }) => ({ prompt: extractLoraTags(p.prompt).prompt, negative: extractLoraTags(p.negative_prompt).prompt }));
     const texts = await encodeConditioning(sessions.textEncoder, plan.tokenizer, pairs, plan.items[0].params.steps);
+    const channels = sampleChannels(sessions.unet);
+    const encodeTensor = (chw: Float32Array, width: number, height: number) => this.encodeTensor(plan.model, chw, width, height);
     for (const [i, { id, params: p }] of plan.items.entries()) {
-      const init = p.kind === 'img2img' ? await this.encodeInit(plan.model, p) : undefined;
-      perItem.set(id, { text: texts[i], init });
+      const inputs = await prepareItemInputs(p, { channels, encodeTensor, maxInputPixels: this.opts.maxInputPixels ?? 4096 * 4096 });
+      perItem.set(id, { text: texts[i], inputs });
     }
     const control = plan.items[0].params.controlnet.length > 0 && this.controlNet
       ? await this.controlNet({ model: plan.model, items: plan.items, sessions: this.cache })
       : null;
-    return { perItem, control };
+    return { perItem, control, channels };
   }
 
   /** Noise: one row per image, seeded seed, seed + 1, ... across batch_size x n_iter (A1111's per-image generators), each with its own sampler run. */
   private noise(plan: Plan, conditioning: Conditioning): Row[] {
     return plan.items.flatMap(({ id, params: p }) => {
-      const { text, init } = conditioning.perItem.get(id)!;
+      const { text, inputs } = conditioning.perItem.get(id)!;
       return Array.from({ length: p.batch_size * p.n_iter }, (_, k) => {
         const seed = (p.seed + k) % 2 ** 32;
         const { first, stream: rng } = noiseForImage(p, k, plan.latentDims);
         const run = plan.sampler.create({ config: plan.scheduler, steps: p.steps, strength: p.kind === 'img2img' ? p.denoising_strength : 1, discretization: p.discretization ?? 'diffusers' });
-        return { itemId: id, seed, cfg: p.cfg_scale, conditioning: text, calls: 0, run, rng, x: run.initLatent(first, init) };
+        return { itemId: id, seed, cfg: p.cfg_scale, conditioning: text, calls: 0, run, rng, ...startRow(inputs, first, (n, init) => run.initLatent(n, init)) };
       });
     });
   }
 
-  /** Denoise: the batched sampling loop; returns the rows of items that were not canceled. */
-  private async denoise(plan: Plan, sessions: ModelSessions, conditioning: Conditioning, rows: Row[], hooks: RunHooks): Promise<Row[]> {
-    return denoiseLoop(rows, {
-      unet: conditioning.control?.unet ?? sessions.unet,
-      latentDims: plan.latentDims,
-      isCanceled: hooks.isCanceled,
-      onStep: hooks.onStep,
-      extraFeeds: conditioning.control?.extraFeeds,
+  /**
+   * Denoise: the batched sampling loop (inpainting rows blend their known latent in at every call); with hires fix,
+   * then the hires pass. Returns the rows of items that were not canceled; progress counts both passes.
+   */
+  private async denoise(plan: Plan, sessions: ModelSessions, conditioning: Conditioning, rows: Row[], hooks: RunHooks): Promise<Denoised> {
+    const first = plan.items[0].params;
+    const secondSteps = first.hires ? hiresSteps(first, plan.scheduler) : 0;
+    const opts = {
+      unet: conditioning.control?.unet ?? sessions.unet, isCanceled: hooks.isCanceled, extraFeeds: conditioning.control?.extraFeeds,
+      sampleChannels: conditioning.channels, alphaBarAt: alphaBarAt(plan.scheduler),
+    };
+    const survivors = await denoiseLoop(rows, { ...opts, latentDims: plan.latentDims, onStep: (step, steps) => hooks.onStep?.(step, steps + secondSteps) });
+    if (!first.hires || survivors.length === 0) return { rows: survivors, dims: [plan.latentDims[1], plan.latentDims[2]] };
+    const params = (id: string) => plan.items.find((i) => i.id === id)!.params;
+    const hr = await hiresPass(survivors, {
+      params,
+      noise: (row, shape) => noiseForImage(params(row.itemId), (row.seed - params(row.itemId).seed + 2 ** 32) % 2 ** 32, shape),
+      encodePrompts: async (prompt, negative, steps) => (await encodeConditioning(sessions.textEncoder, plan.tokenizer, [{ prompt: extractLoraTags(prompt).prompt, negative: extractLoraTags(negative).prompt }], steps))[0],
+      decode: (latent, h, w) => this.decodeLatent(sessions, latent, h, w),
+      encodeTensor: (chw, width, height) => this.encodeTensor(plan.model, chw, width, height),
+      upscalerModel: (name) => this.upscalers.get(name), channels: conditioning.channels, scheduler: plan.scheduler,
+      denoise: opts, onStep: hooks.onStep, firstSteps: rows[0].run.steps,
     });
+    return { rows: hr.rows, dims: [hr.height, hr.width] };
   }
 
   /** Decode: each final latent through the VAE decoder to a [3, H, W] image in [-1, 1]. */
-  private async decode(plan: Plan, sessions: ModelSessions, rows: Row[], hooks: RunHooks): Promise<Decoded[]> {
-    const [, h, w] = plan.latentDims;
+  private async decode(plan: Plan, sessions: ModelSessions, denoised: Denoised, hooks: RunHooks): Promise<Decoded[]> {
+    const [h, w] = denoised.dims;
     const decoded: Decoded[] = [];
-    for (const row of rows) {
+    for (const row of denoised.rows) {
       hooks.onLatent?.(row.itemId, row.x);
-      const latent = Float32Array.from(row.x, (v) => v / LATENT_SCALE);
-      const out = await sessions.vaeDecoder.run({ latent_sample: new ort.Tensor('float32', latent, [1, 4, h, w]) });
-      decoded.push({ row, pixels: (out.sample ?? out[sessions.vaeDecoder.outputNames[0]]).data as Float32Array });
+      decoded.push({ row, pixels: await this.decodeLatent(sessions, finishLatent(row.x, row.blend), h, w), width: w * 8, height: h * 8 });
     }
     return decoded;
   }
 
   /** Encode: RGB bytes to PNG with the A1111 infotext of the row's seed, grouped by item in row order. */
-  private async encode(plan: Plan, decoded: Decoded[], meta: InfotextMeta): Promise<Map<string, Buffer[]>> {
+  private async encode(plan: Plan, conditioning: Conditioning, decoded: Decoded[], meta: InfotextMeta): Promise<Map<string, Buffer[]>> {
     const images = new Map<string, Buffer[]>();
-    for (const { row, pixels } of decoded) {
+    for (const { row, pixels, width, height } of decoded) {
       const p = plan.items.find((i) => i.id === row.itemId)!.params;
-      const png = addPngText(await encodePng(tensorToRgb(pixels, p.width, p.height), p.width, p.height), 'parameters', buildInfotext(p, row.seed, samplerInfotext(p, plan.scheduler), meta));
+      const c = conditioning.perItem.get(row.itemId)!;
+      // inpainting: the original pixels pasted back outside the mask (A1111's apply_overlay)
+      const final = await finishPixels(tensorToRgb(pixels, width, height), width, height, c.inputs);
+      const png = addPngText(await encodePng(Buffer.from(final.rgb), final.width, final.height), 'parameters', buildInfotext(p, row.seed, { ...samplerInfotext(p, plan.scheduler), ...this.extraInfotext(p, c) }, meta));
       images.set(row.itemId, [...(images.get(row.itemId) ?? []), png]);
     }
     return images;

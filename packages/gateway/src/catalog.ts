@@ -11,18 +11,24 @@ function localModels(dir?: string): string[] {
   return readdirSync(dir).filter((n) => !n.includes('.tmp-') && existsSync(join(dir, n, 'unet/model.onnx'))).sort();
 }
 
+function localUpscalers(dir?: string): string[] {
+  if (!dir || !existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => f.endsWith('.onnx')).map((f) => f.replace(/\.onnx$/, '')).sort();
+}
+
 function localLoras(dir?: string): string[] {
   if (!dir || !existsSync(dir)) return [];
   return readdirSync(dir).filter((f) => f.endsWith('.safetensors')).map((f) => f.replace(/\.safetensors$/, '')).sort();
 }
 
-export function createCatalog(queue: FarmQueue, opts: { modelsDir?: string; loraDir?: string; defaultModel?: string }): () => Promise<Catalog> {
+export function createCatalog(queue: FarmQueue, opts: { modelsDir?: string; loraDir?: string; upscalersDir?: string; defaultModel?: string }): () => Promise<Catalog> {
   return async () => {
     const workers = await queue.workers().catch(() => []);
     const models = new Set([...workers.flatMap((w) => w.models), ...localModels(opts.modelsDir)]);
     const loras = new Set([...workers.flatMap((w) => w.loras), ...localLoras(opts.loraDir)]);
+    const upscalers = new Set([...workers.flatMap((w) => w.upscalers ?? []), ...localUpscalers(opts.upscalersDir)]);
     return {
-      models: [...models].sort(), loras: [...loras].sort(), defaultModel: opts.defaultModel,
+      models: [...models].sort(), loras: [...loras].sort(), upscalers: [...upscalers].sort(), defaultModel: opts.defaultModel,
       checkSampler: (s, sch) => { getSampler(s, sch); },
     };
   };

@@ -32,7 +32,7 @@ export async function startGateway(config: FarmConfig): Promise<RunningGateway> 
     redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, maxQueued: config.MAX_QUEUED, maxQueuedPerUser: config.MAX_QUEUED_PER_USER, attempts: config.JOB_ATTEMPTS,
   });
   const storage = createStorage({ ...storageConfig(config), ...(config.STORAGE === 's3' ? { createBucket: false } : {}) });
-  const catalog = createCatalog(queue, { modelsDir: config.MODELS_DIR, loraDir: config.LORA_DIR, defaultModel: config.DEFAULT_MODEL });
+  const catalog = createCatalog(queue, { modelsDir: config.MODELS_DIR, loraDir: config.LORA_DIR, upscalersDir: config.UPSCALERS_DIR, defaultModel: config.DEFAULT_MODEL });
   const auth = createAuth({ users: config.AUTH_USERS, apiKeys: config.AUTH_API_KEYS, disabled: config.AUTH_DISABLED });
   const { app, shutdown } = createApp({
     config, queue, storage, auth, catalog,

@@ -17,7 +17,7 @@ export interface GenerateModelOptions {
   preset: keyof typeof presets | ModelConfig;
   outDir: string;
   seed?: number;
-  /** also write controlnet/ and unet_controlnet/ (default true) */
+  /** also write controlnet/ and unet_controlnet/ (default: true for 4-channel UNets, false for inpainting models) */
   controlnet?: boolean;
   /** store large weights as float16 with a Cast to float32 in the graph (default false) */
   fp16Weights?: boolean;
@@ -77,7 +77,7 @@ export function writeTokenizer(tokenizerDir: string, config: ModelConfig): void 
 export async function generateModel(opts: GenerateModelOptions): Promise<void> {
   const config = typeof opts.preset === 'string' ? presets[opts.preset] : opts.preset;
   const seed = opts.seed ?? 1;
-  const withControlNet = opts.controlnet ?? true;
+  const withControlNet = opts.controlnet ?? config.unet.inChannels === 4;
   const log = opts.log ?? (() => {});
   mkdirSync(opts.outDir, { recursive: true });
   const write = (sub: string, index: number, build: (g: GraphBuilder) => Omit<BuiltGraph, 'builder'>) => {

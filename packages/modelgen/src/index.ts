@@ -6,3 +6,4 @@ export { writeLoraFixtures, type LoraFixtureFiles } from './lora-fixtures';
 export { listLinearModules } from './linear-modules';
 export { writeLdmCheckpoint, writeDiffusersFolder, type CheckpointFixtureOptions } from './checkpoint-fixtures';
 export { importCheckpoint, checkpointFormat, CheckpointError, PICKLE_EXTENSIONS, type ImportOptions, type ImportResult, type CheckpointFormat } from './import/import-checkpoint';
+export { generateEsrgan, buildEsrgan, type EsrganConfig } from './esrgan';

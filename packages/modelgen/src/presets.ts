@@ -21,6 +21,11 @@ export interface ModelConfig {
   externalData: boolean;
 }
 
+/** An inpainting variant: the UNet takes 9 channels (latent, mask, masked-image latent), as the SD1.5 inpainting export. */
+function inpainting(base: ModelConfig): ModelConfig {
+  return { ...base, name: `${base.name}-inpaint`, unet: { ...base.unet, inChannels: 9 } };
+}
+
 const clipPresets: Record<'tiny' | 'sd15', ModelConfig> = {
   tiny: {
     name: 'tiny',
@@ -56,5 +61,7 @@ export const presets = {
     name: 'tiny-taiyi',
     textEncoder: bert({ vocabSize: 1024, hiddenSize: 32, layers: 2, heads: 2, intermediateSize: 64, maxPositions: 512 }),
   },
+  'tiny-inpaint': inpainting(clipPresets.tiny),
+  'sd15-inpaint': inpainting(clipPresets.sd15),
 } satisfies Record<string, ModelConfig>;
 export type PresetName = keyof typeof presets;

@@ -87,9 +87,11 @@ export class FarmQueue {
       const queued = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
       if (queued >= this.opts.maxQueued) throw new QueueFullError(`the queue is full (${queued} jobs waiting); try again later`);
     }
-    const { init_image, ...rest } = params;
+    const { init_image, inpaint, ...rest } = params;
+    const { mask: _mask, ...inpaintFields } = inpaint ?? { mask: '' };
+    const input: JobEnvelope['input'] = { ...rest, has_init_image: init_image !== undefined, ...(inpaint ? { inpaint: { ...inpaintFields as Omit<typeof inpaint, 'mask'>, has_mask: true as const } } : {}) };
     const envelope: JobEnvelope = {
-      id, owner: opts.owner, status: 'queued', input: { ...rest, has_init_image: init_image !== undefined }, output: null, error: null,
+      id, owner: opts.owner, status: 'queued', input, output: null, error: null,
       progress: null, queue_position: null, webhook: opts.webhook ? { url: opts.webhook.url, events: opts.webhook.events ?? ['start', 'completed'] } : null,
       deliveries: [], cancel_requested: false, created_at: new Date().toISOString(), started_at: null, completed_at: null, worker_id: null, attempts: 0, batch_size: null,
     };

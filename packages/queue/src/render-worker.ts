@@ -14,6 +14,7 @@ import type { RenderJobData, WorkerCommand } from './types';
 export interface RenderEngine {
   listModels(): { name: string }[];
   listLoras(): { name: string }[];
+  listUpscalers?(): { name: string }[];
   validate(params: GenerationParams): void;
   /** A1111's unload-checkpoint: release every loaded session */
   unloadModels?(): Promise<void>;
@@ -115,7 +116,7 @@ export class RenderWorker {
 
   private async heartbeat(): Promise<void> {
     await this.queue.registerWorker({
-      id: this.id, host: hostname(), models: this.opts.engine.listModels().map((m) => m.name), loras: this.opts.engine.listLoras().map((l) => l.name),
+      id: this.id, host: hostname(), models: this.opts.engine.listModels().map((m) => m.name), loras: this.opts.engine.listLoras().map((l) => l.name), upscalers: this.opts.engine.listUpscalers?.().map((u) => u.name) ?? [],
       loadedModel: this.loadedModel, busy: this.busy,
     });
   }

@@ -18,7 +18,8 @@ export interface JobEnvelope {
   id: string;
   owner: string;
   status: JobStatus;
-  input: Omit<GenerationParams, 'init_image'> & { has_init_image: boolean };
+  /** the request without its images (init image, inpainting mask) */
+  input: Omit<GenerationParams, 'init_image' | 'inpaint'> & { has_init_image: boolean; inpaint?: Omit<NonNullable<GenerationParams['inpaint']>, 'mask'> & { has_mask: true } };
   output: { images: string[]; seeds: number[]; infotexts: string[] } | null;
   error: string | null;
   progress: { step: number; steps: number; eta_seconds: number | null } | null;
@@ -45,6 +46,8 @@ export interface WorkerInfo {
   host: string;
   models: string[];
   loras: string[];
+  /** upscaler models (UPSCALERS_DIR) */
+  upscalers?: string[];
   loadedModel: string | null;
   busy: boolean;
   lastSeen: number;

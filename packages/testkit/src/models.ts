@@ -1,7 +1,7 @@
 // The tiny generated model that tests and the demo use, generated once into .cache/models/tiny.
 import { join } from 'node:path';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
-import { generateModelAtomically, writeLoraFixtures } from '@farm/modelgen';
+import { generateEsrgan, generateModelAtomically, writeLoraFixtures } from '@farm/modelgen';
 
 const repoRoot = new URL('../../..', import.meta.url).pathname;
 
@@ -21,6 +21,15 @@ export async function ensureTinyTaiyiModel(): Promise<{ modelsDir: string; name:
   return { modelsDir: TEST_TAIYI_MODELS_DIR, name: 'tiny-taiyi' };
 }
 
+/** Models beside tiny for tests that need them (kept apart so tests listing TEST_MODELS_DIR still see only tiny). */
+export const EXTRA_MODELS_DIR = join(repoRoot, '.cache/models-extra');
+
+/** The tiny inpainting model (9-channel UNet), generated once into .cache/models-extra/tiny-inpaint. */
+export async function ensureTinyInpaintModel(): Promise<{ modelsDir: string; name: 'tiny-inpaint' }> {
+  await generateModelAtomically({ preset: 'tiny-inpaint', outDir: join(EXTRA_MODELS_DIR, 'tiny-inpaint'), seed: 1 });
+  return { modelsDir: EXTRA_MODELS_DIR, name: 'tiny-inpaint' };
+}
+
 export const TEST_LORA_DIR = join(repoRoot, '.cache/loras');
 
 /** The tiny model plus its LoRA fixtures (kohya and diffusers key styles) in .cache/loras. */
@@ -34,4 +43,17 @@ export async function ensureTinyLoras(): Promise<{ modelsDir: string; loraDir: s
     for (const n of names) renameSync(join(tmp, `${n}.safetensors`), join(TEST_LORA_DIR, `${n}.safetensors`));
   }
   return { modelsDir, loraDir: TEST_LORA_DIR, names };
+}
+
+export const TEST_UPSCALERS_DIR = join(repoRoot, '.cache/upscalers');
+
+/** A small ESRGAN-shaped x4 upscaler model with random weights, in .cache/upscalers. */
+export async function ensureTinyUpscaler(): Promise<{ upscalersDir: string; name: '4x-tiny-esrgan' }> {
+  const path = join(TEST_UPSCALERS_DIR, '4x-tiny-esrgan.onnx');
+  if (!existsSync(path)) {
+    const tmp = `${path}.tmp-${process.pid}`;
+    generateEsrgan(tmp, { seed: 1 });
+    renameSync(tmp, path);
+  }
+  return { upscalersDir: TEST_UPSCALERS_DIR, name: '4x-tiny-esrgan' };
 }

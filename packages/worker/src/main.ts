@@ -8,7 +8,7 @@ export async function runWorkerProcess(config: FarmConfig, extra: { lockDuration
   const logger = pino({ level: config.LOG_LEVEL, base: { role: 'worker' } });
   if (!config.REDIS_URL) throw new Error('REDIS_URL is required for a worker');
   const worker = await startWorker({
-    redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, modelsDir: config.MODELS_DIR, loraDir: config.LORA_DIR,
+    redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, modelsDir: config.MODELS_DIR, loraDir: config.LORA_DIR, upscalersDir: config.UPSCALERS_DIR,
     storage: createStorage(storageConfig(config)), maxBatch: config.MAX_BATCH, maxPixels: config.MAX_PIXELS, maxSteps: config.MAX_STEPS,
     providers: config.EXECUTION_PROVIDERS, intraOpThreads: config.ORT_THREADS, storageAttempts: config.STORAGE_ATTEMPTS, ...extra,
     log: (msg, fields) => logger.info(fields ?? {}, msg),

@@ -8,6 +8,7 @@ export interface WorkerOptions {
   prefix?: string;
   modelsDir: string;
   loraDir?: string;
+  upscalersDir?: string;
   storage: Storage;
   maxBatch: number;
   maxPixels: number;
@@ -36,7 +37,7 @@ async function putWithRetry(storage: Storage, key: string, body: Buffer, attempt
 
 export async function startWorker(opts: WorkerOptions): Promise<{ id: string; engine: Engine; close(): Promise<void> }> {
   const engine = new Engine({
-    modelsDir: opts.modelsDir, loraDir: opts.loraDir, providers: opts.providers, maxPixels: opts.maxPixels, maxSteps: opts.maxSteps, intraOpThreads: opts.intraOpThreads,
+    modelsDir: opts.modelsDir, loraDir: opts.loraDir, upscalersDir: opts.upscalersDir, providers: opts.providers, maxPixels: opts.maxPixels, maxSteps: opts.maxSteps, intraOpThreads: opts.intraOpThreads,
   });
   const worker = new RenderWorker({
     redisUrl: opts.redisUrl, prefix: opts.prefix, workerId: opts.workerId, maxBatch: opts.maxBatch, engine,

@@ -7,6 +7,7 @@ import type { SamplerRun } from '../schedulers';
 import { timestepTensor } from '../onnx/io';
 import type { TextStates } from './text-encoding';
 import { conditioningAt, condOnly, type RowConditioning } from './conditioning';
+import { blendPrediction, type LatentBlend } from '../inpaint/blend';
 
 export interface Row {
   itemId: string;
@@ -20,6 +21,10 @@ export interface Row {
   run: SamplerRun;
   rng: NoiseSource;
   x: Float32Array;
+  /** extra UNet input channels after the latent (inpainting models: mask + masked-image latent), [k, h, w] */
+  concat?: Float32Array;
+  /** inpainting: the known latent blended into the prediction at every call */
+  blend?: LatentBlend;
 }
 
 /** Extra UNet inputs for a batch (ControlNet residuals), computed per model call. `order[b]` is the row whose latent
@@ -32,6 +37,10 @@ export interface DenoiseOptions {
   isCanceled?: (itemId: string) => boolean;
   onStep?: (step: number, steps: number) => void;
   extraFeeds?: ExtraFeeds;
+  /** UNet input channels (4, or 9 for inpainting models: rows then carry `concat`) */
+  sampleChannels?: number;
+  /** alphā at a (possibly fractional) timestep; needed by rows with `blend` */
+  alphaBarAt?: (t: number) => number;
 }
 
 interface Group {
@@ -90,17 +99,25 @@ async function callGroup(g: Group, opts: DenoiseOptions, latentSize: number, cal
   }
   const { tensor: states, order, condAt } = statesFor(g);
   const scaled = new Map(g.rows.map((r) => [r, r.run.scaleInput(r.x)]));
-  const samples = new Float32Array(order.length * latentSize);
-  order.forEach((r, b) => samples.set(scaled.get(r)!, b * latentSize));
-  const sample = new ort.Tensor('float32', samples, [order.length, ...opts.latentDims]);
-  const timestep = timestepTensor(opts.unet, g.rows[0].run.nextTimestep(), order.length);
+  const channels = opts.sampleChannels ?? opts.latentDims[0];
+  const sampleSize = (latentSize / opts.latentDims[0]) * channels;
+  const samples = new Float32Array(order.length * sampleSize);
+  order.forEach((r, b) => {
+    samples.set(scaled.get(r)!, b * sampleSize);
+    if (r.concat) samples.set(r.concat, b * sampleSize + latentSize);
+  });
+  const sample = new ort.Tensor('float32', samples, [order.length, channels, opts.latentDims[1], opts.latentDims[2]]);
+  const t = g.rows[0].run.nextTimestep();
+  const timestep = timestepTensor(opts.unet, t, order.length);
+  // inpainting: the x0 the prediction implies is the known latent where the mask keeps the image (A1111's blend of denoised)
+  const blended = (r: Row, eps: Float32Array) => (r.blend ? blendPrediction(eps, scaled.get(r)!, opts.alphaBarAt!(t), r.blend) : eps);
   const extra = opts.extraFeeds ? await opts.extraFeeds({ rows: g.rows, order, withUncond: g.withUncond, sample, timestep, states, callProgress }) : {};
   const out = await opts.unet.run({ sample, timestep, encoder_hidden_states: states, ...extra });
   const pred = (out.out_sample ?? out[opts.unet.outputNames[0]]).data as Float32Array;
   const entry = (b: number) => pred.subarray(b * latentSize, (b + 1) * latentSize);
   g.rows.forEach((r, i) => {
     if (!needsUncond(r)) {
-      r.x = r.run.step(entry(condAt[i][0]), r.x, r.rng);
+      r.x = r.run.step(blended(r, entry(condAt[i][0])), r.x, r.rng);
     } else {
       // A1111's combine_denoised: uncond + sum over AND parts of weight * cfg * (cond - uncond)
       const u = entry(i);
@@ -111,7 +128,7 @@ async function callGroup(g: Group, opts: DenoiseOptions, latentSize: number, cal
         const scale = parts[j].weight * r.cfg * (r.run.cfgMultiplier ?? 1);
         for (let k = 0; k < latentSize; k++) eps[k] += scale * (c[k] - u[k]);
       });
-      r.x = r.run.step(eps, r.x, r.rng, u);
+      r.x = r.run.step(blended(r, eps), r.x, r.rng, u);
     }
     r.calls++;
   });

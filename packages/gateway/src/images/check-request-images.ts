@@ -5,6 +5,7 @@ import { checkImage } from '@farm/engine/images';
 
 export async function checkRequestImages(params: GenerationParams, fields: { init: string; control: (i: number) => string }): Promise<void> {
   if (params.init_image !== undefined) await checkImage(params.init_image, fields.init);
+  if (params.inpaint) await checkImage(params.inpaint.mask, 'mask');
   for (const [i, unit] of params.controlnet.entries()) await checkImage(unit.image, fields.control(i));
 }
 
