@@ -4,14 +4,14 @@ import { Router } from 'express';
 import { closeSync, existsSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { A1111HttpError } from '@farm/core';
+import { A1111HttpError, LATENT_UPSCALE_MODES } from '@farm/core';
 import { listSamplers, listSchedulers } from '@farm/engine/schedulers';
 import { asyncRoute } from '../http-errors';
 import { loadStyles } from './styles';
 import { sdModels } from './models';
 import type { A1111Deps } from './index';
 
-/** Upscalers every A1111 has (PIL resizes); these are sharp resizes here. Model upscalers join this list when the engine has them. */
+/** Upscalers every A1111 has (PIL resizes); these are sharp resizes here. Upscaler models in UPSCALERS_DIR follow them. */
 export const BUILTIN_UPSCALERS = [
   { name: 'None', model_name: null, model_path: null, model_url: null, scale: 4 },
   { name: 'Lanczos', model_name: null, model_path: null, model_url: null, scale: 4 },
@@ -66,8 +66,13 @@ export function listRoutes(deps: A1111Deps): Router {
   r.get('/sdapi/v1/loras', asyncRoute(async (_req, res) => {
     res.json((await deps.catalog()).loras.map((name) => ({ name, alias: name, path: resolve(c.LORA_DIR, `${name}.safetensors`), metadata: {} })));
   }));
-  r.get('/sdapi/v1/upscalers', (_req, res) => { res.json(BUILTIN_UPSCALERS); });
-  r.get('/sdapi/v1/latent-upscale-modes', (_req, res) => { res.json([]); });
+  r.get('/sdapi/v1/upscalers', asyncRoute(async (_req, res) => {
+    const models = (await deps.catalog()).upscalers ?? [];
+    // scale: A1111 reports the model's native scale; generated and Real-ESRGAN exports name it ("4x-...", "...x4")
+    const scaleOf = (name: string) => Number(/(?:^|[^\d])(\d)x|x(\d)(?:[^\d]|$)/i.exec(name)?.slice(1).find(Boolean) ?? 4);
+    res.json([...BUILTIN_UPSCALERS, ...models.map((name) => ({ name, model_name: name, model_path: resolve(c.UPSCALERS_DIR, `${name}.onnx`), model_url: null, scale: scaleOf(name) }))]);
+  }));
+  r.get('/sdapi/v1/latent-upscale-modes', (_req, res) => { res.json(Object.keys(LATENT_UPSCALE_MODES).map((name) => ({ name }))); });
   r.get('/sdapi/v1/sd-vae', (_req, res) => { res.json(listVaes(c.VAE_DIR)); });
   r.get('/sdapi/v1/hypernetworks', (_req, res) => { res.json([]); });
   r.get('/sdapi/v1/face-restorers', (_req, res) => { res.json([]); });
