@@ -26,6 +26,8 @@ export interface JobRequest {
   model?: string;
   sampler?: string;
   scheduler?: string;
+  /** 'diffusers' (default: the model's timestep_spacing) or 'a1111' (k-diffusion's sigmas, A1111's timesteps) */
+  discretization?: 'diffusers' | 'a1111';
   steps?: number;
   cfg_scale?: number;
   width?: number;

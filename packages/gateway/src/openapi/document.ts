@@ -28,7 +28,8 @@ export function openApiDocument() {
           type: 'object', required: ['prompt'],
           properties: {
             prompt: { type: 'string' }, negative_prompt: { type: 'string' }, model: { type: 'string' }, sampler: { type: 'string', default: 'Euler a' },
-            scheduler: { type: 'string', default: 'Automatic' }, steps: { type: 'integer', default: 20 }, cfg_scale: { type: 'number', default: 7 },
+            scheduler: { type: 'string', default: 'Automatic' }, discretization: { enum: ['diffusers', 'a1111'], default: 'diffusers' },
+            steps: { type: 'integer', default: 20 }, cfg_scale: { type: 'number', default: 7 },
             width: { type: 'integer', default: 512 }, height: { type: 'integer', default: 512 }, seed: { type: 'integer', default: -1 },
             batch_size: { type: 'integer', default: 1 }, n_iter: { type: 'integer', default: 1 }, init_image: { type: 'string' },
             denoising_strength: { type: 'number', default: 0.75 }, resize_mode: { type: 'integer', default: 0 },
