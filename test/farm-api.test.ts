@@ -132,10 +132,14 @@ test('webhooks are signed per Standard Webhooks and retried after a 500', async 
   await waitFor('a successful delivery', async () => received.find((r) => r.status === 204));
   server.close();
   const verifier = new Webhook(farm.webhookSecret);
+  const polled = (await alice.get(`/v1/jobs/${created.body.id}`)).body;
+  assert.match(polled.output.images[0], /^\/v1\/images\//);
   for (const r of received) {
     const payload = verifier.verify(r.body, { 'webhook-id': r.headers['webhook-id'], 'webhook-timestamp': r.headers['webhook-timestamp'], 'webhook-signature': r.headers['webhook-signature'] }) as any;
     assert.equal(payload.type, 'job.succeeded');
     assert.equal(payload.data.id, created.body.id);
+    assert.deepEqual(payload.data.output.images, polled.output.images, 'the webhook shows the image URLs GET shows');
+    assert.deepEqual(payload.data.links, polled.links);
   }
   assert.equal(received[0].status, 500);
   assert.equal(received.length, 2);

@@ -9,3 +9,4 @@ export * from './lora-tags';
 export * from './samplers';
 export * from './upscalers';
 export * from './image-fields';
+export * from './job';

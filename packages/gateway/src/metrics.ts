@@ -1,6 +1,6 @@
 // Prometheus metrics: queue depth by state, live workers, jobs by outcome, latency histograms, batch sizes.
 import client from 'prom-client';
-import type { FarmQueue, JobEnvelope } from '@farm/queue';
+import { isTerminal, type FarmQueue, type JobEnvelope } from '@farm/queue';
 
 export function createMetrics(queue: FarmQueue) {
   const registry = new client.Registry();
@@ -29,7 +29,7 @@ export function createMetrics(queue: FarmQueue) {
     submitted: () => submitted.inc(),
     /** called with terminal envelopes this gateway observes (SSE, polling, A1111 waits) */
     observe(e: JobEnvelope) {
-      if (seen.has(e.id) || !['succeeded', 'failed', 'canceled'].includes(e.status)) return;
+      if (seen.has(e.id) || !isTerminal(e.status)) return;
       seen.add(e.id);
       if (seen.size > 100_000) seen.clear();
       finished.inc({ status: e.status });

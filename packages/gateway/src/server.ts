@@ -40,7 +40,7 @@ export async function startGateway(config: FarmConfig): Promise<RunningGateway> 
     log: (msg, fields) => logger.error(fields, msg),
   });
   const webhookWorker = createWebhookWorker({
-    redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, store: queue.store,
+    redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, lifecycle: queue.lifecycle, log: (msg, fields) => logger.warn(fields ?? {}, msg),
     send: createWebhookSender({ secret: webhookSecret, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, allowedHosts: parseAllowedHosts(config.WEBHOOK_ALLOWED_HOSTS) }),
   });
   const server = createServer(app);

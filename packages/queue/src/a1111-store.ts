@@ -1,13 +1,14 @@
 // What the A1111 API keeps per user in Redis, so every gateway agrees: the options set with POST /sdapi/v1/options
 // and the A1111 calls the user is waiting on (for /progress, /interrupt and /skip).
 import type { Redis } from 'ioredis';
+import type { FarmKeys } from './keys';
 import { redisOp } from './redis';
 
 export class A1111Store {
-  constructor(private readonly redis: Redis, private readonly prefix: string) {}
+  constructor(private readonly redis: Redis, private readonly keys: FarmKeys) {}
 
-  private optionsKey(owner: string): string { return `${this.prefix}:a1111-options:${owner}`; }
-  private callsKey(owner: string): string { return `${this.prefix}:a1111-calls:${owner}`; }
+  private optionsKey(owner: string): string { return this.keys.a1111Options(owner); }
+  private callsKey(owner: string): string { return this.keys.a1111Calls(owner); }
 
   /** The options this user has set (JSON values by key); keys never set are absent. */
   async options(owner: string): Promise<Record<string, unknown>> {

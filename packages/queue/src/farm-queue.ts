@@ -1,13 +1,17 @@
 // The queue as the gateway and the workers see it: submit, read, list, cancel, subscribe, counts, worker heartbeats.
-// Envelopes live in JobStore; the work itself is a BullMQ job with the same id on the `render` queue.
+// Envelopes are read through JobStore and changed only through JobLifecycle; the work itself is a BullMQ job with the
+// same id on the `render` queue.
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QueueFullError, RateLimitedError, type GenerationParams } from '@farm/core';
 import { JobStore } from './job-store';
 import { A1111Store } from './a1111-store';
-import { WebhookEnqueuer, WEBHOOK_QUEUE } from './webhook-queue';
-import { blockingConnection, redisOp, requestConnection } from './redis';
+import { JobLifecycle, isTerminal } from './lifecycle';
+import { decodeJson } from './envelope-codec';
+import { FarmKeys, bullmqKeys } from './keys';
+import { WebhookEmitter, WEBHOOK_QUEUE } from './webhook-queue';
+import { redisOp, requestConnection } from './redis';
 import type { DeliveryJobData, JobEnvelope, JobStatus, RenderJobData, WebhookEvent, WorkerCommand, WorkerInfo } from './types';
 
 export const RENDER_QUEUE = 'render';
@@ -20,8 +24,10 @@ export interface FarmQueueOptions {
   maxQueued?: number;
   /** jobs one owner may have queued or running at once (unset: no cap) */
   maxQueuedPerUser?: number;
-  /** BullMQ attempts per job (runtime faults retry with backoff) */
+  /** BullMQ attempts per job (transient faults retry with backoff) */
   attempts?: number;
+  /** warnings (a failed best-effort step, a Redis connection error) */
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
 export interface SubmitOptions {
@@ -33,10 +39,12 @@ export interface SubmitOptions {
 
 export class FarmQueue {
   readonly prefix: string;
+  readonly keys: FarmKeys;
   readonly redis: Redis;
   readonly store: JobStore;
   /** per-user A1111 options and waiting calls */
   readonly a1111: A1111Store;
+  readonly lifecycle: JobLifecycle;
   readonly render: Queue<RenderJobData>;
   readonly webhooks: Queue<DeliveryJobData>;
   private subscriber: Redis | null = null;
@@ -46,61 +54,70 @@ export class FarmQueue {
 
   constructor(private readonly opts: FarmQueueOptions) {
     this.prefix = opts.prefix ?? 'farm';
+    this.keys = new FarmKeys(this.prefix);
+    // Connection errors surface as rejected commands (redisOp turns them into 503s); the events are only logged,
+    // once per outage.
+    let down = false;
+    const onError = (e: Error) => { if (!down) { down = true; this.warn('Redis connection error', { error: e.message }); } };
     this.redis = requestConnection(opts.redisUrl);
-    this.redis.on('error', () => {});
+    this.redis.on('error', onError).on('ready', () => { down = false; });
     const connection = requestConnection(opts.redisUrl);
-    connection.on('error', () => {});
+    connection.on('error', onError);
     this.queueConnection = connection;
     this.render = new Queue<RenderJobData>(RENDER_QUEUE, { connection, prefix: this.prefix });
     this.webhooks = new Queue<DeliveryJobData>(WEBHOOK_QUEUE, { connection, prefix: this.prefix });
-    this.render.on('error', () => {});
-    this.webhooks.on('error', () => {});
-    const enqueuer = new WebhookEnqueuer(this.webhooks);
-    this.store = new JobStore(this.redis, this.prefix, (before, after) => enqueuer.onChange(before, after));
-    this.a1111 = new A1111Store(this.redis, this.prefix);
+    this.render.on('error', onError);
+    this.webhooks.on('error', onError);
+    this.store = new JobStore(this.redis, this.keys);
+    this.lifecycle = new JobLifecycle(this.redis, this.keys, bullmqKeys(this.render), new WebhookEmitter(this.webhooks), (msg, fields) => this.warn(msg, fields));
+    this.a1111 = new A1111Store(this.redis, this.keys);
   }
 
+  private warn(msg: string, fields: Record<string, unknown> = {}): void {
+    this.opts.log?.(msg, fields);
+  }
+
+  /**
+   * Admits a job: the idempotency claim, the queue and per-owner caps and the envelope are one atomic step, so
+   * concurrent submissions with one idempotency key all get the first one's job. Then the BullMQ job is added.
+   */
   async submit(params: GenerationParams, opts: SubmitOptions): Promise<JobEnvelope> {
     return redisOp(async () => {
-      const idemKey = opts.idempotencyKey ? `${this.prefix}:idem:${opts.owner}:${opts.idempotencyKey}` : null;
-      const id = randomUUID();
-      if (idemKey) {
-        const existing = await this.redis.set(idemKey, id, 'EX', 86400, 'NX');
-        if (existing === null) {
-          const prior = await this.get((await this.redis.get(idemKey))!);
+      for (let tries = 0; ; tries++) {
+        const envelope = this.newEnvelope(randomUUID(), params, opts);
+        const limits = { maxQueued: this.opts.maxQueued ?? 0, maxUnfinished: this.opts.maxQueuedPerUser ?? 0, idempotencyKey: opts.idempotencyKey };
+        let admitted = await this.lifecycle.admit(envelope, limits);
+        if (admitted.outcome === 'user_cap' && (await this.store.pruneUnfinished(opts.owner)) > 0) admitted = await this.lifecycle.admit(envelope, limits);
+        if (admitted.outcome === 'duplicate') {
+          const prior = await this.get(admitted.id);
           if (prior) return prior;
+          if (tries < 3) continue; // the first one was withdrawn meanwhile: admit afresh
         }
-      }
-      try {
-        return await this.admit(id, params, opts);
-      } catch (e) {
-        // a refused submission must not pin its idempotency key to a job that never existed
-        if (idemKey) await this.redis.del(idemKey).catch(() => {});
-        throw e;
+        if (admitted.outcome === 'queue_full') throw new QueueFullError(`the queue is full (${admitted.waiting} jobs waiting); try again later`);
+        if (admitted.outcome === 'user_cap') {
+          throw new RateLimitedError(`you already have ${this.opts.maxQueuedPerUser} jobs queued or running (the per-user limit); wait for some to finish or cancel some`, USER_CAP_RETRY_SECONDS, 'too_many_jobs');
+        }
+        await this.enqueue(envelope, params, opts);
+        return { ...envelope, queue_position: await this.position(envelope.id) };
       }
     });
   }
 
-  private async admit(id: string, params: GenerationParams, opts: SubmitOptions): Promise<JobEnvelope> {
-    if (this.opts.maxQueued !== undefined) {
-      const counts = await this.render.getJobCounts('waiting', 'prioritized', 'delayed');
-      const queued = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
-      if (queued >= this.opts.maxQueued) throw new QueueFullError(`the queue is full (${queued} jobs waiting); try again later`);
-    }
+  private newEnvelope(id: string, params: GenerationParams, opts: SubmitOptions): JobEnvelope {
     const { init_image, inpaint, ...rest } = params;
     const { mask: _mask, ...inpaintFields } = inpaint ?? { mask: '' };
     const input: JobEnvelope['input'] = { ...rest, has_init_image: init_image !== undefined, ...(inpaint ? { inpaint: { ...inpaintFields as Omit<typeof inpaint, 'mask'>, has_mask: true as const } } : {}) };
-    const envelope: JobEnvelope = {
+    return {
       id, owner: opts.owner, status: 'queued', input, output: null, error: null,
       progress: null, queue_position: null, webhook: opts.webhook ? { url: opts.webhook.url, events: opts.webhook.events ?? ['start', 'completed'] } : null,
       deliveries: [], cancel_requested: false, created_at: new Date().toISOString(), started_at: null, completed_at: null, worker_id: null, attempts: 0, batch_size: null,
     };
-    if (!(await this.store.create(envelope, this.opts.maxQueuedPerUser ?? 0))) {
-      throw new RateLimitedError(`you already have ${this.opts.maxQueuedPerUser} jobs queued or running (the per-user limit); wait for some to finish or cancel some`, USER_CAP_RETRY_SECONDS, 'too_many_jobs');
-    }
+  }
+
+  private async enqueue(envelope: JobEnvelope, params: GenerationParams, opts: SubmitOptions): Promise<void> {
     try {
-      await this.render.add('render', { id, params }, {
-        jobId: id,
+      await this.render.add('render', { id: envelope.id, owner: envelope.owner, params }, {
+        jobId: envelope.id,
         ...(opts.priority ? { priority: opts.priority } : {}),
         attempts: this.opts.attempts ?? 3,
         backoff: { type: 'exponential', delay: 1000 },
@@ -108,10 +125,11 @@ export class FarmQueue {
         removeOnFail: { age: 24 * 3600 },
       });
     } catch (e) {
-      await this.store.remove(envelope).catch(() => {});
+      // a refused submission must not pin its idempotency key to a job that never existed
+      await this.lifecycle.withdraw(envelope, opts.idempotencyKey)
+        .catch((w: Error) => this.warn('could not withdraw a job BullMQ refused', { jobId: envelope.id, error: w.message }));
       throw e;
     }
-    return { ...envelope, queue_position: await this.position(id) };
   }
 
   /**
@@ -119,8 +137,7 @@ export class FarmQueue {
    * the tail of the wait list, then prioritized ones by score; native list and sorted-set lookups keep this cheap.
    */
   async position(id: string): Promise<number | null> {
-    const wait = `${this.prefix}:${RENDER_QUEUE}:wait`;
-    const prioritized = `${this.prefix}:${RENDER_QUEUE}:prioritized`;
+    const { wait, prioritized } = bullmqKeys(this.render);
     const [[, length], [, index], [, rank]] = (await this.redis.multi().llen(wait).lpos(wait, id).zrank(prioritized, id).exec()) as [unknown, number | null][];
     if (index !== null) return (length as number) - (index as number);
     if (rank !== null) return (length as number) + (rank as number) + 1;
@@ -143,48 +160,49 @@ export class FarmQueue {
   async cancel(id: string): Promise<JobEnvelope | null> {
     return redisOp(async () => {
       const e = await this.store.get(id);
-      if (!e || e.status === 'succeeded' || e.status === 'failed' || e.status === 'canceled') return e;
+      if (!e || isTerminal(e.status)) return e;
       const job = await this.render.getJob(id);
       if (job) {
         const state = await job.getState();
         if (state === 'waiting' || state === 'prioritized' || state === 'delayed' || state === 'waiting-children') {
+          let removed = false;
           try {
             await job.remove();
-            return await this.store.update(id, { status: 'canceled', completed_at: new Date().toISOString(), queue_position: null, error: null });
+            removed = true;
           } catch {
-            // taken by a worker in the meantime: cancel it as a running job
+            // taken by a worker in the meantime (BullMQ refuses to remove a locked job): cancel it as a running job
           }
+          if (removed) return (await this.lifecycle.cancel(e)).envelope;
         }
       }
-      await this.redis.multi().set(`${this.prefix}:cancel:${id}`, '1', 'EX', 86400).publish(`${this.prefix}:cancel`, id).exec();
-      return this.store.update(id, { cancel_requested: true });
+      return (await this.lifecycle.requestCancel(e)).envelope;
     });
   }
 
   async isCancelRequested(id: string): Promise<boolean> {
-    return (await this.redis.exists(`${this.prefix}:cancel:${id}`)) === 1;
+    return (await this.redis.exists(this.keys.cancel(id))) === 1;
   }
 
   /** Calls onChange with each new envelope of the job until the returned function is called. */
   async subscribe(id: string, onChange: (e: JobEnvelope) => void): Promise<() => Promise<void>> {
     if (!this.subscriber) {
       this.subscriber = requestConnection(this.opts.redisUrl);
-      this.subscriber.on('error', () => {});
+      this.subscriber.on('error', (e) => this.warn('Redis subscriber connection error', { error: e.message }));
       this.subscriber.on('message', (channel: string, message: string) => {
-        const jobId = channel.slice(`${this.prefix}:events:`.length);
-        for (const l of this.listeners.get(jobId) ?? []) l(JSON.parse(message));
+        const jobId = channel.slice(this.keys.jobChannel('').length);
+        for (const l of this.listeners.get(jobId) ?? []) l(decodeJson(message));
       });
     }
     const sub = this.subscriber;
     const set = this.listeners.get(id) ?? new Set();
-    if (set.size === 0) await redisOp(() => sub.subscribe(this.store.channel(id)));
+    if (set.size === 0) await redisOp(() => sub.subscribe(this.keys.jobChannel(id)));
     set.add(onChange);
     this.listeners.set(id, set);
     return async () => {
       set.delete(onChange);
       if (set.size === 0) {
         this.listeners.delete(id);
-        await sub.unsubscribe(this.store.channel(id)).catch(() => {});
+        await sub.unsubscribe(this.keys.jobChannel(id)).catch(() => {});
       }
     };
   }
@@ -201,26 +219,24 @@ export class FarmQueue {
   }
 
   async registerWorker(info: Omit<WorkerInfo, 'lastSeen'>): Promise<void> {
-    await this.redis.hset(`${this.prefix}:workers`, info.id, JSON.stringify({ ...info, lastSeen: Date.now() }));
+    await this.redis.hset(this.keys.workers, info.id, JSON.stringify({ ...info, lastSeen: Date.now() }));
   }
 
   async unregisterWorker(id: string): Promise<void> {
-    await this.redis.hdel(`${this.prefix}:workers`, id);
+    await this.redis.hdel(this.keys.workers, id);
   }
 
   async workers(): Promise<WorkerInfo[]> {
     return redisOp(async () => {
-      const all = await this.redis.hgetall(`${this.prefix}:workers`);
+      const all = await this.redis.hgetall(this.keys.workers);
       const now = Date.now();
       return Object.values(all).map((v) => JSON.parse(v) as WorkerInfo).filter((w) => now - w.lastSeen < WORKER_TTL_MS);
     });
   }
 
-  get workerCommandChannel(): string { return `${this.prefix}:worker-commands`; }
-
   /** Tells every live worker to unload or reload its sessions (A1111's unload-checkpoint / reload-checkpoint). */
   async commandWorkers(cmd: WorkerCommand): Promise<void> {
-    await redisOp(() => this.redis.publish(this.workerCommandChannel, cmd));
+    await redisOp(() => this.redis.publish(this.keys.workerCommandChannel, cmd));
   }
 
   async ping(): Promise<void> {

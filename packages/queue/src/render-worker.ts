@@ -1,14 +1,16 @@
 // Pulls render jobs with BullMQ's manual fetching, gathers up to maxBatch waiting jobs that share a batch key,
-// runs them as one engine batch and completes each with its own result. Locks are extended while a batch runs;
-// a killed worker's jobs are recovered by the stalled-job check of the others.
+// runs them as one engine batch and completes each with its own result. Every status change goes through the
+// queue's life cycle; errors are sorted by the taxonomy of @farm/core (bad input and bugs are not retried). Locks
+// are extended while a batch runs; a killed worker's jobs are recovered by the stalled-job check of the others.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Worker, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { FarmError, type GenerationParams } from '@farm/core';
+import { TransientError, errorKind, isRetryable, isTerminal, type GenerationParams } from '@farm/core';
 import { FarmQueue, RENDER_QUEUE } from './farm-queue';
 import { batchKey } from './batch-key';
 import { blockingConnection, requestConnection } from './redis';
+import type { JobRef, Transition } from './lifecycle';
 import type { RenderJobData, WorkerCommand } from './types';
 
 export interface RenderEngine {
@@ -24,6 +26,8 @@ export interface RenderEngine {
     Promise<{ id: string; images: Buffer[]; seeds: number[]; infotexts: string[]; canceled: boolean }[]>;
 }
 
+export type LogLevel = 'info' | 'warn' | 'error';
+
 export interface RenderWorkerOptions {
   redisUrl: string;
   prefix?: string;
@@ -35,10 +39,14 @@ export interface RenderWorkerOptions {
   lockDurationMs?: number;
   stalledIntervalMs?: number;
   heartbeatMs?: number;
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** retry delay of a job whose result is written but whose completion could not be finished (no attempt spent) */
+  settleRetryMs?: number;
+  log?: (msg: string, fields?: Record<string, unknown>, level?: LogLevel) => void;
 }
 
 interface Held { job: Job<RenderJobData>; token: string }
+
+const ref = (h: Held): JobRef => ({ id: h.job.id!, owner: h.job.data.owner });
 
 export class RenderWorker {
   readonly id: string;
@@ -59,27 +67,27 @@ export class RenderWorker {
   constructor(private readonly opts: RenderWorkerOptions) {
     this.id = opts.workerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.lockMs = opts.lockDurationMs ?? 30_000;
-    this.queue = new FarmQueue({ redisUrl: opts.redisUrl, prefix: opts.prefix });
+    this.queue = new FarmQueue({ redisUrl: opts.redisUrl, prefix: opts.prefix, log: (msg, fields) => this.log(msg, fields, 'warn') });
     this.connection = blockingConnection(opts.redisUrl);
-    this.connection.on('error', () => {});
+    this.connection.on('error', (e) => this.log('Redis connection error (blocking connection)', { error: e.message }, 'warn'));
     this.worker = new Worker<RenderJobData>(RENDER_QUEUE, null, {
       connection: this.connection, prefix: this.queue.prefix, autorun: false,
       lockDuration: this.lockMs, stalledInterval: opts.stalledIntervalMs ?? 30_000, maxStalledCount: 2, drainDelay: 1,
     });
-    this.worker.on('error', (e) => this.log('bullmq error', { error: e.message }));
+    this.worker.on('error', (e) => this.log('bullmq error', { error: e.message }, 'warn'));
     // A job that lost its worker more than maxStalledCount times (one that crashes workers) is failed by BullMQ
     // inside getNextJob and never reaches us; its envelope must still end.
     this.worker.on('failed', (job) => {
       if (!job?.deferredFailure) return;
       const error = `the job stopped its worker ${job.stalledCounter} times and is not retried again (${job.deferredFailure})`;
-      this.log('job failed', { jobId: job.id, error, willRetry: false });
-      this.queue.store.update(job.id!, { status: 'failed', error, completed_at: new Date().toISOString(), progress: null })
-        .catch((e) => this.log('could not record a failed job', { jobId: job.id, error: (e as Error).message }));
+      this.log('job failed', { jobId: job.id, error, willRetry: false }, 'error');
+      this.queue.lifecycle.fail({ id: job.id!, owner: job.data.owner }, error)
+        .catch((e: Error) => this.log('could not record a failed job', { jobId: job.id, error: e.message }, 'error'));
     });
     this.cancelSub = requestConnection(opts.redisUrl);
-    this.cancelSub.on('error', () => {});
+    this.cancelSub.on('error', (e) => this.log('Redis connection error (cancel subscriber)', { error: e.message }, 'warn'));
     this.cancelSub.on('message', (channel: string, message: string) => {
-      if (channel === this.queue.workerCommandChannel) this.command(message as WorkerCommand);
+      if (channel === this.queue.keys.workerCommandChannel) this.command(message as WorkerCommand);
       else this.canceled.add(message);
     });
   }
@@ -89,7 +97,7 @@ export class RenderWorker {
   /** unload/reload from A1111's unload-checkpoint and reload-checkpoint: applied between batches. */
   private command(cmd: WorkerCommand): void {
     this.commands.push(cmd);
-    if (!this.busy) this.applyCommands().catch((e) => this.log('worker command failed', { error: (e as Error).message }));
+    if (!this.busy) this.applyCommands().catch((e: Error) => this.log('worker command failed', { error: e.message }, 'warn'));
   }
 
   private async applyCommands(): Promise<void> {
@@ -101,15 +109,15 @@ export class RenderWorker {
     }
   }
 
-  private log(msg: string, fields: Record<string, unknown> = {}): void {
-    this.opts.log?.(msg, { workerId: this.id, ...fields });
+  private log(msg: string, fields: Record<string, unknown> = {}, level: LogLevel = 'info'): void {
+    this.opts.log?.(msg, { workerId: this.id, ...fields }, level);
   }
 
   async start(): Promise<void> {
-    await this.cancelSub.subscribe(`${this.queue.prefix}:cancel`, this.queue.workerCommandChannel);
+    await this.cancelSub.subscribe(this.queue.keys.cancelChannel, this.queue.keys.workerCommandChannel);
     await this.heartbeat();
-    this.worker.startStalledCheckTimer().catch((e) => this.log('stalled check stopped', { error: (e as Error).message }));
-    this.timers.push(setInterval(() => { this.heartbeat().catch(() => {}); }, this.opts.heartbeatMs ?? 5000));
+    this.worker.startStalledCheckTimer().catch((e: Error) => this.log('stalled check stopped', { error: e.message }, 'error'));
+    this.timers.push(setInterval(() => { this.heartbeat().catch((e: Error) => this.log('heartbeat failed', { error: e.message }, 'warn')); }, this.opts.heartbeatMs ?? 5000));
     this.timers.push(setInterval(() => { this.extendLocks(); }, Math.max(500, this.lockMs / 3)));
     this.loop = this.run();
   }
@@ -122,7 +130,9 @@ export class RenderWorker {
   }
 
   private extendLocks(): void {
-    for (const { job, token } of [...this.held.values(), ...this.pending]) job.extendLock(token, this.lockMs).catch(() => {});
+    for (const { job, token } of [...this.held.values(), ...this.pending]) {
+      job.extendLock(token, this.lockMs).catch((e: Error) => this.log('could not extend a job lock; another worker may take the job', { jobId: job.id, error: e.message }, 'warn'));
+    }
   }
 
   private async fetch(block: boolean): Promise<Held | null> {
@@ -149,7 +159,7 @@ export class RenderWorker {
         }
         await this.runBatch(batch);
       } catch (e) {
-        this.log('worker loop error', { error: (e as Error).message });
+        this.log('worker loop error', { error: (e as Error).message, stack: (e as Error).stack }, 'error');
         if (!this.closing) await new Promise((r) => setTimeout(r, 500));
       }
     }
@@ -159,32 +169,30 @@ export class RenderWorker {
     for (const h of batch) this.held.set(h.job.id!, h);
     this.busy = true;
     try {
-      const runnable: Held[] = [];
+      const valid: Held[] = [];
       for (const h of batch) {
-        const id = h.job.id!;
-        const envelope = await this.queue.store.get(id);
-        if (!envelope || envelope.status === 'canceled' || this.canceled.has(id) || await this.queue.isCancelRequested(id)) {
-          await this.queue.store.update(id, { status: 'canceled', completed_at: new Date().toISOString(), progress: null });
-          await h.job.moveToCompleted({ canceled: true }, h.token, false);
-          continue;
-        }
         try {
           this.opts.engine.validate(h.job.data.params);
-          runnable.push(h);
+          valid.push(h);
         } catch (e) {
-          await this.fail(h, e as Error, true);
+          await this.failed(h, e);
         }
       }
+      const at = new Date();
+      const starts = await Promise.all(valid.map(async (h) => {
+        try {
+          const t = await this.queue.lifecycle.start(ref(h), { workerId: this.id, batchSize: valid.length, steps: h.job.data.params.steps, at });
+          if (t.outcome === 'started') return h;
+          await this.settle(h, t); // canceled before it ran, already finished, or gone: nothing to run
+        } catch (e) {
+          await this.failed(h, e);
+        }
+        return null;
+      }));
+      const runnable = starts.filter((h): h is Held => h !== null);
       if (runnable.length === 0) return;
       this.loadedModel = runnable[0].job.data.params.model;
-      const started = Date.now();
-      for (const h of runnable) {
-        await this.queue.store.update(h.job.id!, (e) => ({
-          status: 'running', started_at: new Date(started).toISOString(), worker_id: this.id, attempts: e.attempts + 1,
-          batch_size: runnable.length, queue_position: null, progress: { step: 0, steps: h.job.data.params.steps, eta_seconds: null },
-        }));
-      }
-      await this.generate(runnable, started);
+      await this.generate(runnable, at.getTime());
     } finally {
       for (const h of batch) this.held.delete(h.job.id!);
       this.busy = false;
@@ -201,7 +209,9 @@ export class RenderWorker {
       lastReport = now;
       const eta = ((now - started) / 1000 / step) * (steps - step);
       for (const h of runnable) {
-        if (!this.canceled.has(h.job.id!)) progressUpdates.push(this.queue.store.update(h.job.id!, { progress: { step, steps, eta_seconds: Math.round(eta * 10) / 10 } }).catch(() => {}));
+        if (this.canceled.has(h.job.id!)) continue;
+        progressUpdates.push(this.queue.lifecycle.progress(ref(h), { step, steps, eta_seconds: Math.round(eta * 10) / 10 })
+          .catch((e: Error) => this.log('could not report progress', { jobId: h.job.id, error: e.message }, 'warn')));
       }
     };
     let results;
@@ -210,10 +220,10 @@ export class RenderWorker {
     } catch (e) {
       await Promise.all(progressUpdates);
       if (runnable.length > 1) {
-        this.log('batch failed; running its jobs one by one', { error: (e as Error).message });
+        this.log('batch failed; running its jobs one by one', { error: (e as Error).message }, 'warn');
         for (const h of runnable) await this.generate([h], Date.now());
       } else {
-        await this.fail(runnable[0], e as Error, e instanceof FarmError && e.status < 500);
+        await this.failed(runnable[0], e);
       }
       return;
     }
@@ -222,28 +232,55 @@ export class RenderWorker {
       const h = runnable.find((x) => x.job.id === r.id)!;
       try {
         if (r.canceled) {
-          await this.queue.store.update(r.id, { status: 'canceled', completed_at: new Date().toISOString() });
-          await h.job.moveToCompleted({ canceled: true }, h.token, false);
+          await this.settle(h, await this.queue.lifecycle.cancel(ref(h)));
           continue;
         }
-        const keys = await this.opts.storeImages(r.id, r.images);
-        await this.queue.store.update(r.id, { status: 'succeeded', completed_at: new Date().toISOString(), output: { images: keys, seeds: r.seeds, infotexts: r.infotexts }, error: null });
-        await h.job.moveToCompleted({ images: keys }, h.token, false);
+        const images = await this.opts.storeImages(r.id, r.images);
+        await this.settle(h, await this.queue.lifecycle.succeed(ref(h), { images, seeds: r.seeds, infotexts: r.infotexts }));
       } catch (e) {
-        await this.fail(h, e as Error, false);
+        await this.failed(h, e);
       }
     }
   }
 
-  /** Fails a job: bad input never retries; runtime faults retry with backoff until attempts run out. */
-  private async fail(h: Held, error: Error, unrecoverable: boolean): Promise<void> {
-    const attempts = h.job.opts.attempts ?? 1;
-    const willRetry = !unrecoverable && h.job.attemptsMade + 1 < attempts;
-    this.log('job failed', { jobId: h.job.id, error: error.message, willRetry });
-    await this.queue.store.update(h.job.id!, willRetry
-      ? { status: 'queued', error: `attempt ${h.job.attemptsMade + 1} failed: ${error.message}; retrying`, progress: null }
-      : { status: 'failed', error: error.message, completed_at: new Date().toISOString(), progress: null });
-    await h.job.moveToFailed(unrecoverable ? new UnrecoverableError(error.message) : error, h.token, false).catch((e) => this.log('moveToFailed', { error: (e as Error).message }));
+  /** Finishes BullMQ's side of a job whose envelope is terminal (or gone); its terminal event is already emitted. */
+  private async settle(h: Held, t: Transition): Promise<void> {
+    if (t.envelope && !isTerminal(t.envelope.status)) throw new Error(`job ${h.job.id} is ${t.envelope.status}, not finished`);
+    await h.job.moveToCompleted({ status: t.envelope?.status ?? 'missing' }, h.token, false);
+  }
+
+  /**
+   * A step of a job threw. When its envelope is already terminal, only finishing is left (emitting its event or
+   * completing the BullMQ job failed): it is put back without spending an attempt, and the rerun finds it finished
+   * and completes it. Otherwise the error's kind decides: transient and not-runnable-here faults retry while
+   * attempts remain; bad input and bugs end the job at once (bugs logged at error with their stack).
+   */
+  private async failed(h: Held, error: unknown): Promise<void> {
+    const message = error instanceof Error ? error.message : String(error);
+    try {
+      const current = await this.queue.store.get(h.job.id!);
+      if (current && isTerminal(current.status)) {
+        this.log('job finished but not completed; completing it on a rerun', { jobId: h.job.id, status: current.status, error: message }, 'warn');
+        await h.job.moveToDelayed(Date.now() + (this.opts.settleRetryMs ?? 1000), h.token);
+        return;
+      }
+      const kind = errorKind(error);
+      const willRetry = isRetryable(kind) && h.job.attemptsMade + 1 < (h.job.opts.attempts ?? 1);
+      if (kind === 'bug') this.log('job failed: unexpected error', { jobId: h.job.id, error: message, stack: (error as Error)?.stack, willRetry }, 'error');
+      else this.log('job failed', { jobId: h.job.id, kind, error: message, willRetry }, 'warn');
+      const t = willRetry
+        ? await this.queue.lifecycle.retry(ref(h), `attempt ${h.job.attemptsMade + 1} failed: ${message}; retrying`)
+        : await this.queue.lifecycle.fail(ref(h), message);
+      if (t.outcome === 'terminal' || t.outcome === 'missing') {
+        if (t.envelope) await this.queue.lifecycle.emitTerminal(t.envelope);
+        await this.settle(h, t);
+        return;
+      }
+      await h.job.moveToFailed(willRetry ? toError(error) : new UnrecoverableError(message), h.token, false);
+    } catch (e) {
+      // Redis is unreachable or BullMQ refused: the lock runs out and the stalled-job check hands the job to a worker
+      this.log('could not record a job failure; the job will be recovered when its lock expires', { jobId: h.job.id, error: (e as Error).message, cause: message }, 'error');
+    }
   }
 
   /** Stops taking jobs, finishes the running batch, hands back fetched-but-unstarted jobs. Safe to call twice. */
@@ -251,13 +288,20 @@ export class RenderWorker {
     if (this.closing) { await this.loop; return; }
     this.closing = true;
     await this.loop;
-    for (const h of this.pending) await h.job.moveToDelayed(Date.now(), h.token).catch(() => {});
+    for (const h of this.pending) {
+      await h.job.moveToDelayed(Date.now(), h.token).catch((e: Error) => this.log('could not hand a job back; its lock will expire', { jobId: h.job.id, error: e.message }, 'warn'));
+    }
     this.pending = [];
     for (const t of this.timers) clearInterval(t);
-    await this.queue.unregisterWorker(this.id).catch(() => {});
+    await this.queue.unregisterWorker(this.id).catch((e: Error) => this.log('could not unregister the worker', { error: e.message }, 'warn'));
     await this.worker.close();
     this.connection.disconnect();
     this.cancelSub.disconnect();
     await this.queue.close();
   }
 }
+
+function toError(e: unknown): Error {
+  return e instanceof Error ? e : new TransientError(String(e));
+}
+

@@ -37,7 +37,7 @@ test('the cap forgets jobs whose envelope expired, and a refused idempotency key
   try {
     const first = await queue.submit(params, { owner: 'carol' });
     await assert.rejects(queue.submit(params, { owner: 'carol', idempotencyKey: 'k1' }), refusal('too_many_jobs', 429));
-    await queue.redis.del(queue.store.key(first.id)); // as if the envelope had expired with its id still in the set
+    await queue.redis.del(queue.keys.job(first.id)); // as if the envelope had expired with its id still in the set
     const again = await queue.submit(params, { owner: 'carol', idempotencyKey: 'k1' });
     assert.notEqual(again.id, first.id);
     assert.equal((await queue.submit(params, { owner: 'carol', idempotencyKey: 'k1' })).id, again.id, 'the key now names the accepted job');

@@ -11,7 +11,7 @@ export async function runWorkerProcess(config: FarmConfig, extra: { lockDuration
     redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, modelsDir: config.MODELS_DIR, loraDir: config.LORA_DIR, upscalersDir: config.UPSCALERS_DIR,
     storage: createStorage(storageConfig(config)), maxBatch: config.MAX_BATCH, maxPixels: config.MAX_PIXELS, maxSteps: config.MAX_STEPS,
     providers: config.EXECUTION_PROVIDERS, intraOpThreads: config.ORT_THREADS, storageAttempts: config.STORAGE_ATTEMPTS, ...extra,
-    log: (msg, fields) => logger.info(fields ?? {}, msg),
+    log: (msg, fields, level) => logger[level ?? 'info'](fields ?? {}, msg),
   });
   logger.info({ workerId: worker.id, models: worker.engine.listModels().map((m) => m.name) }, 'worker ready');
   let stopping = false;

@@ -1,6 +1,7 @@
 // A render worker: the engine (onnxruntime), the storage for results and the queue consumer wired together.
 import { Engine, type ExecutionProvider } from '@farm/engine';
-import { RenderWorker } from '@farm/queue';
+import { RenderWorker, type LogLevel } from '@farm/queue';
+import { TransientError } from '@farm/core';
 import type { Storage } from '@farm/storage';
 
 export interface WorkerOptions {
@@ -20,7 +21,7 @@ export interface WorkerOptions {
   stalledIntervalMs?: number;
   /** tries per result image before the job's attempt fails */
   storageAttempts?: number;
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  log?: (msg: string, fields?: Record<string, unknown>, level?: LogLevel) => void;
 }
 
 async function putWithRetry(storage: Storage, key: string, body: Buffer, attempts: number): Promise<void> {
@@ -29,7 +30,7 @@ async function putWithRetry(storage: Storage, key: string, body: Buffer, attempt
       await storage.put(key, body, 'image/png');
       return;
     } catch (e) {
-      if (attempt >= attempts) throw new Error(`storing ${key} failed after ${attempt} attempts: ${(e as Error).message}`);
+      if (attempt >= attempts) throw new TransientError(`storing ${key} failed after ${attempt} attempts: ${(e as Error).message}`, { cause: e });
       await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
     }
   }

@@ -1,5 +1,5 @@
 // Shared by the worker tests: tiny txt2img params and a wait on a job's envelope changes (pub/sub, no polling).
-import type { GenerationParams } from '@farm/core';
+import { isTerminal, type GenerationParams } from '@farm/core';
 import type { FarmQueue, JobEnvelope } from '@farm/queue';
 
 export function tinyParams(overrides: Partial<GenerationParams> = {}): GenerationParams {
@@ -20,4 +20,4 @@ export function until(queue: FarmQueue, id: string, done: (e: JobEnvelope) => bo
   });
 }
 
-export const terminal = (e: JobEnvelope) => ['succeeded', 'failed', 'canceled'].includes(e.status);
+export const terminal = (e: JobEnvelope) => isTerminal(e.status);

@@ -1,6 +1,6 @@
 // Inference sessions, created once per (file, variant) and kept in a small LRU. Execution providers come from options.
 import * as ort from 'onnxruntime-node';
-import { FarmError } from '@farm/core';
+import { FarmError, NotRunnableHereError } from '@farm/core';
 
 export type ExecutionProvider = 'cpu' | 'cuda' | 'tensorrt';
 
@@ -13,7 +13,8 @@ export interface SessionCacheOptions {
 export class ProviderUnavailableError extends FarmError {
   constructor(provider: string, cause: string) {
     super('provider_unavailable', 500,
-      `execution provider "${provider}" is not available in this onnxruntime-node build (${cause}); install the GPU build with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci on a machine with CUDA 12 and cuDNN 9, or set EXECUTION_PROVIDERS=cpu`);
+      `execution provider "${provider}" is not available in this onnxruntime-node build (${cause}); install the GPU build with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci on a machine with CUDA 12 and cuDNN 9, or set EXECUTION_PROVIDERS=cpu`,
+      undefined, 'not_runnable_here');
   }
 }
 
@@ -53,7 +54,8 @@ export class SessionCache {
         const message = (e as Error).message;
         const gpu = this.providers.find((p) => p !== 'cpu' && message.toLowerCase().includes(p));
         if (gpu) throw new ProviderUnavailableError(gpu, message.split('\n')[0]);
-        throw e;
+        // this worker's copy does not load; another worker's may
+        throw new NotRunnableHereError(`${typeof from === 'string' ? from : 'a model'} cannot be loaded on this worker: ${message}`, 'model_not_loadable');
       }
     })();
     this.sessions.set(key, created);

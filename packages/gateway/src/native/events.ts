@@ -3,11 +3,12 @@
 // after a terminal state. A closing gateway ends open streams with a short `retry:` so EventSource clients reconnect
 // (to another gateway) at once.
 import { Router } from 'express';
-import { isTerminal, type FarmQueue, type JobEnvelope } from '@farm/queue';
+import { isTerminal, present } from '@farm/core';
+import type { FarmQueue, JobEnvelope } from '@farm/queue';
 import { asyncRoute } from '../http-errors';
 import type { Metrics } from '../metrics';
 import type { ShutdownState } from '../shutdown';
-import { ownJob, present } from './jobs';
+import { ownJob } from './jobs';
 
 const HEARTBEAT_MS = 15_000;
 

@@ -1,6 +1,6 @@
 // Native job API: submit (202), read, list, cancel. The SSE stream lives in ./events.
 import { Router, type Request } from 'express';
-import { NotFoundError, ValidationError, parseJobRequest, type Catalog, type FarmConfig } from '@farm/core';
+import { NotFoundError, ValidationError, parseJobRequest, present, type Catalog, type FarmConfig } from '@farm/core';
 import { isTerminal, type FarmQueue, type JobEnvelope } from '@farm/queue';
 import { asyncRoute } from '../http-errors';
 import { assertPublicUrl, parseAllowedHosts } from '../webhooks/send';
@@ -12,20 +12,6 @@ export interface JobRoutesDeps {
   queue: FarmQueue;
   catalog(): Promise<Catalog>;
   metrics: Metrics;
-}
-
-export function present(e: JobEnvelope) {
-  const images = (e.output?.images ?? []).map((key) => `/v1/${key}`);
-  return {
-    ...e,
-    output: e.output ? { ...e.output, images } : null,
-    metrics: {
-      queue_seconds: e.started_at ? (Date.parse(e.started_at) - Date.parse(e.created_at)) / 1000 : null,
-      run_seconds: e.started_at && e.completed_at ? (Date.parse(e.completed_at) - Date.parse(e.started_at)) / 1000 : null,
-      total_seconds: e.completed_at ? (Date.parse(e.completed_at) - Date.parse(e.created_at)) / 1000 : null,
-    },
-    links: { self: `/v1/jobs/${e.id}`, events: `/v1/jobs/${e.id}/events`, cancel: `/v1/jobs/${e.id}` },
-  };
 }
 
 /** The job if it exists and belongs to the caller; other users' jobs are indistinguishable from missing ones. */
@@ -55,7 +41,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const limit = Math.min(100, Math.max(1, Number(req.query.limit ?? 20) || 20));
     const offset = Math.max(0, Number(req.query.offset ?? 0) || 0);
     const { jobs, total } = await deps.queue.list(req.user!.id, { limit, offset });
-    res.json({ jobs: jobs.map(present), total, limit, offset });
+    res.json({ jobs: jobs.map((e) => present(e)), total, limit, offset });
   }));
 
   r.get('/v1/jobs/:id', asyncRoute(async (req, res) => {

@@ -1,0 +1,37 @@
+// Every Redis key and pub/sub channel name of the farm, built in this one place (as BullMQ's QueueKeys does for its
+// own). BullMQ's keys are never spelled out here: `bullmqKeys` takes them from the Queue object, which knows them.
+export class FarmKeys {
+  constructor(readonly prefix: string) {}
+
+  /** a job's envelope: a hash whose fields are the envelope's fields, each as JSON text */
+  job(id: string): string { return `${this.prefix}:job:${id}`; }
+  /** pub/sub channel that carries every new envelope of one job (SSE in any gateway listens there) */
+  jobChannel(id: string): string { return `${this.prefix}:events:${id}`; }
+  /** sorted set of an owner's job ids by creation time (listing) */
+  owner(owner: string): string { return `${this.prefix}:owner:${owner}`; }
+  /** set of an owner's jobs that are not terminal (the per-user cap) */
+  unfinished(owner: string): string { return `${this.prefix}:unfinished:${owner}`; }
+  /** an owner's idempotency key -> the job id it admitted */
+  idempotency(owner: string, key: string): string { return `${this.prefix}:idem:${owner}:${key}`; }
+  /** set while a running job is asked to stop */
+  cancel(id: string): string { return `${this.prefix}:cancel:${id}`; }
+  /** pub/sub channel on which workers hear cancel requests (message: the job id) */
+  get cancelChannel(): string { return `${this.prefix}:cancel`; }
+  /** pub/sub channel of commands to every worker (unload / reload, from A1111's unload- and reload-checkpoint) */
+  get workerCommandChannel(): string { return `${this.prefix}:worker-commands`; }
+  /** hash worker id -> heartbeat JSON */
+  get workers(): string { return `${this.prefix}:workers`; }
+  /** GCRA state of one rate budget of one user */
+  rateLimit(budget: string, user: string): string { return `${this.prefix}:rl:${budget}:${user}`; }
+  /** A1111 surface: the options a user set with POST /sdapi/v1/options (hash of JSON values) */
+  a1111Options(user: string): string { return `${this.prefix}:a1111-options:${user}`; }
+  /** A1111 surface: a user's A1111 calls still waiting for images (list; /progress, /interrupt and /skip act on them) */
+  a1111Calls(user: string): string { return `${this.prefix}:a1111-calls:${user}`; }
+}
+
+/** The BullMQ keys the farm's scripts read (queue depth), as the Queue object names them. */
+export interface QueueDepthKeys { wait: string; prioritized: string; delayed: string }
+
+export function bullmqKeys(queue: { keys: Record<string, string> }): QueueDepthKeys {
+  return { wait: queue.keys.wait, prioritized: queue.keys.prioritized, delayed: queue.keys.delayed };
+}

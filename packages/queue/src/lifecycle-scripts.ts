@@ -1,0 +1,116 @@
+// One Lua script per transition of a job's life cycle, so that each writes its envelope fields, keeps the owner's
+// indexes and publishes the new envelope (SSE) as one atomic step. A terminal envelope is never changed: every
+// transition answers {'terminal', envelope} instead. Every script returns {outcome, envelope JSON or extra}.
+
+// Shared helpers. `terminal` mirrors isTerminal() of @farm/core; statuses are stored as JSON strings.
+const LIB = `
+local function envelope(key)
+  local flat = redis.call('HGETALL', key)
+  local parts = {}
+  for i = 1, #flat, 2 do parts[#parts + 1] = '"' .. flat[i] .. '":' .. flat[i + 1] end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+local function terminal(status)
+  return status == '"succeeded"' or status == '"failed"' or status == '"canceled"'
+end
+local function publish(channel, key)
+  local e = envelope(key)
+  redis.call('PUBLISH', channel, e)
+  return e
+end
+`;
+
+/**
+ * admit. KEYS: job, owner index, unfinished set, idempotency key, BullMQ wait, prioritized, delayed.
+ * ARGV: id, created ms, per-owner cap (0: none), retention s, queue cap (0: none), idempotency ttl s, '1' if an
+ * idempotency key is used, then the envelope's field/value pairs. Claiming the idempotency key and creating the
+ * envelope are one step, so a concurrent duplicate finds the winner's envelope already there.
+ */
+export const ADMIT = `
+if ARGV[7] == '1' then
+  local prior = redis.call('GET', KEYS[4])
+  if prior then return {'duplicate', prior} end
+end
+local maxQueued = tonumber(ARGV[5])
+if maxQueued > 0 then
+  local waiting = redis.call('LLEN', KEYS[5]) + redis.call('ZCARD', KEYS[6]) + redis.call('ZCARD', KEYS[7])
+  if waiting >= maxQueued then return {'queue_full', tostring(waiting)} end
+end
+local cap = tonumber(ARGV[3])
+if cap > 0 and redis.call('SCARD', KEYS[3]) >= cap then return {'user_cap', ''} end
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+if ARGV[7] == '1' then redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[6]) end
+return {'admitted', ''}`;
+
+/** withdraw (BullMQ refused the job after admission). KEYS: job, owner index, unfinished, idempotency key. ARGV: id. */
+export const WITHDRAW = `
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('SREM', KEYS[3], ARGV[1])
+if redis.call('GET', KEYS[4]) == ARGV[1] then redis.call('DEL', KEYS[4]) end
+return {'withdrawn', ''}`;
+
+/**
+ * start. KEYS: job, cancel flag, unfinished. ARGV: channel, id, now (JSON), then the running field pairs.
+ * A job asked to stop before it ran ends canceled here; a terminal one is left as it is.
+ */
+export const START = LIB + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
+if terminal(redis.call('HGET', KEYS[1], 'status')) then return {'terminal', envelope(KEYS[1])} end
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('HGET', KEYS[1], 'cancel_requested') == 'true' then
+  redis.call('HSET', KEYS[1], 'status', '"canceled"', 'completed_at', ARGV[3], 'progress', 'null')
+  redis.call('SREM', KEYS[3], ARGV[2])
+  redis.call('DEL', KEYS[2])
+  return {'canceled', publish(ARGV[1], KEYS[1])}
+end
+redis.call('HSET', KEYS[1], 'status', '"running"', unpack(ARGV, 4))
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+return {'started', publish(ARGV[1], KEYS[1])}`;
+
+/** progress. KEYS: job. ARGV: channel, progress JSON. Only a running job takes progress. */
+export const PROGRESS = LIB + `
+if redis.call('HGET', KEYS[1], 'status') ~= '"running"' then return {'ignored', ''} end
+redis.call('HSET', KEYS[1], 'progress', ARGV[2])
+return {'progressed', publish(ARGV[1], KEYS[1])}`;
+
+/** Builds the script of a transition into a terminal state. KEYS: job, unfinished, cancel flag. ARGV: channel, id, field pairs. */
+function toTerminal(status: 'succeeded' | 'failed' | 'canceled'): string {
+  return LIB + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
+if terminal(redis.call('HGET', KEYS[1], 'status')) then return {'terminal', envelope(KEYS[1])} end
+redis.call('HSET', KEYS[1], 'status', '"${status}"', unpack(ARGV, 3))
+redis.call('SREM', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[3])
+return {'${status}', publish(ARGV[1], KEYS[1])}`;
+}
+
+export const SUCCEED = toTerminal('succeeded');
+export const FAIL = toTerminal('failed');
+export const CANCEL = toTerminal('canceled');
+
+/** retry (an attempt failed, another follows). KEYS: job. ARGV: channel, error JSON. Back to queued. */
+export const RETRY = LIB + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
+if terminal(redis.call('HGET', KEYS[1], 'status')) then return {'terminal', envelope(KEYS[1])} end
+redis.call('HSET', KEYS[1], 'status', '"queued"', 'error', ARGV[2], 'progress', 'null')
+return {'retrying', publish(ARGV[1], KEYS[1])}`;
+
+/** request_cancel (a running job). KEYS: job, cancel flag. ARGV: channel, cancel channel, id, flag ttl s. */
+export const REQUEST_CANCEL = LIB + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
+if terminal(redis.call('HGET', KEYS[1], 'status')) then return {'terminal', envelope(KEYS[1])} end
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[4])
+redis.call('HSET', KEYS[1], 'cancel_requested', 'true')
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return {'cancel_requested', publish(ARGV[1], KEYS[1])}`;
+
+/** record_delivery (a webhook attempt; allowed on terminal jobs). KEYS: job. ARGV: channel, delivery JSON. */
+export const RECORD_DELIVERY = LIB + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
+local list = redis.call('HGET', KEYS[1], 'deliveries')
+if list == false or list == '[]' then list = '[' .. ARGV[2] .. ']' else list = string.sub(list, 1, -2) .. ',' .. ARGV[2] .. ']' end
+redis.call('HSET', KEYS[1], 'deliveries', list)
+return {'recorded', publish(ARGV[1], KEYS[1])}`;
