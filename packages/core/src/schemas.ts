@@ -22,6 +22,17 @@ export interface Catalog {
   upscalers?: string[];
   /** throws UnknownSamplerError */
   checkSampler(sampler: string, scheduler: string): void;
+  /** per model, the multiple its width and height must be (8 unless its UNet upsamples by fixed factors of 2) */
+  sizeMultiples?: Record<string, number>;
+}
+
+/** Refuses sizes a model's UNet cannot run: with n fixed 2x upsamplers, sides must be multiples of 8 * 2^n. */
+export function checkModelSize(model: string, width: number, height: number, multiple: number): void {
+  for (const [field, v] of [['width', width], ['height', height]] as const) {
+    if (v % multiple !== 0) {
+      throw new ValidationError(`model "${model}" upsamples by fixed factors of 2, so ${field} must be a multiple of ${multiple}, got ${v}; export its UNet with upsample sizes taken from the skip connections (as diffusers' upsample_size) to run any multiple of 8`, field);
+    }
+  }
 }
 
 const finite = z.number().finite();
@@ -96,6 +107,7 @@ export function resolveParams(req: Omit<JobRequest, 'webhook' | 'priority' | 'id
   const model = req.model ?? catalog.defaultModel ?? catalog.models[0];
   if (!model || !catalog.models.includes(model)) throw new UnknownModelError(model ?? '(none)', catalog.models);
   catalog.checkSampler(req.sampler, req.scheduler);
+  checkModelSize(model, req.width, req.height, catalog.sizeMultiples?.[model] ?? 8);
   const names = resolveSamplerName(req.sampler, req.scheduler);
   const kind = req.kind ?? (req.init_image ? 'img2img' : 'txt2img');
   const init = req.init_image ? stripDataUrl(req.init_image) : undefined;

@@ -3,11 +3,12 @@
 // LoRA-merged variants slot in.
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { ValidationError, hiresTarget, knownUpscaler, type GenerationParams, type LoraRef } from '@farm/core';
+import { ValidationError, checkModelSize, hiresTarget, knownUpscaler, type GenerationParams, type LoraRef } from '@farm/core';
 import { noiseForImage } from './rng';
 import { getSampler, samplerInfotext, schedulerConfigProblem } from './schedulers';
 import { ModelRegistry, type ModelInfo, type LoadedModelFiles } from './models/model-registry';
 import { SessionCache, type ExecutionProvider } from './onnx/session-cache';
+import { cachedUnetSizeMultiple } from './models/unet-size';
 import { encodeConditioning, type RowConditioning } from './pipeline/conditioning';
 import { denoise as denoiseLoop, type Row } from './pipeline/denoise';
 import { decodeImage, encodePng, rgbToTensor, tensorToRgb } from './pipeline/images';
@@ -117,6 +118,11 @@ export class Engine {
     return this.upscalers.list();
   }
 
+  /** The multiple a model's width and height must be (8 for generated models and exports with dynamic upsampling). */
+  sizeMultiple(model: string): number {
+    return cachedUnetSizeMultiple(join(this.registry.get(model).path, 'unet/model.onnx'));
+  }
+
   listModels(): ModelInfo[] {
     return this.registry.list();
   }
@@ -130,6 +136,7 @@ export class Engine {
     for (const [field, v] of [['width', p.width], ['height', p.height]] as const) {
       if (!Number.isInteger(v) || v < 64 || v % 8 !== 0) throw new ValidationError(`${field} must be a multiple of 8 and at least 64, got ${v}`, field);
     }
+    checkModelSize(p.model, p.width, p.height, this.sizeMultiple(p.model));
     if (p.width * p.height > this.opts.maxPixels) throw new ValidationError(`width x height = ${p.width * p.height} exceeds the maximum of ${this.opts.maxPixels} pixels`, 'width');
     if (!Number.isInteger(p.steps) || p.steps < 1 || p.steps > this.opts.maxSteps) throw new ValidationError(`steps must be an integer from 1 to ${this.opts.maxSteps}, got ${p.steps}`, 'steps');
     if (!Number.isFinite(p.cfg_scale)) throw new ValidationError('cfg_scale must be a finite number', 'cfg_scale');

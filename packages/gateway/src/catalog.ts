@@ -27,8 +27,10 @@ export function createCatalog(queue: FarmQueue, opts: { modelsDir?: string; lora
     const models = new Set([...workers.flatMap((w) => w.models), ...localModels(opts.modelsDir)]);
     const loras = new Set([...workers.flatMap((w) => w.loras), ...localLoras(opts.loraDir)]);
     const upscalers = new Set([...workers.flatMap((w) => w.upscalers ?? []), ...localUpscalers(opts.upscalersDir)]);
+    const sizeMultiples: Record<string, number> = {};
+    for (const w of workers) for (const [m, n] of Object.entries(w.sizeMultiples ?? {})) sizeMultiples[m] = Math.max(sizeMultiples[m] ?? 8, n);
     return {
-      models: [...models].sort(), loras: [...loras].sort(), upscalers: [...upscalers].sort(), defaultModel: opts.defaultModel,
+      models: [...models].sort(), loras: [...loras].sort(), upscalers: [...upscalers].sort(), defaultModel: opts.defaultModel, sizeMultiples,
       checkSampler: (s, sch) => { getSampler(s, sch); },
     };
   };

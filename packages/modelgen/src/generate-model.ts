@@ -1,5 +1,5 @@
 // Writes a model folder in the diffusers ONNX export layout with seeded random weights.
-import { cpSync, mkdirSync, writeFileSync, existsSync, rmSync, renameSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync, existsSync, rmSync, renameSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GraphBuilder, type WeightSource } from './onnx-builder';
 import { SeededRandom } from './seeded-random';
@@ -39,10 +39,16 @@ export const SCHEDULER_CONFIG = {
   steps_offset: 1, timestep_spacing: 'leading', trained_betas: null,
 };
 
+/**
+ * Bumped whenever the generated graphs change, so cached generated models (tests, `npm start`) are made again.
+ * 2: UNet upsamplers resize to their skip connection's size (any multiple of 8).
+ */
+export const GRAPH_VERSION = 2;
+
 function modelIndex(withControlNet: boolean, tokenizerClass: string) {
   const onnxModel = ['diffusers', 'OnnxRuntimeModel'];
   return {
-    _class_name: 'OnnxStableDiffusionPipeline', _diffusers_version: '0.30.0', feature_extractor: [null, null], requires_safety_checker: false,
+    _farm_graph_version: GRAPH_VERSION, _class_name: 'OnnxStableDiffusionPipeline', _diffusers_version: '0.30.0', feature_extractor: [null, null], requires_safety_checker: false,
     safety_checker: [null, null], scheduler: ['diffusers', 'PNDMScheduler'], text_encoder: onnxModel, tokenizer: ['transformers', tokenizerClass],
     unet: onnxModel, vae_decoder: onnxModel, vae_encoder: onnxModel, ...(withControlNet ? { controlnet: onnxModel, unet_controlnet: onnxModel } : {}),
   };
@@ -108,10 +114,17 @@ export async function generateModel(opts: GenerateModelOptions): Promise<void> {
 
 /** Generates into a temporary sibling and renames it into place, so concurrent callers never see half a model. */
 export async function generateModelAtomically(opts: GenerateModelOptions): Promise<void> {
-  if (existsSync(join(opts.outDir, 'model_index.json'))) return;
+  const index = join(opts.outDir, 'model_index.json');
+  if (existsSync(index) && JSON.parse(readFileSync(index, 'utf8'))._farm_graph_version === GRAPH_VERSION) return;
   const tmp = `${opts.outDir}.tmp-${process.pid}-${Date.now()}`;
   await generateModel({ ...opts, outDir: tmp });
   try {
+    if (existsSync(opts.outDir)) {
+      // made by an older generator: swap it out (sessions that hold it open keep working)
+      const old = `${opts.outDir}.tmp-old-${process.pid}-${Date.now()}`;
+      renameSync(opts.outDir, old);
+      rmSync(old, { recursive: true, force: true });
+    }
     renameSync(tmp, opts.outDir);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });

@@ -78,11 +78,23 @@ export function downsample(g: GraphBuilder, x: string, path: string, channels: n
   return g.conv(x, `${path}.conv`, channels, channels, 3, { stride: 2 });
 }
 
-export function upsample(g: GraphBuilder, x: string, path: string, channels: number): string {
+/**
+ * 2x nearest upsampling + conv. With `like` (the UNet's next skip connection) the output takes that tensor's height and
+ * width instead, as diffusers' Upsample2D does with `upsample_size`: sizes that do not halve evenly (a 72x104 image,
+ * a 9x13 latent) then line up with their skips; for even sizes it is the same 2x.
+ */
+export function upsample(g: GraphBuilder, x: string, path: string, channels: number, like?: string): string {
   const scope = GraphBuilder.scope(path);
-  const up = g.op('Resize', [x, '', g.param(`${path}.scales`, [4], Float32Array.of(1, 1, 2, 2))], {
-    mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor',
-  }, `${scope}/Resize`);
+  const nearest = { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' };
+  let up: string;
+  if (like) {
+    const batchChannels = g.op('Slice', [g.op('Shape', [x], {}, `${scope}/Shape`), g.ints([0]), g.ints([2])], {}, `${scope}/Slice`);
+    const spatial = g.op('Slice', [g.op('Shape', [like], {}, `${scope}/Shape_1`), g.ints([2]), g.ints([4])], {}, `${scope}/Slice_1`);
+    const sizes = g.op('Concat', [batchChannels, spatial], { axis: 0 }, `${scope}/Concat`);
+    up = g.op('Resize', [x, '', '', sizes], nearest, `${scope}/Resize`);
+  } else {
+    up = g.op('Resize', [x, '', g.param(`${path}.scales`, [4], Float32Array.of(1, 1, 2, 2))], nearest, `${scope}/Resize`);
+  }
   return g.conv(up, `${path}.conv`, channels, channels, 3);
 }
 

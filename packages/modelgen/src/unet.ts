@@ -68,7 +68,7 @@ export function buildUNet(g: GraphBuilder, c: UNetConfig, opts: { withResiduals:
       ch = outCh;
       if (reversedAttention[i]) h = transformer2d(g, h, `up_blocks.${i}.attentions.${j}`, ch, c.heads, c.normGroups, 'encoder_hidden_states', c.crossAttentionDim);
     }
-    if (i < reversed.length - 1) h = upsample(g, h, `up_blocks.${i}.upsamplers.0`, ch);
+    if (i < reversed.length - 1) h = upsample(g, h, `up_blocks.${i}.upsamplers.0`, ch, skips[skips.length - 1].value);
   });
   h = g.silu(g.groupNorm(h, 'conv_norm_out', ch, c.normGroups), 'conv_act');
   const out = g.conv(h, 'conv_out', ch, c.outChannels, 3);

@@ -15,6 +15,7 @@ import type { RenderJobData, WorkerCommand } from './types';
 
 export interface RenderEngine {
   listModels(): { name: string }[];
+  sizeMultiple?(model: string): number;
   listLoras(): { name: string }[];
   listUpscalers?(): { name: string }[];
   validate(params: GenerationParams): void;
@@ -124,9 +125,21 @@ export class RenderWorker {
 
   private async heartbeat(): Promise<void> {
     await this.queue.registerWorker({
-      id: this.id, host: hostname(), models: this.opts.engine.listModels().map((m) => m.name), loras: this.opts.engine.listLoras().map((l) => l.name), upscalers: this.opts.engine.listUpscalers?.().map((u) => u.name) ?? [],
+      id: this.id, host: hostname(), models: this.opts.engine.listModels().map((m) => m.name), sizeMultiples: this.sizeMultiples(), loras: this.opts.engine.listLoras().map((l) => l.name), upscalers: this.opts.engine.listUpscalers?.().map((u) => u.name) ?? [],
       loadedModel: this.loadedModel, busy: this.busy,
     });
+  }
+
+  /** models whose UNet needs more than multiples of 8 (fixed 2x upsamplers); unreadable ones are left out */
+  private sizeMultiples(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const { name } of this.opts.engine.listModels()) {
+      try {
+        const m = this.opts.engine.sizeMultiple?.(name) ?? 8;
+        if (m !== 8) out[name] = m;
+      } catch { /* a broken model fails its jobs with the reason */ }
+    }
+    return out;
   }
 
   private extendLocks(): void {

@@ -13,6 +13,8 @@ export interface WorkerInfo {
   id: string;
   host: string;
   models: string[];
+  /** per model, the multiple its width and height must be (absent: 8) */
+  sizeMultiples?: Record<string, number>;
   loras: string[];
   /** upscaler models (UPSCALERS_DIR) */
   upscalers?: string[];
