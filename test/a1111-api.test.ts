@@ -132,7 +132,7 @@ test('lists: samplers, schedulers, loras, cmd-flags, ControlNet modules', async 
   const samplers = (await alice.get('/sdapi/v1/samplers')).body;
   assert.ok(samplers.some((s: any) => s.name === 'Euler a' && Array.isArray(s.aliases) && typeof s.options === 'object'));
   assert.deepEqual((await alice.get('/sdapi/v1/schedulers')).body.find((s: any) => s.label === 'SGM Uniform'), { name: 'sgm_uniform', label: 'SGM Uniform', aliases: ['SGMUniform'], default_rho: -1, need_inner_model: true });
-  assert.deepEqual(samplers.find((s: any) => s.name === 'DPM++ 3M SDE'), { name: 'DPM++ 3M SDE', aliases: ['k_dpmpp_3m_sde'], options: { scheduler: 'exponential', discard_next_to_last_sigma: true, brownian_noise: true } });
+  assert.deepEqual(samplers.find((s: any) => s.name === 'DPM++ 3M SDE'), { name: 'DPM++ 3M SDE', aliases: ['k_dpmpp_3m_sde'], options: { scheduler: 'exponential', discard_next_to_last_sigma: 'True', brownian_noise: 'True' } });
   assert.deepEqual((await alice.get('/sdapi/v1/loras')).body, []);
   assert.equal((await alice.get('/sdapi/v1/cmd-flags')).body.api, true);
   assert.deepEqual((await alice.get('/controlnet/module_list')).body.module_list, ['none', 'canny']);

@@ -123,3 +123,9 @@ export function samplerNames(): SamplerName[] {
 export function scheduleTypes(): ScheduleTypeName[] {
   return SCHEDULE_TYPES.map((s) => ({ ...s, aliases: s.aliases ? [...s.aliases] : null }));
 }
+
+/** /sdapi/v1/samplers as A1111 answers it: its SamplerItem model is options: dict[str, str], so True becomes "True". */
+export function a1111SamplerItems(): { name: string; aliases: string[]; options: Record<string, string> }[] {
+  const py = (v: unknown) => (v === true ? 'True' : v === false ? 'False' : String(v));
+  return SAMPLERS.map((s) => ({ name: s.name, aliases: [...s.aliases], options: Object.fromEntries(Object.entries(s.options).map(([k, v]) => [k, py(v)])) }));
+}

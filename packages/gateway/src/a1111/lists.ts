@@ -4,8 +4,8 @@ import { Router } from 'express';
 import { closeSync, existsSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { A1111HttpError, LATENT_UPSCALE_MODES } from '@farm/core';
-import { listSamplers, listSchedulers } from '@farm/engine/schedulers';
+import { A1111HttpError, LATENT_UPSCALE_MODES, a1111SamplerItems } from '@farm/core';
+import { listSchedulers } from '@farm/engine/schedulers';
 import { asyncRoute } from '../http-errors';
 import { loadStyles } from './styles';
 import { sdModels } from './models';
@@ -60,7 +60,7 @@ export function listEmbeddings(dir: string): Record<string, { step: null; sd_che
 export function listRoutes(deps: A1111Deps): Router {
   const r = Router();
   const c = deps.config;
-  r.get('/sdapi/v1/samplers', (_req, res) => { res.json(listSamplers()); });
+  r.get('/sdapi/v1/samplers', (_req, res) => { res.json(a1111SamplerItems()); });
   r.get('/sdapi/v1/schedulers', (_req, res) => { res.json(listSchedulers()); });
   r.get('/sdapi/v1/sd-models', asyncRoute(async (_req, res) => { res.json(await sdModels(await deps.catalog(), c.MODELS_DIR)); }));
   r.get('/sdapi/v1/loras', asyncRoute(async (_req, res) => {
