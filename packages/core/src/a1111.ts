@@ -308,7 +308,7 @@ export function parseA1111(kind: A1111Kind, body: unknown, ctx: A1111Context): A
   const model = typeof checkpoint === 'string' && checkpoint !== '' ? checkpointName(checkpoint) : undefined;
   if (model !== undefined && !ctx.catalog.models.includes(model)) {
     throw invalid(Object.hasOwn(override, 'sd_model_checkpoint') ? ['override_settings', 'sd_model_checkpoint'] : ['options', 'sd_model_checkpoint'],
-      new UnknownModelError(model, ctx.catalog.models).message);
+      new UnknownModelError(model, ctx.catalog.models, ctx.catalog.refused?.[model]).message);
   }
 
   const denoising = get<number>('denoising_strength');

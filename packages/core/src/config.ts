@@ -10,7 +10,7 @@ export const CONFIG_VARIABLES = [
   ['HOST', '127.0.0.1', 'address the gateway binds (0.0.0.0 in containers)'],
   ['REDIS_URL', '(unset)', 'Redis for the queue; `npm start` spawns a private redis-server when unset'],
   ['QUEUE_PREFIX', 'farm', 'key prefix of every Redis key and BullMQ queue'],
-  ['MODELS_DIR', './models', 'model folders in the diffusers ONNX layout'],
+  ['MODELS_DIR', './models', 'models: ONNX folders, `.safetensors` checkpoints and diffusers folders (see Models)'],
   ['LORA_DIR', './loras', 'LoRA .safetensors files'],
   ['UPSCALERS_DIR', './upscalers', 'upscaler models (`<name>.onnx`, ESRGAN-style image to image), for hires fix and extras'],
   ['DATA_DIR', './data', 'result images when STORAGE=fs'],

@@ -60,8 +60,9 @@ export class NotFoundError extends FarmError {
 }
 
 export class UnknownModelError extends FarmError {
-  constructor(name: string, available: string[]) {
-    super('unknown_model', 422, `unknown model "${name}"; available: ${available.join(', ') || '(none)'}`, { available });
+  /** `refusal`: why a file of that name in MODELS_DIR is not a model (a pickle) */
+  constructor(name: string, available: string[], refusal?: string) {
+    super('unknown_model', 422, `${refusal ? `${refusal}; ` : ''}unknown model "${name}"; available: ${available.join(', ') || '(none)'}`, { available });
   }
 }
 

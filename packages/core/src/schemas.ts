@@ -20,6 +20,8 @@ export interface Catalog {
   defaultModel?: string;
   /** upscaler models installed on workers (UPSCALERS_DIR), besides the built-in None, Lanczos and Nearest */
   upscalers?: string[];
+  /** model files in MODELS_DIR that are refused (pickles), by name, with the reason */
+  refused?: Record<string, string>;
   /** throws UnknownSamplerError */
   checkSampler(sampler: string, scheduler: string): void;
   /** per model, the multiple its width and height must be (8 unless its UNet upsamples by fixed factors of 2) */
@@ -105,7 +107,7 @@ export function resolveParams(req: Omit<JobRequest, 'webhook' | 'priority' | 'id
   if (req.steps > limits.maxSteps) throw new ValidationError(`steps must be at most ${limits.maxSteps}, got ${req.steps}`, 'steps');
   if (req.batch_size * req.n_iter > limits.maxImagesPerRequest) throw new ValidationError(`batch_size x n_iter = ${req.batch_size * req.n_iter} exceeds the maximum of ${limits.maxImagesPerRequest} images per request`, 'batch_size');
   const model = req.model ?? catalog.defaultModel ?? catalog.models[0];
-  if (!model || !catalog.models.includes(model)) throw new UnknownModelError(model ?? '(none)', catalog.models);
+  if (!model || !catalog.models.includes(model)) throw new UnknownModelError(model ?? '(none)', catalog.models, model ? catalog.refused?.[model] : undefined);
   catalog.checkSampler(req.sampler, req.scheduler);
   checkModelSize(model, req.width, req.height, catalog.sizeMultiples?.[model] ?? 8);
   const names = resolveSamplerName(req.sampler, req.scheduler);

@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { ValidationError, checkModelSize, hiresTarget, knownUpscaler, type GenerationParams, type LoraRef } from '@farm/core';
 import { noiseForImage } from './rng';
 import { getSampler, samplerInfotext, schedulerConfigProblem } from './schedulers';
-import { ModelRegistry, type ModelInfo, type LoadedModelFiles } from './models/model-registry';
+import { ModelRegistry, type ModelInfo, type LoadedModelFiles, type ModelImporter } from './models/model-registry';
 import { SessionCache, type ExecutionProvider } from './onnx/session-cache';
 import { cachedUnetSizeMultiple } from './models/unet-size';
 import { encodeConditioning, type RowConditioning } from './pipeline/conditioning';
@@ -38,6 +38,8 @@ export interface EngineOptions {
   maxInputPixels?: number;
   /** upscaler models (<name>.onnx, ESRGAN-style image -> image) */
   upscalersDir?: string;
+  /** converts checkpoint files and diffusers folders dropped into modelsDir (the worker supplies modelgen's) */
+  importer?: ModelImporter;
 }
 
 export interface EngineItem { id: string; params: GenerationParams }
@@ -129,9 +131,10 @@ export class Engine {
 
   /** Throws a typed error naming the field for anything the pipeline cannot run. */
   validate(p: GenerationParams): void {
-    this.registry.get(p.model);
+    const model = this.registry.get(p.model);
     getSampler(p.sampler, p.scheduler);
-    const problem = schedulerConfigProblem(this.registry.files(p.model).scheduler);
+    // a checkpoint's scheduler config exists once it is converted (generate prepares before it validates)
+    const problem = model.source && !model.path ? null : schedulerConfigProblem(this.registry.files(p.model).scheduler);
     if (problem) throw new ValidationError(`model "${p.model}": scheduler/scheduler_config.json ${problem}`, 'model');
     for (const [field, v] of [['width', p.width], ['height', p.height]] as const) {
       if (!Number.isInteger(v) || v < 64 || v % 8 !== 0) throw new ValidationError(`${field} must be a multiple of 8 and at least 64, got ${v}`, field);
@@ -206,6 +209,8 @@ export class Engine {
    */
   async generate(items: EngineItem[], hooks: RunHooks = {}): Promise<EngineItemResult[]> {
     if (items.length === 0) return [];
+    // a checkpoint dropped into MODELS_DIR is converted on first use; its parts show as the job's progress
+    await this.registry.prepare(items[0].params.model, this.opts.importer, (done, total) => hooks.onStep?.(done, total));
     for (const it of items) this.validate(it.params);
     const plan = this.plan(items);
     const sessions = await this.sessions(plan.model, plan.loras);

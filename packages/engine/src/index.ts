@@ -1,5 +1,6 @@
 export { Engine, LATENT_SCALE, type EngineOptions, type EngineItem, type EngineItemResult, type RunHooks, type LoraInfo, type ModelSessions } from './engine';
-export { ModelRegistry, type ModelInfo } from './models/model-registry';
+export { ModelRegistry, CONVERTED_DIR, type ModelInfo, type ModelImporter } from './models/model-registry';
+export { scanModelsDir, type ModelEntry, type ModelFormat } from './models/scan';
 export { SessionCache, ProviderUnavailableError, type ExecutionProvider } from './onnx/session-cache';
 export * from './png';
 export { extractLoraTags, mergeLoraRefs } from '@farm/core';

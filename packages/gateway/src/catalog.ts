@@ -1,15 +1,11 @@
 // What the farm can run: models and LoRAs advertised by live workers, or read from MODELS_DIR/LORA_DIR when the
-// gateway shares them; samplers come from the engine's pure registry (no onnxruntime in the gateway).
+// gateway shares them (ONNX folders, checkpoint files, diffusers folders; pickles listed as refused, with the reason);
+// samplers come from the engine's pure registry (no onnxruntime in the gateway).
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Catalog } from '@farm/core';
 import type { FarmQueue } from '@farm/queue';
 import { getSampler } from '@farm/engine/schedulers';
-
-function localModels(dir?: string): string[] {
-  if (!dir || !existsSync(dir)) return [];
-  return readdirSync(dir).filter((n) => !n.includes('.tmp-') && existsSync(join(dir, n, 'unet/model.onnx'))).sort();
-}
+import { scanModelsDir } from '@farm/engine/models';
 
 function localUpscalers(dir?: string): string[] {
   if (!dir || !existsSync(dir)) return [];
@@ -24,13 +20,15 @@ function localLoras(dir?: string): string[] {
 export function createCatalog(queue: FarmQueue, opts: { modelsDir?: string; loraDir?: string; upscalersDir?: string; defaultModel?: string }): () => Promise<Catalog> {
   return async () => {
     const workers = await queue.workers().catch(() => []);
-    const models = new Set([...workers.flatMap((w) => w.models), ...localModels(opts.modelsDir)]);
+    const local = opts.modelsDir ? scanModelsDir(opts.modelsDir) : undefined;
+    const models = new Set([...workers.flatMap((w) => w.models), ...(local?.models.map((m) => m.name) ?? [])]);
+    const refused = Object.fromEntries((local?.refused ?? []).map((r) => [r.file.replace(/\.[^.]+$/, ''), r.reason]));
     const loras = new Set([...workers.flatMap((w) => w.loras), ...localLoras(opts.loraDir)]);
     const upscalers = new Set([...workers.flatMap((w) => w.upscalers ?? []), ...localUpscalers(opts.upscalersDir)]);
     const sizeMultiples: Record<string, number> = {};
     for (const w of workers) for (const [m, n] of Object.entries(w.sizeMultiples ?? {})) sizeMultiples[m] = Math.max(sizeMultiples[m] ?? 8, n);
     return {
-      models: [...models].sort(), loras: [...loras].sort(), upscalers: [...upscalers].sort(), defaultModel: opts.defaultModel, sizeMultiples,
+      models: [...models].sort(), loras: [...loras].sort(), upscalers: [...upscalers].sort(), defaultModel: opts.defaultModel, sizeMultiples, refused,
       checkSampler: (s, sch) => { getSampler(s, sch); },
     };
   };

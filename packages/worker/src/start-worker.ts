@@ -1,7 +1,8 @@
 // A render worker: the engine (onnxruntime), the storage for results and the queue consumer wired together.
-import { Engine, type ExecutionProvider } from '@farm/engine';
+import { Engine, type ExecutionProvider, type ModelImporter } from '@farm/engine';
+import { importCheckpoint, CheckpointError } from '@farm/modelgen';
 import { RenderWorker, type LogLevel } from '@farm/queue';
-import { TransientError } from '@farm/core';
+import { BadInputError, TransientError } from '@farm/core';
 import type { Storage } from '@farm/storage';
 
 export interface WorkerOptions {
@@ -36,9 +37,21 @@ async function putWithRetry(storage: Storage, key: string, body: Buffer, attempt
   }
 }
 
+/** Checkpoints and diffusers folders dropped into MODELS_DIR are converted by the generator's importer. */
+const importer: ModelImporter = async (source, outDir, { extraFiles, onProgress }) => {
+  try {
+    await importCheckpoint(source.path, { outDir, extraFiles, onProgress });
+  } catch (e) {
+    // a checkpoint that cannot become a model fails its jobs at once (no retries); I/O faults retry
+    if (e instanceof CheckpointError) throw new BadInputError(e.message, 'bad_checkpoint');
+    throw new TransientError(`converting ${source.path} failed: ${(e as Error).message}`, { cause: e });
+  }
+};
+
 export async function startWorker(opts: WorkerOptions): Promise<{ id: string; engine: Engine; close(): Promise<void> }> {
   const engine = new Engine({
     modelsDir: opts.modelsDir, loraDir: opts.loraDir, upscalersDir: opts.upscalersDir, providers: opts.providers, maxPixels: opts.maxPixels, maxSteps: opts.maxSteps, intraOpThreads: opts.intraOpThreads,
+    importer,
   });
   const worker = new RenderWorker({
     redisUrl: opts.redisUrl, prefix: opts.prefix, workerId: opts.workerId, maxBatch: opts.maxBatch, engine,

@@ -25,13 +25,18 @@ export function modelSha256(modelPath: string): Promise<string> {
   const stamp = `${file}|${st.size}|${st.mtimeMs}`;
   const hit = cache.get(modelPath);
   if (hit && hit.stamp === stamp) return hit.sha256;
-  const sha256 = new Promise<string>((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(file).on('data', (d) => hash.update(d)).on('error', reject).on('end', () => resolve(hash.digest('hex')));
-  });
+  const sha256 = fileSha256(file);
   cache.set(modelPath, { stamp, sha256 });
   sha256.catch(() => cache.delete(modelPath));
   return sha256;
+}
+
+/** A file's sha256, streamed. */
+export function fileSha256(file: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(file).on('data', (d) => hash.update(d)).on('error', reject).on('end', () => resolve(hash.digest('hex')));
+  });
 }
 
 /** A1111's shorthash: the first 10 hex digits. */

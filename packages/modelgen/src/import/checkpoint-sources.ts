@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { SafetensorsFile } from '@farm/engine/lora';
 import { KeyTable, LDM_PREFIX, unetPairs, vaePairs, type UNetStructure, type VaeStructure } from './ldm-keys';
 import { WeightView, indicesOf } from './weight-view';
+import { CheckpointError } from './checkpoint-error';
 
 export interface Hints {
   unetHeads?: number;
@@ -84,7 +85,7 @@ export function openLdmCheckpoint(path: string, opts: { predictionType?: string 
   const names = [...file.tensors.keys()];
   if (names.some((n) => n.startsWith('conditioner.embedders.'))) {
     file.close();
-    throw new Error(`${basename(path)} is an SDXL checkpoint; only SD1.x-family checkpoints (and Taiyi) can be imported`);
+    throw new CheckpointError(`${basename(path)} is an SDXL checkpoint; only SD1.x-family checkpoints (and Taiyi) can be imported`);
   }
   const under = (prefix: string) => names.filter((n) => n.startsWith(prefix));
   const unetStructure = ldmUnetStructure(names);
@@ -108,8 +109,8 @@ export function openLdmCheckpoint(path: string, opts: { predictionType?: string 
 function weightsFile(dir: string, sub: string, stem: string): string {
   for (const name of [`${stem}.safetensors`, `${stem}.fp16.safetensors`]) if (existsSync(join(dir, sub, name))) return join(dir, sub, name);
   const pickle = ['bin', 'ckpt', 'pt'].map((e) => join(dir, sub, `${stem}.${e}`)).find(existsSync);
-  if (pickle) throw new Error(`${pickle}: pickle weights are refused (never unpickled); use the .safetensors version of this model`);
-  throw new Error(`${join(dir, sub)} has no ${stem}.safetensors`);
+  if (pickle) throw new CheckpointError(`${pickle}: pickle weights are refused (never unpickled); use the .safetensors version of this model`);
+  throw new CheckpointError(`${join(dir, sub)} has no ${stem}.safetensors`);
 }
 
 export function openDiffusersFolder(dir: string, opts: { predictionType?: string } = {}): OpenedCheckpoint {

@@ -9,10 +9,11 @@ import { listWeights } from '../linear-modules';
 import type { ModelConfig } from '../presets';
 import { IGNORED, openDiffusersFolder, openLdmCheckpoint, type OpenedCheckpoint } from './checkpoint-sources';
 import { inferConfig } from './infer-config';
+import { CheckpointError } from './checkpoint-error';
 
 export const PICKLE_EXTENSIONS = ['.ckpt', '.pt', '.pth', '.bin', '.pkl'];
 
-export class CheckpointError extends Error {}
+export { CheckpointError };
 
 export type CheckpointFormat = 'ldm' | 'diffusers';
 
@@ -64,6 +65,8 @@ export interface ImportOptions {
   predictionType?: string;
   /** store large weights as float16 in the ONNX files */
   fp16Weights?: boolean;
+  /** small files to write into the model folder before it appears (the drop-in registry's checkpoint.sha256) */
+  extraFiles?: Record<string, string>;
   /** called as each network is written (done of total) */
   onProgress?(done: number, total: number): void;
   log?(line: string): void;
@@ -114,8 +117,12 @@ export async function importCheckpoint(source: string, opts: ImportOptions): Pro
       });
       const result: ImportResult = { format, config, variant: { inpainting: config.unet.inChannels === 9, predictionType, textEncoder: wanted } };
       writeFileSync(join(tmp, 'import.json'), JSON.stringify({ source: basename(source), ...result }, null, 2));
-      rmSync(opts.outDir, { recursive: true, force: true });
-      renameSync(tmp, opts.outDir);
+      for (const [file, text] of Object.entries(opts.extraFiles ?? {})) writeFileSync(join(tmp, file), text);
+      // another process that converted the same source first keeps its folder (it may be running from it)
+      if (!existsSync(join(opts.outDir, 'model_index.json'))) {
+        rmSync(opts.outDir, { recursive: true, force: true });
+        renameSync(tmp, opts.outDir);
+      }
       return result;
     } finally {
       rmSync(tmp, { recursive: true, force: true });

@@ -3,10 +3,11 @@
 import type { ModelConfig, TextEncoderConfig } from '../presets';
 import type { OpenedCheckpoint } from './checkpoint-sources';
 import { indicesOf, type WeightView } from './weight-view';
+import { CheckpointError } from './checkpoint-error';
 
 const need = (view: WeightView, key: string): number[] => {
   const shape = view.shape(key);
-  if (!shape) throw new Error(`${view.label}: the checkpoint has no ${key}; not an SD1.x-family model`);
+  if (!shape) throw new CheckpointError(`${view.label}: the checkpoint has no ${key}; not an SD1.x-family model`);
   return shape;
 };
 
@@ -30,13 +31,13 @@ function textEncoderConfig(view: WeightView, heads?: number): TextEncoderConfig 
       typeVocabSize: need(view, 'embeddings.token_type_embeddings.weight')[0],
     };
   }
-  throw new Error('text_encoder: neither a CLIP text model (text_model.embeddings.token_embedding) nor a BERT model (embeddings.word_embeddings)');
+  throw new CheckpointError('text_encoder: neither a CLIP text model (text_model.embeddings.token_embedding) nor a BERT model (embeddings.word_embeddings)');
 }
 
 export function inferConfig(ckpt: OpenedCheckpoint, name: string): ModelConfig {
   const { unet, vae, hints } = ckpt;
   const s = ckpt.unetStructure;
-  if (s.levels < 2 || s.layersPerBlock < 1) throw new Error('unet: no down blocks found; not an SD1.x-family UNet');
+  if (s.levels < 2 || s.layersPerBlock < 1) throw new CheckpointError('unet: no down blocks found; not an SD1.x-family UNet');
   const blockOutChannels = Array.from({ length: s.levels }, (_, b) => need(unet, `down_blocks.${b}.resnets.0.conv1.weight`)[0]);
   const attended = s.attention.indexOf(true);
   const crossKey = attended >= 0 ? `down_blocks.${attended}.attentions.0.transformer_blocks.0.attn2.to_k.weight` : 'mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight';
@@ -58,10 +59,10 @@ export function inferConfig(ckpt: OpenedCheckpoint, name: string): ModelConfig {
     externalData: false,
   };
   if (config.unet.crossAttentionDim !== textEncoder.hiddenSize) {
-    throw new Error(`the UNet attends to ${config.unet.crossAttentionDim}-wide text states but the text encoder gives ${textEncoder.hiddenSize}`);
+    throw new CheckpointError(`the UNet attends to ${config.unet.crossAttentionDim}-wide text states but the text encoder gives ${textEncoder.hiddenSize}`);
   }
   for (const [what, dim, heads] of [['unet', blockOutChannels[0], config.unet.heads], ['text_encoder', textEncoder.hiddenSize, textEncoder.heads]] as const) {
-    if (!Number.isInteger(heads) || heads < 1 || dim % heads !== 0) throw new Error(`${what}: ${heads} attention heads do not divide ${dim} channels; give the head count in a sidecar .yaml or config.json`);
+    if (!Number.isInteger(heads) || heads < 1 || dim % heads !== 0) throw new CheckpointError(`${what}: ${heads} attention heads do not divide ${dim} channels; give the head count in a sidecar .yaml or config.json`);
   }
   return config;
 }

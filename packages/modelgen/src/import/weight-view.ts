@@ -3,6 +3,7 @@
 // named every parameter it needs, what the file lacks (missing) and what the graph never asked for (unexpected).
 import type { SafetensorsFile } from '@farm/engine/lora';
 import type { WeightSource } from '../onnx-builder';
+import { CheckpointError } from './checkpoint-error';
 
 export class WeightView implements WeightSource {
   private readonly present: Set<string>;
@@ -28,9 +29,9 @@ export class WeightView implements WeightSource {
 
   read(key: string, count: number): Float32Array {
     const name = this.find(key);
-    if (name === undefined) throw new Error(`${this.label}: no tensor for ${key}`);
+    if (name === undefined) throw new CheckpointError(`${this.label}: no tensor for ${key}`);
     const data = this.file.read(name);
-    if (data.length !== count) throw new Error(`${this.label}: ${name} has shape [${this.file.shape(name)}] (${data.length} values), the graph needs ${count} for ${key}`);
+    if (data.length !== count) throw new CheckpointError(`${this.label}: ${name} has shape [${this.file.shape(name)}] (${data.length} values), the graph needs ${count} for ${key}`);
     return data;
   }
 
