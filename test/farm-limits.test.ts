@@ -2,7 +2,7 @@
 // Retry-After (or 503 for the whole queue), says which limit, and queues nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { farmEnv, startGatewayProcess, client, type Proc, farmFixture } from './helpers/farm';
+import { farmEnv, startGatewayProcess, client, farmFixture } from './helpers/farm';
 
 const fx = farmFixture();
 const small = { prompt: 'a quiet bay', width: 64, height: 64, steps: 3 };

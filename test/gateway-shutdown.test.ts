@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { farmEnv, startGatewayProcess, startWorkerProcess, client, waitFor, type Proc, farmFixture } from './helpers/farm';
+import { farmEnv, startGatewayProcess, startWorkerProcess, client, waitFor, farmFixture } from './helpers/farm';
 
 const fx = farmFixture();
 

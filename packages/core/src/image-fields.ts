@@ -35,8 +35,7 @@ export const imageFieldsShape = {
   tiling: z.boolean().nullable().optional(),
 };
 
-const imageFieldsSchema = z.object(imageFieldsShape);
-export type ImageFields = z.infer<typeof imageFieldsSchema>;
+export type ImageFields = z.infer<z.ZodObject<typeof imageFieldsShape>>;
 
 export interface ImageFieldsContext {
   kind: JobKind;

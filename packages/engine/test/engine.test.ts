@@ -15,7 +15,6 @@ const base: GenerationParams = {
 const gen = async (over: Partial<GenerationParams> = {}, id = 'job') => (await engine.generate([{ id, params: { ...base, ...over } }]))[0];
 const pixels = async (png: Buffer) => sharp(png).raw().toBuffer();
 const maxDiff = (a: Buffer, b: Buffer) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
-const meanDiff = (a: Buffer, b: Buffer) => a.reduce((s, v, i) => s + Math.abs(v - b[i]), 0) / a.length;
 
 test('txt2img gives batch_size PNGs of the requested size with the infotext chunk', async () => {
   const r = await gen({ batch_size: 2, width: 64, height: 96 });

@@ -4,7 +4,6 @@
 import { onnx } from '@farm/engine/onnx-proto';
 import { SeededRandom } from './seeded-random';
 
-const { DataType } = onnx.TensorProto;
 const { AttributeType } = onnx.AttributeProto;
 
 export type AttrValue = number | number[] | string;

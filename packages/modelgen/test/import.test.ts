@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync, renameSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, copyFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SafetensorsFile, writeSafetensorsFile, loadModelProto, linearWeights } from '@farm/engine/lora';

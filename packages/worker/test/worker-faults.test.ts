@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { GenerationParams } from '@farm/core';
-import { FarmQueue, RenderWorker, type JobEnvelope, type RenderEngine } from '@farm/queue';
+import { FarmQueue, RenderWorker, type RenderEngine } from '@farm/queue';
 import { createStorage } from '@farm/storage';
 import { Engine } from '@farm/engine';
 import { startRedis, startS3Server, ensureTinyModel } from '@farm/testkit';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
 import type { GenerationParams } from '@farm/core';
-import { FarmQueue, type JobEnvelope } from '@farm/queue';
+import { FarmQueue } from '@farm/queue';
 import { createStorage } from '@farm/storage';
 import { Engine } from '@farm/engine';
 import { startRedis, ensureTinyModel } from '@farm/testkit';

@@ -3,7 +3,6 @@ import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 
 export const onnx: typeof OnnxTypes = (onnxProto as unknown as { onnx: typeof OnnxTypes }).onnx;
-// eslint-disable-next-line @typescript-eslint/no-namespace
 export declare namespace onnx {
   export type IValueInfoProto = OnnxTypes.IValueInfoProto;
   export type INodeProto = OnnxTypes.INodeProto;
