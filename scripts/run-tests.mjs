@@ -30,6 +30,14 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+// The whole suite starts with the lint (type-aware rules and package boundaries, eslint.config.js): a failure stops it.
+if (filters.length === 0) {
+  const lint = spawnSync(process.execPath, [join(root, 'node_modules/eslint/bin/eslint.js'), '.'], { cwd: root, stdio: 'inherit' });
+  if (lint.status !== 0) {
+    console.error('lint failed (npm run lint)');
+    process.exit(lint.status ?? 1);
+  }
+}
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const result = spawnSync(process.execPath, [
   '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', ...files,
