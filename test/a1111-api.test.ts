@@ -103,28 +103,64 @@ test('validation errors have FastAPI\'s 422 detail shape and name valid choices'
   assert.ok(sampler.body.available.includes('Euler a'));
 });
 
-test('progress and interrupt act on the caller\'s own job only', async () => {
+test('progress shows a live preview; interrupt acts on the caller\'s own job and returns the current image', async () => {
   const alice = client(gateway.url);
   const bob = client(gateway.url, 'bob');
   const idle = (await alice.get('/sdapi/v1/progress')).body;
   assert.equal(idle.progress, 0);
   assert.equal(idle.state.job_count, 0);
-  const pending = alice.post('/sdapi/v1/txt2img', { ...small, width: 192, height: 192, steps: 150 });
-  const running = await waitFor('alice\'s job running', async () => {
+  assert.equal(idle.current_image, null);
+  const pending = alice.post('/sdapi/v1/txt2img', { ...small, width: 192, height: 192, steps: 150, n_iter: 2, seed: 40 });
+  const running = await waitFor('alice\'s job past step 10 with a preview', async () => {
     const p = (await alice.get('/sdapi/v1/progress')).body;
-    return p.state.sampling_step > 0 ? p : null;
+    return p.state.sampling_step >= 10 && p.current_image ? p : null;
   });
   for (const f of ['progress', 'eta_relative', 'state', 'current_image', 'textinfo']) assert.ok(f in running, f);
   assert.equal(running.state.sampling_steps, 150);
+  assert.equal(running.state.job_count, 2, 'A1111 counts the iterations of n_iter as jobs');
   assert.ok(running.progress > 0 && running.progress < 1);
+  const preview = await sharp(Buffer.from(running.current_image, 'base64')).metadata();
+  assert.deepEqual([preview.format, preview.width, preview.height], ['png', 24, 24], 'A1111\'s cheap approximation is at latent size');
+  assert.equal((await alice.get('/sdapi/v1/progress?skip_current_image=true')).body.current_image, null);
   assert.equal((await bob.get('/sdapi/v1/progress')).body.state.job_count, 0, 'bob does not see alice\'s job');
   await bob.post('/sdapi/v1/interrupt', {});
-  assert.equal((await alice.get('/sdapi/v1/progress')).body.state.job_count, 1, 'bob cannot interrupt alice');
-  await alice.post('/sdapi/v1/interrupt', {});
+  assert.equal((await alice.get('/sdapi/v1/progress')).body.state.interrupted, false, 'bob cannot interrupt alice');
+  assert.deepEqual((await alice.post('/sdapi/v1/interrupt', {})).body, {});
   const r = await pending;
   assert.equal(r.status, 200);
-  assert.equal(r.body.images.length, 0);
-  assert.equal(JSON.parse(r.body.info).interrupted, true);
+  assert.equal(r.body.images.length, 1, 'the current iteration, decoded from its latent; the second never starts');
+  const info = JSON.parse(r.body.info);
+  assert.deepEqual(info.all_seeds, [40, 41]);
+  assert.equal(info.infotexts.length, 1);
+  assert.match(info.infotexts[0], /Seed: 40,/);
+  assert.equal((await sharp(Buffer.from(r.body.images[0], 'base64')).metadata()).width, 192);
+});
+
+test('skip ends only the current iteration of n_iter; the next runs to the end', async () => {
+  const alice = client(gateway.url);
+  const body = { ...small, steps: 120, n_iter: 2, seed: 90 };
+  const full = (await alice.post('/sdapi/v1/txt2img', body)).body;
+  const pending = alice.post('/sdapi/v1/txt2img', body);
+  await waitFor('the job running', async () => (await alice.get('/sdapi/v1/progress')).body.state.sampling_step > 0);
+  assert.equal((await alice.post('/sdapi/v1/skip', {})).body, null);
+  const r = (await pending).body;
+  assert.equal(r.images.length, 2);
+  assert.notEqual(r.images[0], full.images[0], 'the skipped iteration is decoded where it stopped');
+  assert.equal(r.images[1], full.images[1], 'the next iteration is the full image');
+});
+
+test('native SSE: a job with live_preview_every gets preview events', async () => {
+  const alice = client(gateway.url);
+  // long enough that the stream is open before the first preview (it connects within milliseconds)
+  const job = (await alice.post('/v1/jobs', { prompt: 'a lighthouse', width: 128, height: 128, steps: 100, seed: 3, live_preview_every: 25 })).body;
+  const res = await fetch(`${gateway.url}${job.links.events}`, { headers: { authorization: alice.auth } });
+  const text = await res.text();
+  const previews = text.split('\n\n').filter((e) => e.startsWith('event: preview')).map((e) => JSON.parse(e.split('data: ')[1]));
+  assert.ok(previews.length >= 1, 'at least one preview before the end');
+  for (const p of previews) {
+    assert.equal(p.step % 25, 0);
+    assert.equal((await sharp(Buffer.from(p.image, 'base64')).metadata()).width, 16);
+  }
 });
 
 test('lists: samplers, schedulers, loras, cmd-flags, ControlNet modules', async () => {

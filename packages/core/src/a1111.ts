@@ -260,6 +260,13 @@ export function readA1111Settings(values: Record<string, unknown>, loc: (string 
   return parsed.data;
 }
 
+/** Steps between live previews from A1111's options (live_previews_enable, show_progress_every_n_steps; defaults true, 10); 0: none. */
+export function livePreviewEvery(options: Record<string, unknown>): number {
+  if (options.live_previews_enable === false) return 0;
+  const every = Number(options.show_progress_every_n_steps ?? 10);
+  return Number.isInteger(every) && every > 0 ? Math.min(every, 1000) : 0;
+}
+
 const EXTRA_NETWORK_TAG = /<(\w+):([^>]+)>/g;
 
 /** Resolves a body into GenerationParams with A1111's semantics; throws A1111ValidationError or A1111HttpError. */
@@ -348,6 +355,7 @@ export function parseA1111(kind: A1111Kind, body: unknown, ctx: A1111Context): A
       steps, cfg_scale: get<number>('cfg_scale'), width: get<number>('width'), height: get<number>('height'), seed,
       batch_size: get<number>('batch_size'), n_iter: get<number>('n_iter'), denoising_strength: kind === 'img2img' ? denoising : 0.75, init_image: init,
       resize_mode: kind === 'img2img' ? get<number>('resize_mode') : 0, loras: [], controlnet,
+      live_preview_every: livePreviewEvery(options),
       randn_source: settings.randn_source ?? A1111_DEFAULT_RANDN_SOURCE, eta_noise_seed_delta: settings.eta_noise_seed_delta ?? 0,
       subseed, subseed_strength: subseedStrength, seed_resize_from_w: get<number>('seed_resize_from_w'), seed_resize_from_h: get<number>('seed_resize_from_h'),
     }, ctx.limits, ctx.catalog, { unused: [] });
@@ -426,4 +434,17 @@ function parseControlNetUnits(units: unknown[]): ControlNetUnit[] {
     });
   });
   return out;
+}
+
+/** A1111's image_grid layout: rows from n_rows (-1: about the square root, 0: the batch size), columns to fit. */
+export function gridLayout(count: number, batchSize: number, o: { n_rows: number; grid_prevent_empty_spots: boolean } = { n_rows: -1, grid_prevent_empty_spots: false }): { rows: number; cols: number } {
+  let rows: number;
+  if (o.n_rows > 0) rows = o.n_rows;
+  else if (o.n_rows === 0) rows = batchSize;
+  else if (o.grid_prevent_empty_spots) {
+    rows = Math.floor(Math.sqrt(count));
+    while (count % rows !== 0) rows -= 1;
+  } else rows = Math.round(Math.sqrt(count));
+  rows = Math.max(1, Math.min(rows, count));
+  return { rows, cols: Math.ceil(count / rows) };
 }

@@ -11,6 +11,7 @@ import { SessionCache, type ExecutionProvider } from './onnx/session-cache';
 import { cachedUnetSizeMultiple } from './models/unet-size';
 import { encodeConditioning, type RowConditioning } from './pipeline/conditioning';
 import { denoise as denoiseLoop, type Row } from './pipeline/denoise';
+import { liveControl } from './pipeline/live-control';
 import { decodeImage, encodePng, rgbToTensor, tensorToRgb } from './pipeline/images';
 import { addPngText, buildInfotext, type InfotextMeta } from './png';
 import { extractLoraTags, mergeLoraRefs } from '@farm/core';
@@ -49,6 +50,12 @@ export interface RunHooks {
   isCanceled?(id: string): boolean;
   /** the final latent of each image before the VAE (tests and diagnostics) */
   onLatent?(id: string, latent: Float32Array): void;
+  /** A1111 interrupt asked for this item: the current iteration ends now and is decoded, later ones never start */
+  interrupted?(id: string): boolean;
+  /** how many A1111 skips were asked for this item: each ends the current iteration now */
+  skips?(id: string): number;
+  /** a live preview PNG (A1111's cheap approximation at latent size) every params.live_preview_every steps */
+  onPreview?(id: string, step: number, png: Buffer): void;
 }
 export type { LoraInfo } from './lora/registry';
 import type { LoraInfo } from './lora/registry';
@@ -223,7 +230,9 @@ export class Engine {
     return items.map(({ id, params: p }) => {
       const seeds = rows.filter((r) => r.itemId === id).map((r) => r.seed);
       const done = images.get(id) ?? [];
-      return { id, images: done, seeds, infotexts: seeds.map((s) => buildInfotext(p, s, { ...samplerInfotext(p, plan.scheduler), ...this.extraInfotext(p, conditioning.perItem.get(id)!) }, meta)), canceled: done.length === 0 };
+      // an interrupted item has images for a prefix of its rows; its infotexts are those images'
+      const shown = done.length ? denoised.rows.filter((r) => r.itemId === id).map((r) => r.seed) : seeds;
+      return { id, images: done, seeds, infotexts: shown.map((s) => buildInfotext(p, s, { ...samplerInfotext(p, plan.scheduler), ...this.extraInfotext(p, conditioning.perItem.get(id)!) }, meta)), canceled: done.length === 0 };
     });
   }
 
@@ -269,7 +278,7 @@ export class Engine {
         const seed = (p.seed + k) % 2 ** 32;
         const { first, stream: rng } = noiseForImage(p, k, plan.latentDims);
         const run = plan.sampler.create({ config: plan.scheduler, steps: p.steps, strength: p.kind === 'img2img' ? p.denoising_strength : 1, discretization: p.discretization ?? 'diffusers' });
-        return { itemId: id, seed, cfg: p.cfg_scale, conditioning: text, calls: 0, run, rng, ...startRow(inputs, first, (n, init) => run.initLatent(n, init)) };
+        return { itemId: id, seed, cfg: p.cfg_scale, conditioning: text, calls: 0, run, rng, ...startRow(inputs, first, (n, init) => run.initLatent(n, init)), iteration: Math.floor(k / p.batch_size) };
       });
     });
   }
@@ -285,7 +294,11 @@ export class Engine {
       unet: conditioning.control?.unet ?? sessions.unet, isCanceled: hooks.isCanceled, extraFeeds: conditioning.control?.extraFeeds,
       sampleChannels: conditioning.channels, alphaBarAt: alphaBarAt(plan.scheduler),
     };
-    const survivors = await denoiseLoop(rows, { ...opts, latentDims: plan.latentDims, onStep: (step, steps) => hooks.onStep?.(step, steps + secondSteps) });
+    const control = liveControl(plan.items, plan.latentDims, {
+      interrupted: hooks.interrupted, skips: hooks.skips,
+      onPreview: hooks.onPreview && ((id, step, p) => { encodePng(p.rgb, p.width, p.height).then((png) => hooks.onPreview!(id, step, png), () => {}); }),
+    });
+    const survivors = await denoiseLoop(rows, { ...opts, control, latentDims: plan.latentDims, onStep: (step, steps) => hooks.onStep?.(step, steps + secondSteps) });
     if (!first.hires || survivors.length === 0) return { rows: survivors, dims: [plan.latentDims[1], plan.latentDims[2]] };
     const params = (id: string) => plan.items.find((i) => i.id === id)!.params;
     const hr = await hiresPass(survivors, {

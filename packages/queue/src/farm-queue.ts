@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { QueueFullError, RateLimitedError, type GenerationParams } from '@farm/core';
 import { JobStore } from './job-store';
 import { A1111Store } from './a1111-store';
+import { PreviewStore, type Preview } from './preview-store';
 import { JobLifecycle, isTerminal } from './lifecycle';
 import { decodeJson } from './envelope-codec';
 import { FarmKeys, bullmqKeys } from './keys';
@@ -44,11 +45,13 @@ export class FarmQueue {
   readonly store: JobStore;
   /** per-user A1111 options and waiting calls */
   readonly a1111: A1111Store;
+  /** live previews of running jobs */
+  readonly previews: PreviewStore;
   readonly lifecycle: JobLifecycle;
   readonly render: Queue<RenderJobData>;
   readonly webhooks: Queue<DeliveryJobData>;
   private subscriber: Redis | null = null;
-  private readonly listeners = new Map<string, Set<(e: JobEnvelope) => void>>();
+  private readonly listeners = new Map<string, Set<(message: string) => void>>();
   private closed = false;
   private readonly queueConnection: Redis;
 
@@ -71,6 +74,7 @@ export class FarmQueue {
     this.store = new JobStore(this.redis, this.keys);
     this.lifecycle = new JobLifecycle(this.redis, this.keys, bullmqKeys(this.render), new WebhookEmitter(this.webhooks), (msg, fields) => this.warn(msg, fields));
     this.a1111 = new A1111Store(this.redis, this.keys);
+    this.previews = new PreviewStore(this.redis, this.keys);
   }
 
   private warn(msg: string, fields: Record<string, unknown> = {}): void {
@@ -183,28 +187,54 @@ export class FarmQueue {
     return (await this.redis.exists(this.keys.cancel(id))) === 1;
   }
 
-  /** Calls onChange with each new envelope of the job until the returned function is called. */
-  async subscribe(id: string, onChange: (e: JobEnvelope) => void): Promise<() => Promise<void>> {
+  /**
+   * A1111's interrupt of a running job: its current iteration ends now and is decoded, later iterations never start;
+   * the job succeeds with those images. A job that is not running is left alone, as in A1111.
+   */
+  async interrupt(id: string): Promise<void> {
+    await redisOp(() => this.redis.multi().set(this.keys.interrupt(id), '1', 'EX', 86400).publish(this.keys.cancelChannel, `interrupt:${id}`).exec());
+  }
+
+  async isInterrupted(id: string): Promise<boolean> {
+    return (await redisOp(() => this.redis.exists(this.keys.interrupt(id)))) === 1;
+  }
+
+  /** A1111's skip of a running job: only its current iteration of n_iter ends now (decoded); the next ones run. */
+  async skip(id: string): Promise<void> {
+    await redisOp(() => this.redis.publish(this.keys.cancelChannel, `skip:${id}`));
+  }
+
+  /** The one pub/sub connection of this queue (job envelopes, live previews), with listeners by channel. */
+  private listen(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
     if (!this.subscriber) {
       this.subscriber = requestConnection(this.opts.redisUrl);
       this.subscriber.on('error', (e) => this.warn('Redis subscriber connection error', { error: e.message }));
-      this.subscriber.on('message', (channel: string, message: string) => {
-        const jobId = channel.slice(this.keys.jobChannel('').length);
-        for (const l of this.listeners.get(jobId) ?? []) l(decodeJson(message));
-      });
+      this.subscriber.on('message', (ch: string, message: string) => { for (const l of this.listeners.get(ch) ?? []) l(message); });
     }
     const sub = this.subscriber;
-    const set = this.listeners.get(id) ?? new Set();
-    if (set.size === 0) await redisOp(() => sub.subscribe(this.keys.jobChannel(id)));
-    set.add(onChange);
-    this.listeners.set(id, set);
-    return async () => {
-      set.delete(onChange);
-      if (set.size === 0) {
-        this.listeners.delete(id);
-        await sub.unsubscribe(this.keys.jobChannel(id)).catch(() => {});
-      }
-    };
+    return (async () => {
+      const set = this.listeners.get(channel) ?? new Set();
+      if (set.size === 0) await redisOp(() => sub.subscribe(channel));
+      set.add(onMessage);
+      this.listeners.set(channel, set);
+      return async () => {
+        set.delete(onMessage);
+        if (set.size === 0) {
+          this.listeners.delete(channel);
+          await sub.unsubscribe(channel).catch(() => {});
+        }
+      };
+    })();
+  }
+
+  /** Calls onChange with each new envelope of the job until the returned function is called. */
+  subscribe(id: string, onChange: (e: JobEnvelope) => void): Promise<() => Promise<void>> {
+    return this.listen(this.keys.jobChannel(id), (m) => onChange(decodeJson(m)));
+  }
+
+  /** Calls onPreview with each live preview of the job until the returned function is called. */
+  subscribePreviews(id: string, onPreview: (p: Preview) => void): Promise<() => Promise<void>> {
+    return this.listen(this.keys.previewChannel(id), (m) => onPreview(JSON.parse(m) as Preview));
   }
 
   async counts(): Promise<Record<JobStatus | 'waiting' | 'active' | 'delayed', number>> {

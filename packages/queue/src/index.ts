@@ -8,3 +8,4 @@ export { createWebhookWorker, deliveryId, WebhookEmitter, WEBHOOK_QUEUE, type We
 export { blockingConnection, requestConnection, redisOp } from './redis';
 export { RenderWorker, type RenderWorkerOptions, type RenderEngine, type LogLevel } from './render-worker';
 export { A1111Store } from './a1111-store';
+export { PreviewStore, type Preview } from './preview-store';

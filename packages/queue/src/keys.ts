@@ -15,7 +15,13 @@ export class FarmKeys {
   idempotency(owner: string, key: string): string { return `${this.prefix}:idem:${owner}:${key}`; }
   /** set while a running job is asked to stop */
   cancel(id: string): string { return `${this.prefix}:cancel:${id}`; }
-  /** pub/sub channel on which workers hear cancel requests (message: the job id) */
+  /** set while A1111's interrupt of a running job is in force (/progress reports state.interrupted) */
+  interrupt(id: string): string { return `${this.prefix}:interrupt:${id}`; }
+  /** a running job's latest live preview (JSON {step, image}) */
+  preview(id: string): string { return `${this.prefix}:preview:${id}`; }
+  /** pub/sub channel carrying each live preview of one job (SSE in any gateway listens there) */
+  previewChannel(id: string): string { return `${this.prefix}:previews:${id}`; }
+  /** pub/sub channel on which workers hear cancel requests (message: the job id, or `interrupt:<id>` / `skip:<id>` for A1111's) */
   get cancelChannel(): string { return `${this.prefix}:cancel`; }
   /** pub/sub channel of commands to every worker (unload / reload, from A1111's unload- and reload-checkpoint) */
   get workerCommandChannel(): string { return `${this.prefix}:worker-commands`; }

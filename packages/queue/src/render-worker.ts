@@ -23,7 +23,10 @@ export interface RenderEngine {
   unloadModels?(): Promise<void>;
   /** A1111's reload-checkpoint: load the sessions of a model again */
   loadModel?(name: string): Promise<void>;
-  generate(items: { id: string; params: GenerationParams }[], hooks: { onStep?(step: number, steps: number): void; isCanceled?(id: string): boolean }):
+  generate(items: { id: string; params: GenerationParams }[], hooks: {
+    onStep?(step: number, steps: number): void; isCanceled?(id: string): boolean;
+    interrupted?(id: string): boolean; skips?(id: string): number; onPreview?(id: string, step: number, png: Buffer): void;
+  }):
     Promise<{ id: string; images: Buffer[]; seeds: number[]; infotexts: string[]; canceled: boolean }[]>;
 }
 
@@ -89,11 +92,16 @@ export class RenderWorker {
     this.cancelSub.on('error', (e) => this.log('Redis connection error (cancel subscriber)', { error: e.message }, 'warn'));
     this.cancelSub.on('message', (channel: string, message: string) => {
       if (channel === this.queue.keys.workerCommandChannel) this.command(message as WorkerCommand);
+      else if (message.startsWith('interrupt:')) this.interrupted.add(message.slice('interrupt:'.length));
+      else if (message.startsWith('skip:')) this.skips.set(message.slice('skip:'.length), (this.skips.get(message.slice('skip:'.length)) ?? 0) + 1);
       else this.canceled.add(message);
     });
   }
 
   private commands: WorkerCommand[] = [];
+  /** A1111 interrupts and skips of running jobs, from the cancel channel */
+  private readonly interrupted = new Set<string>();
+  private readonly skips = new Map<string, number>();
 
   /** unload/reload from A1111's unload-checkpoint and reload-checkpoint: applied between batches. */
   private command(cmd: WorkerCommand): void {
@@ -229,7 +237,11 @@ export class RenderWorker {
     };
     let results;
     try {
-      results = await this.opts.engine.generate(runnable.map((h) => ({ id: h.job.id!, params: h.job.data.params })), { onStep, isCanceled: (id) => this.canceled.has(id) });
+      results = await this.opts.engine.generate(runnable.map((h) => ({ id: h.job.id!, params: h.job.data.params })), {
+        onStep, isCanceled: (id) => this.canceled.has(id),
+        interrupted: (id) => this.interrupted.has(id), skips: (id) => this.skips.get(id) ?? 0,
+        onPreview: (id, step, png) => { progressUpdates.push(this.queue.previews.set(id, step, png).catch(() => {})); },
+      });
     } catch (e) {
       await Promise.all(progressUpdates);
       if (runnable.length > 1) {
@@ -241,6 +253,7 @@ export class RenderWorker {
       return;
     }
     await Promise.all(progressUpdates);
+    for (const h of runnable) { this.interrupted.delete(h.job.id!); this.skips.delete(h.job.id!); }
     for (const r of results) {
       const h = runnable.find((x) => x.job.id === r.id)!;
       try {

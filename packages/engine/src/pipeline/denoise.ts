@@ -25,6 +25,8 @@ export interface Row {
   concat?: Float32Array;
   /** inpainting: the known latent blended into the prediction at every call */
   blend?: LatentBlend;
+  /** which iteration of n_iter the row belongs to (A1111's interrupt and skip act per iteration) */
+  iteration?: number;
 }
 
 /** Extra UNet inputs for a batch (ControlNet residuals), computed per model call. `order[b]` is the row whose latent
@@ -41,6 +43,8 @@ export interface DenoiseOptions {
   sampleChannels?: number;
   /** alphā at a (possibly fractional) timestep; needed by rows with `blend` */
   alphaBarAt?: (t: number) => number;
+  /** after each step: rows that end now with their current latent, and rows that are dropped */
+  control?: (live: Row[], step: number) => { finish: Row[]; drop: Row[] };
 }
 
 interface Group {
@@ -134,9 +138,10 @@ async function callGroup(g: Group, opts: DenoiseOptions, latentSize: number, cal
   });
 }
 
-/** Runs all rows to the end; returns the rows that were not canceled, with their final latents in `x`. */
+/** Runs all rows to the end (or until `control` ends them); returns the rows not canceled or dropped, in their order, with their last latents in `x`. */
 export async function denoise(rows: Row[], opts: DenoiseOptions): Promise<Row[]> {
   const latentSize = opts.latentDims[0] * opts.latentDims[1] * opts.latentDims[2];
+  const finished = new Set<Row>();
   let live = rows;
   let groups = buildGroups(live);
   let reported = 0;
@@ -148,12 +153,17 @@ export async function denoise(rows: Row[], opts: DenoiseOptions): Promise<Row[]>
     if (stepIndex() !== reported) {
       reported = stepIndex();
       opts.onStep?.(reported, steps);
-      const remaining = live.filter((r) => !opts.isCanceled?.(r.itemId));
+      let remaining = live.filter((r) => !opts.isCanceled?.(r.itemId));
+      const control = opts.control?.(remaining, reported);
+      if (control && control.finish.length + control.drop.length > 0) {
+        for (const r of control.finish) finished.add(r);
+        remaining = remaining.filter((r) => !control.finish.includes(r) && !control.drop.includes(r));
+      }
       if (remaining.length !== live.length) {
         live = remaining;
         groups = buildGroups(live);
       }
     }
   }
-  return live;
+  return rows.filter((r) => finished.has(r) || live.includes(r));
 }

@@ -3,7 +3,7 @@
 // when the call saves images (save_images) and return_grid is on.
 import sharp from 'sharp';
 import { addPngText, readPngText } from '@farm/engine/png';
-import { A1111HttpError } from '@farm/core';
+import { A1111HttpError, gridLayout } from '@farm/core';
 import { jpegWithExif, userCommentTiff, webpWithExif } from './exif';
 
 export interface OutputOptions {
@@ -35,19 +35,6 @@ export async function encodeImage(png: Buffer, infotext: string | null, o: Outpu
     return webpWithExif(await sharp(png).webp({ quality }).toBuffer(), userCommentTiff(infotext ?? ''), width!, height!);
   }
   throw new A1111HttpError(500, 'Invalid image format');
-}
-
-/** A1111's image_grid layout: rows from n_rows (-1: about the square root, 0: the batch size), columns to fit. */
-export function gridLayout(count: number, batchSize: number, o: Pick<OutputOptions, 'n_rows' | 'grid_prevent_empty_spots'>): { rows: number; cols: number } {
-  let rows: number;
-  if (o.n_rows > 0) rows = o.n_rows;
-  else if (o.n_rows === 0) rows = batchSize;
-  else if (o.grid_prevent_empty_spots) {
-    rows = Math.floor(Math.sqrt(count));
-    while (count % rows !== 0) rows -= 1;
-  } else rows = Math.round(Math.sqrt(count));
-  rows = Math.min(rows, count);
-  return { rows, cols: Math.ceil(count / rows) };
 }
 
 /** The grid of same-sized images on black, row by row, as a PNG. */

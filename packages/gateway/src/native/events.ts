@@ -30,16 +30,20 @@ export function eventRoutes(deps: { queue: FarmQueue; metrics: Metrics; shutdown
     };
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
     let unsubscribe: (() => Promise<void>) | null = null;
+    let unsubscribePreviews: (() => Promise<void>) | null = null;
     const finish = () => {
       if (ended) return;
       ended = true;
       clearInterval(heartbeat);
       forgetStream();
       void unsubscribe?.();
+      void unsubscribePreviews?.();
       res.end();
     };
     const forgetStream = deps.shutdown.onClose(() => { if (!ended) res.write('retry: 500\n\n'); finish(); });
     req.on('close', finish);
+    // live previews (jobs with live_preview_every): `event: preview`, data {step, image: base64 PNG}
+    unsubscribePreviews = await deps.queue.subscribePreviews(id, (p) => { if (!ended) res.write(`event: preview\ndata: ${JSON.stringify(p)}\n\n`); });
     unsubscribe = await deps.queue.subscribe(id, (e) => { deps.metrics.observe(e); send(e); });
     const current = await deps.queue.get(id);
     if (current) send(current);
