@@ -129,7 +129,10 @@ export class Engine {
 
   /** The multiple a model's width and height must be (8 for generated models and exports with dynamic upsampling). */
   sizeMultiple(model: string): number {
-    return cachedUnetSizeMultiple(join(this.registry.get(model).path, 'unet/model.onnx'));
+    const info = this.registry.get(model);
+    // a checkpoint not converted yet becomes the generator's graph, which upsamples to any multiple of 8
+    if (info.source && !info.path) return 8;
+    return cachedUnetSizeMultiple(join(info.path, 'unet/model.onnx'));
   }
 
   listModels(): ModelInfo[] {
