@@ -104,10 +104,11 @@ test('submit -> 202 with links; the owner reads it, another user gets 404; cance
   assert.match(text, /"status":"canceled"/);
 });
 
-test('/metrics exposes the farm metric names', async () => {
+test('/metrics exposes the gateway\'s metric names and the standard process metrics (job outcomes are the workers\')', async () => {
   const text = await (await fetch(`${base}/metrics`)).text();
-  for (const name of ['farm_jobs_submitted_total', 'farm_jobs_finished_total', 'farm_job_queue_seconds', 'farm_job_run_seconds', 'farm_job_total_seconds', 'farm_batch_size', 'farm_queue_jobs', 'farm_workers_live']) {
+  for (const name of ['farm_jobs_submitted_total', 'farm_queue_jobs', 'farm_workers_live', 'process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds']) {
     assert.ok(text.includes(name), name);
   }
+  for (const name of ['farm_jobs_finished_total', 'farm_gateway_process']) assert.ok(!text.includes(name), `${name} belongs to workers, or is renamed`);
   assert.match(text, /farm_jobs_submitted_total \d/);
 });

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Worker, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { TransientError, errorKind, isRetryable, isTerminal, type GenerationParams } from '@farm/core';
+import { TransientError, errorKind, isRetryable, isTerminal, type GenerationParams, type JobEnvelope } from '@farm/core';
 import { FarmQueue, RENDER_QUEUE } from './farm-queue';
 import { batchKey } from './batch-key';
 import { blockingConnection, requestConnection } from './redis';
@@ -32,6 +32,17 @@ export interface RenderEngine {
 
 export type LogLevel = 'info' | 'warn' | 'error';
 
+/** What a worker does, for its metrics and its liveness probe (the worker package turns these into Prometheus). */
+export interface RenderObserver {
+  /** the fetch loop went round (idle workers tick at least once per blocking fetch) */
+  tick?(): void;
+  batchStarted?(info: { size: number; model: string }): void;
+  /** one denoising step of a batch of `rows` images */
+  step?(rows: number): void;
+  /** a job this worker ended (succeeded, failed or canceled), as its envelope now reads */
+  jobEnded?(envelope: JobEnvelope): void;
+}
+
 export interface RenderWorkerOptions {
   redisUrl: string;
   prefix?: string;
@@ -46,6 +57,7 @@ export interface RenderWorkerOptions {
   /** retry delay of a job whose result is written but whose completion could not be finished (no attempt spent) */
   settleRetryMs?: number;
   log?: (msg: string, fields?: Record<string, unknown>, level?: LogLevel) => void;
+  observer?: RenderObserver;
 }
 
 interface Held { job: Job<RenderJobData>; token: string }
@@ -86,6 +98,7 @@ export class RenderWorker {
       const error = `the job stopped its worker ${job.stalledCounter} times and is not retried again (${job.deferredFailure})`;
       this.log('job failed', { jobId: job.id, error, willRetry: false }, 'error');
       this.queue.lifecycle.fail({ id: job.id!, owner: job.data.owner }, error)
+        .then((t) => { if (t.outcome === 'failed' && t.envelope) this.opts.observer?.jobEnded?.(t.envelope); })
         .catch((e: Error) => this.log('could not record a failed job', { jobId: job.id, error: e.message }, 'error'));
     });
     this.cancelSub = requestConnection(opts.redisUrl);
@@ -165,6 +178,7 @@ export class RenderWorker {
   private async run(): Promise<void> {
     while (!this.closing) {
       let first: Held | null = null;
+      this.opts.observer?.tick?.();
       try {
         const preferred = this.pending.findIndex((h) => h.job.data.params.model === this.loadedModel);
         first = this.pending.length > 0 ? this.pending.splice(Math.max(0, preferred), 1)[0] : await this.fetch(true);
@@ -213,6 +227,7 @@ export class RenderWorker {
       const runnable = starts.filter((h): h is Held => h !== null);
       if (runnable.length === 0) return;
       this.loadedModel = runnable[0].job.data.params.model;
+      this.opts.observer?.batchStarted?.({ size: runnable.length, model: this.loadedModel });
       await this.generate(runnable, at.getTime());
     } finally {
       for (const h of batch) this.held.delete(h.job.id!);
@@ -225,6 +240,7 @@ export class RenderWorker {
     let lastReport = 0;
     const progressUpdates: Promise<unknown>[] = [];
     const onStep = (step: number, steps: number) => {
+      this.opts.observer?.step?.(runnable.length);
       const now = Date.now();
       if (step !== steps && now - lastReport < 200) return;
       lastReport = now;
@@ -272,6 +288,8 @@ export class RenderWorker {
   /** Finishes BullMQ's side of a job whose envelope is terminal (or gone); its terminal event is already emitted. */
   private async settle(h: Held, t: Transition): Promise<void> {
     if (t.envelope && !isTerminal(t.envelope.status)) throw new Error(`job ${h.job.id} is ${t.envelope.status}, not finished`);
+    // counted once, by the call that made the transition (a rerun that finds the job finished only completes it)
+    if (t.envelope && (t.outcome === 'succeeded' || t.outcome === 'failed' || t.outcome === 'canceled')) this.opts.observer?.jobEnded?.(t.envelope);
     await h.job.moveToCompleted({ status: t.envelope?.status ?? 'missing' }, h.token, false);
   }
 

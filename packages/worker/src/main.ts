@@ -3,23 +3,30 @@ import pino from 'pino';
 import { loadConfig, storageConfig, type FarmConfig } from '@farm/core';
 import { createStorage } from '@farm/storage';
 import { startWorker } from './start-worker';
+import { createWorkerMetrics } from './worker-metrics';
+import { startHealthServer } from './health-server';
 
 export async function runWorkerProcess(config: FarmConfig, extra: { lockDurationMs?: number; stalledIntervalMs?: number } = {}): Promise<void> {
   const logger = pino({ level: config.LOG_LEVEL, base: { role: 'worker' } });
   if (!config.REDIS_URL) throw new Error('REDIS_URL is required for a worker');
+  const metrics = createWorkerMetrics();
   const worker = await startWorker({
+    observer: metrics.observer,
     redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, modelsDir: config.MODELS_DIR, loraDir: config.LORA_DIR, upscalersDir: config.UPSCALERS_DIR,
     storage: createStorage(storageConfig(config)), maxBatch: config.MAX_BATCH, maxPixels: config.MAX_PIXELS, maxSteps: config.MAX_STEPS,
     providers: config.EXECUTION_PROVIDERS, intraOpThreads: config.ORT_THREADS, storageAttempts: config.STORAGE_ATTEMPTS, ...extra,
     log: (msg, fields, level) => logger[level ?? 'info'](fields ?? {}, msg),
   });
-  logger.info({ workerId: worker.id, models: worker.engine.listModels().map((m) => m.name) }, 'worker ready');
+  const health = config.WORKER_HEALTH_PORT === undefined ? null
+    : await startHealthServer({ port: config.WORKER_HEALTH_PORT, metrics, stuckMs: config.WORKER_STUCK_SECONDS * 1000 });
+  logger.info({ workerId: worker.id, models: worker.engine.listModels().map((m) => m.name), healthPort: health?.port ?? null }, 'worker ready');
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'finishing the running batch, then exiting');
     await worker.close();
+    await health?.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

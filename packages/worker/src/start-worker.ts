@@ -1,7 +1,7 @@
 // A render worker: the engine (onnxruntime), the storage for results and the queue consumer wired together.
 import { Engine, type ExecutionProvider, type ModelImporter } from '@farm/engine';
 import { importCheckpoint, CheckpointError } from '@farm/modelgen';
-import { RenderWorker, type LogLevel } from '@farm/queue';
+import { RenderWorker, type LogLevel, type RenderObserver } from '@farm/queue';
 import { BadInputError, TransientError } from '@farm/core';
 import type { Storage } from '@farm/storage';
 
@@ -23,6 +23,8 @@ export interface WorkerOptions {
   /** tries per result image before the job's attempt fails */
   storageAttempts?: number;
   log?: (msg: string, fields?: Record<string, unknown>, level?: LogLevel) => void;
+  /** metrics and liveness (see worker-metrics.ts) */
+  observer?: RenderObserver;
 }
 
 async function putWithRetry(storage: Storage, key: string, body: Buffer, attempts: number): Promise<void> {
@@ -55,7 +57,7 @@ export async function startWorker(opts: WorkerOptions): Promise<{ id: string; en
   });
   const worker = new RenderWorker({
     redisUrl: opts.redisUrl, prefix: opts.prefix, workerId: opts.workerId, maxBatch: opts.maxBatch, engine,
-    lockDurationMs: opts.lockDurationMs, stalledIntervalMs: opts.stalledIntervalMs, log: opts.log,
+    lockDurationMs: opts.lockDurationMs, stalledIntervalMs: opts.stalledIntervalMs, log: opts.log, observer: opts.observer,
     storeImages: async (jobId, images) => {
       const keys = images.map((_, n) => `images/${jobId}/${n}.png`);
       await Promise.all(images.map((img, n) => putWithRetry(opts.storage, keys[n], img, opts.storageAttempts ?? 4)));

@@ -49,7 +49,6 @@ export function generateRoutes(deps: A1111Deps): Router {
     } finally {
       await deps.queue.a1111.removeCall(user, submitted.id).catch(() => {});
     }
-    deps.metrics.observe(job);
     if (job.status === 'failed') throw new A1111HttpError(500, job.error ?? 'generation failed');
 
     const opts = { ...A1111_OPTION_DEFAULTS, ...stored, ...(parsed.request.override_settings ?? {}) } as Record<string, unknown>;

@@ -6,13 +6,12 @@ import { Router } from 'express';
 import { isTerminal, present } from '@farm/core';
 import type { FarmQueue, JobEnvelope } from '@farm/queue';
 import { asyncRoute } from '../http-errors';
-import type { Metrics } from '../metrics';
 import type { ShutdownState } from '../shutdown';
 import { ownJob } from './jobs';
 
 const HEARTBEAT_MS = 15_000;
 
-export function eventRoutes(deps: { queue: FarmQueue; metrics: Metrics; shutdown: ShutdownState }): Router {
+export function eventRoutes(deps: { queue: FarmQueue; shutdown: ShutdownState }): Router {
   const r = Router();
   r.get('/v1/jobs/:id/events', asyncRoute(async (req, res) => {
     const id = String(req.params.id);
@@ -44,7 +43,7 @@ export function eventRoutes(deps: { queue: FarmQueue; metrics: Metrics; shutdown
     req.on('close', finish);
     // live previews (jobs with live_preview_every): `event: preview`, data {step, image: base64 PNG}
     unsubscribePreviews = await deps.queue.subscribePreviews(id, (p) => { if (!ended) res.write(`event: preview\ndata: ${JSON.stringify(p)}\n\n`); });
-    unsubscribe = await deps.queue.subscribe(id, (e) => { deps.metrics.observe(e); send(e); });
+    unsubscribe = await deps.queue.subscribe(id, send);
     const current = await deps.queue.get(id);
     if (current) send(current);
   }));

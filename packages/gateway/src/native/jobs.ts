@@ -46,7 +46,6 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
 
   r.get('/v1/jobs/:id', asyncRoute(async (req, res) => {
     const e = await ownJob(deps.queue, req, String(req.params.id));
-    deps.metrics.observe(e);
     res.json(present(e));
   }));
 
