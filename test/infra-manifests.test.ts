@@ -93,6 +93,31 @@ test('k8s: every object is well-formed and every reference resolves', () => {
   for (const s of byKind('Service')) {
     assert.ok(workloads.some((w) => labelsMatch(s.spec.selector, w.spec.template.metadata.labels)), `Service ${s.metadata.name} selects nothing`);
   }
+  // Prometheus Operator monitors: what the KEDA prometheus trigger and the dashboards read
+  for (const sm of byKind('ServiceMonitor')) {
+    const services = byKind('Service').filter((svc) => labelsMatch(sm.spec.selector.matchLabels, svc.metadata.labels ?? {}));
+    assert.ok(services.length > 0, `ServiceMonitor ${sm.metadata.name} selects no Service`);
+    for (const ep of sm.spec.endpoints) {
+      assert.ok(services.some((svc) => svc.spec.ports.some((port: Doc) => port.name === ep.port)), `ServiceMonitor ${sm.metadata.name} port ${ep.port}`);
+      const cred = ep.authorization?.credentials;
+      if (cred) assert.ok(byKind('Secret').some((sec) => sec.metadata.name === cred.name && cred.key in (sec.stringData ?? sec.data ?? {})), `missing secret key ${cred.name}/${cred.key}`);
+    }
+  }
+  for (const pm of byKind('PodMonitor')) {
+    const pods = workloads.filter((w) => labelsMatch(pm.spec.selector.matchLabels, w.spec.template.metadata.labels));
+    assert.ok(pods.length > 0, `PodMonitor ${pm.metadata.name} selects no pods`);
+    for (const ep of pm.spec.podMetricsEndpoints) {
+      assert.ok(pods.some((w) => w.spec.template.spec.containers.some((c: Doc) => (c.ports ?? []).some((port: Doc) => port.name === ep.port))), `PodMonitor ${pm.metadata.name} port ${ep.port}`);
+    }
+  }
+  assert.ok(byKind('ServiceMonitor').length > 0 && byKind('PodMonitor').length > 0, 'gateways and workers are scraped');
+  // a liveness probe that can fail: not an exec that always exits 0
+  for (const w of workloads) {
+    for (const c of w.spec.template.spec.containers) {
+      const exec = c.livenessProbe?.exec?.command?.join(' ') ?? '';
+      assert.ok(!/process\.exit\(0\)|^true$/.test(exec), `${w.metadata.name}: liveness probe always passes`);
+    }
+  }
   for (const p of byKind('PodDisruptionBudget')) {
     assert.ok(workloads.some((w) => labelsMatch(p.spec.selector.matchLabels, w.spec.template.metadata.labels)), `PDB ${p.metadata.name} selects nothing`);
   }

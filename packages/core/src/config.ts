@@ -47,6 +47,7 @@ export const CONFIG_VARIABLES = [
   ['AUTH_API_KEYS', '(none)', 'comma-separated `sha256hex:user` API keys'],
   ['AUTH_DISABLED', 'false', 'no login; everyone is user `anonymous`'],
   ['LOG_LEVEL', 'info', 'pino log level'],
+  ['METRICS_TOKEN', '(none)', 'a Bearer token that may read a gateway\'s /metrics without a user login (for Prometheus)'],
   ['WORKER_HEALTH_PORT', '(off)', 'port of a worker\'s /healthz (liveness) and /metrics (Prometheus); 9465 in the worker image'],
   ['WORKER_STUCK_SECONDS', '300', 'a worker\'s /healthz answers 503 when its loop has made no progress (no fetch, no step) this long'],
 ] as const;
@@ -99,6 +100,7 @@ export const configSchema = z.object({
   AUTH_API_KEYS: z.string().default(''),
   AUTH_DISABLED: bool.default('false'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  METRICS_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   WORKER_HEALTH_PORT: int(0).max(65535).optional(),
   WORKER_STUCK_SECONDS: int(1).default(300),
 });

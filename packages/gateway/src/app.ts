@@ -9,6 +9,7 @@ import { resourceRoutes } from './native/resources';
 import { eventRoutes } from './native/events';
 import { healthRoutes } from './health';
 import { createMetrics, type Metrics } from './metrics';
+import { metricsAccess } from './metrics-access';
 import { errorHandler } from './http-errors';
 import { limitRequests } from './limits/limit-requests';
 import { ShutdownState } from './shutdown';
@@ -34,12 +35,12 @@ export function createApp(deps: AppDeps) {
   app.set('trust proxy', 'loopback');
   app.use(shutdown.middleware);
   app.use(healthRoutes(deps.queue, shutdown));
+  app.get('/metrics', metricsAccess(deps.config.METRICS_TOKEN, deps.auth), async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
   app.use(deps.auth);
   app.use(limitRequests({ redis: deps.queue.redis, prefix: deps.queue.prefix, requestsPerMinute: deps.config.RATE_LIMIT_REQUESTS, submitsPerMinute: deps.config.RATE_LIMIT_SUBMITS }));
   app.use(express.json({ limit: deps.config.BODY_LIMIT }));
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
   app.use(jobRoutes({ config: deps.config, queue: deps.queue, catalog: deps.catalog, metrics }));
   app.use(eventRoutes({ queue: deps.queue, shutdown }));
   app.use(resourceRoutes({ queue: deps.queue, storage: deps.storage, catalog: deps.catalog, signedUrls: deps.config.SIGNED_URLS }));
