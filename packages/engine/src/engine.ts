@@ -4,8 +4,8 @@
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ValidationError, checkModelSize, hiresTarget, knownUpscaler, type GenerationParams, type LoraRef } from '@farm/core';
-import { noiseForImage } from './rng';
-import { getSampler, samplerInfotext, schedulerConfigProblem } from './schedulers';
+import { noiseForImage, PhiloxGenerator } from './rng';
+import { getSampler, samplerInfotext, schedulerConfigProblem, withBrownianTree } from './schedulers';
 import { ModelRegistry, type ModelInfo, type LoadedModelFiles, type ModelImporter } from './models/model-registry';
 import { SessionCache, type ExecutionProvider } from './onnx/session-cache';
 import { cachedUnetSizeMultiple } from './models/unet-size';
@@ -279,8 +279,10 @@ export class Engine {
       const { text, inputs } = conditioning.perItem.get(id)!;
       return Array.from({ length: p.batch_size * p.n_iter }, (_, k) => {
         const seed = (p.seed + k) % 2 ** 32;
-        const { first, stream: rng } = noiseForImage(p, k, plan.latentDims);
+        const { first, stream } = noiseForImage(p, k, plan.latentDims);
         const run = plan.sampler.create({ config: plan.scheduler, steps: p.steps, strength: p.kind === 'img2img' ? p.denoising_strength : 1, discretization: p.discretization ?? 'diffusers' });
+        // A1111's sources get A1111's Brownian tree for the SDE samplers (torch.randn on CUDA, which GPU/NV imitate)
+        const rng = (p.randn_source ?? 'numpy') !== 'numpy' ? withBrownianTree(stream, run.brownianRange, seed, (s, n) => new PhiloxGenerator(s).randn(n)) : stream;
         return { itemId: id, seed, cfg: p.cfg_scale, conditioning: text, calls: 0, run, rng, ...startRow(inputs, first, (n, init) => run.initLatent(n, init)), iteration: Math.floor(k / p.batch_size) };
       });
     });

@@ -14,6 +14,8 @@ export interface SigmaPlan {
   inner: InnerModel;
   /** DPM fast / DPM adaptive take a range and a count instead of a list */
   range: { sigmaMin: number; sigmaMax: number; n: number };
+  /** the full schedule's smallest non-zero and largest sigma (the SDE samplers' Brownian tree spans it) */
+  fullRange: { sigmaMin: number; sigmaMax: number };
 }
 
 export interface SigmaOptions {
@@ -59,7 +61,8 @@ export function sigmaPlan(opts: SamplerCreateOptions, o: SigmaOptions): SigmaPla
   const range = a1111 && opts.strength >= 1
     ? { sigmaMin: o.inner.sigmaMin, sigmaMax: o.inner.sigmaMax, n: opts.steps }
     : { sigmaMin: sigmas[sigmas.length - 2], sigmaMax: sigmas[0], n: sigmas.length - 1 };
-  return { sigmas, inner: o.inner, range };
+  const positive = Array.from(full).filter((v) => v > 0);
+  return { sigmas, inner: o.inner, range, fullRange: { sigmaMin: Math.min(...positive), sigmaMax: Math.max(...positive) } };
 }
 
 /** A1111's CompVisSampler timesteps: clip(range(0, T, T // n) + 1, 0, T - 1), ascending */

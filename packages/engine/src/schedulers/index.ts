@@ -11,3 +11,5 @@ export { lmsCoefficient } from './lms';
 export { lcmTimesteps } from './lcm';
 export { restartStepList } from './restart';
 export { dpmFastOrders } from './dpm-fast';
+export { BrownianTree, brownianNoise, withBrownianTree, type SeededRandn } from './brownian-tree';
+export { SeedSequence } from './seed-sequence';

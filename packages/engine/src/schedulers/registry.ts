@@ -52,7 +52,10 @@ function kRun(meta: SamplerName, fn: KSampler, opts: SamplerCreateOptions): Samp
     discardPenultimate: meta.options.discard_next_to_last_sigma ?? false,
     inner,
   });
-  return new KSamplerRun({ sampler: fn, sigmas: plan.sigmas, inner, range: plan.range, prediction: predictionType(opts.config), steps: plan.sigmas.length - 1 });
+  return new KSamplerRun({
+    sampler: fn, sigmas: plan.sigmas, inner, range: plan.range, prediction: predictionType(opts.config), steps: plan.sigmas.length - 1,
+    ...(meta.options.brownian_noise ? { brownianRange: plan.fullRange } : {}),
+  });
 }
 
 function lcmRun(opts: SamplerCreateOptions): SamplerRun {

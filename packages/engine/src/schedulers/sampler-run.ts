@@ -73,14 +73,19 @@ export interface KRunOptions {
   prediction: PredictionType;
   /** the user-visible step count (progress) */
   steps: number;
+  /** the full schedule's sigma range, for the SDE samplers' Brownian tree */
+  brownianRange?: { sigmaMin: number; sigmaMax: number };
   /** wraps the model's x0 (LCM's consistency scalings) */
   postprocess?: (denoised: Float32Array, x: Float32Array, sigma: number) => Float32Array;
 }
 
 /** Runs a k-diffusion sampler: x lives in sigma space, the model sees x / sqrt(sigma² + 1) at t = sigma_to_t(sigma). */
 export class KSamplerRun extends GeneratorRun<SigmaCall, Float32Array> implements SamplerRun {
+  readonly brownianRange?: { sigmaMin: number; sigmaMax: number };
+
   constructor(private readonly o: KRunOptions) {
     super(o.steps);
+    this.brownianRange = o.brownianRange;
   }
 
   initLatent(noise: Float32Array, init?: Float32Array): Float32Array {

@@ -35,6 +35,8 @@ export interface SamplerRun {
   readonly cfgMultiplier?: number;
   /** true when `step` needs the unconditional prediction even at cfg_scale 1 (DDIM CFG++) */
   readonly needsUncond?: boolean;
+  /** the noise range an SDE sampler's Brownian motion spans (A1111: the full schedule's sigma_min..sigma_max) */
+  readonly brownianRange?: { sigmaMin: number; sigmaMax: number };
   /** txt2img: noise scaled to the first noise level; img2img: the init latent noised to the start of its schedule */
   initLatent(noise: Float32Array, init?: Float32Array): Float32Array;
   /** UNet timestep of the next model call (fractional where the discretization interpolates) */
