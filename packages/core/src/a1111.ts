@@ -222,7 +222,7 @@ function refuseUnsupported(kind: A1111Kind, r: A1111Request, sampler: string): v
  * implements it. Options the farm applies (sd_model_checkpoint, samples_format, ...) are not listed here.
  */
 export const A1111_IMAGE_OPTIONS: Record<string, unknown> = {
-  CLIP_stop_at_last_layers: 1, face_restoration: false, tiling: false, eta_ancestral: 1, eta_ddim: 0,
+  face_restoration: false, tiling: false, eta_ancestral: 1, eta_ddim: 0,
   s_churn: 0, s_tmin: 0, s_tmax: 0, s_noise: 1, s_min_uncond: 0, k_sched_type: 'Automatic', sigma_min: 0, sigma_max: 0, rho: 0,
   always_discard_next_to_last_sigma: false, img2img_extra_noise: 0, img2img_color_correction: false,
   img2img_fix_steps: false, token_merging_ratio: 0, token_merging_ratio_img2img: 0, enable_emphasis: true, use_old_emphasis_implementation: false,
@@ -249,6 +249,7 @@ export const A1111_DEFAULT_RANDN_SOURCE: RandnSource = 'GPU';
 export const a1111SettingsSchema = z.object({
   randn_source: z.enum(RANDN_SOURCES).optional(),
   eta_noise_seed_delta: z.number().int().min(0).max(0xffffffff).optional(),
+  CLIP_stop_at_last_layers: z.number().int().min(1).max(12).optional(),
 });
 export type A1111Settings = z.infer<typeof a1111SettingsSchema>;
 
@@ -357,7 +358,7 @@ export function parseA1111(kind: A1111Kind, body: unknown, ctx: A1111Context): A
       resize_mode: kind === 'img2img' ? get<number>('resize_mode') : 0, loras: [], controlnet,
       live_preview_every: livePreviewEvery(options),
       randn_source: settings.randn_source ?? A1111_DEFAULT_RANDN_SOURCE, eta_noise_seed_delta: settings.eta_noise_seed_delta ?? 0,
-      subseed, subseed_strength: subseedStrength, seed_resize_from_w: get<number>('seed_resize_from_w'), seed_resize_from_h: get<number>('seed_resize_from_h'),
+      clip_skip: settings.CLIP_stop_at_last_layers ?? 1, subseed, subseed_strength: subseedStrength, seed_resize_from_w: get<number>('seed_resize_from_w'), seed_resize_from_h: get<number>('seed_resize_from_h'),
     }, ctx.limits, ctx.catalog, { unused: [] });
     if (params.hires) params.hires.denoising_strength = denoising;
     return { params, request: r, prompt, negative_prompt: negative, styles: styleNames, infoDenoising: denoising, comments };
@@ -365,7 +366,8 @@ export function parseA1111(kind: A1111Kind, body: unknown, ctx: A1111Context): A
     if (e instanceof UnknownSamplerError) throw new A1111HttpError(400, 'Sampler not found', { available: (e.details as { available?: string[] })?.available ?? [] });
     if (e instanceof FarmError && e.status === 422 && !(e instanceof A1111ValidationError)) {
       const field = (e as ValidationError).field ?? 'body';
-      const loc = field === 'init_image' ? ['init_images', 0] : field.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+      const clipSkipLoc = Object.hasOwn(override, 'CLIP_stop_at_last_layers') ? ['override_settings', 'CLIP_stop_at_last_layers'] : ['options', 'CLIP_stop_at_last_layers'];
+      const loc = field === 'clip_skip' ? clipSkipLoc : field === 'init_image' ? ['init_images', 0] : field.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p));
       throw invalid(loc, e.message);
     }
     throw e;

@@ -26,6 +26,17 @@ export interface Catalog {
   checkSampler(sampler: string, scheduler: string): void;
   /** per model, the multiple its width and height must be (8 unless its UNet upsamples by fixed factors of 2) */
   sizeMultiples?: Record<string, number>;
+  /** per model, how many hidden states its text encoder exports (layers + 1; 0: none, so clip skip 1 only) */
+  hiddenStates?: Record<string, number>;
+}
+
+/** Refuses a clip skip the model's text encoder export cannot give (A1111's CLIP_stop_at_last_layers). */
+export function checkClipSkip(model: string, clipSkip: number, hiddenStates: number): void {
+  if (clipSkip <= 1) return;
+  if (hiddenStates === 0) {
+    throw new ValidationError(`model "${model}": clip skip ${clipSkip} needs the text encoder's hidden states, and its text_encoder/model.onnx has no hidden_states.* outputs (with text_model.final_layer_norm weights); export the text encoder with output_hidden_states=True (optimum-cli export onnx writes hidden_states.0 .. hidden_states.N), or use clip skip 1`, 'clip_skip');
+  }
+  if (clipSkip > hiddenStates) throw new ValidationError(`model "${model}": clip skip ${clipSkip} is more than its text encoder's ${hiddenStates - 1} layers + 1`, 'clip_skip');
 }
 
 /** Refuses sizes a model's UNet cannot run: with n fixed 2x upsamplers, sides must be multiples of 8 * 2^n. */
@@ -70,6 +81,7 @@ export const jobRequestSchema = z.object({
   seed_resize_from_w: z.number().int().min(-1).max(16384).default(-1),
   seed_resize_from_h: z.number().int().min(-1).max(16384).default(-1),
   eta_noise_seed_delta: z.number().int().min(0).max(0xffffffff).default(0),
+  clip_skip: z.number().int().min(1).max(12).default(1),
   batch_size: z.number().int().min(1).default(1),
   n_iter: z.number().int().min(1).default(1),
   live_preview_every: z.number().int().min(0).max(1000).default(0),
@@ -111,6 +123,8 @@ export function resolveParams(req: Omit<JobRequest, 'webhook' | 'priority' | 'id
   if (!model || !catalog.models.includes(model)) throw new UnknownModelError(model ?? '(none)', catalog.models, model ? catalog.refused?.[model] : undefined);
   catalog.checkSampler(req.sampler, req.scheduler);
   checkModelSize(model, req.width, req.height, catalog.sizeMultiples?.[model] ?? 8);
+  const hidden = catalog.hiddenStates?.[model];
+  if (hidden !== undefined) checkClipSkip(model, req.clip_skip, hidden);
   const names = resolveSamplerName(req.sampler, req.scheduler);
   const kind = req.kind ?? (req.init_image ? 'img2img' : 'txt2img');
   const init = req.init_image ? stripDataUrl(req.init_image) : undefined;
@@ -140,6 +154,7 @@ export function resolveParams(req: Omit<JobRequest, 'webhook' | 'priority' | 'id
     subseed_strength: req.subseed_strength,
     seed_resize_from_w: req.seed_resize_from_w, seed_resize_from_h: req.seed_resize_from_h,
     eta_noise_seed_delta: req.eta_noise_seed_delta,
+    clip_skip: req.clip_skip,
     batch_size: req.batch_size, n_iter: req.n_iter, denoising_strength: req.denoising_strength,
     ...(req.live_preview_every ? { live_preview_every: req.live_preview_every } : {}),
     ...(init ? { init_image: init } : {}), resize_mode: req.resize_mode,

@@ -73,6 +73,8 @@ export interface GenerationParams {
   live_preview_every?: number;
   /** A1111 eta_noise_seed_delta (ENSD): noise after the first draw comes from seed + delta */
   eta_noise_seed_delta?: number;
+  /** A1111 CLIP_stop_at_last_layers: text states from the hidden state N - 1 layers before the last (absent: 1) */
+  clip_skip?: number;
   /** img2img only: inpainting with a mask (A1111's fields) */
   inpaint?: InpaintParams;
   /** img2img: the noise is multiplied by this before sampling (A1111 initial_noise_multiplier, default 1) */

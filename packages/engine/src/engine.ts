@@ -3,13 +3,15 @@
 // LoRA-merged variants slot in.
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { ValidationError, checkModelSize, hiresTarget, knownUpscaler, type GenerationParams, type LoraRef } from '@farm/core';
+import { ValidationError, checkModelSize, checkClipSkip, hiresTarget, knownUpscaler, type GenerationParams, type LoraRef } from '@farm/core';
 import { noiseForImage, PhiloxGenerator } from './rng';
 import { getSampler, samplerInfotext, schedulerConfigProblem, withBrownianTree } from './schedulers';
 import { ModelRegistry, type ModelInfo, type LoadedModelFiles, type ModelImporter } from './models/model-registry';
 import { SessionCache, type ExecutionProvider } from './onnx/session-cache';
 import { cachedUnetSizeMultiple } from './models/unet-size';
 import { encodeConditioning, type RowConditioning } from './pipeline/conditioning';
+import { clipSkipOutput, clipSkipSupport, usableHiddenStates } from './pipeline/clip-skip';
+import type { TextLayer } from './pipeline/text-encoding';
 import { denoise as denoiseLoop, type Row } from './pipeline/denoise';
 import { liveControl } from './pipeline/live-control';
 import { decodeImage, encodePng, rgbToTensor, tensorToRgb } from './pipeline/images';
@@ -135,6 +137,19 @@ export class Engine {
     return cachedUnetSizeMultiple(join(info.path, 'unet/model.onnx'));
   }
 
+  /** The text-encoder output an item's clip skip reads (null: last_hidden_state). */
+  private textLayer(model: ModelInfo, p: GenerationParams): TextLayer | null {
+    const n = p.clip_skip ?? 1;
+    if (n <= 1) return null;
+    const support = clipSkipSupport(join(model.path, 'text_encoder/model.onnx'));
+    return { output: clipSkipOutput(support, n)!, norm: support.finalNorm! };
+  }
+
+  /** How many hidden states the model's text encoder exports for clip skip (0: none usable, clip skip 1 only). */
+  hiddenStates(model: string): number {
+    return usableHiddenStates(clipSkipSupport(join(this.registry.get(model).path, 'text_encoder/model.onnx')));
+  }
+
   listModels(): ModelInfo[] {
     return this.registry.list();
   }
@@ -150,6 +165,7 @@ export class Engine {
       if (!Number.isInteger(v) || v < 64 || v % 8 !== 0) throw new ValidationError(`${field} must be a multiple of 8 and at least 64, got ${v}`, field);
     }
     checkModelSize(p.model, p.width, p.height, this.sizeMultiple(p.model));
+    checkClipSkip(p.model, p.clip_skip ?? 1, this.hiddenStates(p.model));
     if (p.width * p.height > this.opts.maxPixels) throw new ValidationError(`width x height = ${p.width * p.height} exceeds the maximum of ${this.opts.maxPixels} pixels`, 'width');
     if (!Number.isInteger(p.steps) || p.steps < 1 || p.steps > this.opts.maxSteps) throw new ValidationError(`steps must be an integer from 1 to ${this.opts.maxSteps}, got ${p.steps}`, 'steps');
     if (!Number.isFinite(p.cfg_scale)) throw new ValidationError('cfg_scale must be a finite number', 'cfg_scale');
@@ -259,7 +275,7 @@ export class Engine {
   /** Conditioning: each item's text-state schedules (AND parts, prompt editing; each distinct text encoded once), its init latent for img2img, and the ControlNet plan. */
   private async condition(plan: Plan, sessions: ModelSessions): Promise<Conditioning> {
     const perItem = new Map<string, ItemConditioning>();
-    const pairs = plan.items.map(({ params: p }) => ({ prompt: extractLoraTags(p.prompt).prompt, negative: extractLoraTags(p.negative_prompt).prompt }));
+    const pairs = plan.items.map(({ params: p }) => ({ prompt: extractLoraTags(p.prompt).prompt, negative: extractLoraTags(p.negative_prompt).prompt, layer: this.textLayer(plan.model, p) }));
     const texts = await encodeConditioning(sessions.textEncoder, plan.tokenizer, pairs, plan.items[0].params.steps);
     const channels = sampleChannels(sessions.unet);
     const encodeTensor = (chw: Float32Array, width: number, height: number) => this.encodeTensor(plan.model, chw, width, height);
@@ -309,7 +325,7 @@ export class Engine {
     const hr = await hiresPass(survivors, {
       params,
       noise: (row, shape) => noiseForImage(params(row.itemId), (row.seed - params(row.itemId).seed + 2 ** 32) % 2 ** 32, shape),
-      encodePrompts: async (prompt, negative, steps) => (await encodeConditioning(sessions.textEncoder, plan.tokenizer, [{ prompt: extractLoraTags(prompt).prompt, negative: extractLoraTags(negative).prompt }], steps))[0],
+      encodePrompts: async (prompt, negative, steps, p) => (await encodeConditioning(sessions.textEncoder, plan.tokenizer, [{ prompt: extractLoraTags(prompt).prompt, negative: extractLoraTags(negative).prompt, layer: this.textLayer(plan.model, p) }], steps))[0],
       decode: (latent, h, w) => this.decodeLatent(sessions, latent, h, w),
       encodeTensor: (chw, width, height) => this.encodeTensor(plan.model, chw, width, height),
       upscalerModel: (name) => this.upscalers.get(name), channels: conditioning.channels, scheduler: plan.scheduler,

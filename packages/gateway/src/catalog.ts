@@ -26,9 +26,13 @@ export function createCatalog(queue: FarmQueue, opts: { modelsDir?: string; lora
     const loras = new Set([...workers.flatMap((w) => w.loras), ...localLoras(opts.loraDir)]);
     const upscalers = new Set([...workers.flatMap((w) => w.upscalers ?? []), ...localUpscalers(opts.upscalersDir)]);
     const sizeMultiples: Record<string, number> = {};
-    for (const w of workers) for (const [m, n] of Object.entries(w.sizeMultiples ?? {})) sizeMultiples[m] = Math.max(sizeMultiples[m] ?? 8, n);
+    const hiddenStates: Record<string, number> = {};
+    for (const w of workers) {
+      for (const [m, n] of Object.entries(w.sizeMultiples ?? {})) sizeMultiples[m] = Math.max(sizeMultiples[m] ?? 8, n);
+      for (const [m, n] of Object.entries(w.hiddenStates ?? {})) hiddenStates[m] = Math.min(hiddenStates[m] ?? n, n);
+    }
     return {
-      models: [...models].sort(), loras: [...loras].sort(), upscalers: [...upscalers].sort(), defaultModel: opts.defaultModel, sizeMultiples, refused,
+      models: [...models].sort(), loras: [...loras].sort(), upscalers: [...upscalers].sort(), defaultModel: opts.defaultModel, sizeMultiples, hiddenStates, refused,
       checkSampler: (s, sch) => { getSampler(s, sch); },
     };
   };

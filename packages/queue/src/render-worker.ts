@@ -16,6 +16,7 @@ import type { RenderJobData, WorkerCommand } from './types';
 export interface RenderEngine {
   listModels(): { name: string }[];
   sizeMultiple?(model: string): number;
+  hiddenStates?(model: string): number;
   listLoras(): { name: string }[];
   listUpscalers?(): { name: string }[];
   validate(params: GenerationParams): void;
@@ -146,21 +147,24 @@ export class RenderWorker {
 
   private async heartbeat(): Promise<void> {
     await this.queue.registerWorker({
-      id: this.id, host: hostname(), models: this.opts.engine.listModels().map((m) => m.name), sizeMultiples: this.sizeMultiples(), loras: this.opts.engine.listLoras().map((l) => l.name), upscalers: this.opts.engine.listUpscalers?.().map((u) => u.name) ?? [],
+      id: this.id, host: hostname(), models: this.opts.engine.listModels().map((m) => m.name), ...this.modelLimits(), loras: this.opts.engine.listLoras().map((l) => l.name), upscalers: this.opts.engine.listUpscalers?.().map((u) => u.name) ?? [],
       loadedModel: this.loadedModel, busy: this.busy,
     });
   }
 
-  /** models whose UNet needs more than multiples of 8 (fixed 2x upsamplers); unreadable ones are left out */
-  private sizeMultiples(): Record<string, number> {
-    const out: Record<string, number> = {};
+  /** what each model can run: size multiples other than 8 (fixed 2x upsamplers) and clip-skip hidden states */
+  private modelLimits(): { sizeMultiples: Record<string, number>; hiddenStates: Record<string, number> } {
+    const sizeMultiples: Record<string, number> = {};
+    const hiddenStates: Record<string, number> = {};
     for (const { name } of this.opts.engine.listModels()) {
       try {
         const m = this.opts.engine.sizeMultiple?.(name) ?? 8;
-        if (m !== 8) out[name] = m;
+        if (m !== 8) sizeMultiples[name] = m;
+        const h = this.opts.engine.hiddenStates?.(name);
+        if (h !== undefined) hiddenStates[name] = h;
       } catch { /* a broken model fails its jobs with the reason */ }
     }
-    return out;
+    return { sizeMultiples, hiddenStates };
   }
 
   private extendLocks(): void {

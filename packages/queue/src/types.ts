@@ -15,6 +15,8 @@ export interface WorkerInfo {
   models: string[];
   /** per model, the multiple its width and height must be (absent: 8) */
   sizeMultiples?: Record<string, number>;
+  /** per model, the hidden states its text encoder exports for clip skip (0: none) */
+  hiddenStates?: Record<string, number>;
   loras: string[];
   /** upscaler models (UPSCALERS_DIR) */
   upscalers?: string[];

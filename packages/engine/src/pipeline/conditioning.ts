@@ -4,7 +4,7 @@
 // largest chunk count, so an item keeps one sequence length for the whole run.
 import type * as ort from 'onnxruntime-node';
 import { promptSchedule, scheduleIndexAt, splitComposable, tokenizeWeighted, padChunks, type PromptTokenizer, type PromptChunk } from '../tokenizer';
-import { encodeChunks, type TextStates } from './text-encoding';
+import { encodeChunks, type TextLayer, type TextStates } from './text-encoding';
 
 export interface ScheduledStates {
   endAtStep: number;
@@ -30,6 +30,8 @@ export interface ConditioningAt {
 export interface PromptPair {
   prompt: string;
   negative: string;
+  /** the text-encoder output this pair is read from (clip skip); absent: last_hidden_state */
+  layer?: TextLayer | null;
 }
 
 /** The texts each prompt needs over `steps` steps, without touching the text encoder. */
@@ -49,13 +51,24 @@ export async function encodeConditioning(session: ort.InferenceSession, tokenize
     const count = Math.max(...[...chunks.values()].map((c) => c.length));
     return { texts, chunks, count };
   });
-  const unique = new Map<string, PromptChunk[]>();
-  for (const p of planned) for (const [text, chunks] of p.chunks) unique.set(`${p.count}|${text}`, padChunks(tokenizer, chunks, p.count));
-  const keys = [...unique.keys()];
-  const encoded = await encodeChunks(session, keys.map((k) => unique.get(k)!));
-  const states = new Map(keys.map((k, i) => [k, encoded[i]]));
-  return planned.map(({ texts, count }) => {
-    const withStates = (schedule: { endAtStep: number; text: string }[]) => schedule.map((e) => ({ ...e, states: states.get(`${count}|${e.text}`)! }));
+  // one text-encoder run per output layer (clip skip), each distinct (layer, length, text) once
+  const layerKey = (l?: TextLayer | null) => l?.output ?? 'last';
+  const byLayer = new Map<string, { layer: TextLayer | null; unique: Map<string, PromptChunk[]> }>();
+  planned.forEach((p, i) => {
+    const layer = pairs[i].layer ?? null;
+    const group = byLayer.get(layerKey(layer)) ?? { layer, unique: new Map() };
+    byLayer.set(layerKey(layer), group);
+    for (const [text, chunks] of p.chunks) group.unique.set(`${p.count}|${text}`, padChunks(tokenizer, chunks, p.count));
+  });
+  const states = new Map<string, TextStates>();
+  for (const [lk, { layer, unique }] of byLayer) {
+    const keys = [...unique.keys()];
+    const encoded = await encodeChunks(session, keys.map((k) => unique.get(k)!), layer);
+    keys.forEach((k, i) => states.set(`${lk}|${k}`, encoded[i]));
+  }
+  return planned.map(({ texts, count }, i) => {
+    const lk = layerKey(pairs[i].layer);
+    const withStates = (schedule: { endAtStep: number; text: string }[]) => schedule.map((e) => ({ ...e, states: states.get(`${lk}|${count}|${e.text}`)! }));
     const uncond = withStates(texts.uncond);
     return { parts: texts.parts.map((p) => ({ weight: p.weight, schedule: withStates(p.schedule) })), uncond, sequence: uncond[0].states.sequence };
   });

@@ -15,7 +15,8 @@ export interface HiresContext {
   /** the image's noise at the hires latent shape: a fresh draw for its seed, as A1111's new ImageRNG */
   noise(row: Row, shape: [number, number, number]): { first: Float32Array; stream: Row['rng'] };
   /** conditioning for the hires prompts (prompt editing scheduled over `steps`) */
-  encodePrompts(prompt: string, negative: string, steps: number): Promise<RowConditioning>;
+  /** `params`: the item's own settings (its clip skip) */
+  encodePrompts(prompt: string, negative: string, steps: number, params: GenerationParams): Promise<RowConditioning>;
   /** scaled latent [4, h, w] -> [3, 8h, 8w] in ~[-1, 1] */
   decode(latent: Float32Array, h: number, w: number): Promise<Float32Array>;
   encodeTensor: EncodeTensor;
@@ -127,7 +128,7 @@ export async function hiresPass(rows: Row[], ctx: HiresContext): Promise<{ rows:
     const negative = h.hr_negative_prompt || p.negative_prompt;
     // A1111 encodes the hires prompts anew (their schedules run over the hires steps)
     let c = conds.get(r.itemId);
-    if (!c) { c = await ctx.encodePrompts(prompt, negative, h.hr_second_pass_steps || p.steps); conds.set(r.itemId, c); }
+    if (!c) { c = await ctx.encodePrompts(prompt, negative, h.hr_second_pass_steps || p.steps, p); conds.set(r.itemId, c); }
     const { first, stream } = ctx.noise(r, [4, up.height, up.width]);
     const run = hiresRun(p, ctx.scheduler);
     total = ctx.firstSteps + run.steps;

@@ -4,6 +4,7 @@
 import * as ort from 'onnxruntime-node';
 import type { PromptChunk } from '../tokenizer';
 import { inputIdsTensor } from '../onnx/io';
+import { applyFinalNorm } from './clip-skip';
 
 export interface TextStates {
   /** [S, C] for one prompt, S = 77 * chunks */
@@ -37,14 +38,21 @@ function textEncoderFeeds(session: ort.InferenceSession, ids: Int32Array, batch:
 }
 
 /** Encodes prompts, each already split into weighted chunks, in one text-encoder batch: [S, C] states per prompt. */
-export async function encodeChunks(session: ort.InferenceSession, prompts: PromptChunk[][]): Promise<TextStates[]> {
+/** Which output to read instead of last_hidden_state, and the LayerNorm to apply to it first (clip skip). */
+export interface TextLayer {
+  output: string;
+  norm: { weight: Float32Array; bias: Float32Array };
+}
+
+export async function encodeChunks(session: ort.InferenceSession, prompts: PromptChunk[][], layer?: TextLayer | null): Promise<TextStates[]> {
   const all = prompts.flat();
   if (all.length === 0) return [];
   const tokens = all[0].ids.length;
   const ids = new Int32Array(all.length * tokens);
   all.forEach((c, i) => ids.set(c.ids, i * tokens));
-  const out = await session.run(textEncoderFeeds(session, ids, all.length));
-  const hidden = (out.last_hidden_state ?? out[session.outputNames[0]]) as ort.Tensor;
+  const feeds = textEncoderFeeds(session, ids, all.length);
+  const out = layer ? await session.run(feeds, [layer.output]) : await session.run(feeds);
+  const hidden = (layer ? out[layer.output] : out.last_hidden_state ?? out[session.outputNames[0]]) as ort.Tensor;
   const channels = hidden.dims[2] as number;
   const data = hidden.data as Float32Array;
   const perChunk = tokens * channels;
@@ -53,6 +61,7 @@ export async function encodeChunks(session: ort.InferenceSession, prompts: Promp
     const states = new Float32Array(chunks.length * perChunk);
     chunks.forEach((c, i) => {
       const chunk = data.slice((next + i) * perChunk, (next + i + 1) * perChunk);
+      if (layer) applyFinalNorm(chunk, layer.norm);
       weightChunk(chunk, c.weights, channels);
       states.set(chunk, i * perChunk);
     });

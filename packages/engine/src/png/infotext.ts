@@ -39,6 +39,7 @@ export function buildInfotext(p: GenerationParams, seed: number, extra: Record<s
     'Variation seed strength': rng['Variation seed strength'],
     'Seed resize from': rng['Seed resize from'],
     ...(p.kind === 'img2img' ? { 'Denoising strength': pyFloat(p.denoising_strength) } : {}),
+    'Clip skip': (p.clip_skip ?? 1) > 1 ? p.clip_skip : null,
     ENSD: rng.ENSD,
     RNG: rng.RNG,
     ...(p.loras.length > 0 ? { 'Lora weights': p.loras.map((l) => `${l.name}: ${l.weight}`).join(', ') } : {}),

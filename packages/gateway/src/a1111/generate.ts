@@ -73,7 +73,7 @@ export function generateRoutes(deps: A1111Deps): Router {
     const info = a1111Info({
       parsed, seeds, infotexts, subseed: requestSubseed === -1 ? randomInt(0, 4294967294) : requestSubseed,
       modelHash: models.find((m) => m.model_name === parsed.params.model)?.hash ?? null,
-      jobTimestamp: jobTimestamp(new Date(job.started_at ?? job.created_at)), indexOfFirstImage, clipSkip: Number(opts.CLIP_stop_at_last_layers ?? 1),
+      jobTimestamp: jobTimestamp(new Date(job.started_at ?? job.created_at)), indexOfFirstImage, clipSkip: parsed.params.clip_skip ?? 1,
       faceRestorationModel: null,
     });
     const parameters = { ...parsed.request };

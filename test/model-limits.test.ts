@@ -1,7 +1,8 @@
-// Any multiple of 8 end to end, and sizes a model cannot run refused at the gateway: a UNet export whose upsamplers
-// use fixed 2x scales (no skip-sized resize) advertises its size multiple through the worker heartbeat, and the
-// gateway answers 422 naming the field and the model instead of queueing a job that would fail.
-import { test, after, before } from 'node:test';
+// What a model can run, checked at the gateway from the worker heartbeat: any multiple of 8 end to end; a UNet export
+// whose upsamplers use fixed 2x scales (no skip-sized resize) advertises its size multiple, and a text encoder export
+// without hidden states advertises that clip skip cannot apply; the gateway answers 422 naming the field and the
+// model instead of queueing a job that would fail.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,12 +10,10 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { generateModel } from '@farm/modelgen';
 import { onnx } from '@farm/engine/onnx-proto';
-import { startRedis, type RedisServer } from '@farm/testkit';
-import { farmEnv, startGatewayProcess, startWorkerProcess, client, waitFor, type Proc } from './helpers/farm';
+import { farmEnv, farmFixture, startGatewayProcess, startWorkerProcess, client, waitFor, type Proc } from './helpers/farm';
 
-let redis: RedisServer;
+const fx = farmFixture();
 let gateway: Proc & { url: string };
-let worker: Proc;
 const small = { prompt: 'a castle', steps: 2 };
 
 /** Rewrites every skip-sized Resize of a UNet into a fixed 2x one, as an export traced without upsample_size has. */
@@ -30,24 +29,26 @@ function fixUpsamplingToScales(unetPath: string): number {
   return changed;
 }
 
-before(async () => {
-  redis = await startRedis();
+// farmFixture's own `before` has to have run first: set up lazily from the first test
+let started: Promise<void> | undefined;
+const ready = () => (started ??= (async () => {
   const modelsDir = mkdtempSync(join(tmpdir(), 'sizes-models-'));
   await generateModel({ preset: 'tiny', outDir: join(modelsDir, 'tiny'), seed: 1, controlnet: false });
   await generateModel({ preset: 'tiny', outDir: join(modelsDir, 'tiny-fixed'), seed: 1, controlnet: false });
   assert.equal(fixUpsamplingToScales(join(modelsDir, 'tiny-fixed/unet/model.onnx')), 1, 'the tiny UNet has one upsampler');
-  const farm = farmEnv({ redisUrl: redis.url, modelsDir });
+  // the same export without hidden_states outputs on its text encoder
+  const te = join(modelsDir, 'tiny-fixed/text_encoder/model.onnx');
+  const model = onnx.ModelProto.decode(readFileSync(te));
+  model.graph!.output = model.graph!.output!.filter((o) => !o.name!.startsWith('hidden_states.'));
+  writeFileSync(te, onnx.ModelProto.encode(model).finish());
+  const farm = farmEnv({ redisUrl: fx.redis.url, modelsDir });
   gateway = await startGatewayProcess(farm);
-  worker = startWorkerProcess(farm);
+  fx.procs.push(gateway, startWorkerProcess(farm));
   await waitFor('a live worker', async () => (await fetch(`${gateway.url}/readyz`)).status === 200);
-});
-after(async () => {
-  await worker?.kill();
-  await gateway?.kill();
-  await redis?.stop();
-});
+})());
 
 test('72x104 renders on a generated model through /sdapi/v1 and the native API', async () => {
+  await ready();
   const alice = client(gateway.url);
   const r = await alice.post('/sdapi/v1/txt2img', { ...small, width: 72, height: 104, override_settings: { sd_model_checkpoint: 'tiny' } });
   assert.equal(r.status, 200);
@@ -56,6 +57,7 @@ test('72x104 renders on a generated model through /sdapi/v1 and the native API',
 });
 
 test('a fixed-2x export: 72x104 is a 422 at the gateway naming the model, 80x112 renders', async () => {
+  await ready();
   const alice = client(gateway.url);
   const refused = await alice.post('/sdapi/v1/txt2img', { ...small, width: 72, height: 112, override_settings: { sd_model_checkpoint: 'tiny-fixed' } });
   assert.equal(refused.status, 422);
@@ -66,4 +68,21 @@ test('a fixed-2x export: 72x104 is a 422 at the gateway naming the model, 80x112
   assert.equal(native.body.error.field, 'height');
   const ok = await alice.post('/sdapi/v1/txt2img', { ...small, width: 80, height: 112, override_settings: { sd_model_checkpoint: 'tiny-fixed' } });
   assert.equal(ok.status, 200);
+});
+
+test('clip skip: CLIP_stop_at_last_layers 2 renders with "Clip skip: 2"; on an export without hidden states it is a 422', async () => {
+  await ready();
+  const alice = client(gateway.url);
+  const two = await alice.post('/sdapi/v1/txt2img', { ...small, width: 64, height: 64, override_settings: { sd_model_checkpoint: 'tiny', CLIP_stop_at_last_layers: 2 } });
+  assert.equal(two.status, 200);
+  const info = JSON.parse(two.body.info);
+  assert.equal(info.clip_skip, 2);
+  assert.match(info.infotexts[0], /Clip skip: 2/);
+  const refused = await alice.post('/sdapi/v1/txt2img', { ...small, width: 64, height: 64, override_settings: { sd_model_checkpoint: 'tiny-fixed', CLIP_stop_at_last_layers: 2 } });
+  assert.equal(refused.status, 422);
+  assert.deepEqual(refused.body.detail[0].loc, ['body', 'override_settings', 'CLIP_stop_at_last_layers']);
+  assert.match(refused.body.detail[0].msg, /model "tiny-fixed".*output_hidden_states=True/);
+  const native = await alice.post('/v1/jobs', { ...small, model: 'tiny-fixed', width: 64, height: 64, clip_skip: 2 });
+  assert.equal(native.status, 422);
+  assert.equal(native.body.error.field, 'clip_skip');
 });
