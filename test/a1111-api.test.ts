@@ -46,6 +46,11 @@ test('seed -1 reports the seed used, which reproduces the image', async () => {
   assert.ok(Number.isInteger(seed) && seed >= 0);
   const again = await alice.post('/sdapi/v1/txt2img', { ...small, seed });
   assert.equal(again.body.images[0], first.body.images[0]);
+  const infotext = JSON.parse(first.body.info).infotexts[0];
+  const fromInfotext = await alice.post('/sdapi/v1/txt2img', { infotext });
+  assert.equal(fromInfotext.status, 200);
+  assert.equal(fromInfotext.body.images[0], first.body.images[0], 'A1111\'s infotext field fills every unset field');
+  assert.deepEqual([fromInfotext.body.parameters.steps, fromInfotext.body.parameters.width, fromInfotext.body.parameters.seed], [small.steps, 64, seed]);
 });
 
 test('img2img accepts init images with or without a data: prefix', async () => {

@@ -244,7 +244,8 @@ export class Engine {
     const rows = this.noise(plan, conditioning);
     const denoised = await this.denoise(plan, sessions, conditioning, rows, hooks);
     const decoded = await this.decode(plan, sessions, denoised, hooks);
-    const meta = { modelHash: shortHash(await modelSha256(plan.model.path)) };
+    // a model converted from a single checkpoint file reports that file's hash, as A1111 does
+    const meta = { modelHash: shortHash(await modelSha256(plan.model.source?.format === 'ldm' ? plan.model.source.path : plan.model.path)) };
     const images = await this.encode(plan, conditioning, decoded, meta);
     return items.map(({ id, params: p }) => {
       const seeds = rows.filter((r) => r.itemId === id).map((r) => r.seed);

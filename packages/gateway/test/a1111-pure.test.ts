@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { applyStyle, gridLayout } from '@farm/core';
 import { parseGenerationParameters } from '@farm/engine/png';
 import { parseStyles } from '../src/a1111/styles';
+import { applyInfotext } from '../src/a1111/apply-infotext';
 import { jpegWithExif, readUserComment, userCommentTiff, webpWithExif } from '../src/a1111/exif';
 
 test('styles.csv: quoted fields with commas, newlines and doubled quotes; {prompt} wraps, other styles append', () => {
@@ -55,4 +56,18 @@ test('parse_generation_parameters: A1111\'s keys, WxH split, quoted values, the 
   assert.equal(bare.Prompt, 'just a prompt');
   assert.equal(bare.Emphasis, undefined);
   assert.equal(parseGenerationParameters('').Prompt, '');
+});
+
+test('the infotext field fills what the body leaves unset; options it names go to override_settings unless already current', () => {
+  const infotext = 'a cat\nNegative prompt: dog\nSteps: 12, Sampler: Euler a, CFG scale: 6.5, Seed: 7, Size: 96x64, Clip skip: 2, ENSD: 31337, Model hash: abc, Version: v1.10.1';
+  const body = applyInfotext('txt2img', { infotext, steps: 30, override_settings: { eta_noise_seed_delta: 0 } }, { CLIP_stop_at_last_layers: 1 });
+  assert.deepEqual(
+    [body.prompt, body.negative_prompt, body.steps, body.sampler_name, body.cfg_scale, body.seed, body.width, body.height],
+    ['a cat', 'dog', 30, 'Euler a', '6.5', '7', '96', '64'],
+  );
+  assert.deepEqual(body.override_settings, { eta_noise_seed_delta: 0, CLIP_stop_at_last_layers: 2 }, 'ENSD set in the body wins; RNG GPU is the current value');
+  assert.equal('sd_model_checkpoint' in (body.override_settings as object), false, 'no model switch (disable_weights_auto_swap)');
+  const hires = applyInfotext('txt2img', { infotext: 'x\nSteps: 4, Seed: 1, Size: 64x64, Denoising strength: 0.5, Hires upscale: 2, Hires upscaler: Latent' }, {});
+  assert.deepEqual([hires.enable_hr, hires.hr_scale, hires.hr_upscaler, hires.denoising_strength], [true, '2', 'Latent', '0.5']);
+  assert.deepEqual(applyInfotext('img2img', { prompt: 'p' }, {}), { prompt: 'p' });
 });

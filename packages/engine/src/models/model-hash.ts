@@ -14,20 +14,25 @@ function weightsFile(modelPath: string): string {
   return files.sort((a, b) => statSync(b).size - statSync(a).size || a.localeCompare(b))[0] ?? join(dir, 'model.onnx');
 }
 
+/** The sha256 of a model: a single checkpoint file (A1111's own hash), or an ONNX folder as described above. */
 export function modelSha256(modelPath: string): Promise<string> {
+  if (statSync(modelPath).isFile()) return cachedSha256(modelPath, modelPath);
   const source = join(modelPath, 'checkpoint.sha256');
   if (existsSync(source)) {
     const text = readFileSync(source, 'utf8').trim().toLowerCase();
     if (/^[0-9a-f]{64}$/.test(text.slice(0, 64))) return Promise.resolve(text.slice(0, 64));
   }
-  const file = weightsFile(modelPath);
+  return cachedSha256(modelPath, weightsFile(modelPath));
+}
+
+function cachedSha256(key: string, file: string): Promise<string> {
   const st = statSync(file);
   const stamp = `${file}|${st.size}|${st.mtimeMs}`;
-  const hit = cache.get(modelPath);
+  const hit = cache.get(key);
   if (hit && hit.stamp === stamp) return hit.sha256;
   const sha256 = fileSha256(file);
-  cache.set(modelPath, { stamp, sha256 });
-  sha256.catch(() => cache.delete(modelPath));
+  cache.set(key, { stamp, sha256 });
+  sha256.catch(() => cache.delete(key));
   return sha256;
 }
 

@@ -8,6 +8,7 @@ import { A1111_IMAGE_FIELDS, checkRequestImages } from '../images/check-request-
 import { waitForJob } from './wait';
 import { A1111_OPTION_DEFAULTS } from './options-defaults';
 import { loadStyles } from './styles';
+import { applyInfotext } from './apply-infotext';
 import { sdModels, resolveCheckpoint } from './models';
 import { a1111Info, jobTimestamp } from './info';
 import { encodeImage, imageGrid, wantsGrid, type OutputOptions } from './output-images';
@@ -28,7 +29,8 @@ export function generateRoutes(deps: A1111Deps): Router {
       ? { ...(body.override_settings as Record<string, unknown>) } : body.override_settings;
     if (override && typeof override === 'object' && 'sd_model_checkpoint' in override) (override as Record<string, unknown>).sd_model_checkpoint = alias((override as Record<string, unknown>).sd_model_checkpoint);
     const options = { ...stored, ...(stored.sd_model_checkpoint !== undefined ? { sd_model_checkpoint: alias(stored.sd_model_checkpoint) } : {}) };
-    const parsed = parseA1111(kind, { ...body, ...(override !== undefined ? { override_settings: override } : {}) }, { limits, catalog, options, styles: loadStyles(deps.config.STYLES_FILE) });
+    const withInfotext = applyInfotext(kind, { ...body, ...(override !== undefined ? { override_settings: override } : {}) }, options);
+    const parsed = parseA1111(kind, withInfotext, { limits, catalog, options, styles: loadStyles(deps.config.STYLES_FILE) });
     const format = String({ ...A1111_OPTION_DEFAULTS, ...stored, ...(parsed.request.override_settings ?? {}) }.samples_format).toLowerCase();
     if (!['png', 'jpg', 'jpeg', 'webp'].includes(format)) {
       const loc = parsed.request.override_settings && 'samples_format' in parsed.request.override_settings ? ['override_settings', 'samples_format'] : ['options', 'samples_format'];

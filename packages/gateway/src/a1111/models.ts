@@ -1,5 +1,6 @@
 // Checkpoints as A1111 lists them: title "name.safetensors [shorthash]", model_name, hash, sha256, filename, config.
-// Hashes come from the model folders when this gateway shares MODELS_DIR with the workers; otherwise they are null.
+// Hashes come from MODELS_DIR when this gateway shares it with the workers (a checkpoint file's own sha256, as A1111;
+// an ONNX folder's per engine/models/model-hash); otherwise they are null.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { modelSha256, shortHash } from '@farm/engine/model-hash';
@@ -9,8 +10,9 @@ export interface SdModel { title: string; model_name: string; hash: string | nul
 
 export async function sdModels(catalog: Catalog, modelsDir: string): Promise<SdModel[]> {
   return Promise.all(catalog.models.map(async (name) => {
-    const path = resolve(modelsDir, name);
-    const sha256 = existsSync(join(path, 'unet')) ? await modelSha256(path).catch(() => null) : null;
+    const file = resolve(modelsDir, `${name}.safetensors`);
+    const path = existsSync(file) ? file : resolve(modelsDir, name);
+    const sha256 = path === file || existsSync(join(path, 'unet')) ? await modelSha256(path).catch(() => null) : null;
     const hash = sha256 ? shortHash(sha256) : null;
     return { title: `${name}.safetensors${hash ? ` [${hash}]` : ''}`, model_name: name, hash, sha256, filename: path, config: null };
   }));
