@@ -129,3 +129,12 @@ export function a1111SamplerItems(): { name: string; aliases: string[]; options:
   const py = (v: unknown) => (v === true ? 'True' : v === false ? 'False' : String(v));
   return SAMPLERS.map((s) => ({ name: s.name, aliases: [...s.aliases], options: Object.fromEntries(Object.entries(s.options).map(([k, v]) => [k, py(v)])) }));
 }
+
+/**
+ * A1111's SamplerData.total_steps: the prompt schedule (prompt editing, alternation) of a second-order sampler spans
+ * twice the steps, since A1111 advances it once per model call and these samplers call the model twice a step.
+ */
+export function samplerTotalSteps(sampler: string, steps: number): number {
+  const spec = findSampler(resolveSamplerName(sampler).sampler);
+  return spec?.options.second_order ? steps * 2 : steps;
+}

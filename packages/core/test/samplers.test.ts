@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SAMPLERS, SCHEDULE_TYPES, UnknownSamplerError, a1111SamplerItems, effectiveScheduleType, resolveSamplerName } from '../src';
+import { SAMPLERS, SCHEDULE_TYPES, UnknownSamplerError, a1111SamplerItems, effectiveScheduleType, resolveSamplerName, samplerTotalSteps } from '../src';
 
 test('A1111 1.10 lists 20 samplers and 12 schedule types, with their aliases', () => {
   assert.deepEqual(SAMPLERS.map((s) => s.name), ['DPM++ 2M', 'DPM++ SDE', 'DPM++ 2M SDE', 'DPM++ 2M SDE Heun', 'DPM++ 2S a', 'DPM++ 3M SDE',
@@ -59,4 +59,10 @@ test('/sdapi/v1/samplers items equal a real A1111 server\'s answer (published, 1
   const ours = a1111SamplerItems();
   assert.deepEqual(JSON.stringify(ours.filter((s) => s.name !== 'DDIM CFG++')), JSON.stringify(published), 'same names, order, aliases and options (key order too)');
   assert.deepEqual(ours[ours.findIndex((s) => s.name === 'DDIM') + 1], { name: 'DDIM CFG++', aliases: ['ddim_cfgpp'], options: {} });
+});
+
+test('total steps of the prompt schedule: twice the steps for A1111\'s second-order samplers', () => {
+  const doubled = SAMPLERS.filter((s) => samplerTotalSteps(s.name, 10) === 20).map((s) => s.name);
+  assert.deepEqual(doubled, ['DPM++ SDE', 'DPM++ 2S a', 'Heun', 'DPM2', 'DPM2 a', 'Restart']);
+  assert.equal(samplerTotalSteps('DPM++ SDE Karras', 5), 10);
 });

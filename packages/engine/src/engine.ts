@@ -3,7 +3,7 @@
 // LoRA-merged variants slot in.
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { ValidationError, checkModelSize, checkClipSkip, hiresTarget, knownUpscaler, type GenerationParams, type LoraRef } from '@farm/core';
+import { ValidationError, checkModelSize, checkClipSkip, hiresTarget, knownUpscaler, samplerTotalSteps, type GenerationParams, type LoraRef } from '@farm/core';
 import { noiseForImage, PhiloxGenerator } from './rng';
 import { getSampler, samplerInfotext, schedulerConfigProblem, withBrownianTree } from './schedulers';
 import { ModelRegistry, type ModelInfo, type LoadedModelFiles, type ModelImporter } from './models/model-registry';
@@ -277,7 +277,7 @@ export class Engine {
   private async condition(plan: Plan, sessions: ModelSessions): Promise<Conditioning> {
     const perItem = new Map<string, ItemConditioning>();
     const pairs = plan.items.map(({ params: p }) => ({ prompt: extractLoraTags(p.prompt).prompt, negative: extractLoraTags(p.negative_prompt).prompt, layer: this.textLayer(plan.model, p) }));
-    const texts = await encodeConditioning(sessions.textEncoder, plan.tokenizer, pairs, plan.items[0].params.steps);
+    const texts = await encodeConditioning(sessions.textEncoder, plan.tokenizer, pairs, samplerTotalSteps(plan.items[0].params.sampler, plan.items[0].params.steps));
     const channels = sampleChannels(sessions.unet);
     const encodeTensor = (chw: Float32Array, width: number, height: number) => this.encodeTensor(plan.model, chw, width, height);
     for (const [i, { id, params: p }] of plan.items.entries()) {

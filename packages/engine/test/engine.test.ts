@@ -157,3 +157,11 @@ test('DPM adaptive: images of one batch take different step sizes and still equa
   assert.deepEqual(await pixels(batch.images[0]), await pixels(singles[0].images[0]));
   assert.deepEqual(await pixels(batch.images[1]), await pixels(singles[1].images[0]));
 });
+
+test('second-order samplers schedule prompt editing over twice the steps, one entry per model call (A1111 total_steps)', async () => {
+  const px = async (sampler: string, prompt: string) => pixels((await gen({ sampler, prompt, steps: 4, discretization: 'a1111' })).images[0]);
+  // Euler: 4 calls, [a:b:4] never switches; Heun: a schedule of 8 for its 7 calls, so it switches after call 4
+  assert.deepEqual(await px('Euler', '[a lighthouse:a castle:4]'), await px('Euler', 'a lighthouse'));
+  assert.notDeepEqual(await px('Heun', '[a lighthouse:a castle:4]'), await px('Heun', 'a lighthouse'));
+  assert.deepEqual(await px('Heun', '[a lighthouse:a castle:8]'), await px('Heun', 'a lighthouse'));
+});
