@@ -56,7 +56,8 @@ export class FarmClient {
     return this.json<JobList>('GET', `/v1/jobs${q.size ? `?${q}` : ''}`);
   }
 
-  /** Queued jobs end at once; running ones stop between steps (the returned job may still say `running`). */
+  /** A queued job ends at once; a running one (or one a worker has just taken) stops between steps: the returned
+   *  job then says `cancel_requested: true` and `wait()` sees it end `canceled`. */
   cancel(id: string): Promise<Job> {
     return this.json<Job>('DELETE', `/v1/jobs/${encodeURIComponent(id)}`);
   }
