@@ -37,6 +37,8 @@ export interface EngineOptions {
   maxSteps: number;
   intraOpThreads?: number;
   maxCachedSessions?: number;
+  /** images per VAE decoder call (default 4) */
+  vaeBatch?: number;
   /** sharp's limitInputPixels for init and control images */
   maxInputPixels?: number;
   /** upscaler models (<name>.onnx, ESRGAN-style image -> image) */
@@ -59,6 +61,8 @@ export interface RunHooks {
   /** a live preview PNG (A1111's cheap approximation at latent size) every params.live_preview_every steps */
   onPreview?(id: string, step: number, png: Buffer): void;
 }
+/** What a render worker needs of an engine: `Engine` in-process, or `EngineThread` with the same behaviour in a thread. */
+export type EngineApi = Pick<Engine, 'listModels' | 'listLoras' | 'validate' | 'generate' | 'unloadModels' | 'loadModel' | 'close'>;
 export type { LoraInfo } from './lora/registry';
 import type { LoraInfo } from './lora/registry';
 
@@ -225,8 +229,18 @@ export class Engine {
 
   /** scaled latent [4, h, w] -> [3, 8h, 8w] in ~[-1, 1] */
   private async decodeLatent(sessions: ModelSessions, latent: Float32Array, h: number, w: number): Promise<Float32Array> {
-    const out = await sessions.vaeDecoder.run({ latent_sample: new ort.Tensor('float32', Float32Array.from(latent, (v) => v / LATENT_SCALE), [1, 4, h, w]) });
-    return (out.sample ?? out[sessions.vaeDecoder.outputNames[0]]).data as Float32Array;
+    return (await this.decodeLatents(sessions, [latent], h, w))[0];
+  }
+
+  /** Latents [4, h, w] (unscaled) through the VAE decoder in one call; [3, 8h, 8w] images in [-1, 1]. */
+  private async decodeLatents(sessions: ModelSessions, latents: Float32Array[], h: number, w: number): Promise<Float32Array[]> {
+    const size = 4 * h * w;
+    const batch = new Float32Array(latents.length * size);
+    latents.forEach((latent, i) => { for (let k = 0; k < size; k++) batch[i * size + k] = latent[k] / LATENT_SCALE; });
+    const out = await sessions.vaeDecoder.run({ latent_sample: new ort.Tensor('float32', batch, [latents.length, 4, h, w]) });
+    const pixels = (out.sample ?? out[sessions.vaeDecoder.outputNames[0]]).data as Float32Array;
+    const plane = pixels.length / latents.length;
+    return latents.map((_, i) => pixels.subarray(i * plane, (i + 1) * plane));
   }
 
   /**
@@ -243,7 +257,7 @@ export class Engine {
     const conditioning = await this.condition(plan, sessions);
     const rows = this.noise(plan, conditioning);
     const denoised = await this.denoise(plan, sessions, conditioning, rows, hooks);
-    const decoded = await this.decode(plan, sessions, denoised, hooks);
+    const decoded = this.decode(plan, sessions, denoised, hooks);
     // a model converted from a single checkpoint file reports that file's hash, as A1111 does
     const meta = { modelHash: shortHash(await modelSha256(plan.model.source?.format === 'ldm' ? plan.model.source.path : plan.model.path)) };
     const images = await this.encode(plan, conditioning, decoded, meta);
@@ -335,28 +349,37 @@ export class Engine {
     return { rows: hr.rows, dims: [hr.height, hr.width] };
   }
 
-  /** Decode: each final latent through the VAE decoder to a [3, H, W] image in [-1, 1]. */
-  private async decode(plan: Plan, sessions: ModelSessions, denoised: Denoised, hooks: RunHooks): Promise<Decoded[]> {
+  /** Decode: the final latents through the VAE decoder, `vaeBatch` at a time, to [3, H, W] images in [-1, 1]. */
+  private async *decode(plan: Plan, sessions: ModelSessions, denoised: Denoised, hooks: RunHooks): AsyncGenerator<Decoded[]> {
     const [h, w] = denoised.dims;
-    const decoded: Decoded[] = [];
-    for (const row of denoised.rows) {
-      hooks.onLatent?.(row.itemId, row.x);
-      decoded.push({ row, pixels: await this.decodeLatent(sessions, finishLatent(row.x, row.blend), h, w), width: w * 8, height: h * 8 });
+    const per = Math.max(1, this.opts.vaeBatch ?? 4);
+    for (let start = 0; start < denoised.rows.length; start += per) {
+      const chunk = denoised.rows.slice(start, start + per);
+      for (const row of chunk) hooks.onLatent?.(row.itemId, row.x);
+      const pixels = await this.decodeLatents(sessions, chunk.map((row) => finishLatent(row.x, row.blend)), h, w);
+      yield chunk.map((row, i) => ({ row, pixels: pixels[i], width: w * 8, height: h * 8 }));
     }
-    return decoded;
   }
 
-  /** Encode: RGB bytes to PNG with the A1111 infotext of the row's seed, grouped by item in row order. */
-  private async encode(plan: Plan, conditioning: Conditioning, decoded: Decoded[], meta: InfotextMeta): Promise<Map<string, Buffer[]>> {
-    const images = new Map<string, Buffer[]>();
-    for (const { row, pixels, width, height } of decoded) {
-      const p = plan.items.find((i) => i.id === row.itemId)!.params;
-      const c = conditioning.perItem.get(row.itemId)!;
-      // inpainting: the original pixels pasted back outside the mask (A1111's apply_overlay)
-      const final = await finishPixels(tensorToRgb(pixels, width, height), width, height, c.inputs);
-      const png = addPngText(await encodePng(Buffer.from(final.rgb), final.width, final.height), 'parameters', buildInfotext(p, row.seed, { ...samplerInfotext(p, plan.scheduler), ...this.extraInfotext(p, c) }, meta));
-      images.set(row.itemId, [...(images.get(row.itemId) ?? []), png]);
+  /**
+   * Encode: RGB bytes to PNG with the A1111 infotext of the row's seed, grouped by item in row order. sharp encodes
+   * on libuv's pool, so a chunk's PNGs are written while the VAE decodes the next chunk.
+   */
+  private async encode(plan: Plan, conditioning: Conditioning, decoded: AsyncIterable<Decoded[]>, meta: InfotextMeta): Promise<Map<string, Buffer[]>> {
+    const pngs: { itemId: string; png: Promise<Buffer> }[] = [];
+    for await (const chunk of decoded) {
+      for (const { row, pixels, width, height } of chunk) {
+        const p = plan.items.find((i) => i.id === row.itemId)!.params;
+        const c = conditioning.perItem.get(row.itemId)!;
+        const infotext = buildInfotext(p, row.seed, { ...samplerInfotext(p, plan.scheduler), ...this.extraInfotext(p, c) }, meta);
+        // inpainting: the original pixels pasted back outside the mask (A1111's apply_overlay)
+        const png = finishPixels(tensorToRgb(pixels, width, height), width, height, c.inputs)
+          .then(async (final) => addPngText(await encodePng(Buffer.from(final.rgb), final.width, final.height), 'parameters', infotext));
+        pngs.push({ itemId: row.itemId, png });
+      }
     }
+    const images = new Map<string, Buffer[]>();
+    for (const { itemId, png } of pngs) images.set(itemId, [...(images.get(itemId) ?? []), await png]);
     return images;
   }
 

@@ -1,8 +1,8 @@
 // A render worker: the engine (onnxruntime), the storage for results and the queue consumer wired together.
-import { Engine, type ExecutionProvider, type ModelImporter } from '@farm/engine';
-import { importCheckpoint, CheckpointError } from '@farm/modelgen';
+import { Engine, EngineThread, type EngineApi, type ExecutionProvider } from '@farm/engine';
 import { RenderWorker, type LogLevel, type RenderObserver } from '@farm/queue';
-import { BadInputError, TransientError } from '@farm/core';
+import { TransientError } from '@farm/core';
+import { importer } from './importer';
 import type { Storage } from '@farm/storage';
 
 export interface WorkerOptions {
@@ -17,6 +17,8 @@ export interface WorkerOptions {
   maxSteps: number;
   providers?: ExecutionProvider[];
   intraOpThreads?: number;
+  /** run the engine in a worker thread (default): the event loop stays free to renew locks during a long batch */
+  engineThread?: boolean;
   workerId?: string;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
@@ -39,22 +41,14 @@ async function putWithRetry(storage: Storage, key: string, body: Buffer, attempt
   }
 }
 
-/** Checkpoints and diffusers folders dropped into MODELS_DIR are converted by the generator's importer. */
-const importer: ModelImporter = async (source, outDir, { extraFiles, onProgress }) => {
-  try {
-    await importCheckpoint(source.path, { outDir, extraFiles, onProgress });
-  } catch (e) {
-    // a checkpoint that cannot become a model fails its jobs at once (no retries); I/O faults retry
-    if (e instanceof CheckpointError) throw new BadInputError(e.message, 'bad_checkpoint');
-    throw new TransientError(`converting ${source.path} failed: ${(e as Error).message}`, { cause: e });
-  }
-};
-
-export async function startWorker(opts: WorkerOptions): Promise<{ id: string; engine: Engine; close(): Promise<void> }> {
-  const engine = new Engine({
+export async function startWorker(opts: WorkerOptions): Promise<{ id: string; engine: EngineApi; close(): Promise<void> }> {
+  const engineOptions = {
     modelsDir: opts.modelsDir, loraDir: opts.loraDir, upscalersDir: opts.upscalersDir, providers: opts.providers, maxPixels: opts.maxPixels, maxSteps: opts.maxSteps, intraOpThreads: opts.intraOpThreads,
-    importer,
-  });
+  };
+  // the engine thread imports the checkpoint importer itself (functions do not cross threads)
+  const engine: EngineApi = opts.engineThread === false
+    ? new Engine({ ...engineOptions, importer })
+    : new EngineThread(engineOptions, { importerModule: new URL('./importer.ts', import.meta.url) });
   const worker = new RenderWorker({
     redisUrl: opts.redisUrl, prefix: opts.prefix, workerId: opts.workerId, maxBatch: opts.maxBatch, engine,
     lockDurationMs: opts.lockDurationMs, stalledIntervalMs: opts.stalledIntervalMs, log: opts.log, observer: opts.observer,

@@ -1,0 +1,132 @@
+// The engine behind the same API, run in a worker thread: onnxruntime's session.run blocks the thread that calls
+// it, so here it blocks the engine's thread and the main event loop stays free for lock renewal, Redis, progress
+// and cancel requests. Validation and model/LoRA listing (file-system reads only) answer on the calling thread.
+import { Worker } from 'node:worker_threads';
+import { Engine, type EngineItem, type EngineItemResult, type EngineOptions, type RunHooks } from '../engine';
+import type { ModelInfo } from '../models/model-registry';
+import type { LoraInfo } from '../lora/registry';
+import type { GenerationParams } from '@farm/core';
+import { deserializeError, SIGNAL_ANSWER, SIGNAL_STATE, type FromThread, type ThreadData, type ToThread } from './protocol';
+
+interface Pending { hooks: RunHooks; resolve(r: EngineItemResult[] | void): void; reject(e: Error): void }
+
+const entry = new URL(import.meta.url.endsWith('.ts') ? './thread-main.ts' : './thread-main.js', import.meta.url);
+
+export class EngineThread {
+  /** answers validate/listModels/listLoras here; never creates a session */
+  private readonly local: Engine;
+  private readonly worker: Worker;
+  private readonly signal = new Int32Array(new SharedArrayBuffer(8));
+  private readonly pending = new Map<number, Pending>();
+  private readonly ready: Promise<void>;
+  private closing: Promise<void> | null = null;
+  private calls = 0;
+  private failure: Error | null = null;
+
+  /** `thread.importerModule`: a module exporting `importer`, loaded in the thread (opts.importer stays on this side). */
+  constructor(readonly opts: EngineOptions, thread: { importerModule?: URL } = {}) {
+    this.local = new Engine(opts);
+    const data: ThreadData = { opts: { ...opts, importer: undefined }, cancelSignal: this.signal.buffer as SharedArrayBuffer, importerModule: thread.importerModule?.href };
+    // From TypeScript sources (tsx), the thread registers tsx's loader itself: Node 20 threads do not inherit it.
+    this.worker = entry.pathname.endsWith('.ts')
+      ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`, { eval: true, workerData: data, name: 'engine' })
+      : new Worker(entry, { workerData: data, name: 'engine' });
+    this.ready = new Promise((resolve, reject) => {
+      this.worker.once('message', (m: FromThread) => (m.type === 'ready' ? resolve() : reject(new Error(`engine thread said ${m.type} before ready`))));
+      this.worker.once('error', reject);
+    });
+    this.ready.catch(() => {});
+    this.worker.on('message', (m: FromThread) => this.receive(m));
+    this.worker.on('error', (e) => this.fail(e));
+    this.worker.on('exit', (code) => { if (!this.closing) this.fail(new Error(`engine thread exited with code ${code}`)); });
+  }
+
+  listModels(): ModelInfo[] { return this.local.listModels(); }
+  listLoras(): LoraInfo[] { return this.local.listLoras(); }
+  validate(p: GenerationParams): void { this.local.validate(p); }
+
+  async generate(items: EngineItem[], hooks: RunHooks = {}): Promise<EngineItemResult[]> {
+    if (items.length === 0) return [];
+    for (const it of items) this.local.validate(it.params);
+    await this.ready;
+    if (this.failure) throw this.failure;
+    const call = ++this.calls;
+    return new Promise((resolve, reject) => {
+      this.pending.set(call, { hooks, resolve: resolve as Pending['resolve'], reject });
+      this.post({ type: 'generate', call, items, wantsLatents: hooks.onLatent !== undefined });
+    });
+  }
+
+  /** Releases the thread's sessions (A1111's unload-checkpoint). */
+  unloadModels(): Promise<void> {
+    return this.command((call) => ({ type: 'unloadModels', call }));
+  }
+
+  /** Loads a model's sessions in the thread (A1111's reload-checkpoint). */
+  loadModel(name: string): Promise<void> {
+    return this.command((call) => ({ type: 'loadModel', call, name }));
+  }
+
+  private async command(message: (call: number) => ToThread): Promise<void> {
+    await this.ready;
+    if (this.failure) throw this.failure;
+    const call = ++this.calls;
+    return new Promise((resolve, reject) => {
+      this.pending.set(call, { hooks: {}, resolve: () => resolve(), reject });
+      this.post(message(call));
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.ready.catch(() => {});
+      const closed = new Promise<void>((resolve) => {
+        this.worker.on('message', (m: FromThread) => { if (m.type === 'closed') resolve(); });
+        this.worker.once('exit', () => resolve());
+      });
+      this.post({ type: 'close' });
+      await closed;
+      await this.worker.terminate();
+      await this.local.close();
+    })();
+    return this.closing;
+  }
+
+  private post(m: ToThread): void {
+    this.worker.postMessage(m);
+  }
+
+  private receive(m: FromThread): void {
+    if (m.type === 'ready' || m.type === 'closed') return;
+    const p = this.pending.get(m.call);
+    switch (m.type) {
+      case 'isCanceled': {
+        let canceled = false;
+        try { canceled = p?.hooks.isCanceled?.(m.itemId) ?? false; } catch { canceled = false; }
+        Atomics.store(this.signal, SIGNAL_ANSWER, canceled ? 1 : 0);
+        Atomics.store(this.signal, SIGNAL_STATE, 1);
+        Atomics.notify(this.signal, SIGNAL_STATE);
+        return;
+      }
+      case 'step': p?.hooks.onStep?.(m.step, m.steps); return;
+      case 'latent': p?.hooks.onLatent?.(m.itemId, m.latent); return;
+      case 'result':
+        this.pending.delete(m.call);
+        p?.resolve(m.results.map((r) => ({ ...r, images: r.images.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)) })));
+        return;
+      case 'done':
+        this.pending.delete(m.call);
+        p?.resolve();
+        return;
+      case 'error':
+        this.pending.delete(m.call);
+        p?.reject(deserializeError(m.error));
+    }
+  }
+
+  private fail(e: Error): void {
+    this.failure = e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+}

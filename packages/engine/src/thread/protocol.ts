@@ -1,0 +1,50 @@
+// Messages between the EngineThread (main thread) and the engine running in its worker thread, and how errors
+// cross: a FarmError keeps its class (so retry decisions made on `instanceof` and `status` still hold).
+import * as core from '@farm/core';
+import type { EngineItem, EngineItemResult, EngineOptions } from '../engine';
+
+/** `opts` without functions; `importerModule` is a module URL exporting `importer` (a ModelImporter) for the thread. */
+export interface ThreadData { opts: EngineOptions; cancelSignal: SharedArrayBuffer; importerModule?: string }
+
+export type ToThread =
+  | { type: 'generate'; call: number; items: EngineItem[]; wantsLatents: boolean }
+  /** session management: Engine.unloadModels() / Engine.loadModel(name) */
+  | { type: 'unloadModels'; call: number }
+  | { type: 'loadModel'; call: number; name: string }
+  | { type: 'close' };
+
+export type FromThread =
+  | { type: 'ready' }
+  | { type: 'step'; call: number; step: number; steps: number }
+  | { type: 'latent'; call: number; itemId: string; latent: Float32Array }
+  /** the thread waits (Atomics) for the answer in the shared cancel signal */
+  | { type: 'isCanceled'; call: number; itemId: string }
+  | { type: 'result'; call: number; results: EngineItemResult[] }
+  | { type: 'done'; call: number }
+  | { type: 'error'; call: number; error: SerializedError }
+  | { type: 'closed' };
+
+export interface SerializedError { name: string; message: string; stack?: string; props: Record<string, unknown> }
+
+export function serializeError(e: unknown): SerializedError {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const props: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(err)) {
+    try { structuredClone(v); props[k] = v; } catch { /* not cloneable: dropped */ }
+  }
+  return { name: err.name, message: err.message, stack: err.stack, props };
+}
+
+/** Rebuilds the error with its FarmError subclass when core exports one of that name, else a plain Error. */
+export function deserializeError(s: SerializedError): Error {
+  const ctor = (core as Record<string, unknown>)[s.name];
+  const isFarm = typeof ctor === 'function' && (ctor === core.FarmError || (ctor as { prototype: unknown }).prototype instanceof core.FarmError);
+  const err: Error = isFarm ? Object.create((ctor as { prototype: object }).prototype) : new Error(s.message);
+  Object.assign(err, s.props, { message: s.message, name: s.name });
+  if (s.stack) err.stack = s.stack;
+  return err;
+}
+
+/** Cancel signal layout (Int32): [0] state (0 waiting, 1 answered), [1] answer (1 canceled). */
+export const SIGNAL_STATE = 0;
+export const SIGNAL_ANSWER = 1;
