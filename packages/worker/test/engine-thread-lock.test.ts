@@ -17,18 +17,18 @@ const redis = await startRedis();
 const { modelsDir } = await ensureTinyModel();
 after(() => redis.stop());
 
-const LOCK_MS = 1000;
+const LOCK_MS = 1500;
 
 test('a batch longer than the lock duration, each UNet call longer than the lock, runs exactly once', async () => {
   const prefix = `l${randomUUID().slice(0, 8)}`;
   const queue = new FarmQueue({ redisUrl: redis.url, prefix, attempts: 3 });
   const dir = mkdtempSync(join(tmpdir(), 'farm-lock-'));
   const storage = createStorage({ kind: 'fs', dir });
-  // the slow model: the tiny UNet at 576x576 (5184-token attention) on one intra-op thread
-  const params = tinyParams({ width: 576, height: 576, steps: 3, sampler: 'Euler', seed: 11 });
+  // the slow model: the tiny UNet at 640x640 (6400-token attention) on one intra-op thread
+  const params = tinyParams({ width: 640, height: 640, steps: 2, sampler: 'Euler', seed: 11 });
   const job = await queue.submit(params, { owner: 'alice' });
   const worker = await startWorker({
-    redisUrl: redis.url, prefix, modelsDir, storage, maxBatch: 1, maxPixels: 576 * 576, maxSteps: 50, intraOpThreads: 1,
+    redisUrl: redis.url, prefix, modelsDir, storage, maxBatch: 1, maxPixels: 640 * 640, maxSteps: 50, intraOpThreads: 1,
     lockDurationMs: LOCK_MS, stalledIntervalMs: 300,
   });
   try {
