@@ -62,7 +62,7 @@ export interface RunHooks {
   onPreview?(id: string, step: number, png: Buffer): void;
 }
 /** What a render worker needs of an engine: `Engine` in-process, or `EngineThread` with the same behaviour in a thread. */
-export type EngineApi = Pick<Engine, 'listModels' | 'listLoras' | 'validate' | 'generate' | 'unloadModels' | 'loadModel' | 'close'>;
+export type EngineApi = Pick<Engine, 'listModels' | 'listLoras' | 'listUpscalers' | 'sizeMultiple' | 'validate' | 'generate' | 'unloadModels' | 'loadModel' | 'close'>;
 export type { LoraInfo } from './lora/registry';
 import type { LoraInfo } from './lora/registry';
 

@@ -8,7 +8,7 @@ import type { LoraInfo } from '../lora/registry';
 import type { GenerationParams } from '@farm/core';
 import { deserializeError, SIGNAL_ANSWER, SIGNAL_STATE, type FromThread, type ThreadData, type ToThread } from './protocol';
 
-interface Pending { hooks: RunHooks; resolve(r: EngineItemResult[] | void): void; reject(e: Error): void }
+interface Pending { hooks: RunHooks; models?: string[]; resolve(r: EngineItemResult[] | void): void; reject(e: Error): void }
 
 const entry = new URL(import.meta.url.endsWith('.ts') ? './thread-main.ts' : './thread-main.js', import.meta.url);
 
@@ -43,16 +43,18 @@ export class EngineThread {
 
   listModels(): ModelInfo[] { return this.local.listModels(); }
   listLoras(): LoraInfo[] { return this.local.listLoras(); }
+  listUpscalers(): ReturnType<Engine['listUpscalers']> { return this.local.listUpscalers(); }
+  sizeMultiple(model: string): number { return this.local.sizeMultiple(model); }
+  /** The thread validates again after it prepares the model (a checkpoint is converted there on first use). */
   validate(p: GenerationParams): void { this.local.validate(p); }
 
   async generate(items: EngineItem[], hooks: RunHooks = {}): Promise<EngineItemResult[]> {
     if (items.length === 0) return [];
-    for (const it of items) this.local.validate(it.params);
     await this.ready;
     if (this.failure) throw this.failure;
     const call = ++this.calls;
     return new Promise((resolve, reject) => {
-      this.pending.set(call, { hooks, resolve: resolve as Pending['resolve'], reject });
+      this.pending.set(call, { hooks, models: items.map((i) => i.params.model), resolve: resolve as Pending['resolve'], reject });
       this.post({ type: 'generate', call, items, wantsLatents: hooks.onLatent !== undefined });
     });
   }
@@ -112,6 +114,8 @@ export class EngineThread {
       case 'latent': p?.hooks.onLatent?.(m.itemId, m.latent); return;
       case 'result':
         this.pending.delete(m.call);
+        // a checkpoint the thread converted is ready on disk: let this side's registry see it too
+        for (const name of new Set(p?.models ?? [])) this.local.registry.prepare(name, undefined).catch(() => {});
         p?.resolve(m.results.map((r) => ({ ...r, images: r.images.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)) })));
         return;
       case 'done':
