@@ -6,7 +6,7 @@ import { Engine, type EngineItem, type EngineItemResult, type EngineOptions, typ
 import type { ModelInfo } from '../models/model-registry';
 import type { LoraInfo } from '../lora/registry';
 import type { GenerationParams } from '@farm/core';
-import { deserializeError, SIGNAL_ANSWER, SIGNAL_STATE, type FromThread, type ThreadData, type ToThread } from './protocol';
+import { ASK_HOOKS, deserializeError, SIGNAL_ANSWER, SIGNAL_STATE, type FromThread, type ThreadData, type ToThread } from './protocol';
 
 interface Pending { hooks: RunHooks; models?: string[]; resolve(r: EngineItemResult[] | void): void; reject(e: Error): void }
 
@@ -55,7 +55,8 @@ export class EngineThread {
     const call = ++this.calls;
     return new Promise((resolve, reject) => {
       this.pending.set(call, { hooks, models: items.map((i) => i.params.model), resolve: resolve as Pending['resolve'], reject });
-      this.post({ type: 'generate', call, items, wantsLatents: hooks.onLatent !== undefined });
+      const present = (name: keyof RunHooks) => typeof hooks[name] === 'function';
+      this.post({ type: 'generate', call, items, hooks: Object.fromEntries((['onStep', 'onLatent', 'onPreview', ...ASK_HOOKS] as const).map((h) => [h, present(h)])) });
     });
   }
 
@@ -102,16 +103,17 @@ export class EngineThread {
     if (m.type === 'ready' || m.type === 'closed') return;
     const p = this.pending.get(m.call);
     switch (m.type) {
-      case 'isCanceled': {
-        let canceled = false;
-        try { canceled = p?.hooks.isCanceled?.(m.itemId) ?? false; } catch { canceled = false; }
-        Atomics.store(this.signal, SIGNAL_ANSWER, canceled ? 1 : 0);
+      case 'ask': {
+        let answer = 0;
+        try { answer = Number(p?.hooks[m.hook]?.(m.itemId) ?? 0); } catch { answer = 0; }
+        Atomics.store(this.signal, SIGNAL_ANSWER, answer);
         Atomics.store(this.signal, SIGNAL_STATE, 1);
         Atomics.notify(this.signal, SIGNAL_STATE);
         return;
       }
       case 'step': p?.hooks.onStep?.(m.step, m.steps); return;
       case 'latent': p?.hooks.onLatent?.(m.itemId, m.latent); return;
+      case 'preview': p?.hooks.onPreview?.(m.itemId, m.step, Buffer.from(m.png.buffer, m.png.byteOffset, m.png.byteLength)); return;
       case 'result':
         this.pending.delete(m.call);
         // a checkpoint the thread converted is ready on disk: let this side's registry see it too

@@ -7,7 +7,8 @@ import type { EngineItem, EngineItemResult, EngineOptions } from '../engine';
 export interface ThreadData { opts: EngineOptions; cancelSignal: SharedArrayBuffer; importerModule?: string }
 
 export type ToThread =
-  | { type: 'generate'; call: number; items: EngineItem[]; wantsLatents: boolean }
+  /** `hooks`: which of the main thread's RunHooks exist (the thread calls only those) */
+  | { type: 'generate'; call: number; items: EngineItem[]; hooks: HookNames }
   /** session management: Engine.unloadModels() / Engine.loadModel(name) */
   | { type: 'unloadModels'; call: number }
   | { type: 'loadModel'; call: number; name: string }
@@ -17,12 +18,18 @@ export type FromThread =
   | { type: 'ready' }
   | { type: 'step'; call: number; step: number; steps: number }
   | { type: 'latent'; call: number; itemId: string; latent: Float32Array }
-  /** the thread waits (Atomics) for the answer in the shared cancel signal */
-  | { type: 'isCanceled'; call: number; itemId: string }
+  | { type: 'preview'; call: number; itemId: string; step: number; png: Uint8Array }
+  /** a synchronous hook: the thread waits (Atomics) for the number answered in the shared signal */
+  | { type: 'ask'; call: number; hook: AskHook; itemId: string }
   | { type: 'result'; call: number; results: EngineItemResult[] }
   | { type: 'done'; call: number }
   | { type: 'error'; call: number; error: SerializedError }
   | { type: 'closed' };
+
+/** RunHooks the engine calls synchronously and needs an answer from (boolean answers as 0/1) */
+export type AskHook = 'isCanceled' | 'interrupted' | 'skips';
+export const ASK_HOOKS: AskHook[] = ['isCanceled', 'interrupted', 'skips'];
+export type HookNames = Partial<Record<AskHook | 'onStep' | 'onLatent' | 'onPreview', boolean>>;
 
 export interface SerializedError { name: string; message: string; stack?: string; props: Record<string, unknown> }
 
@@ -45,6 +52,6 @@ export function deserializeError(s: SerializedError): Error {
   return err;
 }
 
-/** Cancel signal layout (Int32): [0] state (0 waiting, 1 answered), [1] answer (1 canceled). */
+/** Signal layout (Int32): [0] state (0 waiting, 1 answered), [1] the answer. */
 export const SIGNAL_STATE = 0;
 export const SIGNAL_ANSWER = 1;
