@@ -200,6 +200,10 @@ test('every sampler of /sdapi/v1/samplers renders through txt2img, each with a s
   assert.equal(pngs[0].length, 64 * 64 * 3);
   assert.ok(new Set(pngs.map((p) => p.toString('base64'))).size >= 15, 'the samplers give different images');
   // the schedule type changes the image; the native API's diffusers discretization differs from A1111's
+  // the samplers' A1111 settings other than their defaults are refused, not ignored
+  const refused = await alice.post('/sdapi/v1/txt2img', { prompt: 'a red kite', width: 64, height: 64, steps: 3, sampler_name: 'UniPC', override_settings: { uni_pc_order: 2 } });
+  assert.equal(refused.status, 422);
+  assert.match(JSON.stringify(refused.body), /uni_pc_order/);
   const [karras, exponential] = await Promise.all(['Karras', 'Exponential'].map((scheduler) =>
     alice.post('/sdapi/v1/txt2img', { prompt: 'a red kite', width: 64, height: 64, steps: 3, seed: 7, sampler_name: 'Euler', scheduler })));
   assert.notEqual(karras.body.images[0], exponential.body.images[0]);

@@ -228,6 +228,9 @@ export const A1111_IMAGE_OPTIONS: Record<string, unknown> = {
   img2img_fix_steps: false, token_merging_ratio: 0, token_merging_ratio_img2img: 0, enable_emphasis: true, use_old_emphasis_implementation: false,
   pad_cond_uncond: false, enable_quantization: false, sd_unet: 'Automatic', sd_hypernetwork: 'None', sd_vae_encode_method: 'Full', sd_vae_decode_method: 'Full',
   use_old_karras_scheduler_sigmas: false, dont_fix_second_order_samplers_schedule: false, use_old_scheduling: false,
+  // the samplers run with A1111's defaults of these
+  beta_dist_alpha: 0.6, beta_dist_beta: 0.6, uni_pc_variant: 'bh1', uni_pc_skip_type: 'time_uniform', uni_pc_order: 3, uni_pc_lower_order_final: true,
+  sgm_noise_multiplier: false, sd_noise_schedule: 'Default',
 };
 
 function refuseUnsupportedOptions(options: Record<string, unknown>, fromOverride: Set<string>): void {
