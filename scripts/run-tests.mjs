@@ -1,6 +1,6 @@
 // Finds every *.test.ts under packages/*/test and test/, then runs them with node's test runner through tsx.
 // Usage: npm test [-- <path filter substring>...]
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -32,7 +32,12 @@ if (files.length === 0) {
 }
 // The whole suite starts with the lint (type-aware rules and package boundaries, eslint.config.js): a failure stops it.
 if (filters.length === 0) {
-  const lint = spawnSync(process.execPath, [join(root, 'node_modules/eslint/bin/eslint.js'), '.'], { cwd: root, stdio: 'inherit' });
+  const eslint = join(root, 'node_modules/eslint/bin/eslint.js');
+  if (!existsSync(eslint)) {
+    console.error('eslint is not installed: run npm ci');
+    process.exit(1);
+  }
+  const lint = spawnSync(process.execPath, [eslint, '.'], { cwd: root, stdio: 'inherit' });
   if (lint.status !== 0) {
     console.error('lint failed (npm run lint)');
     process.exit(lint.status ?? 1);
