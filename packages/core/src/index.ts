@@ -10,3 +10,5 @@ export * from './samplers';
 export * from './upscalers';
 export * from './image-fields';
 export * from './job';
+export * from './batch-key';
+export * from './resolved-job';

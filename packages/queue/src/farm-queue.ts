@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QueueFullError, RateLimitedError, type GenerationParams } from '@farm/core';
+import { QueueFullError, RateLimitedError, resolveJob, type GenerationParams } from '@farm/core';
 import { JobStore } from './job-store';
 import { A1111Store } from './a1111-store';
 import { PreviewStore, type Preview } from './preview-store';
@@ -120,7 +120,7 @@ export class FarmQueue {
 
   private async enqueue(envelope: JobEnvelope, params: GenerationParams, opts: SubmitOptions): Promise<void> {
     try {
-      await this.render.add('render', { id: envelope.id, owner: envelope.owner, params }, {
+      await this.render.add('render', { id: envelope.id, owner: envelope.owner, ...resolveJob(params) }, {
         jobId: envelope.id,
         ...(opts.priority ? { priority: opts.priority } : {}),
         attempts: this.opts.attempts ?? 3,

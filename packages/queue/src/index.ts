@@ -1,5 +1,5 @@
 export * from './types';
-export { batchKey } from './batch-key';
+export { batchKey } from '@farm/core';
 export { FarmQueue, RENDER_QUEUE, type FarmQueueOptions, type SubmitOptions } from './farm-queue';
 export { JobStore } from './job-store';
 export { FarmKeys, bullmqKeys, type QueueDepthKeys } from './keys';

@@ -67,7 +67,6 @@ if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('HGET', KEYS[1], 'cancel_req
   return {'canceled', publish(ARGV[1], KEYS[1])}
 end
 redis.call('HSET', KEYS[1], 'status', '"running"', unpack(ARGV, 4))
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 return {'started', publish(ARGV[1], KEYS[1])}`;
 
 /** progress. KEYS: job. ARGV: channel, progress JSON. Only a running job takes progress. */
@@ -91,11 +90,11 @@ export const SUCCEED = toTerminal('succeeded');
 export const FAIL = toTerminal('failed');
 export const CANCEL = toTerminal('canceled');
 
-/** retry (an attempt failed, another follows). KEYS: job. ARGV: channel, error JSON. Back to queued. */
+/** retry (an attempt failed, another follows). KEYS: job. ARGV: channel, error JSON, attempts made. Back to queued. */
 export const RETRY = LIB + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
 if terminal(redis.call('HGET', KEYS[1], 'status')) then return {'terminal', envelope(KEYS[1])} end
-redis.call('HSET', KEYS[1], 'status', '"queued"', 'error', ARGV[2], 'progress', 'null')
+redis.call('HSET', KEYS[1], 'status', '"queued"', 'error', ARGV[2], 'progress', 'null', 'attempts', ARGV[3])
 return {'retrying', publish(ARGV[1], KEYS[1])}`;
 
 /** request_cancel (a running job). KEYS: job, cancel flag. ARGV: channel, cancel channel, id, flag ttl s. */

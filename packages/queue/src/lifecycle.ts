@@ -67,11 +67,11 @@ export class JobLifecycle {
     await this.run.withdraw(k.job(ref.id), k.owner(ref.owner), k.unfinished(ref.owner), k.idempotency(ref.owner, idempotencyKey ?? ''), ref.id);
   }
 
-  /** queued -> running (attempts + 1). A job asked to stop before it ran ends canceled instead. */
-  async start(ref: JobRef, run: { workerId: string; batchSize: number; steps: number; at?: Date }): Promise<Transition> {
+  /** queued -> running as attempt `attempt` (1-based). A job asked to stop before it ran ends canceled instead. */
+  async start(ref: JobRef, run: { workerId: string; batchSize: number; steps: number; attempt: number; at?: Date }): Promise<Transition> {
     const now = (run.at ?? new Date()).toISOString();
     const t = await this.transition('start', ref.id, [this.keys.job(ref.id), this.keys.cancel(ref.id), this.keys.unfinished(ref.owner)], ref.id, JSON.stringify(now),
-      ...encodeFields({ started_at: now, worker_id: run.workerId, batch_size: run.batchSize, queue_position: null, progress: { step: 0, steps: run.steps, eta_seconds: null } }));
+      ...encodeFields({ attempts: run.attempt, started_at: now, worker_id: run.workerId, batch_size: run.batchSize, queue_position: null, progress: { step: 0, steps: run.steps, eta_seconds: null } }));
     await this.emitFor(t);
     return t;
   }
@@ -87,14 +87,14 @@ export class JobLifecycle {
     return this.finish('succeed', ref, { output, error: null, completed_at: at.toISOString() });
   }
 
-  /** The job's last attempt failed: it ends failed. */
-  async fail(ref: JobRef, error: string, at = new Date()): Promise<Transition> {
-    return this.finish('fail', ref, { error, completed_at: at.toISOString(), progress: null });
+  /** The job's last attempt failed: it ends failed. `attempts`: how many were made, when known. */
+  async fail(ref: JobRef, error: string, opts: { attempts?: number; at?: Date } = {}): Promise<Transition> {
+    return this.finish('fail', ref, { error, completed_at: (opts.at ?? new Date()).toISOString(), progress: null, ...(opts.attempts !== undefined ? { attempts: opts.attempts } : {}) });
   }
 
-  /** An attempt failed and another follows: back to queued, with the reason. */
-  async retry(ref: JobRef, error: string): Promise<Transition> {
-    return this.transition('retry', ref.id, [this.keys.job(ref.id)], JSON.stringify(error));
+  /** Attempt `attempts` failed and another follows: back to queued, with the reason. */
+  async retry(ref: JobRef, error: string, attempts: number): Promise<Transition> {
+    return this.transition('retry', ref.id, [this.keys.job(ref.id)], JSON.stringify(error), attempts);
   }
 
   /** Ends a job that will not run (removed from the queue, or dropped by its worker between steps). */

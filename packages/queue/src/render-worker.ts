@@ -8,7 +8,6 @@ import { Worker, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { TransientError, errorKind, isRetryable, isTerminal, type GenerationParams, type JobEnvelope } from '@farm/core';
 import { FarmQueue, RENDER_QUEUE } from './farm-queue';
-import { batchKey } from './batch-key';
 import { blockingConnection, requestConnection } from './redis';
 import type { JobRef, Transition } from './lifecycle';
 import type { RenderJobData, WorkerCommand } from './types';
@@ -187,13 +186,13 @@ export class RenderWorker {
         const preferred = this.pending.findIndex((h) => h.job.data.params.model === this.loadedModel);
         first = this.pending.length > 0 ? this.pending.splice(Math.max(0, preferred), 1)[0] : await this.fetch(true);
         if (!first) continue;
-        const key = batchKey(first.job.data.params);
-        const batch = [first, ...this.pending.filter((h) => batchKey(h.job.data.params) === key)].slice(0, this.opts.maxBatch);
+        const key = first.job.data.batchKey;
+        const batch = [first, ...this.pending.filter((h) => h.job.data.batchKey === key)].slice(0, this.opts.maxBatch);
         this.pending = this.pending.filter((h) => !batch.includes(h));
         while (batch.length < this.opts.maxBatch && !this.closing && this.pending.length === 0) {
           const next = await this.fetch(false);
           if (!next) break;
-          if (batchKey(next.job.data.params) === key) batch.push(next);
+          if (next.job.data.batchKey === key) batch.push(next);
           else this.pending.push(next);
         }
         await this.runBatch(batch);
@@ -220,7 +219,7 @@ export class RenderWorker {
       const at = new Date();
       const starts = await Promise.all(valid.map(async (h) => {
         try {
-          const t = await this.queue.lifecycle.start(ref(h), { workerId: this.id, batchSize: valid.length, steps: h.job.data.params.steps, at });
+          const t = await this.queue.lifecycle.start(ref(h), { workerId: this.id, batchSize: valid.length, steps: h.job.data.params.steps, attempt: h.job.attemptsStarted || h.job.attemptsMade + 1, at });
           if (t.outcome === 'started') return h;
           await this.settle(h, t); // canceled before it ran, already finished, or gone: nothing to run
         } catch (e) {
@@ -317,8 +316,8 @@ export class RenderWorker {
       if (kind === 'bug') this.log('job failed: unexpected error', { jobId: h.job.id, error: message, stack: (error as Error)?.stack, willRetry }, 'error');
       else this.log('job failed', { jobId: h.job.id, kind, error: message, willRetry }, 'warn');
       const t = willRetry
-        ? await this.queue.lifecycle.retry(ref(h), `attempt ${h.job.attemptsMade + 1} failed: ${message}; retrying`)
-        : await this.queue.lifecycle.fail(ref(h), message);
+        ? await this.queue.lifecycle.retry(ref(h), `attempt ${h.job.attemptsMade + 1} failed: ${message}; retrying`, h.job.attemptsStarted || h.job.attemptsMade + 1)
+        : await this.queue.lifecycle.fail(ref(h), message, { attempts: h.job.attemptsStarted || h.job.attemptsMade + 1 });
       if (t.outcome === 'terminal' || t.outcome === 'missing') {
         if (t.envelope) await this.queue.lifecycle.emitTerminal(t.envelope);
         await this.settle(h, t);

@@ -1,12 +1,11 @@
-import type { GenerationParams, PresentedJob, WebhookEvent } from '@farm/core';
+import type { PresentedJob, ResolvedJob, WebhookEvent } from '@farm/core';
 
 export type { JobEnvelope, JobStatus, WebhookDelivery, WebhookEvent } from '@farm/core';
 
-/** What travels on the BullMQ render queue. */
-export interface RenderJobData {
+/** What travels on the BullMQ render queue: the job resolved once at submission, with its id and owner. */
+export interface RenderJobData extends ResolvedJob {
   id: string;
   owner: string;
-  params: GenerationParams;
 }
 
 export interface WorkerInfo {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Worker } from 'bullmq';
-import type { GenerationParams } from '@farm/core';
+import { resolveJob, type GenerationParams } from '@farm/core';
 import { startRedis } from '@farm/testkit';
 import { FarmQueue, RENDER_QUEUE, deliveryId, type JobEnvelope } from '../src/index';
 
@@ -43,8 +43,10 @@ test('admit stores the envelope exactly (floats, empty lists) and indexes it; st
     assert.deepEqual(stored.input.controlnet, [], 'empty lists stay lists');
     assert.deepEqual(stored.deliveries, []);
     assert.equal(await q.store.unfinishedCount('ann'), 1);
+    const data = (await q.render.getJob(e.id))!.data;
+    assert.deepEqual({ ...data, params: undefined }, { ...resolveJob(params), params: undefined, id: e.id, owner: 'ann' }, 'the render job carries the job resolved once');
     const sub = await published(q, e.id);
-    const t = await q.lifecycle.start(e, { workerId: 'w1', batchSize: 2, steps: 4 });
+    const t = await q.lifecycle.start(e, { workerId: 'w1', batchSize: 2, steps: 4, attempt: 1 });
     assert.equal(t.outcome, 'started');
     assert.equal(t.envelope!.status, 'running');
     assert.equal(t.envelope!.attempts, 1);
@@ -63,7 +65,7 @@ test('admit stores the envelope exactly (floats, empty lists) and indexes it; st
 test('succeed writes the result once and queues one completion webhook whose images are URLs, as GET shows them', async () => {
   await withQueue(async (q) => {
     const e = await q.submit(params, { owner: 'ann', webhook: { url: webhook.url, events: ['completed'] } });
-    await q.lifecycle.start(e, { workerId: 'w1', batchSize: 1, steps: 4 });
+    await q.lifecycle.start(e, { workerId: 'w1', batchSize: 1, steps: 4, attempt: 1 });
     const output = { images: [`images/${e.id}/0.png`], seeds: [1], infotexts: ['a'] };
     const done = await q.lifecycle.succeed(e, output);
     assert.equal(done.outcome, 'succeeded');
@@ -83,12 +85,12 @@ test('succeed writes the result once and queues one completion webhook whose ima
 test('a terminal job refuses every transition, unchanged', async () => {
   await withQueue(async (q) => {
     const e = await q.submit(params, { owner: 'ann' });
-    await q.lifecycle.start(e, { workerId: 'w1', batchSize: 1, steps: 4 });
+    await q.lifecycle.start(e, { workerId: 'w1', batchSize: 1, steps: 4, attempt: 1 });
     await q.lifecycle.fail(e, 'boom');
     const before = (await q.get(e.id))!;
     assert.equal(before.status, 'failed');
     for (const t of [
-      await q.lifecycle.start(e, { workerId: 'w2', batchSize: 1, steps: 4 }), await q.lifecycle.retry(e, 'again'), await q.lifecycle.succeed(e, { images: [], seeds: [], infotexts: [] }),
+      await q.lifecycle.start(e, { workerId: 'w2', batchSize: 1, steps: 4, attempt: 1 }), await q.lifecycle.retry(e, 'again', 2), await q.lifecycle.succeed(e, { images: [], seeds: [], infotexts: [] }),
       await q.lifecycle.fail(e, 'other'), await q.lifecycle.cancel(e), await q.lifecycle.requestCancel(e),
     ]) assert.equal(t.outcome, 'terminal');
     assert.equal((await q.lifecycle.progress(e, { step: 1, steps: 4, eta_seconds: null })).outcome, 'ignored');
@@ -100,15 +102,16 @@ test('a terminal job refuses every transition, unchanged', async () => {
 test('retry puts a failed attempt back to queued with the reason; no webhook for it', async () => {
   await withQueue(async (q) => {
     const e = await q.submit(params, { owner: 'ann', webhook: { url: webhook.url, events: ['completed'] } });
-    await q.lifecycle.start(e, { workerId: 'w1', batchSize: 1, steps: 4 });
-    const t = await q.lifecycle.retry(e, 'attempt 1 failed: x; retrying');
+    await q.lifecycle.start(e, { workerId: 'w1', batchSize: 1, steps: 4, attempt: 1 });
+    const t = await q.lifecycle.retry(e, 'attempt 1 failed: x; retrying', 1);
     assert.equal(t.outcome, 'retrying');
     assert.equal(t.envelope!.status, 'queued');
     assert.equal(t.envelope!.error, 'attempt 1 failed: x; retrying');
     assert.equal(t.envelope!.progress, null);
     assert.equal(await q.store.unfinishedCount('ann'), 1);
     assert.deepEqual(await deliveries(q), []);
-    assert.equal((await q.lifecycle.start(e, { workerId: 'w2', batchSize: 1, steps: 4 })).envelope!.attempts, 2);
+    assert.equal(t.envelope!.attempts, 1);
+    assert.equal((await q.lifecycle.start(e, { workerId: 'w2', batchSize: 1, steps: 4, attempt: 2 })).envelope!.attempts, 2);
   });
 });
 
@@ -127,7 +130,7 @@ test('cancel: a queued job ends at once and leaves BullMQ; a running one is flag
     const listener = new Redis(redis.url);
     const heard = new Promise<string>((resolve) => listener.on('message', (_c: string, id: string) => resolve(id)));
     await listener.subscribe(q.keys.cancelChannel);
-    await q.lifecycle.start(running, { workerId: 'w1', batchSize: 1, steps: 4 });
+    await q.lifecycle.start(running, { workerId: 'w1', batchSize: 1, steps: 4, attempt: 1 });
     const flagged = (await q.cancel(running.id))!;
     assert.equal(flagged.status, 'running');
     assert.equal(flagged.cancel_requested, true);
@@ -147,7 +150,7 @@ test('a job asked to stop before any worker started it ends canceled at start', 
   await withQueue(async (q) => {
     const e = await q.submit(params, { owner: 'ann' });
     await q.lifecycle.requestCancel(e);
-    const t = await q.lifecycle.start(e, { workerId: 'w1', batchSize: 1, steps: 4 });
+    const t = await q.lifecycle.start(e, { workerId: 'w1', batchSize: 1, steps: 4, attempt: 1 });
     assert.equal(t.outcome, 'canceled');
     assert.equal(t.envelope!.status, 'canceled');
     assert.equal(t.envelope!.attempts, 0, 'it never ran');

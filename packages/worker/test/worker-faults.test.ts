@@ -43,7 +43,7 @@ test('a corrupt model file fails its own jobs after the configured attempts; the
   try {
     const failed = await until(queue, broken.id, terminal);
     assert.equal(failed.status, 'failed');
-    assert.equal(failed.attempts, 2, 'ran exactly the configured number of attempts');
+    assert.equal(failed.attempts, 2, `ran exactly the configured number of attempts: ${failed.error}`);
     assert.match(failed.error!, /broken/, `the reason names the model: ${failed.error}`);
     assert.equal(failed.output, null);
     assert.equal((await until(queue, before.id, terminal)).status, 'succeeded');

@@ -75,7 +75,7 @@ test('bad input that reaches a worker fails at once without retries; list and ow
   const failed = await until(queue, bad.id, terminal);
   assert.equal(failed.status, 'failed');
   assert.match(failed.error!, /unknown model "missing-model"/);
-  assert.equal(failed.attempts, 0);
+  assert.equal(failed.attempts, 1, 'one attempt, not retried');
   assert.equal((await until(queue, good.id, terminal)).status, 'succeeded');
   const list = await queue.list('bob', { limit: 10, offset: 0 });
   assert.equal(list.total, 2);

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { GenerationParams } from '@farm/core';
-import { batchKey } from '../src/batch-key';
+import { batchKey, type GenerationParams } from '../src/index';
 
 const base: GenerationParams = {
   kind: 'txt2img', model: 'tiny', prompt: 'a', negative_prompt: '', sampler: 'Euler a', scheduler: 'Automatic', steps: 20, cfg_scale: 7, width: 64, height: 64,

@@ -1,6 +1,7 @@
 // Jobs with the same key can share one UNet batch: same weights (model + LoRA set, tiling), same latent shape, same
 // schedule (img2img strength sets the number of steps run), and the same hires pass when there is one.
-import { extractLoraTags, type GenerationParams } from '@farm/core';
+import { extractLoraTags } from './lora-tags';
+import type { GenerationParams } from './types';
 
 function hiresKey(p: GenerationParams): string {
   const h = p.hires;
