@@ -26,8 +26,8 @@ test('private, loopback, link-local and metadata addresses are recognised', () =
 });
 
 test('assertPublicUrl refuses loopback hosts', async () => {
-  await assert.rejects(assertPublicUrl('http://127.0.0.1:9/x'), /private or loopback/);
-  await assert.rejects(assertPublicUrl('http://[::1]:9/x'), /private or loopback/);
+  await assert.rejects(assertPublicUrl('http://127.0.0.1:9/x'), /non-public/);
+  await assert.rejects(assertPublicUrl('http://[::1]:9/x'), /non-public/);
   await assertPublicUrl('http://8.8.8.8/hook');
 });
 
@@ -43,7 +43,7 @@ test('the sender posts a signed body, and refuses a loopback receiver unless all
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
     const secret = generateWebhookSecret();
     const delivery = { deliveryId: 'msg_abc', url, event: 'completed', jobId: 'j1', payload: { id: 'j1', status: 'succeeded' } } as never;
-    await assert.rejects(createWebhookSender({ secret, allowPrivate: false })(delivery), /private or loopback/);
+    await assert.rejects(createWebhookSender({ secret, allowPrivate: false })(delivery), /non-public/);
     assert.equal(got.length, 0);
     const { status } = await createWebhookSender({ secret, allowPrivate: true })(delivery);
     assert.equal(status, 204);
