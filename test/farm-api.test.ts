@@ -6,7 +6,7 @@ import { Webhook } from 'standardwebhooks';
 import sharp from 'sharp';
 import { startRedis, ensureTinyModel, startS3Server, type RedisServer, type S3Server } from '@farm/testkit';
 import { readPngText } from '@farm/engine/png';
-import { farmEnv, startGatewayProcess, startWorkerProcess, client, waitFor, type Proc, type FarmEnv } from './helpers/farm';
+import { farmEnv, startGatewayProcess, startWorkerProcess, client, waitFor, type Proc, type FarmEnv, waitForWorkers } from './helpers/farm';
 
 let redis: RedisServer;
 let s3: S3Server;
@@ -29,15 +29,17 @@ after(async () => {
   await redis?.stop();
 });
 
-test('readiness needs a worker; login is required; health is public', async () => {
+test('readiness does not need a worker but reports workers; login is required; health is public', async () => {
   const alice = client(gateway.url);
   assert.equal((await fetch(`${gateway.url}/healthz`)).status, 200);
-  assert.equal((await fetch(`${gateway.url}/readyz`)).status, 503);
+  const ready = await fetch(`${gateway.url}/readyz`);
+  assert.equal(ready.status, 200);
+  assert.equal((await ready.json()).workers, 0);
   const anonymous = await fetch(`${gateway.url}/v1/jobs`);
   assert.equal(anonymous.status, 401);
   assert.match(anonymous.headers.get('www-authenticate') ?? '', /Basic/);
   worker = startWorkerProcess(farm);
-  await waitFor('a live worker', async () => (await fetch(`${gateway.url}/readyz`)).status === 200);
+  await waitForWorkers(gateway.url);
   assert.deepEqual((await alice.get('/v1/models')).body.models, ['tiny']);
 });
 

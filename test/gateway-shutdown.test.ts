@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { farmEnv, startGatewayProcess, startWorkerProcess, client, waitFor, farmFixture } from './helpers/farm';
+import { farmEnv, startGatewayProcess, startWorkerProcess, client, waitFor, farmFixture, waitForWorkers } from './helpers/farm';
 
 const fx = farmFixture();
 
@@ -22,7 +22,7 @@ test('SIGTERM under load: drain, in-flight A1111 call finishes, SSE ends with re
   const gateway = await startGatewayProcess(farm);
   const worker = startWorkerProcess(farm);
   fx.procs.push(gateway, worker);
-  await waitFor('a live worker', async () => (await rawGet(`${gateway.url}/readyz`)).status === 200);
+  await waitForWorkers(gateway.url);
   const alice = client(gateway.url);
 
   const long = fetch(`${gateway.url}/sdapi/v1/txt2img`, {

@@ -26,7 +26,7 @@ test('npm start runs the whole farm and stops cleanly on SIGINT', async () => {
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const url = `http://127.0.0.1:${port}`;
   const password = await waitFor('the printed login', async () => /admin \/ (\S+)/.exec(output)?.[1]);
-  await waitFor('a ready farm', async () => (await fetch(`${url}/readyz`)).status === 200, 90_000);
+  await waitFor('a ready farm with a worker', async () => { const r = await fetch(`${url}/readyz`); return r.status === 200 && (await r.json()).workers >= 1; }, 90_000);
   assert.ok(existsSync(join(dir, 'models/tiny/unet/model.onnx')), 'the demo model was generated');
   assert.ok(existsSync(join(dir, 'models/tiny-taiyi/tokenizer/vocab.txt')), 'the Chinese demo model was generated beside it');
   const auth = { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`, 'content-type': 'application/json' };

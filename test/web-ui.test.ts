@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { startRedis, ensureTinyModel, launchBrowser, type RedisServer } from '@farm/testkit';
-import { farmEnv, startGatewayProcess, startWorkerProcess, waitFor, USERS, type Proc } from './helpers/farm';
+import { farmEnv, startGatewayProcess, startWorkerProcess, waitFor, USERS, type Proc, waitForWorkers } from './helpers/farm';
 
 const root = new URL('..', import.meta.url).pathname;
 let redis: RedisServer;
@@ -20,7 +20,7 @@ before(async () => {
   const farm = farmEnv({ redisUrl: redis.url, modelsDir });
   gateway = await startGatewayProcess(farm);
   worker = startWorkerProcess(farm);
-  await waitFor('a live worker', async () => (await fetch(`${gateway.url}/readyz`)).status === 200);
+  await waitForWorkers(gateway.url);
   browser = await launchBrowser();
 });
 after(async () => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateModel } from '@farm/modelgen';
 import { startRedis, type RedisServer } from '@farm/testkit';
-import { farmEnv, startGatewayProcess, startWorkerProcess, waitFor, type Proc } from './farm';
+import { farmEnv, startGatewayProcess, startWorkerProcess, waitForWorkers, type Proc } from './farm';
 
 export interface A1111Farm { url: string; modelsDir: string }
 
@@ -26,7 +26,7 @@ export function a1111Farm(env: () => Record<string, string> = () => ({})): A1111
     gateway = await startGatewayProcess(config);
     worker = startWorkerProcess(config);
     farm.url = gateway.url;
-    await waitFor('a live worker', async () => (await fetch(`${gateway.url}/readyz`)).status === 200);
+    await waitForWorkers(gateway.url);
   });
   after(async () => {
     await worker?.kill();

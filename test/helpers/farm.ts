@@ -56,6 +56,14 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
 }
 
+/** Waits until the gateway's /readyz reports at least `n` live workers (readiness itself does not need one). */
+export async function waitForWorkers(url: string, n = 1, timeoutMs = 60_000): Promise<void> {
+  await waitFor(`${n} live worker(s)`, async () => {
+    const r = await fetch(`${url}/readyz`);
+    return r.status === 200 && ((await r.json()) as { workers: number }).workers >= n;
+  }, timeoutMs);
+}
+
 export async function startGatewayProcess(farm: FarmEnv, appRoot?: string): Promise<Proc & { url: string }> {
   const port = await freePort();
   const proc = launch('gateway', { ...farm.env, PORT: String(port) }, appRoot);

@@ -333,7 +333,10 @@ export function parseA1111(kind: A1111Kind, body: unknown, ctx: A1111Context): A
     init = images[0];
   }
 
-  const units = ((scripts.controlnet ?? scripts.ControlNet ?? Object.entries(scripts).find(([k]) => k.toLowerCase() === 'controlnet')?.[1]) as { args?: unknown[] } | undefined)?.args ?? [];
+  const script = scripts.controlnet ?? scripts.ControlNet ?? Object.entries(scripts).find(([k]) => k.toLowerCase() === 'controlnet')?.[1];
+  if (script !== undefined && script !== null && (typeof script !== 'object' || Array.isArray(script))) throw invalid(['alwayson_scripts', 'controlnet'], 'value is not a valid dict', 'type_error.dict');
+  const units = (script as { args?: unknown } | null | undefined)?.args ?? [];
+  if (!Array.isArray(units)) throw invalid(['alwayson_scripts', 'controlnet', 'args'], 'value is not a valid list', 'type_error.list');
   const controlnet = parseControlNetUnits(units);
 
   const steps = get<number>('steps');

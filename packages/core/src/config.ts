@@ -1,5 +1,6 @@
 // All configuration comes from the environment, parsed once at boot by one schema; a bad value stops the process
 // with a message naming the variable. Packages receive the parsed object, never process.env.
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -46,6 +47,7 @@ export const CONFIG_VARIABLES = [
   ['AUTH_USERS', '(none)', 'comma-separated `user:scrypt$...` hashes (`npm run hash-password`)'],
   ['AUTH_API_KEYS', '(none)', 'comma-separated `sha256hex:user` API keys'],
   ['AUTH_DISABLED', 'false', 'no login; everyone is user `anonymous`'],
+  ['TRUST_PROXY', '(none)', 'proxies whose `X-Forwarded-For`/`-Proto`/`-Host` are believed: comma-separated addresses, CIDRs or `loopback`, `linklocal`, `uniquelocal`, or a hop count; unset: the socket address is the client'],
   ['LOG_LEVEL', 'info', 'pino log level'],
   ['METRICS_TOKEN', '(none)', 'a Bearer token that may read a gateway\'s /metrics without a user login (for Prometheus)'],
   ['WORKER_HEALTH_PORT', '(off)', 'port of a worker\'s /healthz (liveness) and /metrics (Prometheus); 9465 in the worker image'],
@@ -99,6 +101,13 @@ export const configSchema = z.object({
   AUTH_USERS: z.string().default(''),
   AUTH_API_KEYS: z.string().default(''),
   AUTH_DISABLED: bool.default('false'),
+  TRUST_PROXY: z.string().default('').transform((v, ctx) => {
+    if (/^\d+$/.test(v.trim())) return Number(v.trim());
+    const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+    const bad = list.filter((p) => !['loopback', 'linklocal', 'uniquelocal'].includes(p) && !ipaddr.isValid(p) && !ipaddr.isValidCIDR(p));
+    if (bad.length) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not an address, CIDR or loopback/linklocal/uniquelocal: ${bad.join(', ')}` });
+    return list.length ? list : false;
+  }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   METRICS_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   WORKER_HEALTH_PORT: int(0).max(65535).optional(),

@@ -13,6 +13,8 @@ import { metricsAccess } from './metrics-access';
 import { errorHandler } from './http-errors';
 import { limitRequests } from './limits/limit-requests';
 import { ShutdownState } from './shutdown';
+import { securityHeaders } from './guards/security-headers';
+import { sameOriginGuard } from './guards/same-origin';
 
 export interface AppDeps {
   config: FarmConfig;
@@ -22,6 +24,8 @@ export interface AppDeps {
   catalog(): Promise<Catalog>;
   extraRouters?: (ctx: { metrics: Metrics }) => Router[];
   log?: (msg: string, fields: Record<string, unknown>) => void;
+  /** low-importance events (a client that went away) */
+  debug?: (msg: string, fields: Record<string, unknown>) => void;
   shutdown?: ShutdownState;
 }
 
@@ -32,12 +36,15 @@ export function createApp(deps: AppDeps) {
   const metrics = createMetrics(deps.queue);
   const shutdown = deps.shutdown ?? new ShutdownState();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // X-Forwarded-* are believed only from the proxies named in TRUST_PROXY (by default none)
+  app.set('trust proxy', deps.config.TRUST_PROXY);
   app.use(shutdown.middleware);
+  app.use(securityHeaders());
   app.use(healthRoutes(deps.queue, shutdown));
   app.get('/metrics', metricsAccess(deps.config.METRICS_TOKEN, deps.auth), async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  app.use(sameOriginGuard());
   app.use(deps.auth);
   app.use(limitRequests({ redis: deps.queue.redis, prefix: deps.queue.prefix, requestsPerMinute: deps.config.RATE_LIMIT_REQUESTS, submitsPerMinute: deps.config.RATE_LIMIT_SUBMITS }));
   app.use(express.json({ limit: deps.config.BODY_LIMIT }));
@@ -47,6 +54,6 @@ export function createApp(deps: AppDeps) {
   for (const router of deps.extraRouters?.({ metrics }) ?? []) app.use(router);
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));
   app.use((req, res) => { res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` }, detail: 'Not Found' }); });
-  app.use(errorHandler(deps.log ?? (() => {})));
+  app.use(errorHandler(deps.log ?? (() => {}), deps.debug));
   return { app, metrics, shutdown };
 }

@@ -14,6 +14,8 @@ import { generateWebhookSecret } from './webhooks/sign';
 import { a1111Router } from './a1111';
 import { openApiRouter } from './openapi';
 
+const CLOSE_QUEUES_MS = 2000;
+
 export interface RunningGateway {
   url: string;
   port: number;
@@ -38,6 +40,7 @@ export async function startGateway(config: FarmConfig): Promise<RunningGateway> 
     config, queue, storage, auth, catalog,
     extraRouters: ({ metrics }) => [a1111Router({ config, queue, storage, catalog, metrics }), openApiRouter()],
     log: (msg, fields) => logger.error(fields, msg),
+    debug: (msg, fields) => logger.debug(fields, msg),
   });
   const webhookWorker = createWebhookWorker({
     redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, lifecycle: queue.lifecycle, log: (msg, fields) => logger.warn(fields ?? {}, msg),
@@ -66,8 +69,14 @@ export async function startGateway(config: FarmConfig): Promise<RunningGateway> 
           shutdown.beginClose();
           setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_TIMEOUT_MS).unref();
         });
-        await webhookWorker.close();
-        await queue.close();
+        // Redis may be down or hung: closing the queues waits at most CLOSE_QUEUES_MS, then the connections are cut
+        const closed = Promise.allSettled([webhookWorker.close(), queue.close()]);
+        const cut = delay(CLOSE_QUEUES_MS, 'timeout', { ref: false });
+        if ((await Promise.race([closed, cut])) === 'timeout') {
+          logger.warn('Redis did not answer while closing; disconnecting');
+          webhookWorker.close(true).catch(() => {});
+          queue.disconnect();
+        }
       })();
       return closing;
     },

@@ -17,6 +17,8 @@ import type { DeliveryJobData, JobEnvelope, JobStatus, RenderJobData, WebhookEve
 
 export const RENDER_QUEUE = 'render';
 const WORKER_TTL_MS = 15_000;
+/** a worker silent this long is not coming back under its id (ids carry the pid): its entry is dropped */
+const WORKER_FORGET_MS = 5 * 60_000;
 const USER_CAP_RETRY_SECONDS = 5;
 
 export interface FarmQueueOptions {
@@ -256,11 +258,15 @@ export class FarmQueue {
     await this.redis.hdel(this.keys.workers, id);
   }
 
+  /** Workers with a recent heartbeat; entries of workers silent for longer than WORKER_FORGET_MS are removed. */
   async workers(): Promise<WorkerInfo[]> {
     return redisOp(async () => {
       const all = await this.redis.hgetall(this.keys.workers);
       const now = Date.now();
-      return Object.values(all).map((v) => JSON.parse(v) as WorkerInfo).filter((w) => now - w.lastSeen < WORKER_TTL_MS);
+      const infos = Object.values(all).map((v) => JSON.parse(v) as WorkerInfo);
+      const dead = infos.filter((w) => now - w.lastSeen > WORKER_FORGET_MS).map((w) => w.id);
+      if (dead.length > 0) await this.redis.hdel(this.keys.workers, ...dead);
+      return infos.filter((w) => now - w.lastSeen < WORKER_TTL_MS);
     });
   }
 
@@ -271,6 +277,14 @@ export class FarmQueue {
 
   async ping(): Promise<void> {
     await redisOp(() => this.redis.ping());
+  }
+
+  /** Cuts every connection at once, without waiting for Redis (a shutdown while Redis is down or hung). */
+  disconnect(): void {
+    this.closed = true;
+    this.subscriber?.disconnect();
+    this.redis.disconnect();
+    this.queueConnection.disconnect();
   }
 
   async close(): Promise<void> {

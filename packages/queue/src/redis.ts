@@ -1,24 +1,35 @@
 // Redis connections: BullMQ workers need blocking connections that retry forever; request paths fail fast so the
-// gateway can answer 503 while Redis is down.
+// gateway can answer 503 while Redis is down: a command gets no more than COMMAND_TIMEOUT_MS (a Redis that accepts
+// connections but does not answer), and once the connection has been up, commands issued while it is down fail at
+// once instead of waiting in the offline queue for a reconnect that may never come.
 import { Redis } from 'ioredis';
 import { UnavailableError } from '@farm/core';
+
+export const COMMAND_TIMEOUT_MS = 2000;
 
 export function blockingConnection(url: string): Redis {
   return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: false, retryStrategy: (n) => Math.min(n * 200, 2000) });
 }
 
 export function requestConnection(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 200, 2000) });
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: COMMAND_TIMEOUT_MS, connectTimeout: 5000, retryStrategy: (n) => Math.min(n * 200, 2000) });
+  // the offline queue only bridges the first connect (commands issued right after construction)
+  redis.once('ready', () => { redis.options.enableOfflineQueue = false; });
+  return redis;
 }
 
-const CONNECTION_ERROR = /ECONNREFUSED|ECONNRESET|Connection is closed|Stream isn't writeable|enableOfflineQueue|MaxRetriesPerRequest|ETIMEDOUT|EPIPE|connect/i;
+const CONNECTION_ERROR = /ECONNREFUSED|ECONNRESET|Connection is closed|Stream isn't writeable|enableOfflineQueue|MaxRetriesPerRequest|ETIMEDOUT|EPIPE|connect|Command timed out/i;
+
+export function isRedisConnectionError(e: unknown): boolean {
+  return e instanceof Error && !(e instanceof UnavailableError) && CONNECTION_ERROR.test(e.message);
+}
 
 /** Runs a Redis operation and turns connection failures into UnavailableError (503). */
 export async function redisOp<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof Error && CONNECTION_ERROR.test(e.message)) throw new UnavailableError(`Redis is unreachable: ${e.message}`);
+    if (isRedisConnectionError(e)) throw new UnavailableError(`Redis is unreachable: ${(e as Error).message}`);
     throw e;
   }
 }

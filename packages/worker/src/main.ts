@@ -19,7 +19,9 @@ export async function runWorkerProcess(config: FarmConfig, extra: { lockDuration
   });
   const health = config.WORKER_HEALTH_PORT === undefined ? null
     : await startHealthServer({ port: config.WORKER_HEALTH_PORT, metrics, stuckMs: config.WORKER_STUCK_SECONDS * 1000 });
-  logger.info({ workerId: worker.id, models: worker.engine.listModels().map((m) => m.name), healthPort: health?.port ?? null }, 'worker ready');
+  const models = worker.engine.listModels().map((m) => m.name);
+  if (models.length === 0) logger.warn({ workerId: worker.id, modelsDir: config.MODELS_DIR, healthPort: health?.port ?? null }, 'worker ready but MODELS_DIR holds no model: it can run no job (add a model folder; gateways answer 503 for calls that need one)');
+  else logger.info({ workerId: worker.id, models, healthPort: health?.port ?? null }, 'worker ready');
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -2,7 +2,7 @@
 // module_detail, control types, and detect (the preprocessed map).
 import { Router } from 'express';
 import { A1111ValidationError } from '@farm/core';
-import { controlMap, controlMapPng } from '@farm/engine/controlnet';
+import { DETECT_LIMITS, DetectPool } from '../images/detect-pool';
 import { asyncRoute } from '../http-errors';
 import type { A1111Deps } from './index';
 
@@ -20,6 +20,7 @@ const MODULE_DETAIL = {
 
 export function controlNetRoutes(deps: A1111Deps): Router {
   const r = Router();
+  const detectPool = deps.detectPool ?? new DetectPool();
   const modelList = async () => {
     const c = await deps.catalog();
     return c.models.length ? ['default'] : [];
@@ -45,13 +46,12 @@ export function controlNetRoutes(deps: A1111Deps): Router {
     if (!Array.isArray(inputs) || inputs.length === 0 || inputs.some((i) => typeof i !== 'string')) {
       throw new A1111ValidationError([{ loc: ['body', 'controlnet_input_images'], msg: 'a list of base64 images is required', type: 'value_error.missing' }]);
     }
+    if (inputs.length > DETECT_LIMITS.maxImages) throw new A1111ValidationError([{ loc: ['body', 'controlnet_input_images'], msg: `at most ${DETECT_LIMITS.maxImages} images per call, got ${inputs.length}`, type: 'value_error' }]);
     const res0 = Number(b.controlnet_processor_res ?? 512);
-    const size = Math.min(2048, Math.max(64, Math.round((res0 > 0 ? res0 : 512) / 8) * 8));
+    const size = Math.min(DETECT_LIMITS.maxResolution, Math.max(64, Math.round((res0 > 0 ? res0 : 512) / 8) * 8));
     const threshold = (v: unknown, def: number) => (typeof v === 'number' && v >= 0 ? v : def);
-    const images = await Promise.all((inputs as string[]).map(async (image) => {
-      const map = await controlMap({ image, module, threshold_a: threshold(b.controlnet_threshold_a, 100), threshold_b: threshold(b.controlnet_threshold_b, 200) }, size, size, 4096 * 4096);
-      return (await controlMapPng(map, size, size)).toString('base64');
-    }));
+    // decode, canny and PNG run on the preprocessing thread, one image at a time: the event loop stays free
+    const images = await detectPool.run(inputs as string[], { module, size, threshold_a: threshold(b.controlnet_threshold_a, 100), threshold_b: threshold(b.controlnet_threshold_b, 200) });
     res.json({ images, info: 'Success' });
   }));
   return r;

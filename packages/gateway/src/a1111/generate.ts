@@ -6,6 +6,7 @@ import { A1111ValidationError, A1111HttpError, parseA1111, type A1111Kind } from
 import { asyncRoute } from '../http-errors';
 import { A1111_IMAGE_FIELDS, checkRequestImages } from '../images/check-request-images';
 import { waitForJob } from './wait';
+import { assertLiveWorkerFor } from '../guards/live-worker';
 import { A1111_OPTION_DEFAULTS } from './options-defaults';
 import { loadStyles } from './styles';
 import { applyInfotext } from './apply-infotext';
@@ -40,6 +41,7 @@ export function generateRoutes(deps: A1111Deps): Router {
       const loc = (e.field ?? 'init_images[0]').split(/[.[\]]+/).filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
       throw new A1111ValidationError([{ loc: ['body', ...loc], msg: e.message, type: 'value_error' }]);
     });
+    await assertLiveWorkerFor(deps.queue, parsed.params.model);
     const submitted = await deps.queue.submit(parsed.params, { owner: user });
     deps.metrics.submitted();
     await deps.queue.a1111.addCall(user, submitted.id);

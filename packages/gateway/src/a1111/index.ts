@@ -5,6 +5,7 @@ import type { Catalog, FarmConfig } from '@farm/core';
 import type { FarmQueue } from '@farm/queue';
 import type { Storage } from '@farm/storage';
 import type { Metrics } from '../metrics';
+import type { DetectPool } from '../images/detect-pool';
 import { generateRoutes } from './generate';
 import { progressRoutes } from './progress';
 import { listRoutes } from './lists';
@@ -19,6 +20,8 @@ export interface A1111Deps {
   storage: Storage;
   catalog(): Promise<Catalog>;
   metrics: Metrics;
+  /** the /controlnet/detect thread (one is started on first use when absent) */
+  detectPool?: DetectPool;
 }
 
 export function a1111Router(deps: A1111Deps): Router {

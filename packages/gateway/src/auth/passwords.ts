@@ -1,5 +1,11 @@
 // Password and API key hashes: scrypt for passwords (`scrypt$N$r$p$salt$hash`, base64), SHA-256 for API keys.
-import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+// Verification runs scrypt on libuv's thread pool (never on the event loop), at most `SCRYPT_CONCURRENCY` at a time
+// per process, so a flood of bad logins queues up instead of starving every other request.
+import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import { Semaphore } from '../limits/semaphore';
+
+export const SCRYPT_CONCURRENCY = 2;
+const slots = new Semaphore(SCRYPT_CONCURRENCY);
 
 export function hashPassword(password: string, params = { N: 16384, r: 8, p: 1 }): string {
   const salt = randomBytes(16);
@@ -7,11 +13,13 @@ export function hashPassword(password: string, params = { N: 16384, r: 8, p: 1 }
   return `scrypt$${params.N}$${params.r}$${params.p}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
-export function verifyPassword(password: string, stored: string): boolean {
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const [scheme, N, r, p, salt, hash] = stored.split('$');
   if (scheme !== 'scrypt' || !hash) return false;
   const expected = Buffer.from(hash, 'base64');
-  const actual = scryptSync(password, Buffer.from(salt, 'base64'), expected.length, { N: Number(N), r: Number(r), p: Number(p), maxmem: 256 * Number(N) * Number(r) });
+  const actual = await slots.run(() => new Promise<Buffer>((resolve, reject) => {
+    scrypt(password, Buffer.from(salt, 'base64'), expected.length, { N: Number(N), r: Number(r), p: Number(p), maxmem: 256 * Number(N) * Number(r) }, (e, key) => (e ? reject(e) : resolve(key)));
+  }));
   return timingSafeEqual(actual, expected);
 }
 

@@ -6,6 +6,20 @@ import { asyncRoute } from '../http-errors';
 import { assertPublicUrl, parseAllowedHosts } from '../webhooks/send';
 import type { Metrics } from '../metrics';
 import { NATIVE_IMAGE_FIELDS, checkRequestImages } from '../images/check-request-images';
+import { liveWorkerProblem } from '../guards/live-worker';
+
+/** `limit` 1..100 (default 20) and `offset` 0..1e6 (default 0), whole numbers; anything else is a 422 naming it. */
+export function parseListQuery(query: Record<string, unknown>): { limit: number; offset: number } {
+  const read = (name: string, fallback: number, min: number, max: number) => {
+    const raw = query[name];
+    if (raw === undefined) return fallback;
+    if (typeof raw !== 'string' || !/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      throw new ValidationError(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`, name);
+    }
+    return Number(raw);
+  };
+  return { limit: read('limit', 20, 1, 100), offset: read('offset', 0, 0, 1_000_000) };
+}
 
 export interface JobRoutesDeps {
   config: FarmConfig;
@@ -34,12 +48,13 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     }
     const envelope = await deps.queue.submit(params, { owner: req.user!.id, webhook, priority, idempotencyKey });
     deps.metrics.submitted();
-    res.status(202).location(`/v1/jobs/${envelope.id}`).json(present(envelope));
+    // the job waits in the queue for a worker (one may be starting: autoscaling counts the queue); say so
+    const problem = await liveWorkerProblem(deps.queue, params.model).catch(() => null);
+    res.status(202).location(`/v1/jobs/${envelope.id}`).json({ ...present(envelope), ...(problem ? { warnings: [`${problem}; the job waits until one starts`] } : {}) });
   }));
 
   r.get('/v1/jobs', asyncRoute(async (req, res) => {
-    const limit = Math.min(100, Math.max(1, Number(req.query.limit ?? 20) || 20));
-    const offset = Math.max(0, Number(req.query.offset ?? 0) || 0);
+    const { limit, offset } = parseListQuery(req.query as Record<string, unknown>);
     const { jobs, total } = await deps.queue.list(req.user!.id, { limit, offset });
     res.json({ jobs: jobs.map((e) => present(e)), total, limit, offset });
   }));
