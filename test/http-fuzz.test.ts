@@ -57,3 +57,32 @@ test('raw garbage bodies and odd content types never give a 500', async () => {
   assert.equal(tooBig.status, 413);
   assert.equal((await fetch(`${gateway.url}/healthz`)).status, 200);
 });
+
+test('random query strings on the read routes never give a 500', async () => {
+  const alice = client(gateway.url);
+  const created = await alice.post('/v1/jobs', valid);
+  assert.equal(created.status, 202);
+  const queryValue = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('1.5', '1e300', 'Infinity', '-1', 'NaN', '0x10', '', '9'.repeat(30), '%00', '[]'), fc.integer().map(String), fc.double().map(String));
+  const query = fc.array(fc.tuple(fc.constantFrom('limit', 'offset', 'id', 'x', 'limit[]', 'offset[a]'), queryValue), { maxLength: 4 })
+    .map((pairs) => pairs.map(([k, v]) => `${encodeURIComponent(k).replace('%5B', '[').replace('%5D', ']')}=${encodeURIComponent(v)}`).join('&'));
+  const path = fc.constantFrom('/v1/jobs', `/v1/jobs/${created.body.id}`, '/sdapi/v1/progress', '/sdapi/v1/options', '/v1/models', `/v1/images/${created.body.id}/0.png`, '/sdapi/v1/sd-models');
+  await fc.assert(fc.asyncProperty(path, query, async (p, q) => {
+    await expectHandled(await alice.get(`${p}?${q}`), `GET ${p}?${q}`);
+  }), { numRuns: 150 });
+  await alice.del(`/v1/jobs/${created.body.id}`);
+});
+
+test('random A1111 script args (alwayson_scripts, script_name/script_args) never give a 500', async () => {
+  const alice = client(gateway.url);
+  const unitKey = fc.constantFrom('image', 'input_image', 'module', 'model', 'weight', 'guidance_start', 'guidance_end', 'threshold_a', 'threshold_b', 'enabled', 'processor_res', 'control_mode', 'resize_mode');
+  const unit = fc.oneof(value, fc.dictionary(unitKey, value, { maxKeys: 5 }));
+  const script = fc.oneof(value, fc.record({ args: fc.oneof(value, fc.array(unit, { maxLength: 3 })) }, { requiredKeys: [] }));
+  const scripts = fc.dictionary(fc.constantFrom('controlnet', 'ControlNet', 'adetailer', 'x', ''), script, { maxKeys: 2 });
+  await fc.assert(fc.asyncProperty(scripts, fc.oneof(fc.constant(undefined), value), fc.oneof(fc.constant(undefined), value, fc.array(value, { maxLength: 3 })), async (alwayson_scripts, script_name, script_args) => {
+    // width 70 keeps every request short of a queued job (no worker runs here): all of the script handling runs first
+    for (const path of ['/sdapi/v1/txt2img', '/sdapi/v1/img2img']) {
+      const res = await alice.post(path, { ...valid, width: 70, alwayson_scripts, ...(script_name === undefined ? {} : { script_name }), ...(script_args === undefined ? {} : { script_args }) });
+      await expectHandled(res, `${path} ${JSON.stringify({ alwayson_scripts, script_name, script_args }).slice(0, 200)}`);
+    }
+  }), { numRuns: 100 });
+});
