@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import sharp from 'sharp';
 import { loadConfig, type FarmConfig } from '@farm/core';
 import { getSampler } from '@farm/engine/schedulers';
 import { FarmQueue } from '@farm/queue';
@@ -218,6 +220,36 @@ test('defects 7 and 8: with Redis down every route that needs it answers 503 say
   }
   assert.equal((await call(f.base, '/readyz', { auth: null })).status, 503);
   assert.deepEqual(f.logged, []);
+});
+
+/** The event loop's utilisation (busy fraction, 0..1) while `work` runs: a ratio, whatever the machine's speed. */
+async function loopBusyDuring(work: () => Promise<unknown>): Promise<number> {
+  const start = performance.eventLoopUtilization();
+  await work();
+  return performance.eventLoopUtilization(start).utilization;
+}
+
+test('defect 4: /controlnet/detect runs off the event loop and caps count and resolution', async () => {
+  const png = (await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 200, g: 40, b: 40 } } }).png().toBuffer()).toString('base64');
+  const detect = (images: string[], res: number) => postJson(farm.base, '/controlnet/detect', { controlnet_module: 'canny', controlnet_input_images: images, controlnet_processor_res: res });
+  let answer: Response | undefined;
+  const busy = await loopBusyDuring(async () => { answer = await detect([png, png], 1024); });
+  assert.equal(answer!.status, 200);
+  const maps = ((await answer!.json()) as { images: string[] }).images;
+  assert.equal(maps.length, 2);
+  assert.equal((await sharp(Buffer.from(maps[0], 'base64')).metadata()).width, 1024);
+  assert.ok(busy < 0.5, `the event loop was busy ${Math.round(busy * 100)}% of the call`);
+  const tooMany = await detect(Array(9).fill(png), 512);
+  assert.equal(tooMany.status, 422);
+  assert.match(JSON.stringify(await tooMany.json()), /at most 8 images/);
+});
+
+test('defect 4: password hashing runs off the event loop', async () => {
+  const slowUsers = `carol:${hashPassword('carol-pw')}`; // the default cost (N = 16384)
+  const f = await startFarm({ AUTH_USERS: slowUsers });
+  const busy = await loopBusyDuring(() => Promise.all(Array.from({ length: 8 }, (_, i) => call(f.base, '/v1/models', { auth: basic('carol', `wrong${i}`) }))));
+  assert.ok(busy < 0.5, `the event loop was busy ${Math.round(busy * 100)}% while 8 logins were checked`);
+  assert.equal((await call(f.base, '/v1/models', { auth: basic('carol', 'carol-pw') })).status, 200);
 });
 
 async function waitUntil<T>(probe: () => Promise<T | null | false | undefined>): Promise<T> {
