@@ -27,7 +27,7 @@ export async function waitForJob(queue: FarmQueue, id: string, signal?: AbortSig
       probe = setInterval(() => {
         if (probing) return;
         probing = true;
-        (async () => {
+        void (async () => {
           let trouble: string | null;
           try {
             const e = await queue.get(id);
