@@ -20,7 +20,6 @@ export class DetectPool {
   private start(): Worker {
     if (this.thread) return this.thread;
     const thread = new Worker(BOOTSTRAP, { eval: true });
-    thread.unref();
     thread.on('message', (r: DetectResult) => {
       const p = this.pending.get(r.id);
       if (!p) return;
@@ -35,6 +34,8 @@ export class DetectPool {
     };
     thread.on('error', fail);
     thread.on('exit', (code) => fail(new Error(`the preprocessing thread stopped (exit ${code})`)));
+    // after the listeners (adding one refs the port again): an idle thread does not keep the process alive
+    thread.unref();
     this.thread = thread;
     return thread;
   }
