@@ -21,7 +21,7 @@ function ask(call: number, hook: AskHook, itemId: string): number {
 
 port.on('message', (m: ToThread) => {
   if (m.type === 'close') {
-    engine.close().finally(() => send({ type: 'closed' }));
+    engine.close().catch((e: unknown) => console.error('engine close failed', e)).finally(() => send({ type: 'closed' }));
     return;
   }
   if (m.type === 'unloadModels' || m.type === 'loadModel') {
