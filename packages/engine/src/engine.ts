@@ -37,6 +37,8 @@ export interface EngineOptions {
   maxSteps: number;
   intraOpThreads?: number;
   maxCachedSessions?: number;
+  /** graph flavour: auto (default) picks `gpu` files (model.gpu.onnx) when the first provider is cuda or tensorrt */
+  graphFlavour?: 'auto' | 'portable' | 'gpu';
   /** images per VAE decoder call (default 4) */
   vaeBatch?: number;
   /** sharp's limitInputPixels for init and control images */
@@ -107,7 +109,7 @@ export class Engine {
 
   constructor(readonly opts: EngineOptions) {
     this.registry = new ModelRegistry(opts.modelsDir);
-    this.cache = new SessionCache({ providers: opts.providers, intraOpThreads: opts.intraOpThreads, maxSessions: opts.maxCachedSessions });
+    this.cache = new SessionCache({ providers: opts.providers, graphFlavour: opts.graphFlavour, intraOpThreads: opts.intraOpThreads, maxSessions: opts.maxCachedSessions });
     this.upscalers = upscalerModels(opts.upscalersDir, this.cache);
     this.controlNet = createControlNetPlanner({ maxInputPixels: opts.maxInputPixels ?? 4096 * 4096 });
     this.loraSessions = async ({ model, loras, cache }) => {
@@ -203,13 +205,12 @@ export class Engine {
   }
 
   async sessions(model: ModelInfo, loras: LoraRef[]): Promise<ModelSessions> {
-    const file = (sub: string) => join(model.path, sub, 'model.onnx');
     const active = loras.filter((l) => l.weight !== 0);
     const merged = active.length > 0 && this.loraSessions ? await this.loraSessions({ model, loras: active, cache: this.cache }) : null;
     return {
-      textEncoder: merged?.textEncoder ?? await this.cache.get(`${model.path}|text_encoder`, () => file('text_encoder')),
-      unet: merged?.unet ?? await this.cache.get(`${model.path}|unet`, () => file('unet')),
-      vaeDecoder: await this.cache.get(`${model.path}|vae_decoder`, () => file('vae_decoder')),
+      textEncoder: merged?.textEncoder ?? await this.cache.network(model.path, 'text_encoder'),
+      unet: merged?.unet ?? await this.cache.network(model.path, 'unet'),
+      vaeDecoder: await this.cache.network(model.path, 'vae_decoder'),
     };
   }
 
@@ -221,7 +222,7 @@ export class Engine {
 
   /** [3, H, W] in [-1, 1] -> scaled latent [4, H/8, W/8] */
   async encodeTensor(model: ModelInfo, chw: Float32Array, width: number, height: number): Promise<Float32Array> {
-    const encoder = await this.cache.get(`${model.path}|vae_encoder`, () => join(model.path, 'vae_encoder/model.onnx'));
+    const encoder = await this.cache.network(model.path, 'vae_encoder');
     const out = await encoder.run({ sample: new ort.Tensor('float32', chw, [1, 3, height, width]) });
     const latent = (out.latent_sample ?? out[encoder.outputNames[0]]).data as Float32Array;
     return Float32Array.from(latent, (v) => v * LATENT_SCALE);

@@ -18,11 +18,12 @@ export function buildTextEncoder(g: GraphBuilder, c: TextEncoderConfig) {
   const hidden = [h];
   const mask = g.param('text_model.causal_attention_mask', [c.maxPositions, c.maxPositions],
     Float32Array.from({ length: c.maxPositions ** 2 }, (_, i) => (i % c.maxPositions > Math.floor(i / c.maxPositions) ? -1e9 : 0)));
+  const fusedMask = g.flavour.fusedAttention ? g.op('Unsqueeze', [mask, g.ints([0, 1])], {}, '/text_model/causal_mask/Unsqueeze') : undefined;
   for (let l = 0; l < c.layers; l++) {
     const path = `text_model.encoder.layers.${l}`;
     const scope = GraphBuilder.scope(path);
     const attn = attention(g, g.layerNorm(h, `${path}.layer_norm1`, dim), `${path}.self_attn`, dim, c.heads, {
-      mask, names: ['q_proj', 'k_proj', 'v_proj', 'out_proj'], qkvBias: true,
+      mask, fusedMask, names: ['q_proj', 'k_proj', 'v_proj', 'out_proj'], qkvBias: true,
     });
     h = g.op('Add', [h, attn], {}, `${scope}/Add`);
     const mlp = g.linear(g.quickGelu(g.linear(g.layerNorm(h, `${path}.layer_norm2`, dim), `${path}.mlp.fc1`, dim, c.intermediateSize), `${path}.mlp.activation_fn`), `${path}.mlp.fc2`, c.intermediateSize, dim, { gain: 0.5 });

@@ -21,6 +21,13 @@ export interface GenerateModelOptions {
   controlnet?: boolean;
   /** store large weights as float16 with a Cast to float32 in the graph (default false) */
   fp16Weights?: boolean;
+  /**
+   * Graph flavours to write from the same weights: `portable` as <net>/model.onnx (default), `gpu` as
+   * <net>/model.gpu.onnx (fused attention, float16; the BERT text encoder stays portable-only).
+   */
+  flavours?: ('portable' | 'gpu')[];
+  /** the gpu flavour's precision (fp32 keeps its structure runnable and comparable on CPU, for tests) */
+  gpuPrecision?: 'fp16' | 'fp32';
   log?: (line: string) => void;
   /** the networks' weights from a checkpoint instead of the seeded generator (import); vae feeds both VAE halves */
   weights?: Partial<Record<WeightedNetwork, WeightSource>>;
@@ -87,15 +94,23 @@ export async function generateModel(opts: GenerateModelOptions): Promise<void> {
   const withControlNet = opts.controlnet ?? config.unet.inChannels === 4;
   const log = opts.log ?? (() => {});
   mkdirSync(opts.outDir, { recursive: true });
+  const flavours = opts.flavours ?? ['portable'];
+  const bert = config.textEncoder.kind === 'bert';
   const write = (sub: string, index: number, build: (g: GraphBuilder) => Omit<BuiltGraph, 'builder'>) => {
     const dir = join(opts.outDir, sub);
     mkdirSync(dir, { recursive: true });
-    const builder = new GraphBuilder(new SeededRandom(seed * 1000 + index), false, opts.weights?.[sourceOf(sub)]);
-    const graph = { builder, ...build(builder) };
-    writeOnnxModel(join(dir, 'model.onnx'), sub, graph, { externalData: config.externalData, fp16Weights: opts.fp16Weights ?? false });
-    log(`${sub}/model.onnx: ${(parameterCount(graph) / 1e6).toFixed(2)}M parameters`);
+    for (const flavour of flavours) {
+      if (flavour === 'gpu' && sub === 'text_encoder' && bert) continue;
+      // the same seed and graph order per flavour: the same weights
+      const builder = new GraphBuilder(new SeededRandom(seed * 1000 + index), false, opts.weights?.[sourceOf(sub)]);
+      const float16 = flavour === 'gpu' && (opts.gpuPrecision ?? 'fp16') === 'fp16';
+      if (flavour === 'gpu') builder.flavour = { fusedAttention: true, float16 };
+      const graph = { builder, ...build(builder) };
+      const file = flavour === 'gpu' ? 'model.gpu.onnx' : 'model.onnx';
+      writeOnnxModel(join(dir, file), sub, graph, { externalData: config.externalData, fp16Weights: flavour === 'portable' && (opts.fp16Weights ?? false), float16 });
+      log(`${sub}/${file}: ${(parameterCount(graph) / 1e6).toFixed(2)}M parameters`);
+    }
   };
-  const bert = config.textEncoder.kind === 'bert';
   write('text_encoder', 1, (g) => (bert ? buildBertTextEncoder(g, config.textEncoder) : buildTextEncoder(g, config.textEncoder)));
   writeFileSync(join(opts.outDir, 'text_encoder/config.json'), JSON.stringify(textEncoderConfigJson(config.textEncoder), null, 2));
   write('unet', 2, (g) => buildUNet(g, config.unet, { withResiduals: false }));

@@ -2,13 +2,23 @@
 import { GraphBuilder } from './onnx-builder';
 
 /** Multi-head attention over [B, S, C] with an optional context [B, T, Cctx] (cross-attention). */
-export function attention(g: GraphBuilder, x: string, path: string, dim: number, heads: number, opts: { context?: string; contextDim?: number; mask?: string; names?: [string, string, string, string]; outBias?: boolean; qkvBias?: boolean } = {}): string {
+export function attention(g: GraphBuilder, x: string, path: string, dim: number, heads: number, opts: { context?: string; contextDim?: number; mask?: string; /** the mask as [1, 1, S, T] for fused attention */ fusedMask?: string; names?: [string, string, string, string]; outBias?: boolean; qkvBias?: boolean } = {}): string {
   const [q, k, v, out] = opts.names ?? ['to_q', 'to_k', 'to_v', 'to_out.0'];
   const scope = GraphBuilder.scope(path);
   const headDim = dim / heads;
   const ctx = opts.context ?? x;
   const ctxDim = opts.contextDim ?? dim;
   const qkvBias = opts.qkvBias ?? false;
+  if (g.flavour.fusedAttention && (!opts.mask || opts.fusedMask)) {
+    // the same projections (same weights, drawn in the same order), then one fused node: [B,S,C] x [B,T,C] -> [B,S,C]
+    const qm = g.linear(x, `${path}.${q}`, dim, dim, { bias: qkvBias });
+    const km = g.linear(ctx, `${path}.${k}`, ctxDim, dim, { bias: qkvBias });
+    const vm = g.linear(ctx, `${path}.${v}`, ctxDim, dim, { bias: qkvBias });
+    // inputs: query, key, value, bias, key_padding_mask, attention_bias ([1, 1, S, T], added to the scores)
+    const inputs = opts.fusedMask ? [qm, km, vm, '', '', opts.fusedMask] : [qm, km, vm];
+    const fused = g.op('MultiHeadAttention', inputs, { num_heads: heads }, `${scope}/MultiHeadAttention`, 1, 'com.microsoft');
+    return g.linear(fused, `${path}.${out}`, dim, dim, { bias: opts.outBias ?? true, gain: 0.5 });
+  }
   const split = (t: string, name: string, perm: number[]) =>
     g.op('Transpose', [g.op('Reshape', [t, g.ints([0, -1, heads, headDim])], {}, `${scope}/${name}/Reshape`)], { perm }, `${scope}/${name}/Transpose`);
   const qh = split(g.linear(x, `${path}.${q}`, dim, dim, { bias: qkvBias }), q, [0, 2, 1, 3]);
@@ -93,6 +103,7 @@ export function upsample(g: GraphBuilder, x: string, path: string, channels: num
     const sizes = g.op('Concat', [batchChannels, spatial], { axis: 0 }, `${scope}/Concat`);
     up = g.op('Resize', [x, '', '', sizes], nearest, `${scope}/Resize`);
   } else {
+    g.keepFloat32.add(`${path}.scales`);
     up = g.op('Resize', [x, '', g.param(`${path}.scales`, [4], Float32Array.of(1, 1, 2, 2))], nearest, `${scope}/Resize`);
   }
   return g.conv(up, `${path}.conv`, channels, channels, 3);
@@ -103,8 +114,11 @@ export function timestepEmbedding(g: GraphBuilder, timestep: string, baseChannel
   const half = baseChannels / 2;
   const freqs = Float32Array.from({ length: half }, (_, i) => Math.exp((-Math.log(10000) * i) / half));
   const t = g.op('Unsqueeze', [timestep, g.ints([1])], {}, `/${prefix}time_proj/Unsqueeze`);
+  g.keepFloat32.add(`${prefix}time_proj.freqs`).add(timestep);
   const args = g.op('Mul', [t, g.param(`${prefix}time_proj.freqs`, [1, half], freqs)], {}, `/${prefix}time_proj/Mul`);
-  const features = g.op('Concat', [g.op('Cos', [args], {}, `/${prefix}time_proj/Cos`), g.op('Sin', [args], {}, `/${prefix}time_proj/Sin`)], { axis: -1 }, `/${prefix}time_proj/Concat`);
+  let features = g.op('Concat', [g.op('Cos', [args], {}, `/${prefix}time_proj/Cos`), g.op('Sin', [args], {}, `/${prefix}time_proj/Sin`)], { axis: -1 }, `/${prefix}time_proj/Concat`);
+  // float16 graphs: the sinusoid of t (up to 999) in float32, as diffusers computes it, then float16 for the MLP
+  if (g.flavour.float16) features = g.op('Cast', [features], { to: 10 }, `/${prefix}time_proj/Cast`);
   const h = g.silu(g.linear(features, `${prefix}time_embedding.linear_1`, baseChannels, embedDim), `${prefix}time_embedding.act`);
   return g.linear(h, `${prefix}time_embedding.linear_2`, embedDim, embedDim);
 }

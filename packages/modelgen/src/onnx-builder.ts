@@ -59,7 +59,19 @@ export function valueInfo(name: string, elemType: number, shape: Dim[]): onnx.IV
   };
 }
 
+/**
+ * The graph flavour being built. `portable` (both false) runs on every execution provider. `gpu` (both true) is
+ * for onnxruntime's CUDA/TensorRT providers: attention as com.microsoft.MultiHeadAttention (flash / memory-efficient
+ * attention there), weights and activations in float16 (IO stays float32 through Casts at the graph's edges; the
+ * timestep's sinusoid stays float32). Fused attention alone (fp32) also runs on CPU, which is how tests check it.
+ */
+export interface GraphFlavour { fusedAttention: boolean; float16: boolean }
+export const PORTABLE: GraphFlavour = { fusedAttention: false, float16: false };
+
 export class GraphBuilder {
+  flavour: GraphFlavour = PORTABLE;
+  /** initializers and graph inputs that stay float32 in a float16 graph */
+  readonly keepFloat32 = new Set<string>();
   readonly nodes: onnx.INodeProto[] = [];
   readonly initializers: Initializer[] = [];
   private matmulCounter = 0;
@@ -84,10 +96,10 @@ export class GraphBuilder {
     }, []).join('/') : '';
   }
 
-  op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, name?: string, outputs = 1): string {
+  op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, name?: string, outputs = 1, domain?: string): string {
     const nodeName = name ?? `/${opType}_${this.tmpCounter++}`;
     const outs = Array.from({ length: outputs }, (_, i) => `${nodeName}_output_${i}`);
-    this.nodes.push({ opType, name: nodeName, input: inputs, output: outs, attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) });
+    this.nodes.push({ opType, name: nodeName, input: inputs, output: outs, attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)), ...(domain ? { domain } : {}) });
     return outs[0];
   }
 

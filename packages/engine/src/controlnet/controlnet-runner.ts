@@ -1,6 +1,5 @@
 // Runs the ControlNet beside the UNet at every model call: residuals for each unit (its control map, scaled by its
 // weight, zero outside guidance_start..guidance_end) are summed and fed to the UNet variant that accepts them.
-import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ValidationError, type GenerationParams } from '@farm/core';
 import type { ExtraFeeds } from '../pipeline/denoise';
@@ -19,8 +18,8 @@ export function createControlNetPlanner(opts: { maxInputPixels: number }): Contr
   return async ({ model, items, sessions }) => {
     if (!model.hasControlNet) throw new ValidationError(`model "${model.name}" has no ControlNet (controlnet/model.onnx and unet_controlnet/model.onnx)`, 'controlnet');
     const { width, height } = items[0].params;
-    const controlnet = await sessions.get(`${model.path}|controlnet`, () => join(model.path, 'controlnet/model.onnx'));
-    const unet = await sessions.get(`${model.path}|unet_controlnet`, () => join(model.path, 'unet_controlnet/model.onnx'));
+    const controlnet = await sessions.network(model.path, 'controlnet');
+    const unet = await sessions.network(model.path, 'unet_controlnet');
     const units = new Map(await Promise.all(items.map(async (it) => [it.id, await Promise.all(it.params.controlnet.map(async (u) => ({ unit: u, map: await controlMap(u, width, height, opts.maxInputPixels) })))] as const)));
     const plane = 3 * width * height;
     const one = new ort.Tensor('float32', Float32Array.of(1), []);

@@ -1,11 +1,19 @@
 // Inference sessions, created once per (file, variant) and kept in a small LRU. Execution providers come from options.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { FarmError, NotRunnableHereError } from '@farm/core';
+import { withFloat32Io } from './float16-io';
 
 export type ExecutionProvider = 'cpu' | 'cuda' | 'tensorrt';
 
+/** `gpu`: <net>/model.gpu.onnx where a model has it (fused attention, float16), else model.onnx. */
+export type GraphFlavourName = 'portable' | 'gpu';
+
 export interface SessionCacheOptions {
   providers?: ExecutionProvider[];
+  /** auto (default): gpu when the first provider is cuda or tensorrt; the CPU path stays fp32 portable */
+  graphFlavour?: 'auto' | GraphFlavourName;
   intraOpThreads?: number;
   maxSessions?: number;
 }
@@ -23,9 +31,20 @@ export class SessionCache {
   private readonly providers: ExecutionProvider[];
   private readonly maxSessions: number;
 
+  readonly flavour: GraphFlavourName;
+
   constructor(private readonly opts: SessionCacheOptions = {}) {
     this.providers = opts.providers ?? ['cpu'];
     this.maxSessions = opts.maxSessions ?? 16;
+    const setting = opts.graphFlavour ?? 'auto';
+    this.flavour = setting === 'auto' ? (this.providers[0] === 'cuda' || this.providers[0] === 'tensorrt' ? 'gpu' : 'portable') : setting;
+  }
+
+  /** The session of one network of a model folder (`unet`, `vae_decoder`, ...) in this cache's graph flavour. */
+  network(modelPath: string, sub: string): Promise<ort.InferenceSession> {
+    const gpu = join(modelPath, sub, 'model.gpu.onnx');
+    if (this.flavour === 'gpu' && existsSync(gpu)) return this.get(`${modelPath}|${sub}|gpu`, () => gpu);
+    return this.get(`${modelPath}|${sub}`, () => join(modelPath, sub, 'model.onnx'));
   }
 
   sessionOptions(): ort.InferenceSession.SessionOptions {
@@ -47,9 +66,9 @@ export class SessionCache {
     const created = (async () => {
       const from = await source();
       try {
-        return typeof from === 'string'
+        return withFloat32Io(typeof from === 'string'
           ? await ort.InferenceSession.create(from, this.sessionOptions())
-          : await ort.InferenceSession.create(from, this.sessionOptions());
+          : await ort.InferenceSession.create(from, this.sessionOptions()));
       } catch (e) {
         const message = (e as Error).message;
         const gpu = this.providers.find((p) => p !== 'cpu' && message.toLowerCase().includes(p));
