@@ -10,6 +10,7 @@ import { ModelRegistry, type ModelInfo, type LoadedModelFiles, type ModelImporte
 import { SessionCache, type ExecutionProvider } from './onnx/session-cache';
 import { cachedUnetSizeMultiple } from './models/unet-size';
 import { encodeConditioning, type RowConditioning } from './pipeline/conditioning';
+import { embeddingTextEncoder, tiHashes, type ActiveEmbeddings } from './embeddings/session';
 import { clipSkipOutput, clipSkipSupport, usableHiddenStates } from './pipeline/clip-skip';
 import type { TextLayer } from './pipeline/text-encoding';
 import { denoise as denoiseLoop, type Row } from './pipeline/denoise';
@@ -45,6 +46,8 @@ export interface EngineOptions {
   maxInputPixels?: number;
   /** upscaler models (<name>.onnx, ESRGAN-style image -> image) */
   upscalersDir?: string;
+  /** textual inversion embeddings (<name>.safetensors), A1111's embeddings/ folder */
+  embeddingsDir?: string;
   /** converts checkpoint files and diffusers folders dropped into modelsDir (the worker supplies modelgen's) */
   importer?: ModelImporter;
 }
@@ -64,7 +67,7 @@ export interface RunHooks {
   onPreview?(id: string, step: number, png: Buffer): void;
 }
 /** What a render worker needs of an engine: `Engine` in-process, or `EngineThread` with the same behaviour in a thread. */
-export type EngineApi = Pick<Engine, 'listModels' | 'listLoras' | 'listUpscalers' | 'sizeMultiple' | 'validate' | 'generate' | 'unloadModels' | 'loadModel' | 'close'>;
+export type EngineApi = Pick<Engine, 'listModels' | 'listLoras' | 'listUpscalers' | 'sizeMultiple' | 'hiddenStates' | 'validate' | 'generate' | 'unloadModels' | 'loadModel' | 'close'>;
 export type { LoraInfo } from './lora/registry';
 import type { LoraInfo } from './lora/registry';
 
@@ -92,6 +95,8 @@ interface Conditioning {
   control: Awaited<ReturnType<ControlNetPlanner>> | null;
   /** UNet input channels: 4, or 9 for inpainting models */
   channels: number;
+  /** the text encoder with textual inversion rows, when the prompts name embeddings */
+  embeddings: ActiveEmbeddings | null;
 }
 /** The denoised rows and their latent size (the hires size when hires fix ran). */
 interface Denoised { rows: Row[]; dims: [number, number] }
@@ -267,13 +272,13 @@ export class Engine {
       const done = images.get(id) ?? [];
       // an interrupted item has images for a prefix of its rows; its infotexts are those images'
       const shown = done.length ? denoised.rows.filter((r) => r.itemId === id).map((r) => r.seed) : seeds;
-      return { id, images: done, seeds, infotexts: shown.map((s) => buildInfotext(p, s, { ...samplerInfotext(p, plan.scheduler), ...this.extraInfotext(p, conditioning.perItem.get(id)!) }, meta)), canceled: done.length === 0 };
+      return { id, images: done, seeds, infotexts: shown.map((s) => buildInfotext(p, s, { ...samplerInfotext(p, plan.scheduler), ...this.extraInfotext(p, conditioning.perItem.get(id)!, conditioning.embeddings) }, meta)), canceled: done.length === 0 };
     });
   }
 
   /** Infotext fields of inpainting, inpainting models and hires fix (A1111's extra_generation_params). */
-  private extraInfotext(p: GenerationParams, c: ItemConditioning): Record<string, string | number> {
-    return { ...c.inputs.infotext, ...(p.hires ? hiresInfotext(p) : {}) };
+  private extraInfotext(p: GenerationParams, c: ItemConditioning, embeddings: ActiveEmbeddings | null): Record<string, string | number> {
+    return { ...c.inputs.infotext, ...(p.hires ? hiresInfotext(p) : {}), ...tiHashes(c.text.embeddings, embeddings) };
   }
 
   /** What the whole batch shares, read from its first item (the batch key guarantees the rest agree). */
@@ -292,7 +297,11 @@ export class Engine {
   private async condition(plan: Plan, sessions: ModelSessions): Promise<Conditioning> {
     const perItem = new Map<string, ItemConditioning>();
     const pairs = plan.items.map(({ params: p }) => ({ prompt: extractLoraTags(p.prompt).prompt, negative: extractLoraTags(p.negative_prompt).prompt, layer: this.textLayer(plan.model, p) }));
-    const texts = await encodeConditioning(sessions.textEncoder, plan.tokenizer, pairs, samplerTotalSteps(plan.items[0].params.sampler, plan.items[0].params.steps));
+    const embeddings = await embeddingTextEncoder({
+      model: plan.model, loras: plan.loras, availableLoras: () => this.listLoras(), dir: this.opts.embeddingsDir, tokenizer: plan.tokenizer,
+      texts: plan.items.flatMap(({ params: p }) => [p.prompt, p.negative_prompt, p.hires?.hr_prompt ?? '', p.hires?.hr_negative_prompt ?? '']), cache: this.cache,
+    });
+    const texts = await encodeConditioning(embeddings?.session ?? sessions.textEncoder, plan.tokenizer, pairs, samplerTotalSteps(plan.items[0].params.sampler, plan.items[0].params.steps), embeddings?.tokens);
     const channels = sampleChannels(sessions.unet);
     const encodeTensor = (chw: Float32Array, width: number, height: number) => this.encodeTensor(plan.model, chw, width, height);
     for (const [i, { id, params: p }] of plan.items.entries()) {
@@ -302,7 +311,7 @@ export class Engine {
     const control = plan.items[0].params.controlnet.length > 0 && this.controlNet
       ? await this.controlNet({ model: plan.model, items: plan.items, sessions: this.cache })
       : null;
-    return { perItem, control, channels };
+    return { perItem, control, channels, embeddings };
   }
 
   /** Noise: one row per image, seeded seed, seed + 1, ... across batch_size x n_iter (A1111's per-image generators), each with its own sampler run. */
@@ -341,7 +350,7 @@ export class Engine {
     const hr = await hiresPass(survivors, {
       params,
       noise: (row, shape) => noiseForImage(params(row.itemId), (row.seed - params(row.itemId).seed + 2 ** 32) % 2 ** 32, shape),
-      encodePrompts: async (prompt, negative, steps, p) => (await encodeConditioning(sessions.textEncoder, plan.tokenizer, [{ prompt: extractLoraTags(prompt).prompt, negative: extractLoraTags(negative).prompt, layer: this.textLayer(plan.model, p) }], steps))[0],
+      encodePrompts: async (prompt, negative, steps, p) => (await encodeConditioning(conditioning.embeddings?.session ?? sessions.textEncoder, plan.tokenizer, [{ prompt: extractLoraTags(prompt).prompt, negative: extractLoraTags(negative).prompt, layer: this.textLayer(plan.model, p) }], steps, conditioning.embeddings?.tokens))[0],
       decode: (latent, h, w) => this.decodeLatent(sessions, latent, h, w),
       encodeTensor: (chw, width, height) => this.encodeTensor(plan.model, chw, width, height),
       upscalerModel: (name) => this.upscalers.get(name), channels: conditioning.channels, scheduler: plan.scheduler,
@@ -372,7 +381,7 @@ export class Engine {
       for (const { row, pixels, width, height } of chunk) {
         const p = plan.items.find((i) => i.id === row.itemId)!.params;
         const c = conditioning.perItem.get(row.itemId)!;
-        const infotext = buildInfotext(p, row.seed, { ...samplerInfotext(p, plan.scheduler), ...this.extraInfotext(p, c) }, meta);
+        const infotext = buildInfotext(p, row.seed, { ...samplerInfotext(p, plan.scheduler), ...this.extraInfotext(p, c, conditioning.embeddings) }, meta);
         // inpainting: the original pixels pasted back outside the mask (A1111's apply_overlay)
         const png = finishPixels(tensorToRgb(pixels, width, height), width, height, c.inputs)
           .then(async (final) => addPngText(await encodePng(Buffer.from(final.rgb), final.width, final.height), 'parameters', infotext));

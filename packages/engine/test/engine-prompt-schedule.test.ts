@@ -20,7 +20,7 @@ const maxDiff = (a: Buffer, b: Buffer) => a.reduce((m, v, i) => Math.max(m, Math
 test('conditioning is chosen per model call from the schedule (A1111: first entry with call <= end_at_step)', () => {
   const states = (v: number) => ({ data: Float32Array.of(v), sequence: 1, channels: 1 });
   const withStates = (p: string) => promptSchedule(p, 6).map((e, i) => ({ ...e, states: states(i) }));
-  const c: RowConditioning = { parts: [{ weight: 1, schedule: withStates('[a:b:2]') }, { weight: 0.5, schedule: withStates('[x|y]') }], uncond: withStates('n'), sequence: 1 };
+  const c: RowConditioning = { parts: [{ weight: 1, schedule: withStates('[a:b:2]') }, { weight: 0.5, schedule: withStates('[x|y]') }], uncond: withStates('n'), sequence: 1, embeddings: [] };
   const texts = [0, 1, 2, 3, 4, 5].map((call) => conditioningAt(c, call).conds.map((x) => x.states.data[0]).join(''));
   // [a:b:2] -> a for calls 0..2, b after; [x|y] -> x for calls 0 and 1, then y, x, y, x
   assert.deepEqual(texts, ['00', '00', '01', '12', '13', '14']);

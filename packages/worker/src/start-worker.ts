@@ -11,6 +11,7 @@ export interface WorkerOptions {
   modelsDir: string;
   loraDir?: string;
   upscalersDir?: string;
+  embeddingsDir?: string;
   storage: Storage;
   maxBatch: number;
   maxPixels: number;
@@ -43,7 +44,7 @@ async function putWithRetry(storage: Storage, key: string, body: Buffer, attempt
 
 export async function startWorker(opts: WorkerOptions): Promise<{ id: string; engine: EngineApi; close(): Promise<void> }> {
   const engineOptions = {
-    modelsDir: opts.modelsDir, loraDir: opts.loraDir, upscalersDir: opts.upscalersDir, providers: opts.providers, maxPixels: opts.maxPixels, maxSteps: opts.maxSteps, intraOpThreads: opts.intraOpThreads,
+    modelsDir: opts.modelsDir, loraDir: opts.loraDir, upscalersDir: opts.upscalersDir, embeddingsDir: opts.embeddingsDir, providers: opts.providers, maxPixels: opts.maxPixels, maxSteps: opts.maxSteps, intraOpThreads: opts.intraOpThreads,
   };
   // the engine thread imports the checkpoint importer itself (functions do not cross threads)
   const engine: EngineApi = opts.engineThread === false

@@ -3,7 +3,7 @@
 // distinct text of the batch goes through the text encoder once. All texts of one item are padded to the item's
 // largest chunk count, so an item keeps one sequence length for the whole run.
 import type * as ort from 'onnxruntime-node';
-import { promptSchedule, scheduleIndexAt, splitComposable, tokenizeWeighted, padChunks, type PromptTokenizer, type PromptChunk } from '../tokenizer';
+import { promptSchedule, scheduleIndexAt, splitComposable, tokenizeWeighted, padChunks, type EmbeddingTokens, type PromptTokenizer, type PromptChunk } from '../tokenizer';
 import { encodeChunks, type TextLayer, type TextStates } from './text-encoding';
 
 export interface ScheduledStates {
@@ -18,6 +18,8 @@ export interface RowConditioning {
   uncond: ScheduledStates[];
   /** 77 * chunks, the same for every text of the item */
   sequence: number;
+  /** textual inversion embeddings the item's prompts use (positive or negative) */
+  embeddings: string[];
 }
 
 export interface ConditioningAt {
@@ -43,13 +45,14 @@ export function scheduleTexts(pair: PromptPair, steps: number) {
 }
 
 /** Encodes the conditioning schedules of a batch of prompt pairs; each distinct (text, length) is encoded once. */
-export async function encodeConditioning(session: ort.InferenceSession, tokenizer: PromptTokenizer, pairs: PromptPair[], steps: number): Promise<RowConditioning[]> {
+export async function encodeConditioning(session: ort.InferenceSession, tokenizer: PromptTokenizer, pairs: PromptPair[], steps: number, embeddings: EmbeddingTokens[] = []): Promise<RowConditioning[]> {
   const planned = pairs.map((pair) => {
     const texts = scheduleTexts(pair, steps);
     const distinct = [...new Set([...texts.parts.flatMap((p) => p.schedule.map((e) => e.text)), ...texts.uncond.map((e) => e.text)])];
-    const chunks = new Map(distinct.map((t) => [t, tokenizeWeighted(tokenizer, t)]));
+    const used = new Set<string>();
+    const chunks = new Map(distinct.map((t) => [t, tokenizeWeighted(tokenizer, t, embeddings, used)]));
     const count = Math.max(...[...chunks.values()].map((c) => c.length));
-    return { texts, chunks, count };
+    return { texts, chunks, count, used };
   });
   // one text-encoder run per output layer (clip skip), each distinct (layer, length, text) once
   const layerKey = (l?: TextLayer | null) => l?.output ?? 'last';
@@ -66,11 +69,11 @@ export async function encodeConditioning(session: ort.InferenceSession, tokenize
     const encoded = await encodeChunks(session, keys.map((k) => unique.get(k)!), layer);
     keys.forEach((k, i) => states.set(`${lk}|${k}`, encoded[i]));
   }
-  return planned.map(({ texts, count }, i) => {
+  return planned.map(({ texts, count, used }, i) => {
     const lk = layerKey(pairs[i].layer);
     const withStates = (schedule: { endAtStep: number; text: string }[]) => schedule.map((e) => ({ ...e, states: states.get(`${lk}|${count}|${e.text}`)! }));
     const uncond = withStates(texts.uncond);
-    return { parts: texts.parts.map((p) => ({ weight: p.weight, schedule: withStates(p.schedule) })), uncond, sequence: uncond[0].states.sequence };
+    return { parts: texts.parts.map((p) => ({ weight: p.weight, schedule: withStates(p.schedule) })), uncond, sequence: uncond[0].states.sequence, embeddings: [...used].sort() };
   });
 }
 

@@ -45,6 +45,7 @@ export class EngineThread {
   listLoras(): LoraInfo[] { return this.local.listLoras(); }
   listUpscalers(): ReturnType<Engine['listUpscalers']> { return this.local.listUpscalers(); }
   sizeMultiple(model: string): number { return this.local.sizeMultiple(model); }
+  hiddenStates(model: string): number { return this.local.hiddenStates(model); }
   /** The thread validates again after it prepares the model (a checkpoint is converted there on first use). */
   validate(p: GenerationParams): void { this.local.validate(p); }
 

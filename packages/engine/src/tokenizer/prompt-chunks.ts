@@ -22,7 +22,29 @@ function finishChunk(tokenizer: PromptTokenizer, ids: number[], weights: number[
   return { ids: outIds, weights: outWeights };
 }
 
-export function tokenizeWeighted(tokenizer: PromptTokenizer, prompt: string): PromptChunk[] {
+/** A textual inversion embedding as the chunker sees it: the tokens of its name, and the ids of its vectors' rows. */
+export interface EmbeddingTokens {
+  name: string;
+  nameIds: number[];
+  rowIds: number[];
+}
+
+/** The embedding whose name's tokens start at `at` (the longest when several do), as A1111's find_embedding_at_position. */
+function embeddingAt(ids: number[], at: number, embeddings: EmbeddingTokens[]): EmbeddingTokens | null {
+  let best: EmbeddingTokens | null = null;
+  for (const e of embeddings) {
+    if (e.nameIds.length === 0 || (best && best.nameIds.length >= e.nameIds.length)) continue;
+    if (e.nameIds.every((id, k) => ids[at + k] === id)) best = e;
+  }
+  return best;
+}
+
+/**
+ * Weighted 75-token chunks of a prompt. With `embeddings`, a run of tokens spelling an embedding's name becomes its
+ * vectors' row ids (one per vector, at the run's weight); an embedding that does not fit the current chunk starts
+ * the next one, as A1111 does. Names of the embeddings met are added to `used`.
+ */
+export function tokenizeWeighted(tokenizer: PromptTokenizer, prompt: string, embeddings: EmbeddingTokens[] = [], used?: Set<string>): PromptChunk[] {
   const commaId = tokenizer.encode(',')[0];
   const perChunk = chunkTokens(tokenizer);
   const chunks: PromptChunk[] = [];
@@ -38,7 +60,17 @@ export function tokenizeWeighted(tokenizer: PromptTokenizer, prompt: string): Pr
   };
   for (const [text, weight] of parsePromptAttention(prompt)) {
     if (weight === -1) { flush(true); continue; }
-    for (const id of tokenizer.encode(text)) {
+    const segment = tokenizer.encode(text);
+    for (let at = 0; at < segment.length; at++) {
+      const emb = embeddings.length > 0 ? embeddingAt(segment, at, embeddings) : null;
+      if (emb) {
+        if (ids.length + emb.rowIds.length > perChunk) flush(true);
+        for (const row of emb.rowIds) { ids.push(row); weights.push(weight); }
+        used?.add(emb.name);
+        at += emb.nameIds.length - 1;
+        continue;
+      }
+      const id = segment[at];
       if (id === commaId) lastComma = ids.length;
       else if (ids.length === perChunk && lastComma >= 0 && ids.length - lastComma <= COMMA_BACKTRACK) {
         const carryIds = ids.slice(lastComma + 1);

@@ -1,11 +1,12 @@
 // The A1111 list endpoints with A1111's shapes and the farm's real content: what is installed and usable here.
 // Empty lists mean the farm has none of that kind (no face restorer, no hypernetwork, ...), never a made-up entry.
 import { Router } from 'express';
-import { closeSync, existsSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { A1111HttpError, LATENT_UPSCALE_MODES, a1111SamplerItems } from '@farm/core';
 import { listSchedulers } from '@farm/engine/schedulers';
+import { embeddingItem, scanEmbeddings } from '@farm/engine/embeddings';
 import { asyncRoute } from '../http-errors';
 import { loadStyles } from './styles';
 import { sdModels } from './models';
@@ -22,39 +23,6 @@ export const BUILTIN_UPSCALERS = [
 export function listVaes(dir: string): { model_name: string; filename: string }[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).sort().filter((n) => existsSync(join(dir, n, 'vae_decoder/model.onnx'))).map((n) => ({ model_name: n, filename: resolve(dir, n) }));
-}
-
-/** A safetensors file's tensor shapes, from its JSON header only. */
-function safetensorsShapes(file: string): Record<string, number[]> {
-  const fd = openSync(file, 'r');
-  try {
-    const len = Buffer.alloc(8);
-    readSync(fd, len, 0, 8, 0);
-    const n = Number(len.readBigUInt64LE());
-    if (n <= 0 || n > 10_000_000) return {};
-    const head = Buffer.alloc(n);
-    readSync(fd, head, 0, n, 8);
-    const json = JSON.parse(head.toString('utf8')) as Record<string, { shape?: number[] }>;
-    return Object.fromEntries(Object.entries(json).filter(([k, v]) => k !== '__metadata__' && Array.isArray(v.shape)).map(([k, v]) => [k, v.shape!]));
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Textual inversion files in EMBEDDINGS_DIR, described as A1111's EmbeddingItem (vectors x shape from the tensor). */
-export function listEmbeddings(dir: string): Record<string, { step: null; sd_checkpoint: null; sd_checkpoint_name: null; shape: number; vectors: number }> {
-  if (!existsSync(dir)) return {};
-  const out: Record<string, { step: null; sd_checkpoint: null; sd_checkpoint_name: null; shape: number; vectors: number }> = {};
-  for (const f of readdirSync(dir).sort()) {
-    if (!f.endsWith('.safetensors') || !statSync(join(dir, f)).isFile()) continue;
-    try {
-      const shapes = Object.values(safetensorsShapes(join(dir, f)));
-      const shape = shapes.find((s) => s.length === 2) ?? shapes.find((s) => s.length === 1);
-      if (!shape) continue;
-      out[f.replace(/\.safetensors$/, '')] = { step: null, sd_checkpoint: null, sd_checkpoint_name: null, shape: shape[shape.length - 1], vectors: shape.length === 2 ? shape[0] : 1 };
-    } catch { /* not a readable safetensors file: not listed */ }
-  }
-  return out;
 }
 
 export function listRoutes(deps: A1111Deps): Router {
@@ -80,7 +48,10 @@ export function listRoutes(deps: A1111Deps): Router {
   r.get('/sdapi/v1/prompt-styles', (_req, res) => {
     res.json(loadStyles(c.STYLES_FILE).map((s) => ({ name: s.name, prompt: s.prompt, negative_prompt: s.negative_prompt })));
   });
-  r.get('/sdapi/v1/embeddings', (_req, res) => { res.json({ loaded: {}, skipped: listEmbeddings(c.EMBEDDINGS_DIR) }); });
+  r.get('/sdapi/v1/embeddings', (_req, res) => {
+    const { loaded, skipped } = scanEmbeddings(c.EMBEDDINGS_DIR);
+    res.json({ loaded: Object.fromEntries(loaded.map((e) => [e.name, embeddingItem(e)])), skipped: Object.fromEntries(skipped.map((e) => [e.name, embeddingItem(e)])) });
+  });
   r.get('/sdapi/v1/memory', (_req, res) => {
     const rss = process.memoryUsage().rss;
     const total = totalmem();
