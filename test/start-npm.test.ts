@@ -44,6 +44,11 @@ test('npm start runs the whole farm and stops cleanly on SIGINT', async () => {
     return j.status === 'succeeded' ? j : null;
   });
   assert.equal(done.output.images.length, 1);
+  // logs are for a person here: pino-pretty lines, not JSON (a 404 logs at warn, which LOG_LEVEL=warn keeps)
+  assert.equal((await fetch(`${url}/v1/jobs/no-such-job`, { headers: auth })).status, 404);
+  const line = await waitFor('the access-log line', async () => output.split('\n').find((l) => l.includes('GET /v1/jobs/no-such-job 404')));
+  assert.match(line, /WARN/);
+  assert.ok(!line.trimStart().startsWith('{'), line);
   process.kill(-child.pid!, 'SIGINT');
   assert.equal(await exited, 0);
   await assert.rejects(fetch(`${url}/healthz`));

@@ -64,6 +64,8 @@ try {
   }
   // one machine, no load balancer to leave: Ctrl-C need not wait for a drain unless one is asked for
   env.SHUTDOWN_DRAIN_MS ??= '0';
+  // a person reads these logs: human-readable lines unless LOG_FORMAT says otherwise
+  env.LOG_FORMAT ??= 'pretty';
   run('worker', env, 'worker');
   run('gateway', env, 'gateway');
   log(`open http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}/ (Ctrl-C stops everything)`);

@@ -49,6 +49,7 @@ export const CONFIG_VARIABLES = [
   ['AUTH_DISABLED', 'false', 'no login; everyone is user `anonymous`'],
   ['TRUST_PROXY', '(none)', 'proxies whose `X-Forwarded-For`/`-Proto`/`-Host` are believed: comma-separated addresses, CIDRs or `loopback`, `linklocal`, `uniquelocal`, or a hop count; unset: the socket address is the client'],
   ['LOG_LEVEL', 'info', 'pino log level'],
+  ['LOG_FORMAT', 'json', '`json` (one JSON object a line, for log collectors) or `pretty` (human-readable; `npm start` sets it)'],
   ['METRICS_TOKEN', '(none)', 'a Bearer token that may read a gateway\'s /metrics without a user login (for Prometheus)'],
   ['WORKER_HEALTH_PORT', '(off)', 'port of a worker\'s /healthz (liveness) and /metrics (Prometheus); 9465 in the worker image'],
   ['WORKER_STUCK_SECONDS', '300', 'a worker\'s /healthz answers 503 when its loop has made no progress (no fetch, no step) this long'],
@@ -109,6 +110,7 @@ export const configSchema = z.object({
     return list.length ? list : false;
   }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   METRICS_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   WORKER_HEALTH_PORT: int(0).max(65535).optional(),
   WORKER_STUCK_SECONDS: int(1).default(300),

@@ -12,3 +12,4 @@ export * from './image-fields';
 export * from './job';
 export * from './batch-key';
 export * from './resolved-job';
+export * from './logger';

@@ -15,6 +15,8 @@ import { limitRequests } from './limits/limit-requests';
 import { ShutdownState } from './shutdown';
 import { securityHeaders } from './guards/security-headers';
 import { sameOriginGuard } from './guards/same-origin';
+import { accessLog } from './access-log';
+import type { Logger } from 'pino';
 
 export interface AppDeps {
   config: FarmConfig;
@@ -27,6 +29,8 @@ export interface AppDeps {
   /** low-importance events (a client that went away) */
   debug?: (msg: string, fields: Record<string, unknown>) => void;
   shutdown?: ShutdownState;
+  /** the access log goes here (one line per request) */
+  logger?: Logger;
 }
 
 const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
@@ -38,6 +42,7 @@ export function createApp(deps: AppDeps) {
   app.disable('x-powered-by');
   // X-Forwarded-* are believed only from the proxies named in TRUST_PROXY (by default none)
   app.set('trust proxy', deps.config.TRUST_PROXY);
+  if (deps.logger) app.use(accessLog(deps.logger));
   app.use(shutdown.middleware);
   app.use(securityHeaders());
   app.use(healthRoutes(deps.queue, shutdown));

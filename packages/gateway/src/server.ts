@@ -2,8 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import pino from 'pino';
-import { storageConfig, type FarmConfig } from '@farm/core';
+import { createLogger, storageConfig, type FarmConfig } from '@farm/core';
 import { FarmQueue, createWebhookWorker } from '@farm/queue';
 import { createStorage } from '@farm/storage';
 import { createApp } from './app';
@@ -26,7 +25,7 @@ export interface RunningGateway {
 }
 
 export async function startGateway(config: FarmConfig): Promise<RunningGateway> {
-  const logger = pino({ level: config.LOG_LEVEL, base: { role: 'gateway' } });
+  const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, role: 'gateway' });
   if (!config.REDIS_URL) throw new Error('REDIS_URL is required for a gateway');
   const webhookSecret = config.WEBHOOK_SECRET ?? generateWebhookSecret();
   if (!config.WEBHOOK_SECRET) logger.warn('WEBHOOK_SECRET is not set; webhooks are signed with a random secret of this process');
@@ -37,7 +36,7 @@ export async function startGateway(config: FarmConfig): Promise<RunningGateway> 
   const catalog = createCatalog(queue, { modelsDir: config.MODELS_DIR, loraDir: config.LORA_DIR, upscalersDir: config.UPSCALERS_DIR, defaultModel: config.DEFAULT_MODEL });
   const auth = createAuth({ users: config.AUTH_USERS, apiKeys: config.AUTH_API_KEYS, disabled: config.AUTH_DISABLED });
   const { app, shutdown } = createApp({
-    config, queue, storage, auth, catalog,
+    config, queue, storage, auth, catalog, logger,
     extraRouters: ({ metrics }) => [a1111Router({ config, queue, storage, catalog, metrics }), openApiRouter()],
     log: (msg, fields) => logger.error(fields, msg),
     debug: (msg, fields) => logger.debug(fields, msg),

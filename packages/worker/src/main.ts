@@ -1,17 +1,24 @@
 // The worker process: config from the environment (via @farm/core's schema), SIGTERM finishes the running batch.
-import pino from 'pino';
-import { loadConfig, storageConfig, type FarmConfig } from '@farm/core';
+import { createLogger, loadConfig, storageConfig, type FarmConfig } from '@farm/core';
 import { createStorage } from '@farm/storage';
 import { startWorker } from './start-worker';
 import { createWorkerMetrics } from './worker-metrics';
 import { startHealthServer } from './health-server';
 
 export async function runWorkerProcess(config: FarmConfig, extra: { lockDurationMs?: number; stalledIntervalMs?: number } = {}): Promise<void> {
-  const logger = pino({ level: config.LOG_LEVEL, base: { role: 'worker' } });
+  const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, role: 'worker' });
   if (!config.REDIS_URL) throw new Error('REDIS_URL is required for a worker');
   const metrics = createWorkerMetrics();
   const worker = await startWorker({
-    observer: metrics.observer,
+    // every job this worker ends: counted, and one log line (failures at warn; the reason was logged with the failure)
+    observer: {
+      ...metrics.observer,
+      jobEnded(e) {
+        metrics.observer.jobEnded?.(e);
+        logger[e.status === 'failed' ? 'warn' : 'info']({ jobId: e.id, status: e.status, attempts: e.attempts, batchSize: e.batch_size, error: e.error ?? undefined,
+          queueSeconds: seconds(e.created_at, e.started_at), runSeconds: seconds(e.started_at, e.completed_at) }, 'job finished');
+      },
+    },
     redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, modelsDir: config.MODELS_DIR, loraDir: config.LORA_DIR, upscalersDir: config.UPSCALERS_DIR, embeddingsDir: config.EMBEDDINGS_DIR,
     storage: createStorage(storageConfig(config)), maxBatch: config.MAX_BATCH, maxPixels: config.MAX_PIXELS, maxSteps: config.MAX_STEPS,
     providers: config.EXECUTION_PROVIDERS, intraOpThreads: config.ORT_THREADS, storageAttempts: config.STORAGE_ATTEMPTS, ...extra,
@@ -34,6 +41,8 @@ export async function runWorkerProcess(config: FarmConfig, extra: { lockDuration
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 }
+
+const seconds = (from: string | null, to: string | null) => (from && to ? (Date.parse(to) - Date.parse(from)) / 1000 : null);
 
 export function workerTimingsFromEnv(env: NodeJS.ProcessEnv): { lockDurationMs?: number; stalledIntervalMs?: number } {
   const n = (v?: string) => (v ? Number(v) : undefined);
