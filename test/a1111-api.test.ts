@@ -222,7 +222,8 @@ test('OpenAPI document and interactive docs', async () => {
   for (const path of ['/sdapi/v1/txt2img', '/sdapi/v1/img2img', '/sdapi/v1/progress', '/v1/jobs', '/v1/jobs/{id}/events']) assert.ok(doc.paths[path], path);
   const docs = await alice.get('/docs');
   assert.equal(docs.status, 200);
-  assert.match(docs.body.toString(), /openapi\.json/);
+  assert.match(docs.body.toString(), /swagger-ui/);
+  assert.match((await alice.get('/docs/init.js')).body.toString(), /openapi\.json/);
   assert.equal((await fetch(`${gateway.url}/openapi.json`)).status, 401);
 });
 
