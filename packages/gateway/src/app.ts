@@ -51,7 +51,7 @@ export function createApp(deps: AppDeps) {
   });
   app.use(sameOriginGuard());
   app.use(deps.auth);
-  app.use(limitRequests({ redis: deps.queue.redis, prefix: deps.queue.prefix, requestsPerMinute: deps.config.RATE_LIMIT_REQUESTS, submitsPerMinute: deps.config.RATE_LIMIT_SUBMITS }));
+  app.use(limitRequests({ queue: deps.queue, requestsPerMinute: deps.config.RATE_LIMIT_REQUESTS, submitsPerMinute: deps.config.RATE_LIMIT_SUBMITS }));
   app.use(express.json({ limit: deps.config.BODY_LIMIT }));
   app.use(jobRoutes({ config: deps.config, queue: deps.queue, catalog: deps.catalog, metrics }));
   app.use(eventRoutes({ queue: deps.queue, shutdown }));

@@ -11,6 +11,7 @@ import { PreviewStore, type Preview } from './preview-store';
 import { JobLifecycle, isTerminal } from './lifecycle';
 import { decodeJson } from './envelope-codec';
 import { FarmKeys, bullmqKeys } from './keys';
+import { RateLimiter } from './rate-limiter';
 import { WebhookEmitter, WEBHOOK_QUEUE } from './webhook-queue';
 import { redisOp, requestConnection } from './redis';
 import type { DeliveryJobData, JobEnvelope, JobStatus, RenderJobData, WebhookEvent, WorkerCommand, WorkerInfo } from './types';
@@ -273,6 +274,11 @@ export class FarmQueue {
   /** Tells every live worker to unload or reload its sessions (A1111's unload-checkpoint / reload-checkpoint). */
   async commandWorkers(cmd: WorkerCommand): Promise<void> {
     await redisOp(() => this.redis.publish(this.keys.workerCommandChannel, cmd));
+  }
+
+  /** A per-user budget of `perMinute` requests shared by every gateway (GCRA in Redis); `budget` names it. */
+  rateLimiter(budget: string, perMinute: number): RateLimiter {
+    return new RateLimiter(this.redis, (user) => this.keys.rateLimit(budget, user), perMinute);
   }
 
   async ping(): Promise<void> {

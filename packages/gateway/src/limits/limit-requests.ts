@@ -2,21 +2,19 @@
 // the submission budget. Over budget: 429 with Retry-After. If Redis cannot answer, the request goes on: the route
 // itself answers 503 when it needs Redis, and reads that do not should not fail because the limiter is blind.
 import type { RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
-import { RateLimiter } from './rate-limiter';
+import type { FarmQueue } from '@farm/queue';
 
 const SUBMIT_PATHS = new Set(['/v1/jobs', '/sdapi/v1/txt2img', '/sdapi/v1/img2img']);
 
 export interface RequestLimits {
-  redis: Redis;
-  prefix: string;
+  queue: Pick<FarmQueue, 'rateLimiter'>;
   requestsPerMinute: number;
   submitsPerMinute: number;
 }
 
 export function limitRequests(limits: RequestLimits): RequestHandler {
-  const requests = limits.requestsPerMinute > 0 ? new RateLimiter(limits.redis, `${limits.prefix}:rl:requests`, limits.requestsPerMinute) : null;
-  const submits = limits.submitsPerMinute > 0 ? new RateLimiter(limits.redis, `${limits.prefix}:rl:submits`, limits.submitsPerMinute) : null;
+  const requests = limits.requestsPerMinute > 0 ? limits.queue.rateLimiter('requests', limits.requestsPerMinute) : null;
+  const submits = limits.submitsPerMinute > 0 ? limits.queue.rateLimiter('submits', limits.submitsPerMinute) : null;
   return (req, res, next) => {
     const user = req.user?.id;
     const isSubmit = req.method === 'POST' && SUBMIT_PATHS.has(req.path);

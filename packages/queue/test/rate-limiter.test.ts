@@ -4,14 +4,15 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { startRedis } from '@farm/testkit';
-import { RateLimiter } from '../src/limits/rate-limiter';
+import { FarmKeys, RateLimiter } from '../src/index';
 
 const server = await startRedis();
 const redis = new Redis(server.url);
 after(async () => { redis.disconnect(); await server.stop(); });
 
 test('a budget of N per minute lets N through at once, refuses the next with the wait until one refills', async () => {
-  const limiter = new RateLimiter(redis, `rl${randomUUID().slice(0, 6)}`, 6);
+  const keys = new FarmKeys(`rl${randomUUID().slice(0, 6)}`);
+  const limiter = new RateLimiter(redis, (user) => keys.rateLimit('requests', user), 6);
   const decisions = [];
   for (let i = 0; i < 7; i++) decisions.push(await limiter.take('alice'));
   assert.deepEqual(decisions.map((d) => d.allowed), [true, true, true, true, true, true, false]);
@@ -22,11 +23,12 @@ test('a budget of N per minute lets N through at once, refuses the next with the
 });
 
 test('two limiters on the same keys (two gateways) share one budget', async () => {
-  const prefix = `rl${randomUUID().slice(0, 6)}`;
+  const keys = new FarmKeys(`rl${randomUUID().slice(0, 6)}`);
+  const key = (user: string) => keys.rateLimit('submits', user);
   const other = new Redis(server.url);
   try {
-    const one = new RateLimiter(redis, prefix, 4);
-    const two = new RateLimiter(other, prefix, 4);
+    const one = new RateLimiter(redis, key, 4);
+    const two = new RateLimiter(other, key, 4);
     const allowed = [];
     for (let i = 0; i < 4; i++) allowed.push((await (i % 2 ? one : two).take('alice')).allowed);
     assert.deepEqual(allowed, [true, true, true, true]);

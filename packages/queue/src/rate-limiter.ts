@@ -23,12 +23,13 @@ export class RateLimiter {
   private readonly intervalMs: number;
   private readonly spanMs = 60_000;
 
-  constructor(private readonly redis: Redis, private readonly keyPrefix: string, readonly perMinute: number) {
+  /** `key(user)` names the user's state (FarmKeys.rateLimit); limiters with the same keys share one budget. */
+  constructor(private readonly redis: Redis, private readonly key: (user: string) => string, readonly perMinute: number) {
     this.intervalMs = this.spanMs / perMinute;
   }
 
   async take(user: string): Promise<RateDecision> {
-    const [allowed, waitMs] = (await this.redis.eval(GCRA, 1, `${this.keyPrefix}:${user}`, this.intervalMs, this.spanMs)) as [number, number];
+    const [allowed, waitMs] = (await this.redis.eval(GCRA, 1, this.key(user), this.intervalMs, this.spanMs)) as [number, number];
     return { allowed: allowed === 1, retryAfterSeconds: allowed === 1 ? 0 : Math.max(1, Math.ceil(waitMs / 1000)) };
   }
 }
