@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { startRedis, ensureTinyModel, launchBrowser, type RedisServer } from '@farm/testkit';
-import { farmEnv, startGatewayProcess, startWorkerProcess, waitFor, USERS, type Proc, waitForWorkers } from './helpers/farm';
+import { farmEnv, startGatewayProcess, startWorkerProcess, USERS, type Proc, waitForWorkers } from './helpers/farm';
 
 const root = new URL('..', import.meta.url).pathname;
 let redis: RedisServer;
