@@ -3,10 +3,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
+import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { client, waitFor } from './helpers/farm';
 import { a1111Farm } from './helpers/a1111-farm';
 
-const farm = a1111Farm();
+const farm = a1111Farm((f) => {
+  // VAE_DIR: tiny's own decoder under another name, and tiny-alt's decoder
+  const vaeDir = mkdtempSync(join(tmpdir(), 'a1111-vae-'));
+  for (const [name, model] of [['same-vae', 'tiny'], ['alt-vae', 'tiny-alt']]) {
+    mkdirSync(join(vaeDir, name, 'vae_decoder'), { recursive: true });
+    copyFileSync(join(f.modelsDir, model, 'vae_decoder/model.onnx'), join(vaeDir, name, 'vae_decoder/model.onnx'));
+  }
+  return { VAE_DIR: vaeDir };
+});
 const gateway = { get url() { return farm.url; } };
 const small = { prompt: 'a castle on a hill', negative_prompt: 'fog', width: 64, height: 64, steps: 5 };
 
@@ -291,4 +302,24 @@ test('prompt editing through /sdapi/v1/txt2img: [a:b:N] with N past the last ste
   assert.match(JSON.parse(edited.body.info).infotexts[0], /^\[a castle:a forest:40\]/, 'the infotext keeps the prompt as written');
   const switched = await alice.post('/sdapi/v1/txt2img', { ...small, seed: 11, prompt: '[a castle:a forest:2]' });
   assert.ok(!(await pixels(switched.body.images[0])).equals(await pixels(plain.body.images[0])));
+});
+
+test('sd_vae picks a VAE from VAE_DIR for the job: listed, swapped, named in info and infotext', async () => {
+  const alice = client(gateway.url);
+  assert.deepEqual((await alice.get('/sdapi/v1/sd-vae')).body.map((v: any) => v.model_name), ['alt-vae', 'same-vae']);
+  const raw = async (b64: string) => sharp(Buffer.from(b64, 'base64')).raw().toBuffer();
+  const base = await alice.post('/sdapi/v1/txt2img', { ...small, seed: 21 });
+  const same = await alice.post('/sdapi/v1/txt2img', { ...small, seed: 21, override_settings: { sd_vae: 'same-vae.safetensors' } });
+  const alt = await alice.post('/sdapi/v1/txt2img', { ...small, seed: 21, override_settings: { sd_vae: 'alt-vae' } });
+  assert.ok((await raw(same.body.images[0])).equals(await raw(base.body.images[0])), 'the model\'s own decoder under another name decodes the same pixels');
+  assert.ok(!(await raw(alt.body.images[0])).equals(await raw(base.body.images[0])), 'another decoder decodes other pixels');
+  const info = JSON.parse(alt.body.info);
+  assert.equal(info.sd_vae_name, 'alt-vae');
+  assert.match(info.sd_vae_hash, /^[0-9a-f]{10}$/);
+  assert.match(info.infotexts[0], new RegExp(`Model: tiny, VAE hash: ${info.sd_vae_hash}, VAE: alt-vae,`));
+  assert.equal(JSON.parse(base.body.info).sd_vae_name, null);
+  const bad = await alice.post('/sdapi/v1/txt2img', { ...small, override_settings: { sd_vae: 'nope' } });
+  assert.equal(bad.status, 422);
+  assert.deepEqual(bad.body.detail[0].loc, ['body', 'override_settings', 'sd_vae']);
+  assert.match(bad.body.detail[0].msg, /available: Automatic, None, alt-vae, same-vae/);
 });

@@ -11,7 +11,7 @@ import { farmEnv, startGatewayProcess, startWorkerProcess, waitForWorkers, type 
 export interface A1111Farm { url: string; modelsDir: string }
 
 /** Registers before/after hooks; the returned object is filled in once the farm is up. */
-export function a1111Farm(env: () => Record<string, string> = () => ({})): A1111Farm {
+export function a1111Farm(env: (farm: A1111Farm) => Record<string, string> = () => ({})): A1111Farm {
   const farm: A1111Farm = { url: '', modelsDir: '' };
   let redis: RedisServer;
   let gateway: Proc & { url: string };
@@ -22,7 +22,7 @@ export function a1111Farm(env: () => Record<string, string> = () => ({})): A1111
     await generateModel({ preset: 'tiny', outDir: join(farm.modelsDir, 'tiny'), seed: 1, controlnet: false });
     await generateModel({ preset: 'tiny', outDir: join(farm.modelsDir, 'tiny-alt'), seed: 2, controlnet: false });
     await generateModel({ preset: 'tiny', outDir: join(farm.modelsDir, 'tiny-cn'), seed: 3 });
-    const config = farmEnv({ redisUrl: redis.url, modelsDir: farm.modelsDir, env: env() });
+    const config = farmEnv({ redisUrl: redis.url, modelsDir: farm.modelsDir, env: env(farm) });
     gateway = await startGatewayProcess(config);
     worker = startWorkerProcess(config);
     farm.url = gateway.url;

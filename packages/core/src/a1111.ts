@@ -175,6 +175,15 @@ export interface A1111Context {
   /** the caller's stored options with override_settings already merged in */
   options: Record<string, unknown>;
   styles: PromptStyle[];
+  /** the VAE folders in VAE_DIR that sd_vae may name */
+  vaes?: string[];
+}
+
+/** A1111's sd_vae: "Automatic" and "None" keep the model's VAE; a name (with or without a file extension) picks one of `vaes`. */
+export function resolveVae(value: unknown, vaes: string[]): string | undefined | null {
+  if (value === undefined || value === null || value === '' || value === 'Automatic' || value === 'None') return undefined;
+  const name = String(value).replace(/\.(safetensors|ckpt|pt|onnx)$/i, '');
+  return vaes.includes(name) ? name : null;
 }
 
 export interface A1111Parsed {
@@ -233,7 +242,7 @@ export const A1111_IMAGE_OPTIONS: Record<string, unknown> = {
   sgm_noise_multiplier: false, sd_noise_schedule: 'Default',
 };
 
-function refuseUnsupportedOptions(options: Record<string, unknown>, fromOverride: Set<string>): void {
+function refuseUnsupportedOptions(options: Record<string, unknown>, fromOverride: Set<string>, vaes: string[]): void {
   const loc = (k: string) => (fromOverride.has(k) ? ['override_settings', k] : ['options', k]);
   for (const [key, neutral] of Object.entries(A1111_IMAGE_OPTIONS)) {
     const v = options[key];
@@ -242,7 +251,7 @@ function refuseUnsupportedOptions(options: Record<string, unknown>, fromOverride
     if (!same) throw invalid(loc(key), `option ${key} = ${JSON.stringify(v)} changes the image and is not supported by this farm yet (it runs with ${JSON.stringify(neutral)})`, 'value_error.unsupported');
   }
   const vae = options.sd_vae;
-  if (vae !== undefined && vae !== null && !['Automatic', 'None'].includes(String(vae))) throw invalid(loc('sd_vae'), `VAE "${String(vae)}" is not installed; available: Automatic, None (see /sdapi/v1/sd-vae)`);
+  if (resolveVae(vae, vaes) === null) throw invalid(loc('sd_vae'), `VAE "${String(vae)}" is not installed; available: ${['Automatic', 'None', ...vaes].join(', ')} (see /sdapi/v1/sd-vae)`);
 }
 
 /** A1111's own default random source (its `randn_source` option). */
@@ -285,7 +294,7 @@ export function parseA1111(kind: A1111Kind, body: unknown, ctx: A1111Context): A
   }
   const override = get<Record<string, unknown> | null>('override_settings') ?? {};
   const options = { ...ctx.options, ...override };
-  refuseUnsupportedOptions(options, new Set(Object.keys(override)));
+  refuseUnsupportedOptions(options, new Set(Object.keys(override)), ctx.vaes ?? []);
   const settings = { ...readA1111Settings(ctx.options, ['body', 'options']), ...readA1111Settings(override, ['body', 'override_settings']) };
 
   const { sampler, scheduler } = resolveSampler(r.sampler_name || get<string>('sampler_index'), r.scheduler, ctx.catalog);
@@ -367,6 +376,8 @@ export function parseA1111(kind: A1111Kind, body: unknown, ctx: A1111Context): A
       clip_skip: settings.CLIP_stop_at_last_layers ?? 1, subseed, subseed_strength: subseedStrength, seed_resize_from_w: get<number>('seed_resize_from_w'), seed_resize_from_h: get<number>('seed_resize_from_h'),
     }, ctx.limits, ctx.catalog, { unused: [] });
     if (params.hires) params.hires.denoising_strength = denoising;
+    const vae = resolveVae(options.sd_vae, ctx.vaes ?? []);
+    if (vae) params.vae = vae;
     return { params, request: r, prompt, negative_prompt: negative, styles: styleNames, infoDenoising: denoising, comments };
   } catch (e) {
     if (e instanceof UnknownSamplerError) throw new A1111HttpError(400, 'Sampler not found', { available: (e.details as { available?: string[] })?.available ?? [] });

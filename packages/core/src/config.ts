@@ -17,7 +17,7 @@ export const CONFIG_VARIABLES = [
   ['DATA_DIR', './data', 'result images when STORAGE=fs'],
   ['STYLES_FILE', './styles.csv', 'prompt styles in A1111\'s styles.csv format (name,prompt,negative_prompt) for `styles` and /sdapi/v1/prompt-styles'],
   ['EMBEDDINGS_DIR', './embeddings', 'textual inversion embeddings (`<name>.safetensors`; pickles are never opened): the name in a prompt stands for its vectors'],
-  ['VAE_DIR', './vae', 'VAEs listed by /sdapi/v1/sd-vae (ONNX folders with vae_decoder/model.onnx)'],
+  ['VAE_DIR', './vae', 'VAEs for A1111\'s `sd_vae` and /sdapi/v1/sd-vae: ONNX folders with vae_decoder/model.onnx (gateways and workers)'],
   ['STORAGE', 'fs', '`fs` or `s3`'],
   ['S3_BUCKET', 'renders', 'bucket for STORAGE=s3'],
   ['S3_REGION', 'us-east-1', 'region for STORAGE=s3'],

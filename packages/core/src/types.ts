@@ -69,6 +69,8 @@ export interface GenerationParams {
   /** A1111 "resize seed from": the noise is drawn for this pixel size and pasted centred; <= 0 means off */
   seed_resize_from_w?: number;
   seed_resize_from_h?: number;
+  /** a VAE folder in VAE_DIR (A1111's sd_vae) whose decoder replaces the model's; absent: the model's own */
+  vae?: string;
   /** steps between live previews (A1111's show_progress_every_n_steps with live_previews_enable); absent or 0: none. Never changes the image. */
   live_preview_every?: number;
   /** A1111 eta_noise_seed_delta (ENSD): noise after the first draw comes from seed + delta */

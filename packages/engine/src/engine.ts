@@ -1,6 +1,7 @@
 // The engine: validates a batch of compatible requests and renders it in named stages (sessions -> conditioning ->
 // noise -> denoise -> decode -> encode), returning PNGs with A1111 infotext. Sessions come from a provider so
 // LoRA-merged variants slot in.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ValidationError, checkModelSize, checkClipSkip, hiresTarget, knownUpscaler, samplerTotalSteps, type GenerationParams, type LoraRef } from '@farm/core';
@@ -50,6 +51,8 @@ export interface EngineOptions {
   embeddingsDir?: string;
   /** converts checkpoint files and diffusers folders dropped into modelsDir (the worker supplies modelgen's) */
   importer?: ModelImporter;
+  /** VAE folders (<name>/vae_decoder/model.onnx) that params.vae names (A1111's sd_vae) */
+  vaeDir?: string;
 }
 
 export interface EngineItem { id: string; params: GenerationParams }
@@ -168,6 +171,7 @@ export class Engine {
   /** Throws a typed error naming the field for anything the pipeline cannot run. */
   validate(p: GenerationParams): void {
     const model = this.registry.get(p.model);
+    if (p.vae) this.vaeDecoderFile(p.vae);
     getSampler(p.sampler, p.scheduler);
     // a checkpoint's scheduler config exists once it is converted (generate prepares before it validates)
     const problem = model.source && !model.path ? null : schedulerConfigProblem(this.registry.files(p.model).scheduler);
@@ -209,13 +213,20 @@ export class Engine {
     }
   }
 
-  async sessions(model: ModelInfo, loras: LoraRef[]): Promise<ModelSessions> {
+  /** The decoder of a VAE in vaeDir (A1111's sd_vae); throws a ValidationError on `sd_vae` when there is none. */
+  vaeDecoderFile(vae: string): string {
+    const file = join(this.opts.vaeDir ?? '', vae, 'vae_decoder/model.onnx');
+    if (!this.opts.vaeDir || vae.includes('/') || vae.includes('\\') || vae.startsWith('.') || !existsSync(file)) throw new ValidationError(`VAE "${vae}" is not installed on this worker (VAE_DIR)`, 'sd_vae');
+    return file;
+  }
+
+  async sessions(model: ModelInfo, loras: LoraRef[], vae?: string): Promise<ModelSessions> {
     const active = loras.filter((l) => l.weight !== 0);
     const merged = active.length > 0 && this.loraSessions ? await this.loraSessions({ model, loras: active, cache: this.cache }) : null;
     return {
       textEncoder: merged?.textEncoder ?? await this.cache.network(model.path, 'text_encoder'),
       unet: merged?.unet ?? await this.cache.network(model.path, 'unet'),
-      vaeDecoder: await this.cache.network(model.path, 'vae_decoder'),
+      vaeDecoder: vae ? await this.cache.get(`vae:${vae}|vae_decoder`, () => this.vaeDecoderFile(vae)) : await this.cache.network(model.path, 'vae_decoder'),
     };
   }
 
@@ -259,13 +270,17 @@ export class Engine {
     await this.registry.prepare(items[0].params.model, this.opts.importer, (done, total) => hooks.onStep?.(done, total));
     for (const it of items) this.validate(it.params);
     const plan = this.plan(items);
-    const sessions = await this.sessions(plan.model, plan.loras);
+    const sessions = await this.sessions(plan.model, plan.loras, items[0].params.vae);
     const conditioning = await this.condition(plan, sessions);
     const rows = this.noise(plan, conditioning);
     const denoised = await this.denoise(plan, sessions, conditioning, rows, hooks);
     const decoded = this.decode(plan, sessions, denoised, hooks);
     // a model converted from a single checkpoint file reports that file's hash, as A1111 does
-    const meta = { modelHash: shortHash(await modelSha256(plan.model.source?.format === 'ldm' ? plan.model.source.path : plan.model.path)) };
+    const vae = items[0].params.vae;
+    const meta = {
+      modelHash: shortHash(await modelSha256(plan.model.source?.format === 'ldm' ? plan.model.source.path : plan.model.path)),
+      ...(vae ? { vaeName: vae, vaeHash: shortHash(await modelSha256(this.vaeDecoderFile(vae))) } : {}),
+    };
     const images = await this.encode(plan, conditioning, decoded, meta);
     return items.map(({ id, params: p }) => {
       const seeds = rows.filter((r) => r.itemId === id).map((r) => r.seed);

@@ -19,7 +19,7 @@ export async function runWorkerProcess(config: FarmConfig, extra: { lockDuration
           queueSeconds: seconds(e.created_at, e.started_at), runSeconds: seconds(e.started_at, e.completed_at) }, 'job finished');
       },
     },
-    redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, modelsDir: config.MODELS_DIR, loraDir: config.LORA_DIR, upscalersDir: config.UPSCALERS_DIR, embeddingsDir: config.EMBEDDINGS_DIR,
+    redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, modelsDir: config.MODELS_DIR, loraDir: config.LORA_DIR, upscalersDir: config.UPSCALERS_DIR, embeddingsDir: config.EMBEDDINGS_DIR, vaeDir: config.VAE_DIR,
     storage: createStorage(storageConfig(config)), maxBatch: config.MAX_BATCH, maxPixels: config.MAX_PIXELS, maxSteps: config.MAX_STEPS,
     providers: config.EXECUTION_PROVIDERS, intraOpThreads: config.ORT_THREADS, storageAttempts: config.STORAGE_ATTEMPTS, ...extra,
     log: (msg, fields, level) => logger[level ?? 'info'](fields ?? {}, msg),

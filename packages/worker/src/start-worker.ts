@@ -12,6 +12,8 @@ export interface WorkerOptions {
   loraDir?: string;
   upscalersDir?: string;
   embeddingsDir?: string;
+  /** VAE folders that jobs' sd_vae names */
+  vaeDir?: string;
   storage: Storage;
   maxBatch: number;
   maxPixels: number;
@@ -44,7 +46,7 @@ async function putWithRetry(storage: Storage, key: string, body: Buffer, attempt
 
 export async function startWorker(opts: WorkerOptions): Promise<{ id: string; engine: EngineApi; close(): Promise<void> }> {
   const engineOptions = {
-    modelsDir: opts.modelsDir, loraDir: opts.loraDir, upscalersDir: opts.upscalersDir, embeddingsDir: opts.embeddingsDir, providers: opts.providers, maxPixels: opts.maxPixels, maxSteps: opts.maxSteps, intraOpThreads: opts.intraOpThreads,
+    modelsDir: opts.modelsDir, loraDir: opts.loraDir, upscalersDir: opts.upscalersDir, embeddingsDir: opts.embeddingsDir, vaeDir: opts.vaeDir, providers: opts.providers, maxPixels: opts.maxPixels, maxSteps: opts.maxSteps, intraOpThreads: opts.intraOpThreads,
   };
   // the engine thread imports the checkpoint importer itself (functions do not cross threads)
   const engine: EngineApi = opts.engineThread === false

@@ -11,6 +11,9 @@ export interface InfotextMeta {
   /** add_model_hash_to_info / add_model_name_to_info (A1111 default true) */
   addModelHash?: boolean;
   addModelName?: boolean;
+  /** the VAE that replaced the model's (A1111's "VAE hash" and "VAE") */
+  vaeHash?: string | null;
+  vaeName?: string | null;
 }
 
 /** Python's str() of a float: 7 -> "7.0", 0.75 -> "0.75". */
@@ -35,6 +38,8 @@ export function buildInfotext(p: GenerationParams, seed: number, extra: Record<s
     Size: `${p.width}x${p.height}`,
     'Model hash': meta.addModelHash === false ? null : meta.modelHash,
     Model: meta.addModelName === false ? null : p.model,
+    'VAE hash': meta.vaeHash,
+    VAE: meta.vaeName,
     'Variation seed': rng['Variation seed'],
     'Variation seed strength': rng['Variation seed strength'],
     'Seed resize from': rng['Seed resize from'],

@@ -10,6 +10,9 @@ import { assertLiveWorkerFor } from '../guards/live-worker';
 import { A1111_OPTION_DEFAULTS } from './options-defaults';
 import { loadStyles } from './styles';
 import { applyInfotext } from './apply-infotext';
+import { listVaes } from './lists';
+import { join } from 'node:path';
+import { modelSha256, shortHash } from '@farm/engine/model-hash';
 import { sdModels, resolveCheckpoint } from './models';
 import { a1111Info, jobTimestamp } from './info';
 import { encodeImage, imageGrid, wantsGrid, type OutputOptions } from './output-images';
@@ -31,7 +34,7 @@ export function generateRoutes(deps: A1111Deps): Router {
     if (override && typeof override === 'object' && 'sd_model_checkpoint' in override) (override as Record<string, unknown>).sd_model_checkpoint = alias((override as Record<string, unknown>).sd_model_checkpoint);
     const options = { ...stored, ...(stored.sd_model_checkpoint !== undefined ? { sd_model_checkpoint: alias(stored.sd_model_checkpoint) } : {}) };
     const withInfotext = applyInfotext(kind, { ...body, ...(override !== undefined ? { override_settings: override } : {}) }, options);
-    const parsed = parseA1111(kind, withInfotext, { limits, catalog, options, styles: loadStyles(deps.config.STYLES_FILE) });
+    const parsed = parseA1111(kind, withInfotext, { limits, catalog, options, styles: loadStyles(deps.config.STYLES_FILE), vaes: listVaes(deps.config.VAE_DIR).map((v) => v.model_name) });
     const format = String({ ...A1111_OPTION_DEFAULTS, ...stored, ...(parsed.request.override_settings ?? {}) }.samples_format).toLowerCase();
     if (!['png', 'jpg', 'jpeg', 'webp'].includes(format)) {
       const loc = parsed.request.override_settings && 'samples_format' in parsed.request.override_settings ? ['override_settings', 'samples_format'] : ['options', 'samples_format'];
@@ -77,6 +80,7 @@ export function generateRoutes(deps: A1111Deps): Router {
     const info = a1111Info({
       parsed, seeds, infotexts, subseed: requestSubseed === -1 ? randomInt(0, 4294967294) : requestSubseed,
       modelHash: models.find((m) => m.model_name === parsed.params.model)?.hash ?? null,
+      vaeHash: parsed.params.vae ? shortHash(await modelSha256(join(deps.config.VAE_DIR, parsed.params.vae, 'vae_decoder/model.onnx'))) : null,
       jobTimestamp: jobTimestamp(new Date(job.started_at ?? job.created_at)), indexOfFirstImage, clipSkip: parsed.params.clip_skip ?? 1,
       faceRestorationModel: null,
     });
