@@ -22,6 +22,15 @@ const suites: Record<string, Suite> = {
     const { runFarmBench } = await import('./farm-bench');
     return runFarmBench({ latencyRuns: 20, throughputJobs: 40 });
   },
+  gpu: async () => {
+    const { runGpuBench, flavourAgreement } = await import('./gpu-bench');
+    const { writeResult } = await import('./lib/report');
+    const { join } = await import('node:path');
+    const modelsDir = new URL('../.cache/bench-models', import.meta.url).pathname;
+    await runGpuBench({ modelsDir, providers, deviceTflops: Number(process.env.BENCH_DEVICE_TFLOPS) || undefined });
+    const rows = await flavourAgreement(join(modelsDir, 'sd15-flavours'), providers);
+    return writeResult('gpu-sd15-fp16-agreement', { providers }, [{ title: 'gpu flavour vs portable, same weights and inputs', rows }]);
+  },
   'engine-sd15': async () => {
     const { runSd15StepBench } = await import('./sd15-bench');
     return runSd15StepBench(providers);
