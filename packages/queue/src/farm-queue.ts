@@ -224,7 +224,7 @@ export class FarmQueue {
         set.delete(onMessage);
         if (set.size === 0) {
           this.listeners.delete(channel);
-          await sub.unsubscribe(channel).catch(() => {});
+          await sub.unsubscribe(channel).catch((e: Error) => this.warn('could not unsubscribe from a job channel', { channel, error: e.message }));
         }
       };
     })();

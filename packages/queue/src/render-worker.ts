@@ -259,7 +259,7 @@ export class RenderWorker {
       results = await this.opts.engine.generate(runnable.map((h) => ({ id: h.job.id!, params: h.job.data.params })), {
         onStep, isCanceled: (id) => this.canceled.has(id),
         interrupted: (id) => this.interrupted.has(id), skips: (id) => this.skips.get(id) ?? 0,
-        onPreview: (id, step, png) => { progressUpdates.push(this.queue.previews.set(id, step, png).catch(() => {})); },
+        onPreview: (id, step, png) => { progressUpdates.push(this.queue.previews.set(id, step, png).catch((e: Error) => this.log('could not store a preview', { jobId: id, error: e.message }, 'warn'))); },
       });
     } catch (e) {
       await Promise.all(progressUpdates);
