@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { generateModel } from '@farm/modelgen';
 import { onnx } from '@farm/engine/onnx-proto';
-import { farmEnv, farmFixture, startGatewayProcess, startWorkerProcess, client, waitFor, type Proc } from './helpers/farm';
+import { farmEnv, farmFixture, startGatewayProcess, startWorkerProcess, client, waitForWorkers, type Proc } from './helpers/farm';
 
 const fx = farmFixture();
 let gateway: Proc & { url: string };
@@ -44,7 +44,7 @@ const ready = () => (started ??= (async () => {
   const farm = farmEnv({ redisUrl: fx.redis.url, modelsDir });
   gateway = await startGatewayProcess(farm);
   fx.procs.push(gateway, startWorkerProcess(farm));
-  await waitFor('a live worker', async () => (await fetch(`${gateway.url}/readyz`)).status === 200);
+  await waitForWorkers(gateway.url);
 })());
 
 test('72x104 renders on a generated model through /sdapi/v1 and the native API', async () => {
@@ -60,11 +60,11 @@ test('a fixed-2x export: 72x104 is a 422 at the gateway naming the model, 80x112
   await ready();
   const alice = client(gateway.url);
   const refused = await alice.post('/sdapi/v1/txt2img', { ...small, width: 72, height: 112, override_settings: { sd_model_checkpoint: 'tiny-fixed' } });
-  assert.equal(refused.status, 422);
+  assert.equal(refused.status, 422, JSON.stringify(refused.body));
   assert.deepEqual(refused.body.detail[0].loc, ['body', 'width']);
   assert.match(refused.body.detail[0].msg, /model "tiny-fixed" .* multiple of 16, got 72/);
   const native = await alice.post('/v1/jobs', { ...small, model: 'tiny-fixed', width: 80, height: 104 });
-  assert.equal(native.status, 422);
+  assert.equal(native.status, 422, JSON.stringify(native.body));
   assert.equal(native.body.error.field, 'height');
   const ok = await alice.post('/sdapi/v1/txt2img', { ...small, width: 80, height: 112, override_settings: { sd_model_checkpoint: 'tiny-fixed' } });
   assert.equal(ok.status, 200);

@@ -43,7 +43,7 @@ export function checkClipSkip(model: string, clipSkip: number, hiddenStates: num
 export function checkModelSize(model: string, width: number, height: number, multiple: number): void {
   for (const [field, v] of [['width', width], ['height', height]] as const) {
     if (v % multiple !== 0) {
-      throw new ValidationError(`model "${model}" upsamples by fixed factors of 2, so ${field} must be a multiple of ${multiple}, got ${v}; export its UNet with upsample sizes taken from the skip connections (as diffusers' upsample_size) to run any multiple of 8`, field);
+      throw new ValidationError(`model "${model}" upsamples by fixed factors of 2, so ${field} must be a multiple of ${multiple}, got ${v}; export its UNet with each upsampling sized like its skip tensor (diffusers' upsample_size) to run any multiple of 8`, field);
     }
   }
 }
