@@ -40,6 +40,10 @@ export const CONFIG_VARIABLES = [
   ['DEFAULT_MODEL', '(first model)', 'model used when a request names none'],
   ['EXECUTION_PROVIDERS', 'cpu', 'onnxruntime providers in order: cpu, cuda, tensorrt'],
   ['ORT_THREADS', '(onnxruntime default)', 'intra-op threads per session'],
+  ['GRAPH_FLAVOUR', 'auto', 'model graphs to open: `auto` (model.gpu.onnx when the first provider is cuda or tensorrt, else model.onnx), `portable`, `gpu`'],
+  ['GPU_DEVICE_ID', '0', 'CUDA device the cuda and tensorrt providers run on'],
+  ['TRT_FP16', 'true', 'TensorRT builds float16 engines (ORT_TENSORRT_FP16_ENABLE)'],
+  ['TRT_ENGINE_CACHE_DIR', '(none)', 'TensorRT engine cache folder (ORT_TENSORRT_ENGINE_CACHE_ENABLE/ORT_TENSORRT_CACHE_PATH); a volume keeps engines across restarts'],
   ['WEBHOOK_SECRET', '(random per process)', 'Standard Webhooks signing secret, `whsec_<base64>`'],
   ['WEBHOOK_ALLOW_PRIVATE', 'false', 'allow webhook URLs on loopback/private addresses'],
   ['WEBHOOK_ALLOWED_HOSTS', '(none)', 'comma-separated webhook hosts allowed even when they resolve to private addresses (internal services)'],
@@ -95,6 +99,10 @@ export const configSchema = z.object({
     return list as ('cpu' | 'cuda' | 'tensorrt')[];
   }),
   ORT_THREADS: int(1).optional(),
+  GRAPH_FLAVOUR: z.enum(['auto', 'portable', 'gpu']).default('auto'),
+  GPU_DEVICE_ID: int(0).default(0),
+  TRT_FP16: bool.default('true'),
+  TRT_ENGINE_CACHE_DIR: z.string().optional(),
   WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must look like whsec_<base64>').optional(),
   WEBHOOK_ALLOW_PRIVATE: bool.default('false'),
   WEBHOOK_ALLOWED_HOSTS: z.string().default(''),
@@ -119,6 +127,17 @@ export const configSchema = z.object({
 export type FarmConfig = z.infer<typeof configSchema>;
 
 export class ConfigError extends Error {}
+
+/**
+ * The TensorRT provider reads its fp16 switch and engine cache from environment variables when a session is
+ * created; the worker's entry point puts these into its environment before any session exists.
+ */
+export function tensorrtEnvironment(c: Pick<FarmConfig, 'TRT_FP16' | 'TRT_ENGINE_CACHE_DIR'>): Record<string, string> {
+  return {
+    ORT_TENSORRT_FP16_ENABLE: c.TRT_FP16 ? '1' : '0',
+    ...(c.TRT_ENGINE_CACHE_DIR ? { ORT_TENSORRT_ENGINE_CACHE_ENABLE: '1', ORT_TENSORRT_CACHE_PATH: c.TRT_ENGINE_CACHE_DIR } : {}),
+  };
+}
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): FarmConfig {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));

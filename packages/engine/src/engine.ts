@@ -41,6 +41,8 @@ export interface EngineOptions {
   maxCachedSessions?: number;
   /** graph flavour: auto (default) picks `gpu` files (model.gpu.onnx) when the first provider is cuda or tensorrt */
   graphFlavour?: 'auto' | 'portable' | 'gpu';
+  /** CUDA device of the cuda/tensorrt providers (default 0) */
+  gpuDeviceId?: number;
   /** images per VAE decoder call (default 4) */
   vaeBatch?: number;
   /** sharp's limitInputPixels for init and control images */
@@ -117,7 +119,7 @@ export class Engine {
 
   constructor(readonly opts: EngineOptions) {
     this.registry = new ModelRegistry(opts.modelsDir);
-    this.cache = new SessionCache({ providers: opts.providers, graphFlavour: opts.graphFlavour, intraOpThreads: opts.intraOpThreads, maxSessions: opts.maxCachedSessions });
+    this.cache = new SessionCache({ providers: opts.providers, graphFlavour: opts.graphFlavour, deviceId: opts.gpuDeviceId, intraOpThreads: opts.intraOpThreads, maxSessions: opts.maxCachedSessions });
     this.upscalers = upscalerModels(opts.upscalersDir, this.cache);
     this.controlNet = createControlNetPlanner({ maxInputPixels: opts.maxInputPixels ?? 4096 * 4096 });
     this.loraSessions = async ({ model, loras, cache }) => {

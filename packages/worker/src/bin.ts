@@ -1,9 +1,11 @@
 // The worker process (npm run worker, and the worker image's entry point): one render worker from environment configuration.
-import { loadConfig } from '@farm/core';
+import { loadConfig, tensorrtEnvironment } from '@farm/core';
 import { runWorkerProcess, workerTimingsFromEnv } from './index';
 
 try {
-  await runWorkerProcess(loadConfig(), workerTimingsFromEnv(process.env));
+  const config = loadConfig();
+  Object.assign(process.env, tensorrtEnvironment(config));
+  await runWorkerProcess(config, workerTimingsFromEnv(process.env));
 } catch (e) {
   console.error((e as Error).message);
   process.exit(1);

@@ -20,6 +20,8 @@ export interface WorkerOptions {
   maxSteps: number;
   providers?: ExecutionProvider[];
   intraOpThreads?: number;
+  graphFlavour?: 'auto' | 'portable' | 'gpu';
+  gpuDeviceId?: number;
   /** run the engine in a worker thread (default): the event loop stays free to renew locks during a long batch */
   engineThread?: boolean;
   workerId?: string;
@@ -47,6 +49,7 @@ async function putWithRetry(storage: Storage, key: string, body: Buffer, attempt
 export async function startWorker(opts: WorkerOptions): Promise<{ id: string; engine: EngineApi; close(): Promise<void> }> {
   const engineOptions = {
     modelsDir: opts.modelsDir, loraDir: opts.loraDir, upscalersDir: opts.upscalersDir, embeddingsDir: opts.embeddingsDir, vaeDir: opts.vaeDir, providers: opts.providers, maxPixels: opts.maxPixels, maxSteps: opts.maxSteps, intraOpThreads: opts.intraOpThreads,
+    graphFlavour: opts.graphFlavour, gpuDeviceId: opts.gpuDeviceId,
   };
   // the engine thread imports the checkpoint importer itself (functions do not cross threads)
   const engine: EngineApi = opts.engineThread === false

@@ -14,6 +14,8 @@ export interface SessionCacheOptions {
   providers?: ExecutionProvider[];
   /** auto (default): gpu when the first provider is cuda or tensorrt; the CPU path stays fp32 portable */
   graphFlavour?: 'auto' | GraphFlavourName;
+  /** CUDA device of the cuda and tensorrt providers */
+  deviceId?: number;
   intraOpThreads?: number;
   maxSessions?: number;
 }
@@ -49,7 +51,8 @@ export class SessionCache {
 
   sessionOptions(): ort.InferenceSession.SessionOptions {
     return {
-      executionProviders: this.providers,
+      // TensorRT's fp16 and engine cache come from its environment variables (core's tensorrtEnvironment)
+      executionProviders: this.providers.map((name) => (name === 'cpu' ? name : { name, deviceId: this.opts.deviceId ?? 0 })),
       graphOptimizationLevel: 'all',
       ...(this.opts.intraOpThreads ? { intraOpNumThreads: this.opts.intraOpThreads } : {}),
     };
