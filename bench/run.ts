@@ -31,6 +31,10 @@ const suites: Record<string, Suite> = {
     const rows = await flavourAgreement(join(modelsDir, 'sd15-flavours'), providers);
     return writeResult('gpu-sd15-fp16-agreement', { providers }, [{ title: 'gpu flavour vs portable, same weights and inputs', rows }]);
   },
+  'import-sd15': async () => {
+    const { runImportBench } = await import('./import-bench');
+    return runImportBench();
+  },
   'engine-sd15': async () => {
     const { runSd15StepBench } = await import('./sd15-bench');
     return runSd15StepBench(providers);

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { writeSafetensorsFile, type Dtype } from '@farm/engine/lora';
-import { GraphBuilder, initializerData } from './onnx-builder';
+import { GraphBuilder, initializerData, type WeightSource } from './onnx-builder';
 import { SeededRandom } from './seeded-random';
 import { buildTextEncoder } from './clip-text-encoder';
 import { buildBertTextEncoder } from './bert-text-encoder';
@@ -25,14 +25,26 @@ function transposeBack(data: Float32Array, rows: number, cols: number): Float32A
   return out;
 }
 
-/** The torch parameters of one network, drawn exactly as generateModel draws them for `seed`. */
-function networkParams(config: ModelConfig, seed: number, network: Network): Param[] {
+/** Per-tensor random values drawn only when written (SD1.5-sized fixtures for benchmarks, never whole in memory). */
+function lazyRandom(seed: number): WeightSource {
+  return {
+    read(key, count) {
+      let h = seed >>> 0;
+      for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619) >>> 0;
+      return new SeededRandom(h).normal(count, 0.02);
+    },
+  };
+}
+
+/** The torch parameters of one network, drawn exactly as generateModel draws them for `seed` (or, `lazy`, drawn
+ * per tensor when written: other values, flat memory). */
+function networkParams(config: ModelConfig, seed: number, network: Network, lazy = false): Param[] {
   const builds: [number, (g: GraphBuilder) => unknown][] = network === 'text_encoder'
     ? [[1, (g) => (config.textEncoder.kind === 'bert' ? buildBertTextEncoder(g, config.textEncoder) : buildTextEncoder(g, config.textEncoder))]]
     : network === 'unet' ? [[2, (g) => buildUNet(g, config.unet, { withResiduals: false })]]
       : [[3, (g) => buildVaeEncoder(g, config.vae)], [4, (g) => buildVaeDecoder(g, config.vae)]];
   return builds.flatMap(([index, build]) => {
-    const g = new GraphBuilder(new SeededRandom(seed * 1000 + index));
+    const g = new GraphBuilder(new SeededRandom(seed * 1000 + index), false, lazy ? lazyRandom(seed * 1000 + index) : undefined);
     build(g);
     const byName = new Map(g.initializers.map((i) => [i.name, i]));
     return g.weights.map((w) => ({
@@ -53,6 +65,8 @@ export interface CheckpointFixtureOptions {
   ema?: boolean;
   /** LDM only: the sidecar yaml's parameterization */
   parameterization?: 'eps' | 'v';
+  /** draw each tensor when it is written, not as generateModel does (values differ; memory stays flat: SD1.5 sizes) */
+  lazy?: boolean;
 }
 
 /** `<dir>/<name>.safetensors` + `<dir>/<name>.yaml`, as an SD1.x checkpoint from Civitai. */
@@ -63,15 +77,15 @@ export function writeLdmCheckpoint(path: string, opts: CheckpointFixtureOptions)
   const unetTable = new KeyTable(unetPairs(unetStructure(config.unet)));
   const vaeTable = new KeyTable(vaePairs(vaeStructure(config.vae)));
   const entries: { name: string; dtype: Dtype; shape: number[]; data: () => Float32Array }[] = [];
-  for (const p of networkParams(config, seed, 'unet')) {
+  for (const p of networkParams(config, seed, 'unet', opts.lazy)) {
     entries.push({ name: LDM_PREFIX.unet + unetTable.toLdm(p.key), dtype, shape: p.shape, data: p.data });
     if (opts.ema) entries.push({ name: `model_ema.${unetTable.toLdm(p.key).replace(/\./g, '')}`, dtype, shape: p.shape, data: () => p.data().map((v) => v * 0.5 + 0.01) });
   }
-  for (const p of networkParams(config, seed, 'vae')) {
+  for (const p of networkParams(config, seed, 'vae', opts.lazy)) {
     const shape = isVaeAttentionProjection(p.key) ? [...p.shape, 1, 1] : p.shape;
     entries.push({ name: LDM_PREFIX.vae + vaeTable.toLdm(p.key), dtype, shape, data: p.data });
   }
-  for (const p of networkParams(config, seed, 'text_encoder')) entries.push({ name: LDM_PREFIX.text_encoder + p.key, dtype, shape: p.shape, data: p.data });
+  for (const p of networkParams(config, seed, 'text_encoder', opts.lazy)) entries.push({ name: LDM_PREFIX.text_encoder + p.key, dtype, shape: p.shape, data: p.data });
   if (opts.ema) {
     entries.push({ name: 'model_ema.decay', dtype: 'F32', shape: [], data: () => Float32Array.of(0.9999) });
     for (const buffer of ['betas', 'alphas_cumprod']) entries.push({ name: buffer, dtype: 'F32', shape: [1000], data: () => new Float32Array(1000).fill(0.5) });
@@ -94,7 +108,7 @@ export function writeDiffusersFolder(dir: string, opts: CheckpointFixtureOptions
   const bert = config.textEncoder.kind === 'bert';
   const write = (sub: string, file: string, network: Network, json: Record<string, unknown>) => {
     mkdirSync(join(dir, sub), { recursive: true });
-    writeSafetensorsFile(join(dir, sub, file), networkParams(config, seed, network).map((p) => ({ name: p.key, dtype, shape: p.shape, data: p.data })), { format: 'pt' });
+    writeSafetensorsFile(join(dir, sub, file), networkParams(config, seed, network, opts.lazy).map((p) => ({ name: p.key, dtype, shape: p.shape, data: p.data })), { format: 'pt' });
     writeFileSync(join(dir, sub, 'config.json'), JSON.stringify(json, null, 2));
   };
   write('text_encoder', 'model.safetensors', 'text_encoder', textEncoderConfigJson(config.textEncoder));
