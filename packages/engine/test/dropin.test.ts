@@ -49,6 +49,13 @@ test('a dropped-in checkpoint converts once, on first use, with the conversion r
   assert.equal(conversions, 1);
   assert.equal(readdirSync(join(dir, '.converted')).filter((n) => n.startsWith('mine-')).length, 1);
   await again.close();
+  // a new graph version (the importer's) converts again, beside the old conversion
+  const next = Object.assign(async (...args: Parameters<ModelImporter>) => importer(...args), { version: 'graph99' });
+  const upgraded = new Engine({ modelsDir: dir, maxPixels: 1 << 16, maxSteps: 50, importer: next });
+  await upgraded.generate([{ id: 'u', params }]);
+  assert.equal(conversions, 2);
+  assert.ok(readdirSync(join(dir, '.converted')).some((n) => n.startsWith('mine-') && n.endsWith('-graph99')));
+  await upgraded.close();
   // without an importer the engine says what it cannot do
   const bare = new Engine({ modelsDir: mkdtempSync(join(tmpdir(), 'bare-')), maxPixels: 1 << 16, maxSteps: 50 });
   writeLdmCheckpoint(join(bare.opts.modelsDir, 'x.safetensors'), { preset: 'tiny', seed: 1 });

@@ -50,8 +50,9 @@ export const SCHEDULER_CONFIG = {
  * Bumped whenever the generated graphs change, so cached generated models (tests, `npm start`) are made again.
  * 2: UNet upsamplers resize to their skip connection's size (any multiple of 8).
  * 3: the CLIP text encoder also outputs hidden_states.0 .. hidden_states.L (clip skip).
+ * 4: the VAE encoder's downsamplers pad right and bottom only, as SD's VAE (real checkpoints' img2img latents).
  */
-export const GRAPH_VERSION = 3;
+export const GRAPH_VERSION = 4;
 
 function modelIndex(withControlNet: boolean, tokenizerClass: string) {
   const onnxModel = ['diffusers', 'OnnxRuntimeModel'];

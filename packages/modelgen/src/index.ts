@@ -1,4 +1,4 @@
-export { generateModel, generateModelAtomically, writeTokenizer, type GenerateModelOptions } from './generate-model';
+export { generateModel, generateModelAtomically, writeTokenizer, GRAPH_VERSION, type GenerateModelOptions } from './generate-model';
 export { presets, type ModelConfig, type PresetName } from './presets';
 export { buildWordPieceVocab } from './wordpiece-vocab';
 export { buildTokenizerFiles, bytesToUnicode } from './tokenizer-files';

@@ -84,8 +84,10 @@ export function vaeAttention(g: GraphBuilder, x: string, path: string, channels:
   return g.op('Add', [toImage(g, attended, x, scope), x], {}, `${scope}/Add`);
 }
 
-export function downsample(g: GraphBuilder, x: string, path: string, channels: number): string {
-  return g.conv(x, `${path}.conv`, channels, channels, 3, { stride: 2 });
+/** Stride-2 3x3 convolution. The UNet pads 1 on every side; the VAE encoder pads only right and bottom (diffusers'
+ * Downsample2D with padding=0, as LDM's VAE), which real checkpoints' VAE weights expect. */
+export function downsample(g: GraphBuilder, x: string, path: string, channels: number, opts: { padRightBottomOnly?: boolean } = {}): string {
+  return g.conv(x, `${path}.conv`, channels, channels, 3, { stride: 2, pads: opts.padRightBottomOnly ? [0, 0, 1, 1] : undefined });
 }
 
 /**

@@ -181,12 +181,13 @@ export class GraphBuilder {
     return y;
   }
 
-  conv(x: string, path: string, inCh: number, outCh: number, kernel: number, opts: { stride?: number; gain?: number } = {}): string {
+  /** `pads` ([top, left, bottom, right]) defaults to "same" padding. */
+  conv(x: string, path: string, inCh: number, outCh: number, kernel: number, opts: { stride?: number; gain?: number; pads?: number[] } = {}): string {
     const pad = (kernel - 1) >> 1;
     const w = this.randomParam(`${path}.weight`, [outCh, inCh, kernel, kernel], (opts.gain ?? 1) / Math.sqrt(inCh * kernel * kernel));
     const b = this.randomParam(`${path}.bias`, [outCh], 0.02);
     return this.op('Conv', [x, w, b], {
-      kernel_shape: [kernel, kernel], pads: [pad, pad, pad, pad], strides: [opts.stride ?? 1, opts.stride ?? 1], dilations: [1, 1], group: 1,
+      kernel_shape: [kernel, kernel], pads: opts.pads ?? [pad, pad, pad, pad], strides: [opts.stride ?? 1, opts.stride ?? 1], dilations: [1, 1], group: 1,
     }, `${GraphBuilder.scope(path)}/Conv`);
   }
 

@@ -21,7 +21,7 @@ export function buildVaeEncoder(g: GraphBuilder, c: VaeConfig) {
       h = resnet(g, h, `encoder.down_blocks.${i}.resnets.${j}`, ch, outCh, c.normGroups);
       ch = outCh;
     }
-    if (i < c.blockOutChannels.length - 1) h = downsample(g, h, `encoder.down_blocks.${i}.downsamplers.0`, ch);
+    if (i < c.blockOutChannels.length - 1) h = downsample(g, h, `encoder.down_blocks.${i}.downsamplers.0`, ch, { padRightBottomOnly: true });
   });
   h = midBlock(g, h, 'encoder', ch, c.normGroups);
   h = g.conv(g.silu(g.groupNorm(h, 'encoder.conv_norm_out', ch, c.normGroups, 1e-6), 'encoder.conv_act'), 'encoder.conv_out', ch, 2 * c.latentChannels, 3);

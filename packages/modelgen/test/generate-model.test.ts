@@ -182,3 +182,12 @@ test('tiny-taiyi: a BertModel text encoder (input_ids, attention_mask, token_typ
   // post-LN: every state is the output of a LayerNorm, so it is finite and bounded
   assert.ok(open.every((v) => Number.isFinite(v) && Math.abs(v) < 20));
 });
+
+test('the VAE encoder downsamples as SD\'s VAE does: stride 2, padded right and bottom only; the UNet pads every side', async () => {
+  await ready;
+  const { onnx } = await import('@farm/engine/onnx-proto');
+  const pads = (net: string, node: string) => onnx.ModelProto.decode(readFileSync(join(dir, net, 'model.onnx'))).graph!.node!
+    .find((n) => n.name === node)!.attribute!.find((a) => a.name === 'pads')!.ints!.map(Number);
+  assert.deepEqual(pads('vae_encoder', '/encoder/down_blocks.0/downsamplers.0/conv/Conv'), [0, 0, 1, 1]);
+  assert.deepEqual(pads('unet', '/down_blocks.0/downsamplers.0/conv/Conv'), [1, 1, 1, 1]);
+});

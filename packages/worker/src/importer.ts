@@ -2,7 +2,7 @@
 // converted by the generator's importer. A module of its own so the engine thread can import it (functions do not
 // cross threads).
 import type { ModelImporter } from '@farm/engine';
-import { importCheckpoint, CheckpointError } from '@farm/modelgen';
+import { importCheckpoint, CheckpointError, GRAPH_VERSION } from '@farm/modelgen';
 import { BadInputError, TransientError } from '@farm/core';
 
 export const importer: ModelImporter = async (source, outDir, { extraFiles, onProgress }) => {
@@ -14,3 +14,5 @@ export const importer: ModelImporter = async (source, outDir, { extraFiles, onPr
     throw new TransientError(`converting ${source.path} failed: ${(e as Error).message}`, { cause: e });
   }
 };
+// conversions are kept per graph version: a new generator graph converts again
+importer.version = `graph${GRAPH_VERSION}`;

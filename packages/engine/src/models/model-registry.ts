@@ -1,6 +1,7 @@
 // The models under MODELS_DIR (see scan.ts). ONNX folders run as they are; a checkpoint file or diffusers folder is
-// converted on first use by the importer the worker supplies, into MODELS_DIR/.converted/<name>-<sha256 prefix>/
-// (the source's hash, so a replaced file converts again and every worker finds the others' conversions).
+// converted on first use by the importer the worker supplies, into MODELS_DIR/.converted/<name>-<sha256 prefix>-<importer
+// version>/ (the source's hash and the graph's version: a replaced file or a new graph converts again, and every
+// worker finds the others' conversions).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -27,7 +28,8 @@ export interface LoadedModelFiles {
 
 /** Converts a checkpoint into an ONNX model folder at outDir (written elsewhere, then renamed into place), writing
  * `extraFiles` into it; reports progress as done of total parts. */
-export type ModelImporter = (source: { format: 'ldm' | 'diffusers'; path: string }, outDir: string, opts: { extraFiles: Record<string, string>; onProgress(done: number, total: number): void }) => Promise<void>;
+export type ModelImporter = ((source: { format: 'ldm' | 'diffusers'; path: string }, outDir: string, opts: { extraFiles: Record<string, string>; onProgress(done: number, total: number): void }) => Promise<void>)
+  & { /** what the importer builds (the generator's graph version): a new one converts again */ version?: string };
 
 export const CONVERTED_DIR = '.converted';
 
@@ -87,7 +89,7 @@ export class ModelRegistry {
     const source = info.source;
     const work = (async () => {
       const sha256 = await this.sourceSha256(name, source.path);
-      const outDir = join(this.modelsDir, CONVERTED_DIR, `${name}-${sha256.slice(0, 16)}`);
+      const outDir = join(this.modelsDir, CONVERTED_DIR, `${name}-${sha256.slice(0, 16)}${importer?.version ? `-${importer.version}` : ''}`);
       if (!existsSync(join(outDir, 'model_index.json'))) {
         if (!importer) throw new Error(`model "${name}" is a ${source.format === 'ldm' ? 'checkpoint file' : 'diffusers folder'} that must be converted, and this engine has no importer`);
         await importer(source, outDir, { extraFiles: { 'checkpoint.sha256': `${sha256}\n` }, onProgress });
