@@ -163,7 +163,9 @@ export class Engine {
 
   /** How many hidden states the model's text encoder exports for clip skip (0: none usable, clip skip 1 only). */
   hiddenStates(model: string): number {
-    return usableHiddenStates(clipSkipSupport(join(this.registry.get(model).path, 'text_encoder/model.onnx')));
+    const info = this.registry.get(model);
+    if (info.source && !info.path) throw new Error(`model "${model}" is not converted yet`);
+    return usableHiddenStates(clipSkipSupport(join(info.path, 'text_encoder/model.onnx')));
   }
 
   listModels(): ModelInfo[] {
@@ -182,7 +184,8 @@ export class Engine {
       if (!Number.isInteger(v) || v < 64 || v % 8 !== 0) throw new ValidationError(`${field} must be a multiple of 8 and at least 64, got ${v}`, field);
     }
     checkModelSize(p.model, p.width, p.height, this.sizeMultiple(p.model));
-    checkClipSkip(p.model, p.clip_skip ?? 1, this.hiddenStates(p.model));
+    // (a checkpoint not converted yet is checked once converted: generate prepares, then validates)
+    if (!model.source || model.path) checkClipSkip(p.model, p.clip_skip ?? 1, this.hiddenStates(p.model));
     if (p.width * p.height > this.opts.maxPixels) throw new ValidationError(`width x height = ${p.width * p.height} exceeds the maximum of ${this.opts.maxPixels} pixels`, 'width');
     if (!Number.isInteger(p.steps) || p.steps < 1 || p.steps > this.opts.maxSteps) throw new ValidationError(`steps must be an integer from 1 to ${this.opts.maxSteps}, got ${p.steps}`, 'steps');
     if (!Number.isFinite(p.cfg_scale)) throw new ValidationError('cfg_scale must be a finite number', 'cfg_scale');
