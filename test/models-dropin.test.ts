@@ -30,7 +30,8 @@ before(async () => {
   const farm = farmEnv({ redisUrl: redis.url, modelsDir });
   gateway = await startGatewayProcess(farm);
   worker = startWorkerProcess(farm);
-  await waitFor('a live worker', async () => (await fetch(`${gateway.url}/readyz`)).status === 200);
+  // /readyz answers 200 before any worker reports; A1111 calls need one that has
+  await waitFor('a live worker', async () => ((await (await fetch(`${gateway.url}/readyz`)).json()) as { workers?: number }).workers! > 0, 90_000);
 });
 after(async () => {
   await worker?.kill();
@@ -66,7 +67,7 @@ test('the web page\'s list (/v1/models) and /sdapi/v1/sd-models show the dropped
 test('an LDM .safetensors picked by override_settings.sd_model_checkpoint renders the pixels of the model it came from', async () => {
   const alice = client(gateway.url);
   const original = await alice.post('/sdapi/v1/txt2img', { ...small, prompt: 'a lighthouse, (sunset:1.2)', override_settings: { sd_model_checkpoint: 'tiny' } });
-  assert.equal(original.status, 200);
+  assert.equal(original.status, 200, JSON.stringify(original.body));
   const dropped = await alice.post('/sdapi/v1/txt2img', { ...small, prompt: 'a lighthouse, (sunset:1.2)', override_settings: { sd_model_checkpoint: 'civitai-style.safetensors' } });
   assert.equal(dropped.status, 200, JSON.stringify(dropped.body));
   assert.equal(JSON.parse(dropped.body.info).sd_model_name, 'civitai-style');
