@@ -1,6 +1,7 @@
 // All configuration comes from the environment, parsed once at boot by one schema; a bad value stops the process
 // with a message naming the variable. Packages receive the parsed object, never process.env.
 import ipaddr from 'ipaddr.js';
+import { totalmem } from 'node:os';
 import { z } from 'zod';
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -41,6 +42,7 @@ export const CONFIG_VARIABLES = [
   ['EXECUTION_PROVIDERS', 'cpu', 'onnxruntime providers in order: cpu, cuda, tensorrt'],
   ['ORT_THREADS', '(onnxruntime default)', 'intra-op threads per session'],
   ['GRAPH_FLAVOUR', 'auto', 'model graphs to open: `auto` (model.gpu.onnx when the first provider is cuda or tensorrt, else model.onnx), `portable`, `gpu`'],
+  ['SESSION_CACHE_BYTES', '(half the host memory)', 'weights a worker keeps loaded, in bytes (suffixes K, M, G, T: binary): models\' base networks stay pinned, LoRA-merged sessions go first, a LoRA set that does not fit is refused rather than exceed it; on a GPU set it to the device memory less the activations'],
   ['GPU_DEVICE_ID', '0', 'CUDA device the cuda and tensorrt providers run on'],
   ['TRT_FP16', 'true', 'TensorRT builds float16 engines (ORT_TENSORRT_FP16_ENABLE)'],
   ['TRT_ENGINE_CACHE_DIR', '(none)', 'TensorRT engine cache folder (ORT_TENSORRT_ENGINE_CACHE_ENABLE/ORT_TENSORRT_CACHE_PATH); a volume keeps engines across restarts'],
@@ -100,6 +102,12 @@ export const configSchema = z.object({
   }),
   ORT_THREADS: int(1).optional(),
   GRAPH_FLAVOUR: z.enum(['auto', 'portable', 'gpu']).default('auto'),
+  SESSION_CACHE_BYTES: z.string().optional().transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return defaultSessionCacheBytes();
+    const bytes = parseByteSize(v);
+    if (bytes === null) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a byte count like 8589934592, 8G or 512MiB' });
+    return bytes ?? 0;
+  }),
   GPU_DEVICE_ID: int(0).default(0),
   TRT_FP16: bool.default('true'),
   TRT_ENGINE_CACHE_DIR: z.string().optional(),
@@ -125,6 +133,20 @@ export const configSchema = z.object({
 });
 
 export type FarmConfig = z.infer<typeof configSchema>;
+
+/** The session cache's default budget: half the host's memory (the rest: activations, the runtime, the OS). */
+export function defaultSessionCacheBytes(hostBytes = totalmem()): number {
+  return Math.floor(hostBytes / 2);
+}
+
+/** "8589934592", "8G", "8GiB", "512m" -> bytes (binary multiples); null when it is not one. */
+export function parseByteSize(text: string): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?|b)?\s*$/i.exec(text);
+  if (!m) return null;
+  const power = m[2] ? 'kmgt'.indexOf(m[2].toLowerCase()) + 1 : 0;
+  const bytes = Math.floor(Number(m[1]) * 1024 ** power);
+  return bytes > 0 ? bytes : null;
+}
 
 export class ConfigError extends Error {}
 

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig, CONFIG_VARIABLES, storageConfig } from '../src/config';
+import { totalmem } from 'node:os';
+import { loadConfig, CONFIG_VARIABLES, storageConfig, parseByteSize } from '../src/config';
 
 test('defaults apply to an empty environment', () => {
   const c = loadConfig({});
@@ -37,4 +38,15 @@ test('the README table lists every schema variable', () => {
   for (const key of ['PORT', 'HOST', 'REDIS_URL', 'MODELS_DIR', 'STORAGE', 'MAX_QUEUED', 'WEBHOOK_SECRET', 'BODY_LIMIT', 'LOG_LEVEL']) {
     assert.ok(names.includes(key), key);
   }
+});
+
+test('SESSION_CACHE_BYTES: bytes or binary suffixes, half the host memory by default, bad values named', () => {
+  assert.equal(loadConfig({}).SESSION_CACHE_BYTES, Math.floor(totalmem() / 2));
+  assert.equal(loadConfig({ SESSION_CACHE_BYTES: '8G' }).SESSION_CACHE_BYTES, 8 * 1024 * 1024 * 1024);
+  assert.equal(parseByteSize('1000'), 1000);
+  assert.equal(parseByteSize('512MiB'), 512 * 1024 * 1024);
+  assert.equal(parseByteSize('1.5k'), 1536);
+  assert.equal(parseByteSize('2 TB'), 2 * 1024 ** 4);
+  for (const bad of ['', 'lots', '-5', '0', '8X']) assert.equal(parseByteSize(bad), null, bad);
+  assert.throws(() => loadConfig({ SESSION_CACHE_BYTES: 'lots' }), /SESSION_CACHE_BYTES/);
 });

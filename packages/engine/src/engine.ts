@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { ValidationError, checkModelSize, checkClipSkip, hiresTarget, knownUpscaler, samplerTotalSteps, type GenerationParams, type LoraRef } from '@farm/core';
+import { ValidationError, defaultSessionCacheBytes, checkModelSize, checkClipSkip, hiresTarget, knownUpscaler, samplerTotalSteps, type GenerationParams, type LoraRef } from '@farm/core';
 import { noiseForImage, PhiloxGenerator } from './rng';
 import { getSampler, samplerInfotext, schedulerConfigProblem, withBrownianTree } from './schedulers';
 import { ModelRegistry, type ModelInfo, type LoadedModelFiles, type ModelImporter } from './models/model-registry';
@@ -21,7 +21,7 @@ import { addPngText, buildInfotext, type InfotextMeta } from './png';
 import { extractLoraTags, mergeLoraRefs } from '@farm/core';
 import { createControlNetPlanner, type ControlNetPlanner } from './controlnet/controlnet-runner';
 import { listLoras as scanLoras } from './lora/registry';
-import { buildMergedNetworks } from './lora/merged-model';
+import { loraSessionBuilder } from './lora/lora-sessions';
 import { modelSha256, shortHash } from './models/model-hash';
 import { UnknownLoraError } from '@farm/core';
 import { prepareItemInputs, startRow, finishLatent, finishPixels, type ItemInputs } from './pipeline/item-inputs';
@@ -38,7 +38,8 @@ export interface EngineOptions {
   maxPixels: number;
   maxSteps: number;
   intraOpThreads?: number;
-  maxCachedSessions?: number;
+  /** weight bytes the session cache may hold (SESSION_CACHE_BYTES; default: half the host's memory) */
+  sessionCacheBytes?: number;
   /** graph flavour: auto (default) picks `gpu` files (model.gpu.onnx) when the first provider is cuda or tensorrt */
   graphFlavour?: 'auto' | 'portable' | 'gpu';
   /** CUDA device of the cuda/tensorrt providers (default 0) */
@@ -119,21 +120,10 @@ export class Engine {
 
   constructor(readonly opts: EngineOptions) {
     this.registry = new ModelRegistry(opts.modelsDir);
-    this.cache = new SessionCache({ providers: opts.providers, graphFlavour: opts.graphFlavour, deviceId: opts.gpuDeviceId, intraOpThreads: opts.intraOpThreads, maxSessions: opts.maxCachedSessions });
+    this.cache = new SessionCache({ providers: opts.providers, graphFlavour: opts.graphFlavour, deviceId: opts.gpuDeviceId, intraOpThreads: opts.intraOpThreads, maxBytes: opts.sessionCacheBytes ?? defaultSessionCacheBytes() });
     this.upscalers = upscalerModels(opts.upscalersDir, this.cache);
     this.controlNet = createControlNetPlanner({ maxInputPixels: opts.maxInputPixels ?? 4096 * 4096 });
-    this.loraSessions = async ({ model, loras, cache }) => {
-      const key = loras.map((l) => `${l.name}:${l.weight}`).join(',');
-      let built: ReturnType<typeof buildMergedNetworks> | null = null;
-      const bytes = (target: 'unet' | 'text_encoder') => {
-        built ??= buildMergedNetworks(model.path, loras, this.listLoras());
-        return built.bytes[target] ?? join(model.path, target, 'model.onnx');
-      };
-      return {
-        unet: await cache.get(`${model.path}|unet|lora=${key}`, () => bytes('unet')),
-        textEncoder: await cache.get(`${model.path}|text_encoder|lora=${key}`, () => bytes('text_encoder')),
-      };
-    };
+    this.loraSessions = loraSessionBuilder(() => this.listLoras());
   }
 
   listLoras(): LoraInfo[] {
@@ -271,6 +261,11 @@ export class Engine {
    */
   async generate(items: EngineItem[], hooks: RunHooks = {}): Promise<EngineItemResult[]> {
     if (items.length === 0) return [];
+    // the sessions this batch fetches stay loaded until it ends, whatever the byte budget wants
+    return this.cache.job(() => this.render(items, hooks));
+  }
+
+  private async render(items: EngineItem[], hooks: RunHooks): Promise<EngineItemResult[]> {
     // a checkpoint dropped into MODELS_DIR is converted on first use; its parts show as the job's progress
     await this.registry.prepare(items[0].params.model, this.opts.importer, (done, total) => hooks.onStep?.(done, total));
     for (const it of items) this.validate(it.params);

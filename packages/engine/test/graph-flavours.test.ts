@@ -66,7 +66,7 @@ test('the engine runs both flavours: the gpu files (fp32 here) render what the p
     const engine = new Engine({ modelsDir: dir, maxPixels: 1 << 16, maxSteps: 10, graphFlavour });
     assert.equal(engine.cache.flavour, graphFlavour);
     const [r] = await engine.generate([{ id: 'x', params }]);
-    const loaded = [...(engine.cache as unknown as { sessions: Map<string, unknown> }).sessions.keys()];
+    const loaded = engine.cache.list().map((e) => e.key);
     await engine.close();
     return { pixels: await Promise.all(r.images.map((png) => sharp(png).raw().toBuffer())), loaded };
   };

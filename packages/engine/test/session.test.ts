@@ -24,8 +24,8 @@ function addModel(timestepType: number, timestepDims: number[]): Uint8Array {
 }
 
 test('session cache returns the same session per key and evicts the least recently used', async () => {
-  const cache = new SessionCache({ maxSessions: 2 });
   const bytes = addModel(onnx.TensorProto.DataType.FLOAT, [1]);
+  const cache = new SessionCache({ maxBytes: 2 * bytes.byteLength });
   const a = await cache.get('a', () => bytes);
   assert.equal(await cache.get('a', () => bytes), a);
   await cache.get('b', () => bytes);

@@ -21,7 +21,7 @@ export async function runWorkerProcess(config: FarmConfig, extra: { lockDuration
     },
     redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, modelsDir: config.MODELS_DIR, loraDir: config.LORA_DIR, upscalersDir: config.UPSCALERS_DIR, embeddingsDir: config.EMBEDDINGS_DIR, vaeDir: config.VAE_DIR,
     storage: createStorage(storageConfig(config)), maxBatch: config.MAX_BATCH, maxPixels: config.MAX_PIXELS, maxSteps: config.MAX_STEPS,
-    providers: config.EXECUTION_PROVIDERS, graphFlavour: config.GRAPH_FLAVOUR, gpuDeviceId: config.GPU_DEVICE_ID, intraOpThreads: config.ORT_THREADS, storageAttempts: config.STORAGE_ATTEMPTS, ...extra,
+    providers: config.EXECUTION_PROVIDERS, graphFlavour: config.GRAPH_FLAVOUR, gpuDeviceId: config.GPU_DEVICE_ID, sessionCacheBytes: config.SESSION_CACHE_BYTES, intraOpThreads: config.ORT_THREADS, storageAttempts: config.STORAGE_ATTEMPTS, ...extra,
     log: (msg, fields, level) => logger[level ?? 'info'](fields ?? {}, msg),
   });
   const health = config.WORKER_HEALTH_PORT === undefined ? null

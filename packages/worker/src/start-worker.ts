@@ -22,6 +22,8 @@ export interface WorkerOptions {
   intraOpThreads?: number;
   graphFlavour?: 'auto' | 'portable' | 'gpu';
   gpuDeviceId?: number;
+  /** weight bytes of the engine's session cache (SESSION_CACHE_BYTES) */
+  sessionCacheBytes?: number;
   /** run the engine in a worker thread (default): the event loop stays free to renew locks during a long batch */
   engineThread?: boolean;
   workerId?: string;
@@ -49,7 +51,7 @@ async function putWithRetry(storage: Storage, key: string, body: Buffer, attempt
 export async function startWorker(opts: WorkerOptions): Promise<{ id: string; engine: EngineApi; close(): Promise<void> }> {
   const engineOptions = {
     modelsDir: opts.modelsDir, loraDir: opts.loraDir, upscalersDir: opts.upscalersDir, embeddingsDir: opts.embeddingsDir, vaeDir: opts.vaeDir, providers: opts.providers, maxPixels: opts.maxPixels, maxSteps: opts.maxSteps, intraOpThreads: opts.intraOpThreads,
-    graphFlavour: opts.graphFlavour, gpuDeviceId: opts.gpuDeviceId,
+    graphFlavour: opts.graphFlavour, gpuDeviceId: opts.gpuDeviceId, sessionCacheBytes: opts.sessionCacheBytes,
   };
   // the engine thread imports the checkpoint importer itself (functions do not cross threads)
   const engine: EngineApi = opts.engineThread === false

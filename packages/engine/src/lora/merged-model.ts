@@ -1,9 +1,9 @@
 // Builds the bytes of a network with LoRAs merged into its weights, for a new InferenceSession. The merge happens
 // once per (model, LoRA set); denoising steps then cost exactly what they cost without LoRA.
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, linkSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { UnknownLoraError, ValidationError, type LoraRef } from '@farm/core';
 import { onnx } from '../onnx/onnx-proto';
 import { readSafetensors } from './safetensors';
@@ -79,4 +79,12 @@ export function buildMergedNetworks(modelPath: string, loras: LoraRef[], availab
     return join(dir, 'model.onnx');
   };
   return { bytes: { unet: encode('unet'), text_encoder: encode('text_encoder') }, matchedLayers, unmatchedKeys };
+}
+
+/** Removes the files a merge wrote for one network (its folder under the temporary directory, or the model written
+ * beside the original); model bytes and null need nothing. */
+export function removeMergedFiles(merged: Uint8Array | string | null): void {
+  if (typeof merged !== 'string') return;
+  if (merged.startsWith(join(tmpdir(), 'farm-lora-merged'))) rmSync(dirname(merged), { recursive: true, force: true });
+  else if (/^model\.lora-[0-9a-f]{16}\.onnx$/.test(basename(merged))) rmSync(merged, { force: true });
 }

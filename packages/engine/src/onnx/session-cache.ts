@@ -1,9 +1,15 @@
-// Inference sessions, created once per (file, variant) and kept in a small LRU. Execution providers come from options.
+// Inference sessions, created once per (file, variant) and kept under a byte budget (the weights each session loads,
+// see session-bytes.ts; what goes first is eviction.ts's policy). Sessions a running job holds are never released
+// under it: a job is a scope (`job()`), and every session fetched inside it is held until it ends. Execution
+// providers come from options.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { FarmError, NotRunnableHereError } from '@farm/core';
 import { withFloat32Io } from './float16-io';
+import { sourceBytes } from './session-bytes';
+import { planEviction, type SessionKind } from './eviction';
 
 export type ExecutionProvider = 'cpu' | 'cuda' | 'tensorrt';
 
@@ -17,7 +23,24 @@ export interface SessionCacheOptions {
   /** CUDA device of the cuda and tensorrt providers */
   deviceId?: number;
   intraOpThreads?: number;
-  maxSessions?: number;
+  /** weight bytes the cached sessions may hold together (default: unbounded) */
+  maxBytes?: number;
+}
+
+export interface SessionSpec {
+  /** default `variant` (see eviction.ts) */
+  kind?: SessionKind;
+  /** the model folder a base or lora session belongs to */
+  group?: string;
+  /** called once the session is released (a LoRA merge's temporary files) */
+  dispose?: () => void;
+}
+
+/** The session cache's byte budget cannot hold a session the job needs. */
+export class SessionBudgetError extends NotRunnableHereError {
+  constructor(what: string, reason: string) {
+    super(`${what} does not fit in this worker's session cache (SESSION_CACHE_BYTES): ${reason}`, 'session_budget');
+  }
 }
 
 export class ProviderUnavailableError extends FarmError {
@@ -29,24 +52,29 @@ export class ProviderUnavailableError extends FarmError {
 }
 
 export class SessionCache {
-  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+  private readonly entries = new Map<string, Entry>();
   private readonly providers: ExecutionProvider[];
-  private readonly maxSessions: number;
+  private readonly maxBytes: number;
+  private readonly jobs = new AsyncLocalStorage<Set<string>>();
+  private readonly active = new Set<Set<string>>();
+  /** creations one at a time, so two cannot both count on the same free bytes */
+  private creating: Promise<unknown> = Promise.resolve();
 
   readonly flavour: GraphFlavourName;
 
   constructor(private readonly opts: SessionCacheOptions = {}) {
     this.providers = opts.providers ?? ['cpu'];
-    this.maxSessions = opts.maxSessions ?? 16;
+    this.maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
     const setting = opts.graphFlavour ?? 'auto';
     this.flavour = setting === 'auto' ? (this.providers[0] === 'cuda' || this.providers[0] === 'tensorrt' ? 'gpu' : 'portable') : setting;
   }
 
-  /** The session of one network of a model folder (`unet`, `vae_decoder`, ...) in this cache's graph flavour. */
-  network(modelPath: string, sub: string): Promise<ort.InferenceSession> {
-    const gpu = join(modelPath, sub, 'model.gpu.onnx');
-    if (this.flavour === 'gpu' && existsSync(gpu)) return this.get(`${modelPath}|${sub}|gpu`, () => gpu);
-    return this.get(`${modelPath}|${sub}`, () => join(modelPath, sub, 'model.onnx'));
+  /** The session of one network of a model folder (`unet`, `vae_decoder`, ...) in this cache's graph flavour; pinned as the model's base. */
+  network(modelPath: string, sub: string, file = 'model.onnx'): Promise<ort.InferenceSession> {
+    const spec: SessionSpec = { kind: 'base', group: modelPath };
+    const gpu = join(modelPath, sub, file.replace(/\.onnx$/, '.gpu.onnx'));
+    if (this.flavour === 'gpu' && existsSync(gpu)) return this.get(`${modelPath}|${sub}|${file}|gpu`, () => gpu, spec);
+    return this.get(`${modelPath}|${sub}|${file}`, () => join(modelPath, sub, file), spec);
   }
 
   sessionOptions(): ort.InferenceSession.SessionOptions {
@@ -58,16 +86,51 @@ export class SessionCache {
     };
   }
 
-  /** Returns the cached session for `key`, creating it from what `source` gives (a file path or model bytes). */
-  async get(key: string, source: () => Promise<string | Uint8Array> | string | Uint8Array): Promise<ort.InferenceSession> {
-    const hit = this.sessions.get(key);
-    if (hit) {
-      this.sessions.delete(key);
-      this.sessions.set(key, hit);
-      return hit;
+  /** Runs `fn` as one job: the sessions it fetches stay loaded until it ends. */
+  async job<T>(fn: () => Promise<T>): Promise<T> {
+    const held = new Set<string>();
+    this.active.add(held);
+    try {
+      return await this.jobs.run(held, fn);
+    } finally {
+      this.active.delete(held);
     }
-    const created = (async () => {
-      const from = await source();
+  }
+
+  /** Returns the cached session for `key`, creating it from what `source` gives (a file path or model bytes) once room is made for it. */
+  async get(key: string, source: () => Promise<string | Uint8Array> | string | Uint8Array, spec: SessionSpec = {}): Promise<ort.InferenceSession> {
+    this.jobs.getStore()?.add(key);
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      return hit.session;
+    }
+    const created = this.creating.then(() => this.create(key, source, spec));
+    this.creating = created.catch(() => {});
+    return created;
+  }
+
+  private async create(key: string, source: () => Promise<string | Uint8Array> | string | Uint8Array, spec: SessionSpec): Promise<ort.InferenceSession> {
+    const hit = this.entries.get(key);
+    if (hit) return hit.session;
+    let from: string | Uint8Array;
+    try {
+      from = await source();
+    } catch (e) {
+      spec.dispose?.();
+      throw e;
+    }
+    const bytes = sourceBytes(from);
+    const kind = spec.kind ?? 'variant';
+    const group = spec.group ?? '';
+    const plan = planEviction([...this.entries].map(([k, e]) => ({ key: k, bytes: e.bytes, kind: e.kind, group: e.group, busy: this.busy(k) })), { bytes, kind, group }, this.maxBytes);
+    if ('refused' in plan) {
+      spec.dispose?.();
+      throw new SessionBudgetError(typeof from === 'string' ? from : `session ${key}`, plan.refused);
+    }
+    for (const k of plan.evict) await this.release(k);
+    const session = (async () => {
       try {
         return withFloat32Io(typeof from === 'string'
           ? await ort.InferenceSession.create(from, this.sessionOptions())
@@ -80,27 +143,54 @@ export class SessionCache {
         throw new NotRunnableHereError(`${typeof from === 'string' ? from : 'a model'} cannot be loaded on this worker: ${message}`, 'model_not_loadable');
       }
     })();
-    this.sessions.set(key, created);
-    created.catch(() => this.sessions.delete(key));
-    await this.evict();
-    return created;
-  }
-
-  has(key: string): boolean {
-    return this.sessions.has(key);
-  }
-
-  private async evict(): Promise<void> {
-    while (this.sessions.size > this.maxSessions) {
-      const [oldest, session] = this.sessions.entries().next().value as [string, Promise<ort.InferenceSession>];
-      this.sessions.delete(oldest);
-      await session.then((s) => s.release()).catch(() => {});
+    this.entries.set(key, { session, bytes, kind, group, dispose: spec.dispose });
+    try {
+      return await session;
+    } catch (e) {
+      if (this.entries.get(key)?.session === session) this.entries.delete(key);
+      spec.dispose?.();
+      throw e;
     }
   }
 
-  async close(): Promise<void> {
-    const all = [...this.sessions.values()];
-    this.sessions.clear();
-    await Promise.all(all.map((p) => p.then((s) => s.release()).catch(() => {})));
+  has(key: string): boolean {
+    return this.entries.has(key);
   }
+
+  /** Weight bytes the cached sessions hold now. */
+  get bytes(): number {
+    let sum = 0;
+    for (const e of this.entries.values()) sum += e.bytes;
+    return sum;
+  }
+
+  /** Cached sessions, least recently used first (diagnostics, tests, the bench). */
+  list(): { key: string; bytes: number; kind: SessionKind }[] {
+    return [...this.entries].map(([key, e]) => ({ key, bytes: e.bytes, kind: e.kind }));
+  }
+
+  private busy(key: string): boolean {
+    for (const held of this.active) if (held.has(key)) return true;
+    return false;
+  }
+
+  private async release(key: string): Promise<void> {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    await entry.session.then((s) => s.release()).catch(() => {});
+    entry.dispose?.();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.entries.keys()].map((k) => this.release(k)));
+  }
+}
+
+interface Entry {
+  session: Promise<ort.InferenceSession>;
+  bytes: number;
+  kind: SessionKind;
+  group: string;
+  dispose?: () => void;
 }
