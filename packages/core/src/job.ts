@@ -41,6 +41,8 @@ export interface JobEnvelope {
   worker_id: string | null;
   attempts: number;
   batch_size: number | null;
+  /** the X-Request-Id of the submission (access log), carried into the worker's log lines; absent on older jobs */
+  request_id?: string;
 }
 
 /** The job as clients see it (GET /v1/jobs/:id, each SSE `status` event, each webhook's `data`). */

@@ -3,7 +3,7 @@
 // new one, echoed back), and the job id of a submission. 5xx log at error, 4xx at warn, the rest at info; probes
 // (/healthz, /readyz) at debug, so they do not drown the log.
 import { randomUUID } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 
 const SANE_ID = /^[\w.:-]{1,128}$/;
@@ -35,4 +35,10 @@ export function accessLog(logger: Logger): RequestHandler {
     res.once('close', done);
     next();
   };
+}
+
+/** The id accessLog gave this request (undefined where accessLog is not mounted). */
+export function requestIdOf(res: Response): string | undefined {
+  const id: unknown = res.locals.requestId;
+  return typeof id === 'string' ? id : undefined;
 }

@@ -16,7 +16,7 @@ import { ShutdownState } from './shutdown';
 import { securityHeaders } from './guards/security-headers';
 import { sameOriginGuard } from './guards/same-origin';
 import { accessLog } from './access-log';
-import type { Logger } from 'pino';
+import { pino, type Logger } from 'pino';
 
 export interface AppDeps {
   config: FarmConfig;
@@ -42,7 +42,8 @@ export function createApp(deps: AppDeps) {
   app.disable('x-powered-by');
   // X-Forwarded-* are believed only from the proxies named in TRUST_PROXY (by default none)
   app.set('trust proxy', deps.config.TRUST_PROXY);
-  if (deps.logger) app.use(accessLog(deps.logger));
+  // without a logger the access log is silent but still gives each request its id (carried onto submitted jobs)
+  app.use(accessLog(deps.logger ?? pino({ level: 'silent' })));
   app.use(shutdown.middleware);
   app.use(securityHeaders());
   app.use(healthRoutes(deps.queue, shutdown));

@@ -39,6 +39,8 @@ export interface SubmitOptions {
   webhook?: { url: string; events?: WebhookEvent[] };
   priority?: number;
   idempotencyKey?: string;
+  /** the submitting request's id, kept on the envelope so worker log lines can be joined to the access log */
+  requestId?: string;
 }
 
 export class FarmQueue {
@@ -118,6 +120,7 @@ export class FarmQueue {
       id, owner: opts.owner, status: 'queued', input, output: null, error: null,
       progress: null, queue_position: null, webhook: opts.webhook ? { url: opts.webhook.url, events: opts.webhook.events ?? ['start', 'completed'] } : null,
       deliveries: [], cancel_requested: false, created_at: new Date().toISOString(), started_at: null, completed_at: null, worker_id: null, attempts: 0, batch_size: null,
+      ...(opts.requestId ? { request_id: opts.requestId } : {}),
     };
   }
 

@@ -15,7 +15,7 @@ export async function runWorkerProcess(config: FarmConfig, extra: { lockDuration
       ...metrics.observer,
       jobEnded(e) {
         metrics.observer.jobEnded?.(e);
-        logger[e.status === 'failed' ? 'warn' : 'info']({ jobId: e.id, status: e.status, attempts: e.attempts, batchSize: e.batch_size, error: e.error ?? undefined,
+        logger[e.status === 'failed' ? 'warn' : 'info']({ jobId: e.id, req_id: e.request_id, status: e.status, attempts: e.attempts, batchSize: e.batch_size, error: e.error ?? undefined,
           queueSeconds: seconds(e.created_at, e.started_at), runSeconds: seconds(e.started_at, e.completed_at) }, 'job finished');
       },
     },

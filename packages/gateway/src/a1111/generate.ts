@@ -3,6 +3,7 @@
 import { Router } from 'express';
 import { randomInt } from 'node:crypto';
 import { A1111ValidationError, A1111HttpError, parseA1111, type A1111Kind } from '@farm/core';
+import { requestIdOf } from '../access-log';
 import { asyncRoute } from '../http-errors';
 import { A1111_IMAGE_FIELDS, checkRequestImages } from '../images/check-request-images';
 import { waitForJob } from './wait';
@@ -45,7 +46,7 @@ export function generateRoutes(deps: A1111Deps): Router {
       throw new A1111ValidationError([{ loc: ['body', ...loc], msg: e.message, type: 'value_error' }]);
     });
     await assertLiveWorkerFor(deps.queue, parsed.params.model);
-    const submitted = await deps.queue.submit(parsed.params, { owner: user });
+    const submitted = await deps.queue.submit(parsed.params, { owner: user, requestId: requestIdOf(res) });
     deps.metrics.submitted();
     await deps.queue.a1111.addCall(user, submitted.id);
     const abort = new AbortController();

@@ -2,6 +2,7 @@
 import { Router, type Request } from 'express';
 import { NotFoundError, ValidationError, parseJobRequest, present, type Catalog, type FarmConfig } from '@farm/core';
 import { isTerminal, type FarmQueue, type JobEnvelope } from '@farm/queue';
+import { requestIdOf } from '../access-log';
 import { asyncRoute } from '../http-errors';
 import { assertPublicUrl, parseAllowedHosts } from '../webhooks/send';
 import type { Metrics } from '../metrics';
@@ -46,7 +47,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     if (webhook && !deps.config.WEBHOOK_ALLOW_PRIVATE) {
       await assertPublicUrl(webhook.url, allowedWebhookHosts).catch((e: Error) => { throw new ValidationError(`webhook refused: ${e.message}`, 'webhook'); });
     }
-    const envelope = await deps.queue.submit(params, { owner: req.user!.id, webhook, priority, idempotencyKey });
+    const envelope = await deps.queue.submit(params, { owner: req.user!.id, webhook, priority, idempotencyKey, requestId: requestIdOf(res) });
     deps.metrics.submitted();
     // the job waits in the queue for a worker (one may be starting: autoscaling counts the queue); say so
     const problem = await liveWorkerProblem(deps.queue, params.model).catch(() => null);
