@@ -14,7 +14,7 @@ import { z } from 'zod';
 export const A1111_VERSION = 'v1.10.1';
 
 export type A1111Kind = 'txt2img' | 'img2img';
-type FieldType = 'str' | 'int' | 'float' | 'bool' | 'list' | 'dict' | 'any';
+export type FieldType = 'str' | 'int' | 'float' | 'bool' | 'list' | 'dict' | 'any';
 
 /** The fields of A1111 1.10's request models, their types and defaults (null = None). */
 const COMMON: Record<string, [FieldType, unknown]> = {
@@ -62,13 +62,13 @@ export class A1111HttpError extends FarmError {
 
 const invalid = (loc: (string | number)[], msg: string, type = 'value_error'): A1111ValidationError => new A1111ValidationError([{ loc: ['body', ...loc], msg, type }]);
 
-const TYPE_MESSAGES: Record<FieldType, [string, string]> = {
+export const TYPE_MESSAGES: Record<FieldType, [string, string]> = {
   str: ['str type expected', 'type_error.str'], int: ['value is not a valid integer', 'type_error.integer'], float: ['value is not a valid float', 'type_error.float'],
   bool: ['value could not be parsed to a boolean', 'type_error.bool'], list: ['value is not a valid list', 'type_error.list'], dict: ['value is not a valid dict', 'type_error.dict'], any: ['', ''],
 };
 
 /** Pydantic v1's coercions for one field: numeric strings to numbers, 0/1 and "true"/"false" to booleans, numbers to strings. */
-function coerce(type: FieldType, v: unknown): { ok: true; value: unknown } | { ok: false } {
+export function coerce(type: FieldType, v: unknown): { ok: true; value: unknown } | { ok: false } {
   switch (type) {
     case 'str': return typeof v === 'string' ? { ok: true, value: v } : typeof v === 'number' && Number.isFinite(v) ? { ok: true, value: String(v) } : { ok: false };
     case 'int': {

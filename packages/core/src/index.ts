@@ -9,6 +9,7 @@ export * from './lora-tags';
 export * from './samplers';
 export * from './upscalers';
 export * from './image-fields';
+export * from './extras';
 export * from './job';
 export * from './batch-key';
 export * from './resolved-job';

@@ -180,12 +180,18 @@ export function parseJobRequest(body: unknown, limits: RequestLimits, catalog: C
   const parsed = jobRequestSchema.safeParse(body);
   if (!parsed.success) throw zodToValidationError(parsed.error);
   const { webhook, priority, idempotency_key, ...rest } = parsed.data;
+  const hook = parseWebhook(webhook);
+  const sent = (k: string) => Object.hasOwn(body, k) && (body as Record<string, unknown>)[k] !== null;
+  return { params: resolveParams(rest, limits, catalog, { sent }), webhook: hook, priority, idempotencyKey: idempotency_key };
+}
+
+/** A job's webhook field (a URL, or {url, events}) checked: an absolute http(s) URL, or a ValidationError on `webhook`. */
+export function parseWebhook(webhook: string | { url: string; events?: ('start' | 'progress' | 'completed')[] } | undefined) {
   const hook = typeof webhook === 'string' ? { url: webhook } : webhook;
   if (hook) {
     let url: URL;
     try { url = new URL(hook.url); } catch { throw new ValidationError('webhook must be an absolute http(s) URL', 'webhook'); }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ValidationError('webhook must be an http(s) URL', 'webhook');
   }
-  const sent = (k: string) => Object.hasOwn(body, k) && (body as Record<string, unknown>)[k] !== null;
-  return { params: resolveParams(rest, limits, catalog, { sent }), webhook: hook, priority, idempotencyKey: idempotency_key };
+  return hook;
 }

@@ -28,6 +28,7 @@ import { prepareItemInputs, startRow, finishLatent, finishPixels, type ItemInput
 import { alphaBarAt, sampleChannels } from './pipeline/unet-io';
 import { hiresInfotext, hiresPass, hiresSteps } from './pipeline/hires';
 import { upscalerModels } from './upscale/model-upscaler';
+import { runExtras, validateExtras } from './upscale/extras';
 
 export const LATENT_SCALE = 0.18215;
 
@@ -164,6 +165,7 @@ export class Engine {
 
   /** Throws a typed error naming the field for anything the pipeline cannot run. */
   validate(p: GenerationParams): void {
+    if (p.kind === 'extras') return validateExtras(p, this.listUpscalers().map((u) => u.name));
     const model = this.registry.get(p.model);
     if (p.vae) this.vaeDecoderFile(p.vae);
     getSampler(p.sampler, p.scheduler);
@@ -262,7 +264,7 @@ export class Engine {
   async generate(items: EngineItem[], hooks: RunHooks = {}): Promise<EngineItemResult[]> {
     if (items.length === 0) return [];
     // the sessions this batch fetches stay loaded until it ends, whatever the byte budget wants
-    return this.cache.job(() => this.render(items, hooks));
+    return this.cache.job(() => (items[0].params.kind === 'extras' ? this.extras(items, hooks) : this.render(items, hooks)));
   }
 
   private async render(items: EngineItem[], hooks: RunHooks): Promise<EngineItemResult[]> {
@@ -289,6 +291,22 @@ export class Engine {
       const shown = done.length ? denoised.rows.filter((r) => r.itemId === id).map((r) => r.seed) : seeds;
       return { id, images: done, seeds, infotexts: shown.map((s) => buildInfotext(p, s, { ...samplerInfotext(p, plan.scheduler), ...this.extraInfotext(p, conditioning.perItem.get(id)!, conditioning.embeddings) }, meta)), canceled: done.length === 0 };
     });
+  }
+
+  /** Extras jobs (upscaling, no diffusion model), one after another; progress is in hundredths of the batch's images. */
+  private async extras(items: EngineItem[], hooks: RunHooks): Promise<EngineItemResult[]> {
+    for (const it of items) this.validate(it.params);
+    const results: EngineItemResult[] = [];
+    const steps = 100 * items.length;
+    for (const [i, { id, params }] of items.entries()) {
+      if (hooks.isCanceled?.(id) || hooks.interrupted?.(id)) { results.push({ id, images: [], seeds: [], infotexts: [], canceled: true }); continue; }
+      const out = await runExtras(params, (name) => this.upscalers.get(name), {
+        maxInputPixels: this.opts.maxInputPixels ?? 4096 * 4096,
+        onProgress: (f) => hooks.onStep?.(Math.max(1, Math.round(100 * (i + f))), steps),
+      });
+      results.push({ id, images: [out.png], seeds: [params.seed], infotexts: [out.infotext], canceled: false });
+    }
+    return results;
   }
 
   /** Infotext fields of inpainting, inpainting models and hires fix (A1111's extra_generation_params). */

@@ -5,7 +5,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { SessionCache } from '../onnx/session-cache';
-import type { ModelUpscaler, RgbImage } from './pixel-upscale';
+import { ValidationError } from '@farm/core';
+import type { ModelUpscaler, RgbImage, UpscaleHooks } from './pixel-upscale';
 
 export interface UpscalerModelInfo { name: string; path: string }
 
@@ -28,13 +29,16 @@ export function tileStarts(size: number, tile: number, overlap: number): number[
 export function modelUpscaler(session: ort.InferenceSession, opts: { tile?: number; overlap?: number } = {}): ModelUpscaler {
   const tile = opts.tile ?? 192;
   const overlap = opts.overlap ?? 8;
-  return async (img: RgbImage) => {
+  return async (img: RgbImage, hooks: UpscaleHooks = {}) => {
     const { width: w, height: h } = img;
     let scale = 0;
     let acc: Float32Array | null = null;
     let weight: Float32Array | null = null;
-    for (const y0 of tileStarts(h, tile, overlap)) {
-      for (const x0 of tileStarts(w, tile, overlap)) {
+    const ys = tileStarts(h, tile, overlap);
+    const xs = tileStarts(w, tile, overlap);
+    let done = 0;
+    for (const y0 of ys) {
+      for (const x0 of xs) {
         const tw = Math.min(tile, w);
         const th = Math.min(tile, h);
         const input = new Float32Array(3 * tw * th);
@@ -49,6 +53,9 @@ export function modelUpscaler(session: ort.InferenceSession, opts: { tile?: numb
         const [oh, ow] = [t.dims[2] as number, t.dims[3] as number];
         if (!scale) {
           scale = ow / tw;
+          if (hooks.maxPixels !== undefined && w * scale * h * scale > hooks.maxPixels) {
+            throw new ValidationError(`the upscaler model makes ${w * scale}x${h * scale} of a ${w}x${h} image, more than the ${hooks.maxPixels} pixels allowed`, 'upscaler');
+          }
           acc = new Float32Array(3 * w * scale * h * scale);
           weight = new Float32Array(w * scale * h * scale);
         }
@@ -61,6 +68,7 @@ export function modelUpscaler(session: ort.InferenceSession, opts: { tile?: numb
             for (let c = 0; c < 3; c++) acc![c * W * h * scale + o] += data[c * oh * ow + y * ow + x];
           }
         }
+        hooks.onTile?.(++done, ys.length * xs.length);
       }
     }
     const W = w * scale;

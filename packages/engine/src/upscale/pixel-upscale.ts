@@ -7,8 +7,16 @@ import { ValidationError } from '@farm/core';
 
 export interface RgbImage { data: Buffer; width: number; height: number }
 
+/** What a caller may ask of one upscaler pass: tile progress, and a bound on the size it may make. */
+export interface UpscaleHooks {
+  /** after each tile of a model pass */
+  onTile?(done: number, total: number): void;
+  /** a pass that would make more pixels than this throws a ValidationError before it allocates them */
+  maxPixels?: number;
+}
+
 /** Runs an upscaler model once over a whole image (tiled inside); returns the bigger image. */
-export type ModelUpscaler = (image: RgbImage) => Promise<RgbImage>;
+export type ModelUpscaler = (image: RgbImage, hooks?: UpscaleHooks) => Promise<RgbImage>;
 
 export async function resizeRgb(img: RgbImage, width: number, height: number, kernel: 'lanczos3' | 'nearest' = 'lanczos3'): Promise<RgbImage> {
   if (img.width === width && img.height === height) return img;
@@ -20,20 +28,20 @@ export async function resizeRgb(img: RgbImage, width: number, height: number, ke
 export type ModelLookup = (name: string) => Promise<ModelUpscaler | null>;
 
 /** One do_upscale step of a named upscaler. */
-async function stepOf(name: string, scale: number, model: ModelLookup): Promise<(img: RgbImage) => Promise<RgbImage>> {
+async function stepOf(name: string, scale: number, model: ModelLookup, hooks?: UpscaleHooks): Promise<(img: RgbImage) => Promise<RgbImage>> {
   if (name === 'Lanczos') return (img) => resizeRgb(img, Math.trunc(img.width * scale), Math.trunc(img.height * scale), 'lanczos3');
   if (name === 'Nearest') return (img) => resizeRgb(img, Math.trunc(img.width * scale), Math.trunc(img.height * scale), 'nearest');
   if (name === 'None') return async (img) => img;
   const run = await model(name);
   if (!run) throw new ValidationError(`could not find upscaler named "${name}"`, 'upscaler');
-  return run;
+  return (img) => run(img, hooks);
 }
 
 /** A1111 Upscaler.upscale: the image scaled by `scale`, its size rounded down to a multiple of 8. */
-export async function upscaleBy(img: RgbImage, scale: number, name: string, model: ModelLookup): Promise<RgbImage> {
+export async function upscaleBy(img: RgbImage, scale: number, name: string, model: ModelLookup, hooks?: UpscaleHooks): Promise<RgbImage> {
   const destW = Math.trunc(Math.floor(img.width * scale) / 8) * 8;
   const destH = Math.trunc(Math.floor(img.height * scale) / 8) * 8;
-  const step = await stepOf(name, scale, model);
+  const step = await stepOf(name, scale, model, hooks);
   let cur = img;
   for (let i = 0; i < 3; i++) {
     if (cur.width >= destW && cur.height >= destH && (i > 0 || scale !== 1)) break;

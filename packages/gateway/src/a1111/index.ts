@@ -12,6 +12,7 @@ import { listRoutes } from './lists';
 import { optionRoutes } from './options';
 import { pngInfoRoutes } from './png-info';
 import { controlNetRoutes } from './controlnet';
+import { extrasRoutes } from './extras';
 import { a1111ErrorHandler } from './errors';
 
 export interface A1111Deps {
@@ -26,7 +27,7 @@ export interface A1111Deps {
 
 export function a1111Router(deps: A1111Deps): Router {
   const r = Router();
-  r.use(generateRoutes(deps), progressRoutes(deps), listRoutes(deps), optionRoutes(deps), pngInfoRoutes(), controlNetRoutes(deps));
+  r.use(generateRoutes(deps), progressRoutes(deps), listRoutes(deps), optionRoutes(deps), pngInfoRoutes(), controlNetRoutes(deps), extrasRoutes(deps));
   r.use(['/sdapi', '/controlnet'], a1111ErrorHandler());
   return r;
 }

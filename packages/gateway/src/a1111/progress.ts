@@ -15,7 +15,7 @@ export function progressOf(jobs: JobEnvelope[], now: number, live: { interrupted
   const steps = running?.progress?.steps ?? 0;
   const state = {
     skipped: false, interrupted: live.interrupted || (current?.cancel_requested ?? false), stopping_generation: false,
-    job: current ? (current.input.n_iter > 1 ? `Batch 1 out of ${current.input.n_iter}` : 'scripts_' + current.input.kind) : '',
+    job: current ? (current.input.kind === 'extras' ? 'extras' : current.input.n_iter > 1 ? `Batch 1 out of ${current.input.n_iter}` : 'scripts_' + current.input.kind) : '',
     job_count: jobCount, job_timestamp: current ? jobTimestamp(new Date(current.started_at ?? current.created_at)) : '0', job_no: 0,
     sampling_step: step, sampling_steps: steps,
   };

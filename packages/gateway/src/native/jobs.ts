@@ -1,6 +1,6 @@
 // Native job API: submit (202), read, list, cancel. The SSE stream lives in ./events.
 import { Router, type Request } from 'express';
-import { NotFoundError, ValidationError, parseJobRequest, present, type Catalog, type FarmConfig } from '@farm/core';
+import { NotFoundError, ValidationError, isExtrasJobBody, parseExtrasJobRequest, parseJobRequest, present, type Catalog, type FarmConfig } from '@farm/core';
 import { isTerminal, type FarmQueue, type JobEnvelope } from '@farm/queue';
 import { requestIdOf } from '../access-log';
 import { asyncRoute } from '../http-errors';
@@ -8,6 +8,7 @@ import { assertPublicUrl, parseAllowedHosts } from '../webhooks/send';
 import type { Metrics } from '../metrics';
 import { NATIVE_IMAGE_FIELDS, checkRequestImages } from '../images/check-request-images';
 import { liveWorkerProblem } from '../guards/live-worker';
+import { extrasJobs } from '../a1111/extras';
 
 /** `limit` 1..100 (default 20) and `offset` 0..1e6 (default 0), whole numbers; anything else is a 422 naming it. */
 export function parseListQuery(query: Record<string, unknown>): { limit: number; offset: number } {
@@ -36,14 +37,22 @@ export async function ownJob(queue: FarmQueue, req: Request, id: string): Promis
   return e;
 }
 
+async function parseExtras(body: unknown, catalog: Catalog) {
+  const { request, model, ...rest } = parseExtrasJobRequest(body, catalog.upscalers ?? []);
+  if (model !== undefined && !catalog.models.includes(model)) throw new ValidationError(`model "${model}" is not on this farm (an extras job needs none; it only routes the job)`, 'model');
+  return { params: (await extrasJobs(request, catalog, model, () => ['image']))[0], ...rest };
+}
+
 export function jobRoutes(deps: JobRoutesDeps): Router {
   const r = Router();
   const allowedWebhookHosts = parseAllowedHosts(deps.config.WEBHOOK_ALLOWED_HOSTS);
   const limits = { maxPixels: deps.config.MAX_PIXELS, maxSteps: deps.config.MAX_STEPS, maxImagesPerRequest: deps.config.MAX_IMAGES_PER_REQUEST };
 
   r.post('/v1/jobs', asyncRoute(async (req, res) => {
-    const { params, webhook, priority, idempotencyKey } = parseJobRequest(req.body, limits, await deps.catalog());
-    await checkRequestImages(params, NATIVE_IMAGE_FIELDS);
+    const catalog = await deps.catalog();
+    // kind "extras" (A1111's postprocessing upscale of one image) has its own body; everything else is a generation
+    const { params, webhook, priority, idempotencyKey } = isExtrasJobBody(req.body) ? await parseExtras(req.body, catalog) : parseJobRequest(req.body, limits, catalog);
+    if (params.kind !== 'extras') await checkRequestImages(params, NATIVE_IMAGE_FIELDS);
     if (webhook && !deps.config.WEBHOOK_ALLOW_PRIVATE) {
       await assertPublicUrl(webhook.url, allowedWebhookHosts).catch((e: Error) => { throw new ValidationError(`webhook refused: ${e.message}`, 'webhook'); });
     }

@@ -28,7 +28,7 @@ const obj: Schema = { type: 'object' };
 
 const ROUTES: Route[] = [
   // native job API
-  { method: 'post', path: '/v1/jobs', id: 'submitJob', tag: 'jobs', summary: 'Submit a job', body: ref('JobRequest'), ok: [202, 'accepted: the job envelope with links', ref('Job')] },
+  { method: 'post', path: '/v1/jobs', id: 'submitJob', tag: 'jobs', summary: 'Submit a job: a generation (txt2img, img2img) or an extras upscale (kind "extras")', body: { oneOf: [ref('JobRequest'), ref('ExtrasJobRequest')] }, ok: [202, 'accepted: the job envelope with links', ref('Job')] },
   { method: 'get', path: '/v1/jobs', id: 'listJobs', tag: 'jobs', summary: 'Your jobs, newest first', ok: [200, 'a page of jobs', ref('JobList')],
     query: [['limit', { type: 'integer', minimum: 1, maximum: 100, default: 20 }, 'page size'], ['offset', { type: 'integer', minimum: 0, default: 0 }, 'jobs to skip']] },
   { method: 'get', path: '/v1/jobs/{id}', id: 'getJob', tag: 'jobs', summary: 'A job', ok: [200, 'the job', ref('Job')] },
@@ -78,6 +78,9 @@ const ROUTES: Route[] = [
     method: 'post', path: `/sdapi/v1/${p}`, id: `a1111${p.replace(/(^|\/)(\w)/g, (_m, _s, c: string) => c.toUpperCase())}`, tag: 'a1111', summary: 'Training: not available on a render farm (501)',
     ok: [501, 'not available', ref('Error')],
   })),
+  // A1111 extras: each image an `extras` job on a worker
+  { method: 'post', path: '/sdapi/v1/extra-single-image', id: 'a1111ExtraSingleImage', tag: 'extras', summary: 'Upscale one image (A1111 extras), answered when it is ready', body: ref('A1111ExtrasSingleImage'), ok: [200, 'the image', ref('A1111ExtrasSingleImageResponse')] },
+  { method: 'post', path: '/sdapi/v1/extra-batch-images', id: 'a1111ExtraBatchImages', tag: 'extras', summary: 'Upscale a list of images (A1111 extras), one job each, answered when all are ready', body: ref('A1111ExtrasBatchImages'), ok: [200, 'the images', ref('A1111ExtrasBatchImagesResponse')] },
   // ControlNet extension
   { method: 'get', path: '/controlnet/version', id: 'controlnetVersion', tag: 'controlnet', summary: 'Extension version', ok: [200, 'version', obj] },
   { method: 'get', path: '/controlnet/settings', id: 'controlnetSettings', tag: 'controlnet', summary: 'Extension settings', ok: [200, 'settings', obj] },

@@ -4,7 +4,7 @@
 // not validated), and test/openapi.test.ts checks them against real answers.
 import { zodToJsonSchema } from 'zod-to-json-schema';
 import type { z } from 'zod';
-import { a1111Fields, controlNetUnitSchema, jobRequestSchema, type A1111Kind } from '@farm/core';
+import { EXTRAS_FIELDS, a1111Fields, controlNetUnitSchema, extrasJobRequestSchema, jobRequestSchema, type A1111Kind } from '@farm/core';
 
 type Schema = Record<string, unknown>;
 
@@ -60,6 +60,19 @@ const job: Schema = {
   },
 };
 
+/** A1111 1.10's ExtrasBaseRequest (fields not nullable, bounds as its pydantic model) plus the image field(s). */
+function extrasRequestSchema(images: Record<string, Schema>, required: string[] = []): Schema {
+  const properties: Record<string, Schema> = {};
+  for (const [name, spec] of Object.entries(EXTRAS_FIELDS)) {
+    properties[name] = {
+      ...A1111_TYPES[spec.type], default: spec.def,
+      ...(spec.literal ? { enum: spec.literal } : {}), ...(spec.ge !== undefined ? { minimum: spec.ge } : {}),
+      ...(spec.gt !== undefined ? { exclusiveMinimum: spec.gt } : {}), ...(spec.le !== undefined ? { maximum: spec.le } : {}),
+    };
+  }
+  return { type: 'object', properties: { ...properties, ...images }, ...(required.length ? { required } : {}), additionalProperties: true, description: "A1111 1.10's ExtrasBaseRequest" };
+}
+
 export function componentSchemas(): Record<string, Schema> {
   return {
     JobRequest: fromZod(jobRequestSchema),
@@ -76,6 +89,13 @@ export function componentSchemas(): Record<string, Schema> {
     },
     A1111Txt2Img: a1111RequestSchema('txt2img'),
     A1111Img2Img: a1111RequestSchema('img2img'),
+    ExtrasJobRequest: fromZod(extrasJobRequestSchema),
+    A1111ExtrasSingleImage: extrasRequestSchema({ image: { type: 'string', default: '', description: 'base64 image (or a data: URL)' } }),
+    A1111ExtrasBatchImages: extrasRequestSchema({
+      imageList: { type: 'array', items: { type: 'object', required: ['data', 'name'], properties: { data: { type: 'string', description: 'base64 image' }, name: str } } },
+    }, ['imageList']),
+    A1111ExtrasSingleImageResponse: { type: 'object', required: ['html_info'], properties: { html_info: str, image: nullable(str) } },
+    A1111ExtrasBatchImagesResponse: { type: 'object', required: ['html_info', 'images'], properties: { html_info: str, images: { type: 'array', items: str } } },
     A1111Response: {
       type: 'object', required: ['images', 'parameters', 'info'],
       properties: { images: { type: 'array', items: { type: 'string', contentEncoding: 'base64' } }, parameters: { type: 'object' }, info: { type: 'string', description: 'JSON text, as A1111' } },
