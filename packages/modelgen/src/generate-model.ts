@@ -8,6 +8,7 @@ import { buildBertTextEncoder } from './bert-text-encoder';
 import { buildWordPieceVocab } from './wordpiece-vocab';
 import { buildUNet } from './unet';
 import { buildControlNet } from './controlnet';
+import { splitControlNetFolder } from './controlnet-split';
 import { buildVaeEncoder, buildVaeDecoder } from './vae';
 import { buildTokenizerFiles } from './tokenizer-files';
 import { writeOnnxModel, parameterCount, type BuiltGraph } from './write-onnx';
@@ -51,8 +52,9 @@ export const SCHEDULER_CONFIG = {
  * 2: UNet upsamplers resize to their skip connection's size (any multiple of 8).
  * 3: the CLIP text encoder also outputs hidden_states.0 .. hidden_states.L (clip skip).
  * 4: the VAE encoder's downsamplers pad right and bottom only, as SD's VAE (real checkpoints' img2img latents).
+ * 5: controlnet/ also holds its conditioning embedding split off (cond_embedding.onnx + model.embedded.onnx).
  */
-export const GRAPH_VERSION = 4;
+export const GRAPH_VERSION = 5;
 
 function modelIndex(withControlNet: boolean, tokenizerClass: string) {
   const onnxModel = ['diffusers', 'OnnxRuntimeModel'];
@@ -121,6 +123,8 @@ export async function generateModel(opts: GenerateModelOptions): Promise<void> {
     // Same index as unet: identical weights, plus the residual inputs.
     write('unet_controlnet', 2, (g) => buildUNet(g, config.unet, { withResiduals: true }));
     write('controlnet', 5, (g) => buildControlNet(g, config.unet, config.controlnetConditioningChannels));
+    // the control image's embedding as a graph of its own, run once per job instead of at every step
+    splitControlNetFolder(join(opts.outDir, 'controlnet'));
   }
   if (opts.tokenizerFrom) cpSync(opts.tokenizerFrom, join(opts.outDir, 'tokenizer'), { recursive: true });
   else writeTokenizer(join(opts.outDir, 'tokenizer'), config);

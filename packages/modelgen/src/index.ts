@@ -7,3 +7,4 @@ export { listLinearModules } from './linear-modules';
 export { writeLdmCheckpoint, writeDiffusersFolder, type CheckpointFixtureOptions } from './checkpoint-fixtures';
 export { importCheckpoint, checkpointFormat, CheckpointError, PICKLE_EXTENSIONS, type ImportOptions, type ImportResult, type CheckpointFormat } from './import/import-checkpoint';
 export { generateEsrgan, buildEsrgan, type EsrganConfig } from './esrgan';
+export { splitControlNet, splitControlNetFolder, splitFileNames, type ControlNetHalves } from './controlnet-split';
