@@ -16,7 +16,7 @@ const small = { prompt: 'a lighthouse', width: 64, height: 64, steps: 3, model: 
 
 // every key of the client's Job type, checked both ways at compile time
 const JOB_KEYS = ['id', 'owner', 'status', 'input', 'output', 'error', 'progress', 'queue_position', 'webhook', 'deliveries',
-  'cancel_requested', 'created_at', 'started_at', 'completed_at', 'worker_id', 'attempts', 'batch_size', 'metrics', 'links'] as const satisfies readonly (keyof Job)[];
+  'cancel_requested', 'created_at', 'started_at', 'completed_at', 'worker_id', 'attempts', 'batch_size', 'request_id', 'metrics', 'links'] as const satisfies readonly (keyof Job)[];
 type MissingFromList = Exclude<keyof Job, (typeof JOB_KEYS)[number]>;
 const exhaustive: MissingFromList extends never ? true : false = true;
 

@@ -79,6 +79,8 @@ export interface Job {
   attempts: number;
   /** how many jobs shared the UNet batch this one ran in */
   batch_size: number | null;
+  /** X-Request-Id of the submission (the caller's, or one the gateway made); absent on jobs from older farms */
+  request_id?: string;
   /** queue, run and total seconds (null until known) */
   metrics: { queue_seconds: number | null; run_seconds: number | null; total_seconds: number | null };
   links: { self: string; events: string; cancel: string };
