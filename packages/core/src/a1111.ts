@@ -204,7 +204,6 @@ function refuseUnsupported(kind: A1111Kind, r: A1111Request, sampler: string): v
   const v = (name: string) => r[name];
   const refuse = (field: string, why: string) => { throw invalid([field], why, 'value_error.unsupported'); };
   if (v('restore_faces') === true) refuse('restore_faces', 'face restoration is not available on this farm (no face restorer is installed; see /sdapi/v1/face-restorers)');
-  if (v('tiling') === true) refuse('tiling', 'tiling (seamless textures) is not supported by this farm yet');
   if (kind === 'txt2img' && v('enable_hr') === true) {
     if ((v('firstphase_width') as number) > 0 || (v('firstphase_height') as number) > 0) refuse('firstphase_width', 'the old hires fix (firstphase_width/height) is not supported; use hr_scale or hr_resize_x/hr_resize_y');
   }
@@ -231,7 +230,7 @@ function refuseUnsupported(kind: A1111Kind, r: A1111Request, sampler: string): v
  * implements it. Options the farm applies (sd_model_checkpoint, samples_format, ...) are not listed here.
  */
 export const A1111_IMAGE_OPTIONS: Record<string, unknown> = {
-  face_restoration: false, tiling: false, eta_ancestral: 1, eta_ddim: 0,
+  face_restoration: false, eta_ancestral: 1, eta_ddim: 0,
   s_churn: 0, s_tmin: 0, s_tmax: 0, s_noise: 1, s_min_uncond: 0, k_sched_type: 'Automatic', sigma_min: 0, sigma_max: 0, rho: 0,
   always_discard_next_to_last_sigma: false, img2img_extra_noise: 0, img2img_color_correction: false,
   img2img_fix_steps: false, token_merging_ratio: 0, token_merging_ratio_img2img: 0, enable_emphasis: true, use_old_emphasis_implementation: false,
@@ -367,6 +366,8 @@ export function parseA1111(kind: A1111Kind, body: unknown, ctx: A1111Context): A
   try {
     const params = resolveParams({
       ...image,
+      // A1111's process_images: a request's tiling of None takes the tiling option
+      tiling: (r.tiling ?? options.tiling) === true,
       kind, model, prompt: promptForEngine, negative_prompt: negative, sampler, scheduler, discretization: 'a1111',
       steps, cfg_scale: get<number>('cfg_scale'), width: get<number>('width'), height: get<number>('height'), seed,
       batch_size: get<number>('batch_size'), n_iter: get<number>('n_iter'), denoising_strength: kind === 'img2img' ? denoising : 0.75, init_image: init,

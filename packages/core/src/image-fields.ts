@@ -148,7 +148,7 @@ export interface ResolvedImageFields {
 export function resolveImageFields(f: ImageFields, ctx: ImageFieldsContext): ResolvedImageFields {
   const unused: string[] = [];
   const out: ResolvedImageFields = { unused };
-  if (f.tiling) throw new ValidationError('tiling is not supported yet', 'tiling');
+  if (f.tiling) out.tiling = true;
   if (f.inpainting_mask_weight != null && f.inpainting_mask_weight !== 1) out.inpainting_mask_weight = f.inpainting_mask_weight;
   if (ctx.kind === 'img2img') {
     out.inpaint = resolveInpaint(f);

@@ -142,6 +142,8 @@ export function resolveParams(req: Omit<JobRequest, 'webhook' | 'priority' | 'id
     kind, width: req.width, height: req.height, steps: req.steps, maxPixels: limits.maxPixels, maxSteps: limits.maxSteps, upscalers: catalog.upscalers ?? [],
     denoisingStrength: req.denoising_strength, sent: opts.sent ?? (() => false), checkSampler: catalog.checkSampler,
   });
+  if (image.tiling && (req.loras.some((l) => l.weight !== 0) || extractLoraTags(req.prompt).loras.some((l) => l.weight !== 0))) throw new ValidationError('tiling together with LoRAs is not supported by this farm yet', 'tiling');
+  if (image.tiling && req.controlnet.length > 0) throw new ValidationError('tiling together with ControlNet is not supported by this farm yet', 'tiling');
   if (opts.unused) opts.unused.push(...image.unused);
   else if (image.unused.length > 0) throw new ValidationError(`${image.unused[0]} has no effect on ${kind} (${image.unused.join(', ')})`, image.unused[0]);
   if (req.mask && !BASE64.test(image.inpaint?.mask ?? '')) throw new ValidationError('mask is not base64', 'mask');

@@ -29,6 +29,7 @@ import { alphaBarAt, sampleChannels } from './pipeline/unet-io';
 import { hiresInfotext, hiresPass, hiresSteps } from './pipeline/hires';
 import { upscalerModels } from './upscale/model-upscaler';
 import { runExtras, validateExtras } from './upscale/extras';
+import { removeTiledFiles, tiledModelSource } from './onnx/tiling';
 
 export const LATENT_SCALE = 0.18215;
 
@@ -205,6 +206,8 @@ export class Engine {
       const t = hiresTarget(p.width, p.height, p.hires);
       if (t.toX * t.toY > this.opts.maxPixels) throw new ValidationError(`hires fix to ${t.toX}x${t.toY} exceeds the maximum of ${this.opts.maxPixels} pixels`, 'hr_scale');
     }
+    if (p.tiling && loras.some((l) => l.weight !== 0)) throw new ValidationError('tiling together with LoRAs is not supported by this farm yet', 'tiling');
+    if (p.tiling && p.controlnet.length > 0) throw new ValidationError('tiling together with ControlNet is not supported by this farm yet', 'tiling');
     if (p.controlnet.length > 0 && !this.registry.get(p.model).hasControlNet) {
       throw new ValidationError(`model "${p.model}" has no ControlNet (controlnet/model.onnx and unet_controlnet/model.onnx)`, 'controlnet');
     }
@@ -217,14 +220,37 @@ export class Engine {
     return file;
   }
 
-  async sessions(model: ModelInfo, loras: LoraRef[], vae?: string): Promise<ModelSessions> {
+  async sessions(model: ModelInfo, loras: LoraRef[], vae?: string, tiling = false): Promise<ModelSessions> {
     const active = loras.filter((l) => l.weight !== 0);
     const merged = active.length > 0 && this.loraSessions ? await this.loraSessions({ model, loras: active, cache: this.cache }) : null;
+    if (tiling) {
+      return {
+        textEncoder: await this.cache.network(model.path, 'text_encoder'),
+        unet: await this.tiledNetwork(model.path, 'unet'),
+        vaeDecoder: await this.tiledFile(vae ? this.vaeDecoderFile(vae) : this.networkFile(model.path, 'vae_decoder'), model.path),
+      };
+    }
     return {
       textEncoder: merged?.textEncoder ?? await this.cache.network(model.path, 'text_encoder'),
       unet: merged?.unet ?? await this.cache.network(model.path, 'unet'),
       vaeDecoder: vae ? await this.cache.get(`vae:${vae}|vae_decoder`, () => this.vaeDecoderFile(vae)) : await this.cache.network(model.path, 'vae_decoder'),
     };
+  }
+
+  /** The file of a network the cache's graph flavour loads (model.gpu.onnx where the flavour is gpu and it exists). */
+  private networkFile(modelPath: string, sub: string): string {
+    const gpu = join(modelPath, sub, 'model.gpu.onnx');
+    return this.cache.flavour === 'gpu' && existsSync(gpu) ? gpu : join(modelPath, sub, 'model.onnx');
+  }
+
+  /** A network with circular padding in its convolutions (tiling), cached as a variant of the model. */
+  private tiledNetwork(modelPath: string, sub: string): Promise<ort.InferenceSession> {
+    return this.tiledFile(this.networkFile(modelPath, sub), modelPath);
+  }
+
+  private tiledFile(file: string, group: string): Promise<ort.InferenceSession> {
+    let source: Uint8Array | string | null = null;
+    return this.cache.get(`${file}|tiling`, () => (source = tiledModelSource(file)), { kind: 'variant', group, dispose: () => { if (source !== null) removeTiledFiles(source); } });
   }
 
   /** The init image as a scaled latent, as img2img starts from it. */
@@ -234,8 +260,8 @@ export class Engine {
   }
 
   /** [3, H, W] in [-1, 1] -> scaled latent [4, H/8, W/8] */
-  async encodeTensor(model: ModelInfo, chw: Float32Array, width: number, height: number): Promise<Float32Array> {
-    const encoder = await this.cache.network(model.path, 'vae_encoder');
+  async encodeTensor(model: ModelInfo, chw: Float32Array, width: number, height: number, tiling = false): Promise<Float32Array> {
+    const encoder = tiling ? await this.tiledNetwork(model.path, 'vae_encoder') : await this.cache.network(model.path, 'vae_encoder');
     const out = await encoder.run({ sample: new ort.Tensor('float32', chw, [1, 3, height, width]) });
     const latent = (out.latent_sample ?? out[encoder.outputNames[0]]).data as Float32Array;
     return Float32Array.from(latent, (v) => v * LATENT_SCALE);
@@ -272,7 +298,7 @@ export class Engine {
     await this.registry.prepare(items[0].params.model, this.opts.importer, (done, total) => hooks.onStep?.(done, total));
     for (const it of items) this.validate(it.params);
     const plan = this.plan(items);
-    const sessions = await this.sessions(plan.model, plan.loras, items[0].params.vae);
+    const sessions = await this.sessions(plan.model, plan.loras, items[0].params.vae, items[0].params.tiling === true);
     const conditioning = await this.condition(plan, sessions);
     const rows = this.noise(plan, conditioning);
     const denoised = await this.denoise(plan, sessions, conditioning, rows, hooks);
@@ -336,7 +362,7 @@ export class Engine {
     });
     const texts = await encodeConditioning(embeddings?.session ?? sessions.textEncoder, plan.tokenizer, pairs, samplerTotalSteps(plan.items[0].params.sampler, plan.items[0].params.steps), embeddings?.tokens);
     const channels = sampleChannels(sessions.unet);
-    const encodeTensor = (chw: Float32Array, width: number, height: number) => this.encodeTensor(plan.model, chw, width, height);
+    const encodeTensor = (chw: Float32Array, width: number, height: number) => this.encodeTensor(plan.model, chw, width, height, plan.items[0].params.tiling === true);
     for (const [i, { id, params: p }] of plan.items.entries()) {
       const inputs = await prepareItemInputs(p, { channels, encodeTensor, maxInputPixels: this.opts.maxInputPixels ?? 4096 * 4096 });
       perItem.set(id, { text: texts[i], inputs });
@@ -385,7 +411,7 @@ export class Engine {
       noise: (row, shape) => noiseForImage(params(row.itemId), (row.seed - params(row.itemId).seed + 2 ** 32) % 2 ** 32, shape),
       encodePrompts: async (prompt, negative, steps, p) => (await encodeConditioning(conditioning.embeddings?.session ?? sessions.textEncoder, plan.tokenizer, [{ prompt: extractLoraTags(prompt).prompt, negative: extractLoraTags(negative).prompt, layer: this.textLayer(plan.model, p) }], steps, conditioning.embeddings?.tokens))[0],
       decode: (latent, h, w) => this.decodeLatent(sessions, latent, h, w),
-      encodeTensor: (chw, width, height) => this.encodeTensor(plan.model, chw, width, height),
+      encodeTensor: (chw, width, height) => this.encodeTensor(plan.model, chw, width, height, first.tiling === true),
       upscalerModel: (name) => this.upscalers.get(name), channels: conditioning.channels, scheduler: plan.scheduler,
       denoise: opts, onStep: hooks.onStep, firstSteps: rows[0].run.steps,
     });

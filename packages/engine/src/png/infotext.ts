@@ -46,6 +46,7 @@ export function buildInfotext(p: GenerationParams, seed: number, extra: Record<s
     ...(p.kind === 'img2img' ? { 'Denoising strength': pyFloat(p.denoising_strength) } : {}),
     'Clip skip': (p.clip_skip ?? 1) > 1 ? p.clip_skip : null,
     ENSD: rng.ENSD,
+    Tiling: p.tiling ? 'True' : null,
     RNG: rng.RNG,
     ...(p.loras.length > 0 ? { 'Lora weights': p.loras.map((l) => `${l.name}: ${l.weight}`).join(', ') } : {}),
     ...Object.fromEntries(p.controlnet.map((u, i) => [`ControlNet ${i}`, `Module: ${u.module}, Model: ${u.model}, Weight: ${u.weight}, Guidance Start: ${u.guidance_start}, Guidance End: ${u.guidance_end}`])),
