@@ -39,7 +39,11 @@ if (process.argv.includes('--serve')) {
       await page.locator('#main-image[src]').waitFor();
       await page.waitForFunction((n) => document.querySelectorAll('#history li[data-status=succeeded]').length > n, before);
     };
-    const shot = (page: Page, name: string) => page.screenshot({ path: join(outDir, `${name}.png`) });
+    // filling fields lower down scrolls; each view is shown from the top, as it opens
+    const shot = async (page: Page, name: string, top = true) => {
+      if (top) await page.evaluate(() => window.scrollTo(0, 0));
+      await page.screenshot({ path: join(outDir, `${name}.png`) });
+    };
 
     const page = await open(1280, 800);
     await generate(page, { prompt: 'a lighthouse on a cliff at sunset', negative_prompt: 'blurry', width: '64', height: '64', steps: '8', batch_size: '4', seed: '7' });
@@ -51,8 +55,8 @@ if (process.argv.includes('--serve')) {
     await page.mouse.down();
     await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.6, { steps: 8 });
     await page.mouse.up();
-    await page.locator('#inpaint-input').scrollIntoViewIfNeeded();
-    await shot(page, 'inpaint');
+    await page.locator('#inpaint-input').evaluate((el) => el.scrollIntoView({ block: 'center' }));
+    await shot(page, 'inpaint', false);
 
     const dark = await open(1280, 800, { colorScheme: 'dark', locale: 'zh-CN' });
     await generate(dark, { prompt: '悬崖上的灯塔', width: '64', height: '64', steps: '8', seed: '11' });
@@ -71,6 +75,13 @@ if (process.argv.includes('--serve')) {
     await page.locator('#pnginfo-file').setInputFiles({ name: 'result.png', mimeType: 'image/png', buffer: Buffer.from(png) });
     await page.locator('#pnginfo-send:enabled').waitFor();
     await shot(page, 'png-info');
+
+    await page.locator('#tab-extras').click();
+    await page.locator('#extras-image').setInputFiles({ name: 'result.png', mimeType: 'image/png', buffer: Buffer.from(png) });
+    await page.locator('#extras-upscaler').selectOption('Lanczos');
+    await page.locator('#extras-run').click();
+    await page.locator('#extras-result:visible, #extras-error:not(:empty)').first().waitFor();
+    await shot(page, 'extras');
     console.log(`screenshots written to ${outDir}`);
   } finally {
     await browser.close();

@@ -87,8 +87,21 @@ test('no worker: a banner says so; a queued job survives a reload and is interru
 
 test('1280x800: a batch is generated and shown beside the prompt without scrolling; an error shows where the click was', async () => {
   const page = await openPage(1280, 800);
+  // a per-user option (A1111's show_progress_every_n_steps): a live preview every step
+  await page.getByText('Settings (saved for your account)').click();
+  await fill(page, { 'Live preview every N steps': '1' });
+  await page.getByLabel('Live preview every N steps').blur();
+  await page.locator('#settings-note', { hasText: 'Saved.' }).waitFor();
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    (window as unknown as { previews: string[] }).previews = seen;
+    const img = document.getElementById('live-preview')!;
+    new MutationObserver(() => { if (!img.hidden) seen.push(img.getAttribute('alt') ?? ''); }).observe(img, { attributes: true, attributeFilter: ['src', 'hidden'] });
+  });
   await fill(page, { Prompt: 'a lighthouse on a cliff', Width: '64', Height: '64', 'Sampling steps': '4', Seed: '42', 'Batch size': '2' });
   await generateAndWait(page);
+  const previews = await page.evaluate(() => (window as unknown as { previews: string[] }).previews);
+  assert.ok(previews.some((alt) => /^Live preview, step [1-3]$/.test(alt)), `live previews shown while sampling: ${previews.join('; ')}`);
   await assertInView(page, '#main-image');
   assert.equal(await page.locator('#thumbs button').count(), 2);
   assert.match(await page.locator('#infotext').innerText(), /^a lighthouse on a cliff\nSteps: 4, .*Seed: 42, Size: 64x64/);
@@ -106,6 +119,8 @@ test('1280x800: a batch is generated and shown beside the prompt without scrolli
   // the old result does not stay on screen as if it were this click's
   assert.equal(await page.locator('#main-button').isHidden(), true);
   assert.equal(await page.locator('#status').innerText(), 'Idle');
+  const other = await openPage(1280, 800);
+  assert.equal(await other.getByLabel('Live preview every N steps').inputValue(), '1', 'the option is stored for the user, not the page');
 });
 
 test('hires fix, then inpaint with a drawn mask, then PNG Info back to txt2img', async () => {
@@ -189,25 +204,26 @@ test('简体中文: from the browser language or the switch, every marked text t
 });
 
 test('axe-core finds no WCAG A/AA failures in light and dark mode; the tabs work from the keyboard', async () => {
+  const page = await openPage(1280, 800);
+  await fill(page, { Prompt: 'a quiet lake', Width: '64', Height: '64', 'Sampling steps': '2', 'Batch size': '2' });
+  await generateAndWait(page);
+  await page.locator('#history li[data-status=succeeded]').first().waitFor();
+  for (const details of await page.locator('details').all()) await details.evaluate((d: HTMLDetailsElement) => { d.open = true; });
+  await page.evaluate(axeSource);
   for (const colorScheme of ['light', 'dark'] as const) {
-    const page = await openPage(1280, 800, { colorScheme });
-    await fill(page, { Prompt: 'a quiet lake', Width: '64', Height: '64', 'Sampling steps': '2', 'Batch size': '2' });
-    await generateAndWait(page);
-    await page.locator('#history li[data-status=succeeded]').first().waitFor();
-    for (const details of await page.locator('details').all()) await details.evaluate((d: HTMLDetailsElement) => { d.open = true; });
-    await page.evaluate(axeSource);
+    await page.emulateMedia({ colorScheme });
     const violations = await page.evaluate(async () => {
       const axe = (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } }).axe;
       const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
       return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
     });
     assert.deepEqual(violations, [], `${colorScheme} mode`);
-    if (colorScheme === 'dark') {
-      await page.getByRole('tab', { name: 'txt2img' }).focus();
-      await page.keyboard.press('ArrowRight');
-      assert.equal(await page.evaluate(() => document.activeElement?.id), 'tab-img2img');
-      await page.keyboard.press('End');
-      assert.equal(await page.getByRole('tab', { name: 'PNG Info' }).getAttribute('aria-selected'), 'true');
-    }
   }
+  // the dark theme really is another palette (not the light one checked twice)
+  assert.notEqual(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(246, 246, 247)');
+  await page.getByRole('tab', { name: 'txt2img' }).focus();
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'tab-img2img');
+  await page.keyboard.press('End');
+  assert.equal(await page.getByRole('tab', { name: 'PNG Info' }).getAttribute('aria-selected'), 'true');
 });
