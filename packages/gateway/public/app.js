@@ -450,10 +450,14 @@ function renderHistory() {
     }
     const text = document.createElement('span');
     const i = j.input;
-    text.textContent = `${t(`status_${j.status}`)} · ${i.inpaint ? t('tab_inpaint') : t(`tab_${i.kind}`)} · ${i.model} · ${i.sampler} · ${i.width}x${i.height} · ${t('seed')} ${i.seed} — ${i.prompt || t('empty_prompt')}`;
+    const extras = i.kind === 'extras';
+    // an upscale (Extras) has no prompt, sampler or seed of its own: its upscaler and size say what it was
+    const what = extras ? `${t('tab_extras')} · ${i.extras?.upscaler_1 ?? ''} · ${i.width}x${i.height}`
+      : `${i.inpaint ? t('tab_inpaint') : t(`tab_${i.kind}`)} · ${i.model} · ${i.sampler} · ${i.width}x${i.height} · ${t('seed')} ${i.seed} — ${i.prompt || t('empty_prompt')}`;
+    text.textContent = `${t(`status_${j.status}`)} · ${what}`;
     const who = i.prompt || j.id;
-    li.append(thumbs, text, button(t('open'), () => { state.jobs.set(j.id, j); showJob(j.id); if (ACTIVE.includes(j.status)) follow(j.id); }, `${t('open')}: ${who}`),
-      button(t('reuse_params'), () => applyFields(fromJobInput(i)), `${t('reuse_params')}: ${who}`));
+    li.append(thumbs, text, button(t('open'), () => { state.jobs.set(j.id, j); showJob(j.id); if (ACTIVE.includes(j.status)) follow(j.id); }, `${t('open')}: ${who}`));
+    if (!extras) li.append(button(t('reuse_params'), () => applyFields(fromJobInput(i)), `${t('reuse_params')}: ${who}`));
     if (ACTIVE.includes(j.status)) li.append(button(t('cancel'), () => void cancelJob(j.id), `${t('cancel')}: ${who}`));
     return li;
   });
@@ -577,7 +581,7 @@ async function sendSelected(mode) {
   if (mode === 'img2img') await setInitImage(dataUrl);
   else await setInpaintImage(dataUrl);
   const { width, height } = await imageSize(dataUrl);
-  applyFields({ width, height, prompt: job.input.prompt, negative_prompt: job.input.negative_prompt });
+  applyFields({ width, height, ...(job.input.kind === 'extras' ? {} : { prompt: job.input.prompt, negative_prompt: job.input.negative_prompt }) });
   selectTab(mode);
   $(`tab-${mode}`).focus();
 }
