@@ -119,6 +119,17 @@ test('1280x800: a batch is generated and shown beside the prompt without scrolli
   // the old result does not stay on screen as if it were this click's
   assert.equal(await page.locator('#main-button').isHidden(), true);
   assert.equal(await page.locator('#status').innerText(), 'Idle');
+  // Skip: only for a running job with batch count > 1; it ends the current iteration, the next still runs
+  assert.equal(await page.getByRole('button', { name: 'Skip' }).isDisabled(), true);
+  await fill(page, { Width: '64', 'Sampling steps': '60', 'Batch size': '1', 'Batch count': '2' });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.getByRole('button', { name: 'Generate', exact: true }).click();
+  await page.locator('#status', { hasText: /Step \d+ of 60/ }).waitFor();
+  await page.getByRole('button', { name: 'Skip' }).click();
+  await page.locator('#thumbs button').nth(1).waitFor();
+  assert.equal(await page.locator('#gen-error').innerText(), '');
+  const { body: done } = await client(gateway.url).get('/v1/jobs?limit=1');
+  assert.equal(done.jobs[0].output.images.length, 2);
   const other = await openPage(1280, 800);
   assert.equal(await other.getByLabel('Live preview every N steps').inputValue(), '1', 'the option is stored for the user, not the page');
 });

@@ -204,6 +204,9 @@ function requestBody() {
     clip_skip: num('clip_skip'), randn_source: $('randn_source').value, eta_noise_seed_delta: num('ensd'),
     live_preview_every: $('live_previews').checked ? num('preview_every') : 0,
   };
+  // fields A1111 leaves at their neutral values are not sent, so the request names only what the user chose
+  if ($('tiling').checked) body.tiling = true;
+  if (num('subseed_strength') > 0) Object.assign(body, { subseed: num('subseed'), subseed_strength: num('subseed_strength') });
   if ($('cn-enabled').checked) {
     if (!state.controlImage) throw new Error(t('cn_need_image'));
     body.controlnet = [{ image: state.controlImage, module: $('cn-module').value, weight: num('cn-weight'), guidance_start: num('cn-start'), guidance_end: num('cn-end'), threshold_a: num('cn-low'), threshold_b: num('cn-high') }];
@@ -355,6 +358,8 @@ function renderGallery() {
   const images = job?.status === 'succeeded' ? job.output?.images ?? [] : [];
   const active = job && ACTIVE.includes(job.status);
   $('interrupt').disabled = !active;
+  // Skip ends the current iteration of batch count; with one iteration it would be Interrupt
+  $('skip').disabled = !(job?.status === 'running' && job.input.n_iter > 1);
   if (!job) {
     setProgress(0);
     $('status').textContent = t('idle');
@@ -663,6 +668,11 @@ async function readPngInfo(file) {
 $('panel-gen').addEventListener('submit', generate);
 for (const id of ['prompt', 'negative_prompt']) $(id).addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) void generate(e); });
 $('interrupt').addEventListener('click', () => { const id = state.shown && ACTIVE.includes(state.jobs.get(state.shown)?.status) ? state.shown : activeJobs().at(-1)?.id; if (id) void cancelJob(id); });
+$('skip').addEventListener('click', () => {
+  const id = state.shown;
+  if (!id) return;
+  post(`/v1/jobs/${id}/skip`, {}).catch((e) => { state.genError = e.message; renderGallery(); });
+});
 $('seed-random').addEventListener('click', () => { $('seed').value = '-1'; });
 $('seed-reuse').addEventListener('click', () => { const s = selectedSeed(); if (s !== null) $('seed').value = String(s); });
 $('lora-add').addEventListener('click', insertLora);

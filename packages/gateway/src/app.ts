@@ -7,6 +7,7 @@ import type { Storage } from '@farm/storage';
 import { jobRoutes } from './native/jobs';
 import { resourceRoutes } from './native/resources';
 import { eventRoutes } from './native/events';
+import { skipRoutes } from './native/skip';
 import { healthRoutes } from './health';
 import { createMetrics, type Metrics } from './metrics';
 import { metricsAccess } from './metrics-access';
@@ -56,6 +57,7 @@ export function createApp(deps: AppDeps) {
   app.use(express.json({ limit: deps.config.BODY_LIMIT }));
   app.use(jobRoutes({ config: deps.config, queue: deps.queue, catalog: deps.catalog, metrics }));
   app.use(eventRoutes({ queue: deps.queue, shutdown }));
+  app.use(skipRoutes({ queue: deps.queue }));
   app.use(resourceRoutes({ queue: deps.queue, storage: deps.storage, catalog: deps.catalog, signedUrls: deps.config.SIGNED_URLS }));
   for (const router of deps.extraRouters?.({ metrics }) ?? []) app.use(router);
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));

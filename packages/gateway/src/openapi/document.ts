@@ -34,6 +34,8 @@ const ROUTES: Route[] = [
   { method: 'get', path: '/v1/jobs/{id}', id: 'getJob', tag: 'jobs', summary: 'A job', ok: [200, 'the job', ref('Job')] },
   { method: 'delete', path: '/v1/jobs/{id}', id: 'cancelJob', tag: 'jobs', summary: 'Cancel a job (200 when it ended at once, 202 when a running job will stop between steps)', ok: [200, 'the job', ref('Job')],
     extra: { 202: { description: 'cancel requested; the job stops between steps', content: { 'application/json': { schema: ref('Job') } } } } },
+  { method: 'post', path: '/v1/jobs/{id}/skip', id: 'skipJob', tag: 'jobs', summary: "Skip: end the running job's current iteration of n_iter (decoded where it stopped) and go on with the next; 409 unless running", ok: [202, 'skip requested', ref('Job')],
+    extra: { 409: { description: 'the job is not running' } } },
   { method: 'get', path: '/v1/jobs/{id}/events', id: 'streamJob', tag: 'jobs', summary: 'Server-Sent Events of the job (event: status, data: the job; event: preview with live previews) until it ends', ok: [200, 'the event stream', 'text/event-stream'] },
   { method: 'get', path: '/v1/images/{jobId}/{file}', id: 'getImage', tag: 'jobs', summary: 'A result image', ok: [200, 'the image', 'image/png'],
     extra: { 302: { description: 'redirect to a signed storage URL (SIGNED_URLS=true)' } } },
