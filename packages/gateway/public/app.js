@@ -728,6 +728,8 @@ selectTab('txt2img');
 renderAll();
 void checkHealth();
 setInterval(() => void checkHealth(), 5000);
+// jobs submitted elsewhere (the API, another tab) have no stream here until the list shows them: look every 10 s
+setInterval(() => { if (!document.hidden) void loadHistory(); }, 10_000);
 (async () => {
   await Promise.all([loadModels(), loadLists()]);
   await loadOptions();
