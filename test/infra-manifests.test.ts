@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
+import { FarmKeys } from '@farm/queue';
 
 const root = new URL('..', import.meta.url).pathname;
 type Doc = Record<string, any>;
@@ -127,12 +128,24 @@ test('k8s: every object is well-formed and every reference resolves', () => {
       assert.ok(names('Service').has(path.backend.service.name), `Ingress backend ${path.backend.service.name}`);
     }
   }
-  const worker = byKind('Deployment').find((d) => d.metadata.name === 'worker');
-  assert.equal(worker?.spec.template.spec.containers[0].resources.limits['nvidia.com/gpu'], 1);
+  // GPU workers: one deployment per model (WORKER_MODELS), each scaled by its own ScaledObject on that model's queue
+  const workers = byKind('Deployment').filter((d) => d.spec.template.metadata.labels.app === 'worker');
   const scaled = byKind('ScaledObject');
-  assert.equal(scaled.length, 1);
-  assert.ok(names('Deployment').has(scaled[0].spec.scaleTargetRef.name), 'KEDA target missing');
-  assert.equal(scaled[0].spec.triggers[0].type, 'redis');
-  const prometheus = scaled[0].spec.triggers.find((t: any) => t.type === 'prometheus');
-  assert.match(prometheus?.metadata.query ?? '', /farm_queue_jobs\{state="waiting"\}/, 'prioritized jobs count too, through the gateways\' waiting gauge');
+  assert.ok(workers.length >= 2 && scaled.length === workers.length, 'one ScaledObject per model deployment');
+  const keys = new FarmKeys('farm');
+  const models = new Set<string>();
+  for (const worker of workers) {
+    const container = worker.spec.template.spec.containers[0];
+    assert.equal(container.resources.limits['nvidia.com/gpu'], 1);
+    const model = container.env.find((e: Doc) => e.name === 'WORKER_MODELS')?.value as string;
+    assert.ok(model && !model.includes(','), `${worker.metadata.name}: one model in WORKER_MODELS`);
+    models.add(model);
+    const so = scaled.filter((s) => s.spec.scaleTargetRef.name === worker.metadata.name);
+    assert.equal(so.length, 1, `${worker.metadata.name}: one ScaledObject`);
+    const redis = so[0].spec.triggers.find((t: any) => t.type === 'redis');
+    assert.equal(redis?.metadata.listName, `${keys.prefix}:${keys.renderQueue(model)}:wait`, `${model}: scaled on its own BullMQ wait list`);
+    const prometheus = so[0].spec.triggers.find((t: any) => t.type === 'prometheus');
+    assert.equal(prometheus?.metadata.query, `max(farm_queue_jobs_by_model{model="${model}",state="waiting"})`, 'prioritized jobs count too, through the gateways\' per-model waiting gauge');
+  }
+  assert.equal(models.size, workers.length, 'each model has its own deployment');
 });

@@ -59,6 +59,8 @@ export const CONFIG_VARIABLES = [
   ['METRICS_TOKEN', '(none)', 'a Bearer token that may read a gateway\'s /metrics without a user login (for Prometheus)'],
   ['WORKER_HEALTH_PORT', '(off)', 'port of a worker\'s /healthz (liveness) and /metrics (Prometheus); 9465 in the worker image'],
   ['WORKER_STUCK_SECONDS', '300', 'a worker\'s /healthz answers 503 when its loop has made no progress (no fetch, no step) this long'],
+  ['WORKER_MODELS', '(all)', 'comma-separated models this worker takes jobs for (one worker deployment per model, scaled on that model\'s queue); unset: every model in MODELS_DIR'],
+  ['MODEL_SWITCH_AFTER_MS', '500', 'an idle worker loads another model for a job only once that job has waited this long with no worker that holds the model warm taking it (set near a model\'s load time); a model no worker holds is taken at once'],
 ] as const;
 
 export const configSchema = z.object({
@@ -130,6 +132,11 @@ export const configSchema = z.object({
   METRICS_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   WORKER_HEALTH_PORT: int(0).max(65535).optional(),
   WORKER_STUCK_SECONDS: int(1).default(300),
+  WORKER_MODELS: z.string().default('').transform((v) => {
+    const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+    return list.length ? list : undefined;
+  }),
+  MODEL_SWITCH_AFTER_MS: int(0).default(500),
 });
 
 export type FarmConfig = z.infer<typeof configSchema>;

@@ -1,14 +1,14 @@
 // The queue as the gateway and the workers see it: submit, read, list, cancel, subscribe, counts, worker heartbeats.
 // Envelopes are read through JobStore and changed only through JobLifecycle; the work itself is a BullMQ job with the
-// same id on the `render` queue.
+// same id on its model's render queue (FarmKeys.renderQueue), so workers can take the models they hold warm first.
 import { randomUUID } from 'node:crypto';
-import { Queue } from 'bullmq';
+import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QueueFullError, RateLimitedError, resolveJob, type GenerationParams } from '@farm/core';
 import { JobStore } from './job-store';
 import { A1111Store } from './a1111-store';
 import { PreviewStore, type Preview } from './preview-store';
-import { JobLifecycle, isTerminal } from './lifecycle';
+import { JobLifecycle, defineLifecycleScripts, isTerminal, type AdmitReply } from './lifecycle';
 import { decodeJson } from './envelope-codec';
 import { FarmKeys, bullmqKeys } from './keys';
 import { RateLimiter } from './rate-limiter';
@@ -16,7 +16,6 @@ import { WebhookEmitter, WEBHOOK_QUEUE } from './webhook-queue';
 import { redisOp, requestConnection } from './redis';
 import type { DeliveryJobData, JobEnvelope, JobStatus, RenderJobData, WebhookEvent, WorkerCommand, WorkerInfo } from './types';
 
-export const RENDER_QUEUE = 'render';
 const WORKER_TTL_MS = 15_000;
 /** a worker silent this long is not coming back under its id (ids carry the pid): its entry is dropped */
 const WORKER_FORGET_MS = 5 * 60_000;
@@ -41,7 +40,12 @@ export interface SubmitOptions {
   idempotencyKey?: string;
   /** the submitting request's id, kept on the envelope so worker log lines can be joined to the access log */
   requestId?: string;
+  /** the job's id (a submit-and-stream call subscribes to the job's channel before submitting); default a new UUID */
+  id?: string;
 }
+
+/** How often the list of models with a render queue is read again (the queue cap and the counts sum over it). */
+const MODELS_REFRESH_MS = 5000;
 
 export class FarmQueue {
   readonly prefix: string;
@@ -53,12 +57,14 @@ export class FarmQueue {
   /** live previews of running jobs */
   readonly previews: PreviewStore;
   readonly lifecycle: JobLifecycle;
-  readonly render: Queue<RenderJobData>;
   readonly webhooks: Queue<DeliveryJobData>;
   private subscriber: Redis | null = null;
   private readonly listeners = new Map<string, Set<(message: string) => void>>();
   private closed = false;
   private readonly queueConnection: Redis;
+  private readonly renderQueues = new Map<string, Queue<RenderJobData>>();
+  private knownModels: { at: number; models: Set<string> } = { at: 0, models: new Set() };
+  private refreshingModels: Promise<void> | null = null;
 
   constructor(private readonly opts: FarmQueueOptions) {
     this.prefix = opts.prefix ?? 'farm';
@@ -72,14 +78,46 @@ export class FarmQueue {
     const connection = requestConnection(opts.redisUrl);
     connection.on('error', onError);
     this.queueConnection = connection;
-    this.render = new Queue<RenderJobData>(RENDER_QUEUE, { connection, prefix: this.prefix });
+    // the admit script runs on the render queues' connection, in one pipeline with BullMQ's add (see submit)
+    defineLifecycleScripts(connection);
+    this.onQueueError = onError;
     this.webhooks = new Queue<DeliveryJobData>(WEBHOOK_QUEUE, { connection, prefix: this.prefix });
-    this.render.on('error', onError);
     this.webhooks.on('error', onError);
     this.store = new JobStore(this.redis, this.keys);
-    this.lifecycle = new JobLifecycle(this.redis, this.keys, bullmqKeys(this.render), new WebhookEmitter(this.webhooks), (msg, fields) => this.warn(msg, fields));
+    this.lifecycle = new JobLifecycle(this.redis, this.keys, new WebhookEmitter(this.webhooks), (msg, fields) => this.warn(msg, fields));
     this.a1111 = new A1111Store(this.redis, this.keys);
     this.previews = new PreviewStore(this.redis, this.keys);
+  }
+
+  private readonly onQueueError: (e: Error) => void;
+
+  /** The BullMQ render queue of one model (created on first use; all share one connection). */
+  renderQueue(model: string): Queue<RenderJobData> {
+    let q = this.renderQueues.get(model);
+    if (!q) {
+      q = new Queue<RenderJobData>(this.keys.renderQueue(model), { connection: this.queueConnection, prefix: this.prefix });
+      q.on('error', this.onQueueError);
+      this.renderQueues.set(model, q);
+    }
+    return q;
+  }
+
+  /** Models that have a render queue (read from Redis at most every MODELS_REFRESH_MS; `fresh` reads now). */
+  async models(fresh = false): Promise<string[]> {
+    if (fresh || Date.now() - this.knownModels.at > MODELS_REFRESH_MS) await this.refreshModels();
+    return [...this.knownModels.models];
+  }
+
+  private refreshModels(): Promise<void> {
+    this.refreshingModels ??= (async () => {
+      try {
+        const models = await this.redis.smembers(this.keys.renderModels);
+        this.knownModels = { at: Date.now(), models: new Set([...models, ...this.knownModels.models]) };
+      } finally {
+        this.refreshingModels = null;
+      }
+    })();
+    return this.refreshingModels;
   }
 
   private warn(msg: string, fields: Record<string, unknown> = {}): void {
@@ -87,16 +125,22 @@ export class FarmQueue {
   }
 
   /**
-   * Admits a job: the idempotency claim, the queue and per-owner caps and the envelope are one atomic step, so
-   * concurrent submissions with one idempotency key all get the first one's job. Then the BullMQ job is added.
+   * Admits a job and adds its BullMQ job to its model's render queue in one round trip: one pipeline on one
+   * connection, the admit script first (idempotency claim, queue and per-owner caps, envelope) and BullMQ's add after
+   * it, so a worker can never take a job whose envelope does not exist yet. A refused admission (rare: a cap, a
+   * duplicate idempotency key) removes the job it added; a worker that took it meanwhile finds no envelope and drops it.
    */
   async submit(params: GenerationParams, opts: SubmitOptions): Promise<JobEnvelope> {
     return redisOp(async () => {
+      if (Date.now() - this.knownModels.at > MODELS_REFRESH_MS) {
+        // the cap sums the queues known a moment ago; reading them again never delays a submission
+        this.refreshModels().catch((e: Error) => this.warn('could not read the models with a render queue', { error: e.message }));
+      }
       for (let tries = 0; ; tries++) {
-        const envelope = this.newEnvelope(randomUUID(), params, opts);
+        const envelope = this.newEnvelope(tries === 0 && opts.id ? opts.id : randomUUID(), params, opts);
         const limits = { maxQueued: this.opts.maxQueued ?? 0, maxUnfinished: this.opts.maxQueuedPerUser ?? 0, idempotencyKey: opts.idempotencyKey };
-        let admitted = await this.lifecycle.admit(envelope, limits);
-        if (admitted.outcome === 'user_cap' && (await this.store.pruneUnfinished(opts.owner)) > 0) admitted = await this.lifecycle.admit(envelope, limits);
+        let admitted = await this.admitAndAdd(envelope, params, opts, limits);
+        if (admitted.outcome === 'user_cap' && (await this.store.pruneUnfinished(opts.owner)) > 0) admitted = await this.admitAndAdd(envelope, params, opts, limits);
         if (admitted.outcome === 'duplicate') {
           const prior = await this.get(admitted.id);
           if (prior) return prior;
@@ -106,10 +150,52 @@ export class FarmQueue {
         if (admitted.outcome === 'user_cap') {
           throw new RateLimitedError(`you already have ${this.opts.maxQueuedPerUser} jobs queued or running (the per-user limit); wait for some to finish or cancel some`, USER_CAP_RETRY_SECONDS, 'too_many_jobs');
         }
-        await this.enqueue(envelope, params, opts);
-        return { ...envelope, queue_position: await this.position(envelope.id) };
+        if (admitted.outcome !== 'admitted' || !('prioritized' in admitted)) throw new Error(`unexpected admission outcome ${admitted.outcome}`);
+        // BullMQ takes the wait list first (FIFO), then prioritized jobs by priority: a prioritized job's place is at most this
+        const position = admitted.waiting + 1 + (opts.priority ? admitted.prioritized : 0);
+        return { ...envelope, queue_position: position };
       }
     });
+  }
+
+  private async admitAndAdd(envelope: JobEnvelope, params: GenerationParams, opts: SubmitOptions, limits: { maxQueued: number; maxUnfinished: number; idempotencyKey?: string }): Promise<AdmitReply> {
+    const model = params.model;
+    const queue = this.renderQueue(model);
+    const others = [...this.knownModels.models].filter((m) => m !== model).map((m) => bullmqKeys(this.renderQueue(m)));
+    const client = await queue.client;
+    const pipeline = client.pipeline();
+    const args = this.lifecycle.admitArgs(envelope, limits, { model, depth: [bullmqKeys(queue), ...others] });
+    (pipeline as unknown as Record<string, (...a: unknown[]) => unknown>).farm_admit(...args);
+    const data: RenderJobData = { id: envelope.id, owner: envelope.owner, ...resolveJob(params) };
+    // the job's name is its batch key: a worker gathering a batch reads the next jobs' names, not their data
+    const job = new Job<RenderJobData>(queue, data.batchKey, data, {
+      jobId: envelope.id,
+      ...(opts.priority ? { priority: opts.priority } : {}),
+      attempts: this.opts.attempts ?? 3,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: { age: 3600, count: 10000 },
+      removeOnFail: { age: 24 * 3600 },
+    }, envelope.id);
+    void job.addJob(pipeline); // queued on the pipeline synchronously (as BullMQ's own addBulk does)
+    const [[admitError, reply], [addError]] = (await pipeline.exec()) as [Error | null, unknown][];
+    if (admitError) {
+      if (!addError) await queue.remove(envelope.id).catch((e: Error) => this.warn('could not remove a job whose admission failed', { jobId: envelope.id, error: e.message }));
+      throw admitError;
+    }
+    const admitted = JobLifecycle.parseAdmit(reply);
+    if (addError) {
+      // a refused submission must not pin its idempotency key to a job that never existed
+      if (admitted.outcome === 'admitted') {
+        await this.lifecycle.withdraw(envelope, opts.idempotencyKey)
+          .catch((w: Error) => this.warn('could not withdraw a job BullMQ refused', { jobId: envelope.id, error: w.message }));
+      }
+      throw addError;
+    }
+    if (admitted.outcome !== 'admitted') {
+      await queue.remove(envelope.id).catch((e: Error) => this.warn('could not remove the job of a refused admission; a worker drops it', { jobId: envelope.id, error: e.message }));
+    }
+    this.knownModels.models.add(model);
+    return admitted;
   }
 
   private newEnvelope(id: string, params: GenerationParams, opts: SubmitOptions): JobEnvelope {
@@ -124,30 +210,12 @@ export class FarmQueue {
     };
   }
 
-  private async enqueue(envelope: JobEnvelope, params: GenerationParams, opts: SubmitOptions): Promise<void> {
-    try {
-      await this.render.add('render', { id: envelope.id, owner: envelope.owner, ...resolveJob(params) }, {
-        jobId: envelope.id,
-        ...(opts.priority ? { priority: opts.priority } : {}),
-        attempts: this.opts.attempts ?? 3,
-        backoff: { type: 'exponential', delay: 1000 },
-        removeOnComplete: { age: 3600, count: 10000 },
-        removeOnFail: { age: 24 * 3600 },
-      });
-    } catch (e) {
-      // a refused submission must not pin its idempotency key to a job that never existed
-      await this.lifecycle.withdraw(envelope, opts.idempotencyKey)
-        .catch((w: Error) => this.warn('could not withdraw a job BullMQ refused', { jobId: envelope.id, error: w.message }));
-      throw e;
-    }
-  }
-
   /**
    * 1-based place among waiting jobs, or null when not waiting. BullMQ takes jobs without a priority first, FIFO from
    * the tail of the wait list, then prioritized ones by score; native list and sorted-set lookups keep this cheap.
    */
-  async position(id: string): Promise<number | null> {
-    const { wait, prioritized } = bullmqKeys(this.render);
+  async position(id: string, model: string): Promise<number | null> {
+    const { wait, prioritized } = bullmqKeys(this.renderQueue(model));
     const [[, length], [, index], [, rank]] = (await this.redis.multi().llen(wait).lpos(wait, id).zrank(prioritized, id).exec()) as [unknown, number | null][];
     if (index !== null) return (length as number) - (index as number);
     if (rank !== null) return (length as number) + (rank as number) + 1;
@@ -158,7 +226,7 @@ export class FarmQueue {
     return redisOp(async () => {
       const e = await this.store.get(id);
       if (!e) return null;
-      return e.status === 'queued' ? { ...e, queue_position: await this.position(id) } : e;
+      return e.status === 'queued' ? { ...e, queue_position: await this.position(id, e.input.model) } : e;
     });
   }
 
@@ -171,7 +239,7 @@ export class FarmQueue {
     return redisOp(async () => {
       const e = await this.store.get(id);
       if (!e || isTerminal(e.status)) return e;
-      const job = await this.render.getJob(id);
+      const job = await this.renderQueue(e.input.model).getJob(id);
       if (job) {
         const state = await job.getState();
         if (state === 'waiting' || state === 'prioritized' || state === 'delayed' || state === 'waiting-children') {
@@ -243,14 +311,40 @@ export class FarmQueue {
     return this.listen(this.keys.previewChannel(id), (m) => onPreview(JSON.parse(m) as Preview));
   }
 
+  /** The BullMQ job of a job id (in its model's render queue), if it is still there. */
+  async renderJob(id: string): Promise<Job<RenderJobData> | undefined> {
+    const e = await this.store.get(id);
+    return e ? this.renderQueue(e.input.model).getJob(id) : undefined;
+  }
+
+  /** BullMQ's state of a job ('unknown' when its queue entry is gone). */
+  async jobState(id: string): Promise<string> {
+    const e = await redisOp(() => this.store.get(id));
+    return e ? redisOp(() => this.renderQueue(e.input.model).getJobState(id)) : 'unknown';
+  }
+
+  /** Render queue depth by state, summed over every model's queue. */
   async counts(): Promise<Record<JobStatus | 'waiting' | 'active' | 'delayed', number>> {
+    const sum = { waiting: 0, active: 0, delayed: 0, queued: 0, running: 0, succeeded: 0, failed: 0, canceled: 0 };
+    for (const c of Object.values(await this.countsByModel())) {
+      for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += c[k];
+    }
+    return sum;
+  }
+
+  /** Render queue depth by state for each model with a queue (the per-model metric autoscaling reads). */
+  async countsByModel(): Promise<Record<string, Record<JobStatus | 'waiting' | 'active' | 'delayed', number>>> {
     return redisOp(async () => {
-      const c = await this.render.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
-      return {
-        waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0,
-        queued: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0), running: c.active ?? 0,
-        succeeded: c.completed ?? 0, failed: c.failed ?? 0, canceled: 0,
-      };
+      const out: Record<string, Record<JobStatus | 'waiting' | 'active' | 'delayed', number>> = {};
+      for (const model of await this.models(true)) {
+        const c = await this.renderQueue(model).getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
+        out[model] = {
+          waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0,
+          queued: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0), running: c.active ?? 0,
+          succeeded: c.completed ?? 0, failed: c.failed ?? 0, canceled: 0,
+        };
+      }
+      return out;
     });
   }
 
@@ -299,7 +393,7 @@ export class FarmQueue {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.allSettled([this.render.close(), this.webhooks.close()]);
+    await Promise.allSettled([...[...this.renderQueues.values()].map((q) => q.close()), this.webhooks.close()]);
     this.subscriber?.disconnect();
     this.redis.disconnect();
     this.queueConnection.disconnect();

@@ -1,12 +1,13 @@
 export * from './types';
 export { batchKey } from '@farm/core';
-export { FarmQueue, RENDER_QUEUE, type FarmQueueOptions, type SubmitOptions } from './farm-queue';
+export { FarmQueue, type FarmQueueOptions, type SubmitOptions } from './farm-queue';
 export { JobStore } from './job-store';
 export { FarmKeys, bullmqKeys, type QueueDepthKeys } from './keys';
 export { JobLifecycle, isTerminal, type EventSink, type JobRef, type Transition, type Outcome, type AdmitResult } from './lifecycle';
 export { createWebhookWorker, deliveryId, WebhookEmitter, WEBHOOK_QUEUE, type WebhookWorkerOptions } from './webhook-queue';
 export { blockingConnection, requestConnection, redisOp, isRedisConnectionError } from './redis';
 export { RateLimiter, type RateDecision } from './rate-limiter';
-export { RenderWorker, type RenderWorkerOptions, type RenderEngine, type RenderObserver, type LogLevel } from './render-worker';
+export { RenderWorker, type RenderWorkerOptions, type RenderEngine, type RenderObserver, type LogLevel, type JobTimings } from './render-worker';
+export { planRoute, batchFromHead, type ModelQueueState, type RoutePolicy, type RoutePlan } from './routing';
 export { A1111Store } from './a1111-store';
 export { PreviewStore, type Preview } from './preview-store';

@@ -4,7 +4,9 @@ export class FarmKeys {
   constructor(readonly prefix: string) {}
 
   /** a job's envelope: a hash whose fields are the envelope's fields, each as JSON text */
-  job(id: string): string { return `${this.prefix}:job:${id}`; }
+  job(id: string): string { return `${this.jobPrefix}${id}`; }
+  /** what job(id) puts before the id (the worker's survey script reads the envelopes of the jobs at a queue's head) */
+  get jobPrefix(): string { return `${this.prefix}:job:`; }
   /** pub/sub channel that carries every new envelope of one job (SSE in any gateway listens there) */
   jobChannel(id: string): string { return `${this.prefix}:events:${id}`; }
   /** sorted set of an owner's job ids by creation time (listing) */
@@ -33,6 +35,16 @@ export class FarmKeys {
   a1111Options(user: string): string { return `${this.prefix}:a1111-options:${user}`; }
   /** A1111 surface: a user's A1111 calls still waiting for images (list; /progress, /interrupt and /skip act on them) */
   a1111Calls(user: string): string { return `${this.prefix}:a1111-calls:${user}`; }
+  /**
+   * Name of the BullMQ render queue of one model (BullMQ then keys it `<prefix>:render.<model>:wait` and so on; that
+   * wait list is the per-model queue depth KEDA's redis trigger reads). Queue names may not hold `:`, so the model name
+   * is URI-encoded (folder names stay as they are).
+   */
+  renderQueue(model: string): string { return `render.${encodeURIComponent(model)}`; }
+  /** set of the models that have (or had) a render queue: what counts, metrics and the queue cap sum over */
+  get renderModels(): string { return `${this.prefix}:render-models`; }
+  /** sorted set of the workers holding a model warm (its sessions loaded), scored by their last heartbeat (ms) */
+  warm(model: string): string { return `${this.prefix}:warm:${model}`; }
 }
 
 /** The BullMQ keys the farm's scripts read (queue depth), as the Queue object names them. */

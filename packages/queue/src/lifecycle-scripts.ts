@@ -21,10 +21,12 @@ end
 `;
 
 /**
- * admit. KEYS: job, owner index, unfinished set, idempotency key, BullMQ wait, prioritized, delayed.
- * ARGV: id, created ms, per-owner cap (0: none), retention s, queue cap (0: none), idempotency ttl s, '1' if an
- * idempotency key is used, then the envelope's field/value pairs. Claiming the idempotency key and creating the
- * envelope are one step, so a concurrent duplicate finds the winner's envelope already there.
+ * admit. KEYS: job, owner index, unfinished set, idempotency key, set of models with a render queue, then (wait,
+ * prioritized, delayed) of each model's BullMQ queue, the job's own first. ARGV: id, created ms, per-owner cap (0:
+ * none), retention s, queue cap (0: none), idempotency ttl s, '1' if an idempotency key is used, the job's model, then
+ * the envelope's field/value pairs. Claiming the idempotency key and creating the envelope are one step, so a
+ * concurrent duplicate finds the winner's envelope already there. Answers the own queue's wait and prioritized
+ * lengths (the job's place: BullMQ takes the wait list first).
  */
 export const ADMIT = `
 if ARGV[7] == '1' then
@@ -33,17 +35,21 @@ if ARGV[7] == '1' then
 end
 local maxQueued = tonumber(ARGV[5])
 if maxQueued > 0 then
-  local waiting = redis.call('LLEN', KEYS[5]) + redis.call('ZCARD', KEYS[6]) + redis.call('ZCARD', KEYS[7])
+  local waiting = 0
+  for i = 6, #KEYS, 3 do
+    waiting = waiting + redis.call('LLEN', KEYS[i]) + redis.call('ZCARD', KEYS[i + 1]) + redis.call('ZCARD', KEYS[i + 2])
+  end
   if waiting >= maxQueued then return {'queue_full', tostring(waiting)} end
 end
 local cap = tonumber(ARGV[3])
 if cap > 0 and redis.call('SCARD', KEYS[3]) >= cap then return {'user_cap', ''} end
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+redis.call('HSET', KEYS[1], unpack(ARGV, 9))
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[5], ARGV[8])
 if ARGV[7] == '1' then redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[6]) end
-return {'admitted', ''}`;
+return {'admitted', tostring(redis.call('LLEN', KEYS[6])), tostring(redis.call('ZCARD', KEYS[7]))}`;
 
 /** withdraw (BullMQ refused the job after admission). KEYS: job, owner index, unfinished, idempotency key. ARGV: id. */
 export const WITHDRAW = `

@@ -34,31 +34,60 @@ const RETENTION_SECONDS = 7 * 24 * 3600;
 const IDEMPOTENCY_SECONDS = 24 * 3600;
 const CANCEL_FLAG_SECONDS = 24 * 3600;
 
-const SCRIPTS = { admit: [7, ADMIT], withdraw: [4, WITHDRAW], start: [3, START], progress: [1, PROGRESS], succeed: [3, SUCCEED], fail: [3, FAIL], cancel: [3, CANCEL], retry: [1, RETRY], requestCancel: [2, REQUEST_CANCEL], recordDelivery: [1, RECORD_DELIVERY] } as const;
+// admit's key count varies (one depth triple per model queue): its caller passes the count first
+const SCRIPTS = { admit: [null, ADMIT], withdraw: [4, WITHDRAW], start: [3, START], progress: [1, PROGRESS], succeed: [3, SUCCEED], fail: [3, FAIL], cancel: [3, CANCEL], retry: [1, RETRY], requestCancel: [2, REQUEST_CANCEL], recordDelivery: [1, RECORD_DELIVERY] } as const;
 type ScriptName = keyof typeof SCRIPTS;
 type Runner = (...args: (string | number)[]) => Promise<[string, string]>;
+
+/** Defines the life cycle's scripts as `farm_<name>` commands on a connection (idempotent). */
+export function defineLifecycleScripts(redis: Redis): void {
+  const commands = redis as unknown as Record<string, Runner>;
+  for (const [name, [numberOfKeys, lua]] of Object.entries(SCRIPTS)) {
+    if (!(`farm_${name}` in commands)) redis.defineCommand(`farm_${name}`, numberOfKeys === null ? { lua } : { numberOfKeys, lua });
+  }
+}
+
+/** Where an admitted job goes: its model's queue name and the depth keys the queue cap sums (its own queue's first). */
+export interface AdmitTarget { model: string; depth: QueueDepthKeys[] }
+
+/** The admit script's answer; `waiting`/`prioritized`: the own queue's lengths before the job was added. */
+export type AdmitReply = AdmitResult | { outcome: 'admitted'; waiting: number; prioritized: number };
 
 export class JobLifecycle {
   private readonly run: Record<ScriptName, Runner>;
 
-  constructor(private readonly redis: Redis, private readonly keys: FarmKeys, private readonly depth: QueueDepthKeys, private readonly events: EventSink,
+  constructor(private readonly redis: Redis, private readonly keys: FarmKeys, private readonly events: EventSink,
     private readonly warn: (msg: string, fields: Record<string, unknown>) => void = () => {}) {
+    defineLifecycleScripts(redis);
     const commands = redis as unknown as Record<string, Runner>;
-    for (const [name, [numberOfKeys, lua]] of Object.entries(SCRIPTS)) {
-      if (!(`farm_${name}` in commands)) redis.defineCommand(`farm_${name}`, { numberOfKeys, lua });
-    }
     this.run = Object.fromEntries(Object.keys(SCRIPTS).map((name) => [name, (...args: (string | number)[]) => commands[`farm_${name}`].apply(redis, args)])) as Record<ScriptName, Runner>;
   }
 
-  /** Claims the idempotency key (if any), checks the queue and per-owner caps and stores the envelope, in one step. */
-  async admit(envelope: JobEnvelope, limits: AdmitLimits): Promise<AdmitResult> {
+  /**
+   * The admit script's call (`farm_admit` + its keys and arguments), to run on a pipeline ahead of the BullMQ add (one
+   * round trip): claims the idempotency key (if any), checks the queue and per-owner caps, stores the envelope and
+   * records the model among those with a render queue, in one step.
+   */
+  admitArgs(envelope: JobEnvelope, limits: AdmitLimits, target: AdmitTarget): (string | number)[] {
     const k = this.keys;
     const idem = limits.idempotencyKey ? k.idempotency(envelope.owner, limits.idempotencyKey) : k.idempotency(envelope.owner, '');
-    const [outcome, extra] = await this.run.admit(k.job(envelope.id), k.owner(envelope.owner), k.unfinished(envelope.owner), idem, this.depth.wait, this.depth.prioritized, this.depth.delayed,
-      envelope.id, Date.parse(envelope.created_at), limits.maxUnfinished, RETENTION_SECONDS, limits.maxQueued, IDEMPOTENCY_SECONDS, limits.idempotencyKey ? '1' : '0', ...encodeEnvelope(envelope));
+    const depth = target.depth.flatMap((d) => [d.wait, d.prioritized, d.delayed]);
+    return [5 + depth.length, k.job(envelope.id), k.owner(envelope.owner), k.unfinished(envelope.owner), idem, k.renderModels, ...depth,
+      envelope.id, Date.parse(envelope.created_at), limits.maxUnfinished, RETENTION_SECONDS, limits.maxQueued, IDEMPOTENCY_SECONDS, limits.idempotencyKey ? '1' : '0', target.model, ...encodeEnvelope(envelope)];
+  }
+
+  static parseAdmit(reply: unknown): AdmitReply {
+    const [outcome, extra, more] = reply as [string, string, string?];
     if (outcome === 'duplicate') return { outcome, id: extra };
     if (outcome === 'queue_full') return { outcome, waiting: Number(extra) };
-    return { outcome: outcome as 'admitted' | 'user_cap' };
+    if (outcome === 'admitted') return { outcome, waiting: Number(extra), prioritized: Number(more ?? 0) };
+    return { outcome: outcome as 'user_cap' };
+  }
+
+  /** admitArgs run on its own (no BullMQ add in the same round trip). */
+  async admit(envelope: JobEnvelope, limits: AdmitLimits, target: AdmitTarget): Promise<AdmitReply> {
+    const args = this.admitArgs(envelope, limits, target);
+    return JobLifecycle.parseAdmit(await (this.redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>).farm_admit(...args));
   }
 
   /** Undoes an admission whose BullMQ job could not be added (the idempotency key is freed too). */

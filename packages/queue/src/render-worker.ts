@@ -1,16 +1,22 @@
-// Pulls render jobs with BullMQ's manual fetching, gathers up to maxBatch waiting jobs that share a batch key,
-// runs them as one engine batch and completes each with its own result. Every status change goes through the
-// queue's life cycle; errors are sorted by the taxonomy of @farm/core (bad input and bugs are not retried). Locks
-// are extended while a batch runs; a killed worker's jobs are recovered by the stalled-job check of the others.
+// Takes render jobs from the per-model queues as the routing policy says (warm model first, see ./routing), one batch
+// at a time: the jobs at the head of a queue that share a batch key, taken only when they are about to run (never
+// held while another batch renders), run as one engine batch, each completed with its own result. The engine starts
+// at once; the `running` transition goes out beside it (a job found canceled or finished by then is dropped from the
+// batch). Every status change goes through the queue's life cycle; errors are sorted by the taxonomy of @farm/core
+// (bad input and bugs are not retried). Locks are extended while a batch runs; a killed worker's jobs are recovered by
+// the stalled-job check of the others.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { Worker, UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { TransientError, errorKind, isRetryable, isTerminal, type GenerationParams, type JobEnvelope } from '@farm/core';
-import { FarmQueue, RENDER_QUEUE } from './farm-queue';
+import { TransientError, errorKind, isRetryable, isTerminal, type GenerationParams, type JobEnvelope, type JobStatus } from '@farm/core';
+import { FarmQueue } from './farm-queue';
 import { blockingConnection, requestConnection } from './redis';
 import type { JobRef, Transition } from './lifecycle';
-import type { RenderJobData, WorkerCommand } from './types';
+import { ModelQueues, type Held } from './model-queues';
+import { Survey } from './survey';
+import { batchFromHead, planRoute } from './routing';
+import type { WorkerCommand } from './types';
 
 export interface RenderEngine {
   listModels(): { name: string }[];
@@ -32,15 +38,29 @@ export interface RenderEngine {
 
 export type LogLevel = 'info' | 'warn' | 'error';
 
+/** Where a job's time went at its worker (epoch ms, sub-ms precision), for the farm benchmark's breakdown. */
+export interface JobTimings {
+  /** the batch's jobs were taken from the queue */
+  taken: number;
+  /** the engine was handed the batch */
+  engineStarted: number;
+  /** the engine returned */
+  engineDone: number;
+  /** the images were stored */
+  stored: number;
+  /** the terminal transition was written (the client is told now) */
+  finished: number;
+}
+
 /** What a worker does, for its metrics and its liveness probe (the worker package turns these into Prometheus). */
 export interface RenderObserver {
-  /** the fetch loop went round (idle workers tick at least once per blocking fetch) */
+  /** the fetch loop went round (idle workers tick at least once per second) */
   tick?(): void;
   batchStarted?(info: { size: number; model: string }): void;
   /** one denoising step of a batch of `rows` images */
   step?(rows: number): void;
-  /** a job this worker ended (succeeded, failed or canceled), as its envelope now reads */
-  jobEnded?(envelope: JobEnvelope): void;
+  /** a job this worker ended (succeeded, failed or canceled), as its envelope now reads; timings when it ran here */
+  jobEnded?(envelope: JobEnvelope, timings?: JobTimings): void;
 }
 
 export interface RenderWorkerOptions {
@@ -49,6 +69,12 @@ export interface RenderWorkerOptions {
   workerId?: string;
   maxBatch: number;
   engine: RenderEngine;
+  /** the models this worker takes jobs for (WORKER_MODELS); unset: every model its engine has */
+  models?: string[];
+  /** an idle worker takes a job of a model another worker holds warm once it has waited this long (default 500) */
+  switchAfterMs?: number;
+  /** a worker with work for its warm model takes a job of a model nobody holds warm once it waited this long (default 10 x switchAfterMs) */
+  starveAfterMs?: number;
   /** stores a job's images; returns their storage keys */
   storeImages(jobId: string, images: Buffer[]): Promise<string[]>;
   lockDurationMs?: number;
@@ -60,46 +86,61 @@ export interface RenderWorkerOptions {
   observer?: RenderObserver;
 }
 
-interface Held { job: Job<RenderJobData>; token: string }
-
 const ref = (h: Held): JobRef => ({ id: h.job.id!, owner: h.job.data.owner });
+const now = () => performance.timeOrigin + performance.now();
+/** a worker whose heartbeat is older than this no longer counts as holding its model warm */
+const WARM_TTL_MS = 15_000;
+/** an idle worker looks at its queues at least this often (delayed retries, stalled recoveries) */
+const MAX_IDLE_MS = 1000;
+/** the first progress report of a batch comes this long after it started, then at most this often */
+const PROGRESS_INTERVAL_MS = 200;
+
+/** A running batch: the start transitions (sent beside the engine), and the jobs dropped from it since. */
+interface Run {
+  starts: Map<string, Promise<Transition | null>>;
+  startErrors: Map<string, unknown>;
+  dropped: Set<string>;
+  taken: number;
+}
 
 export class RenderWorker {
   readonly id: string;
   private readonly queue: FarmQueue;
-  private readonly worker: Worker<RenderJobData>;
+  private readonly queues: ModelQueues;
+  private readonly survey: Survey;
   private readonly cancelSub: Redis;
   private readonly connection: Redis;
   private readonly canceled = new Set<string>();
   private readonly held = new Map<string, Held>();
-  private pending: Held[] = [];
   private loop: Promise<void> | null = null;
   private closing = false;
   private loadedModel: string | null = null;
   private busy = false;
   private timers: NodeJS.Timeout[] = [];
   private readonly lockMs: number;
+  private readonly policy: { switchAfterMs: number; starveAfterMs: number };
 
   constructor(private readonly opts: RenderWorkerOptions) {
     this.id = opts.workerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.lockMs = opts.lockDurationMs ?? 30_000;
+    const switchAfterMs = opts.switchAfterMs ?? 500;
+    this.policy = { switchAfterMs, starveAfterMs: opts.starveAfterMs ?? 10 * switchAfterMs };
     this.queue = new FarmQueue({ redisUrl: opts.redisUrl, prefix: opts.prefix, log: (msg, fields) => this.log(msg, fields, 'warn') });
     this.connection = blockingConnection(opts.redisUrl);
-    this.connection.on('error', (e) => this.log('Redis connection error (blocking connection)', { error: e.message }, 'warn'));
-    this.worker = new Worker<RenderJobData>(RENDER_QUEUE, null, {
-      connection: this.connection, prefix: this.queue.prefix, autorun: false,
-      lockDuration: this.lockMs, stalledInterval: opts.stalledIntervalMs ?? 30_000, maxStalledCount: 2, drainDelay: 1,
-    });
-    this.worker.on('error', (e) => this.log('bullmq error', { error: e.message }, 'warn'));
-    // A job that lost its worker more than maxStalledCount times (one that crashes workers) is failed by BullMQ
-    // inside getNextJob and never reaches us; its envelope must still end.
-    this.worker.on('failed', (job) => {
-      if (!job?.deferredFailure) return;
-      const error = `the job stopped its worker ${job.stalledCounter} times and is not retried again (${job.deferredFailure})`;
-      this.log('job failed', { jobId: job.id, error, willRetry: false }, 'error');
-      this.queue.lifecycle.fail({ id: job.id!, owner: job.data.owner }, error)
-        .then((t) => { if (t.outcome === 'failed' && t.envelope) this.opts.observer?.jobEnded?.(t.envelope); })
-        .catch((e: Error) => this.log('could not record a failed job', { jobId: job.id, error: e.message }, 'error'));
+    this.connection.on('error', (e) => this.log('Redis connection error (queue connection)', { error: e.message }, 'warn'));
+    this.survey = new Survey(this.connection, this.queue.keys);
+    this.queues = new ModelQueues({
+      redisUrl: opts.redisUrl, prefix: this.queue.prefix, keys: this.queue.keys, connection: this.connection, lockMs: this.lockMs, stalledIntervalMs: opts.stalledIntervalMs ?? 30_000,
+      log: (msg, fields, level) => this.log(msg, fields, level),
+      // A job that lost its worker more than maxStalledCount times (one that crashes workers) is failed by BullMQ
+      // inside a fetch and never reaches us; its envelope must still end.
+      onFailedForGood: (job) => {
+        const error = `the job stopped its worker ${job.stalledCounter} times and is not retried again (${job.deferredFailure})`;
+        this.log('job failed', { jobId: job.id, error, willRetry: false }, 'error');
+        this.queue.lifecycle.fail({ id: job.id!, owner: job.data.owner }, error)
+          .then((t) => { if (t.outcome === 'failed' && t.envelope) this.opts.observer?.jobEnded?.(t.envelope); })
+          .catch((e: Error) => this.log('could not record a failed job', { jobId: job.id, error: e.message }, 'error'));
+      },
     });
     this.cancelSub = requestConnection(opts.redisUrl);
     this.cancelSub.on('error', (e) => this.log('Redis connection error (cancel subscriber)', { error: e.message }, 'warn'));
@@ -138,24 +179,43 @@ export class RenderWorker {
   async start(): Promise<void> {
     await this.cancelSub.subscribe(this.queue.keys.cancelChannel, this.queue.keys.workerCommandChannel);
     await this.heartbeat();
-    this.worker.startStalledCheckTimer().catch((e: Error) => this.log('stalled check stopped', { error: e.message }, 'error'));
     this.timers.push(setInterval(() => { this.heartbeat().catch((e: Error) => this.log('heartbeat failed', { error: e.message }, 'warn')); }, this.opts.heartbeatMs ?? 5000));
     this.timers.push(setInterval(() => { this.extendLocks(); }, Math.max(500, this.lockMs / 3)));
     this.loop = this.run();
   }
 
+  /** The models this worker takes jobs for: its engine's, limited to `models` when given. */
+  private models(): string[] {
+    const all = this.opts.engine.listModels().map((m) => m.name);
+    return this.opts.models ? all.filter((m) => this.opts.models!.includes(m)) : all;
+  }
+
   private async heartbeat(): Promise<void> {
+    const models = this.models();
+    await this.queues.ensure(models);
     await this.queue.registerWorker({
-      id: this.id, host: hostname(), models: this.opts.engine.listModels().map((m) => m.name), ...this.modelLimits(), loras: this.opts.engine.listLoras().map((l) => l.name), upscalers: this.opts.engine.listUpscalers?.().map((u) => u.name) ?? [],
+      id: this.id, host: hostname(), models, ...this.modelLimits(models), loras: this.opts.engine.listLoras().map((l) => l.name), upscalers: this.opts.engine.listUpscalers?.().map((u) => u.name) ?? [],
       loadedModel: this.loadedModel, busy: this.busy,
     });
+    if (this.loadedModel) await this.queue.redis.zadd(this.queue.keys.warm(this.loadedModel), Date.now(), this.id);
+  }
+
+  /** Records which model this worker now holds warm (what other workers' routing reads); not awaited by the batch. */
+  private setWarm(model: string): void {
+    const previous = this.loadedModel;
+    this.loadedModel = model;
+    if (previous === model) return;
+    const m = this.queue.redis.multi();
+    if (previous) m.zrem(this.queue.keys.warm(previous), this.id);
+    m.zadd(this.queue.keys.warm(model), Date.now(), this.id);
+    m.exec().catch((e: Error) => this.log('could not record the warm model', { model, error: e.message }, 'warn'));
   }
 
   /** what each model can run: size multiples other than 8 (fixed 2x upsamplers) and clip-skip hidden states */
-  private modelLimits(): { sizeMultiples: Record<string, number>; hiddenStates: Record<string, number> } {
+  private modelLimits(models: string[]): { sizeMultiples: Record<string, number>; hiddenStates: Record<string, number> } {
     const sizeMultiples: Record<string, number> = {};
     const hiddenStates: Record<string, number> = {};
-    for (const { name } of this.opts.engine.listModels()) {
+    for (const name of models) {
       try {
         const m = this.opts.engine.sizeMultiple?.(name) ?? 8;
         if (m !== 8) sizeMultiples[name] = m;
@@ -167,48 +227,56 @@ export class RenderWorker {
   }
 
   private extendLocks(): void {
-    for (const { job, token } of [...this.held.values(), ...this.pending]) {
+    for (const { job, token } of this.held.values()) {
       job.extendLock(token, this.lockMs).catch((e: Error) => this.log('could not extend a job lock; another worker may take the job', { jobId: job.id, error: e.message }, 'warn'));
     }
   }
 
-  private async fetch(block: boolean): Promise<Held | null> {
-    const token = randomUUID();
-    const job = (await this.worker.getNextJob(token, { block })) as Job<RenderJobData> | undefined;
-    return job ? { job, token } : null;
-  }
-
   private async run(): Promise<void> {
     while (!this.closing) {
-      let first: Held | null = null;
       this.opts.observer?.tick?.();
       try {
-        const preferred = this.pending.findIndex((h) => h.job.data.params.model === this.loadedModel);
-        first = this.pending.length > 0 ? this.pending.splice(Math.max(0, preferred), 1)[0] : await this.fetch(true);
-        if (!first) continue;
-        const key = first.job.data.batchKey;
-        const batch = [first, ...this.pending.filter((h) => h.job.data.batchKey === key)].slice(0, this.opts.maxBatch);
-        this.pending = this.pending.filter((h) => !batch.includes(h));
-        while (batch.length < this.opts.maxBatch && !this.closing && this.pending.length === 0) {
-          const next = await this.fetch(false);
-          if (!next) break;
-          if (next.job.data.batchKey === key) batch.push(next);
-          else this.pending.push(next);
+        const t = Date.now();
+        const survey = await this.survey.read(this.id, this.queues.list(), { now: t, liveSinceMs: t - WARM_TTL_MS, headLength: this.opts.maxBatch });
+        const plan = planRoute(survey, this.loadedModel, t, this.policy);
+        let ran = false;
+        for (const model of plan.order) {
+          const s = survey.find((x) => x.model === model)!;
+          const batch = await this.queues.take(model, Math.max(1, batchFromHead(s.head, this.opts.maxBatch).length));
+          if (batch.length === 0) continue;
+          // the head's envelopes, read by the survey: a job whose result is already written is completed, not run
+          const finished = new Set(s.head.filter((h) => h.status !== '' && isTerminal(JSON.parse(h.status) as JobStatus)).map((h) => h.id));
+          await this.runBatch(batch, finished);
+          ran = true;
+          break;
         }
-        await this.runBatch(batch);
+        if (!ran && !this.closing) await this.queues.waitForWork(Math.min(plan.wakeInMs ?? MAX_IDLE_MS, MAX_IDLE_MS));
       } catch (e) {
+        if (this.closing) break;
         this.log('worker loop error', { error: (e as Error).message, stack: (e as Error).stack }, 'error');
-        if (!this.closing) await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => setTimeout(r, 500));
       }
     }
   }
 
-  private async runBatch(batch: Held[]): Promise<void> {
+  private async runBatch(batch: Held[], finished: Set<string>): Promise<void> {
+    const taken = now();
     for (const h of batch) this.held.set(h.job.id!, h);
     this.busy = true;
     try {
       const valid: Held[] = [];
       for (const h of batch) {
+        if (finished.has(h.job.id!)) {
+          // its start answers `terminal` (or `started` if the envelope changed back meanwhile, then it runs)
+          try {
+            const t = await this.startJob(h, 1, new Date());
+            if (t.outcome === 'started') valid.push(h);
+            else await this.settle(h, t);
+          } catch (e) {
+            await this.failed(h, e);
+          }
+          continue;
+        }
         try {
           this.opts.engine.validate(h.job.data.params);
           valid.push(h);
@@ -216,22 +284,20 @@ export class RenderWorker {
           await this.failed(h, e);
         }
       }
+      if (valid.length === 0) return;
       const at = new Date();
-      const starts = await Promise.all(valid.map(async (h) => {
-        try {
-          const t = await this.queue.lifecycle.start(ref(h), { workerId: this.id, batchSize: valid.length, steps: h.job.data.params.steps, attempt: h.job.attemptsStarted || h.job.attemptsMade + 1, at });
-          if (t.outcome === 'started') return h;
-          await this.settle(h, t); // canceled before it ran, already finished, or gone: nothing to run
-        } catch (e) {
-          await this.failed(h, e);
-        }
-        return null;
-      }));
-      const runnable = starts.filter((h): h is Held => h !== null);
-      if (runnable.length === 0) return;
-      this.loadedModel = runnable[0].job.data.params.model;
-      this.opts.observer?.batchStarted?.({ size: runnable.length, model: this.loadedModel });
-      await this.generate(runnable, at.getTime());
+      const run: Run = { starts: new Map(), startErrors: new Map(), dropped: new Set(), taken };
+      for (const h of valid) {
+        const id = h.job.id!;
+        run.starts.set(id, this.startJob(h, valid.length, at).then(
+          (t) => { if (t.outcome !== 'started') run.dropped.add(id); return t; },
+          (e: unknown) => { run.dropped.add(id); run.startErrors.set(id, e); return null; },
+        ));
+      }
+      const model = valid[0].job.data.params.model;
+      this.setWarm(model);
+      this.opts.observer?.batchStarted?.({ size: valid.length, model });
+      await this.generate(valid, at.getTime(), run);
     } finally {
       for (const h of batch) this.held.delete(h.job.id!);
       this.busy = false;
@@ -239,25 +305,31 @@ export class RenderWorker {
     }
   }
 
-  private async generate(runnable: Held[], started: number): Promise<void> {
-    let lastReport = 0;
+  private startJob(h: Held, batchSize: number, at: Date): Promise<Transition> {
+    return this.queue.lifecycle.start(ref(h), { workerId: this.id, batchSize, steps: h.job.data.params.steps, attempt: h.job.attemptsStarted || h.job.attemptsMade + 1, at });
+  }
+
+  private async generate(runnable: Held[], started: number, run: Run): Promise<void> {
+    // no progress event for a batch that ends within the first report interval (its terminal event says it all)
+    let lastReport = started;
     const progressUpdates: Promise<unknown>[] = [];
     const onStep = (step: number, steps: number) => {
       this.opts.observer?.step?.(runnable.length);
-      const now = Date.now();
-      if (step !== steps && now - lastReport < 200) return;
-      lastReport = now;
-      const eta = ((now - started) / 1000 / step) * (steps - step);
+      const t = Date.now();
+      if (step === steps || t - lastReport < PROGRESS_INTERVAL_MS) return;
+      lastReport = t;
+      const eta = ((t - started) / 1000 / step) * (steps - step);
       for (const h of runnable) {
-        if (this.canceled.has(h.job.id!)) continue;
+        if (this.canceled.has(h.job.id!) || run.dropped.has(h.job.id!)) continue;
         progressUpdates.push(this.queue.lifecycle.progress(ref(h), { step, steps, eta_seconds: Math.round(eta * 10) / 10 })
           .catch((e: Error) => this.log('could not report progress', { jobId: h.job.id, error: e.message }, 'warn')));
       }
     };
+    const engineStarted = now();
     let results;
     try {
       results = await this.opts.engine.generate(runnable.map((h) => ({ id: h.job.id!, params: h.job.data.params })), {
-        onStep, isCanceled: (id) => this.canceled.has(id),
+        onStep, isCanceled: (id) => this.canceled.has(id) || run.dropped.has(id),
         interrupted: (id) => this.interrupted.has(id), skips: (id) => this.skips.get(id) ?? 0,
         onPreview: (id, step, png) => { progressUpdates.push(this.queue.previews.set(id, step, png).catch((e: Error) => this.log('could not store a preview', { jobId: id, error: e.message }, 'warn'))); },
       });
@@ -265,34 +337,53 @@ export class RenderWorker {
       await Promise.all(progressUpdates);
       if (runnable.length > 1) {
         this.log('batch failed; running its jobs one by one', { error: (e as Error).message }, 'warn');
-        for (const h of runnable) await this.generate([h], Date.now());
+        for (const h of runnable) await this.generate([h], Date.now(), run);
       } else {
-        await this.failed(runnable[0], e);
+        await this.startedOr(runnable[0], run, () => this.failed(runnable[0], e));
       }
       return;
     }
+    const engineDone = now();
     await Promise.all(progressUpdates);
     for (const h of runnable) { this.interrupted.delete(h.job.id!); this.skips.delete(h.job.id!); }
     for (const r of results) {
       const h = runnable.find((x) => x.job.id === r.id)!;
-      try {
-        if (r.canceled) {
-          await this.settle(h, await this.queue.lifecycle.cancel(ref(h)));
-          continue;
+      await this.startedOr(h, run, async () => {
+        try {
+          if (r.canceled) {
+            await this.settle(h, await this.queue.lifecycle.cancel(ref(h)));
+            return;
+          }
+          const images = await this.opts.storeImages(r.id, r.images);
+          const stored = now();
+          const t = await this.queue.lifecycle.succeed(ref(h), { images, seeds: r.seeds, infotexts: r.infotexts });
+          await this.settle(h, t, { taken: run.taken, engineStarted, engineDone, stored, finished: now() });
+        } catch (e) {
+          await this.failed(h, e);
         }
-        const images = await this.opts.storeImages(r.id, r.images);
-        await this.settle(h, await this.queue.lifecycle.succeed(ref(h), { images, seeds: r.seeds, infotexts: r.infotexts }));
-      } catch (e) {
-        await this.failed(h, e);
-      }
+      });
     }
   }
 
+  /** Runs `then` for a job whose start went through; a job whose start answered otherwise (canceled, finished) is settled. */
+  private async startedOr(h: Held, run: Run, then: () => Promise<void>): Promise<void> {
+    const t = await run.starts.get(h.job.id!);
+    if (t === null || t === undefined) {
+      await this.failed(h, run.startErrors.get(h.job.id!) ?? new TransientError('the job could not be started'));
+      return;
+    }
+    if (t.outcome !== 'started') {
+      await this.settle(h, t).catch((e) => this.failed(h, e));
+      return;
+    }
+    await then();
+  }
+
   /** Finishes BullMQ's side of a job whose envelope is terminal (or gone); its terminal event is already emitted. */
-  private async settle(h: Held, t: Transition): Promise<void> {
+  private async settle(h: Held, t: Transition, timings?: JobTimings): Promise<void> {
     if (t.envelope && !isTerminal(t.envelope.status)) throw new Error(`job ${h.job.id} is ${t.envelope.status}, not finished`);
     // counted once, by the call that made the transition (a rerun that finds the job finished only completes it)
-    if (t.envelope && (t.outcome === 'succeeded' || t.outcome === 'failed' || t.outcome === 'canceled')) this.opts.observer?.jobEnded?.(t.envelope);
+    if (t.envelope && (t.outcome === 'succeeded' || t.outcome === 'failed' || t.outcome === 'canceled')) this.opts.observer?.jobEnded?.(t.envelope, timings);
     await h.job.moveToCompleted({ status: t.envelope?.status ?? 'missing' }, h.token, false);
   }
 
@@ -330,18 +421,16 @@ export class RenderWorker {
     }
   }
 
-  /** Stops taking jobs, finishes the running batch, hands back fetched-but-unstarted jobs. Safe to call twice. */
+  /** Stops taking jobs and finishes the running batch (nothing else is held). Safe to call twice. */
   async close(): Promise<void> {
     if (this.closing) { await this.loop; return; }
     this.closing = true;
+    const stopping = this.queues.close();
     await this.loop;
-    for (const h of this.pending) {
-      await h.job.moveToDelayed(Date.now(), h.token).catch((e: Error) => this.log('could not hand a job back; its lock will expire', { jobId: h.job.id, error: e.message }, 'warn'));
-    }
-    this.pending = [];
+    await stopping;
     for (const t of this.timers) clearInterval(t);
     await this.queue.unregisterWorker(this.id).catch((e: Error) => this.log('could not unregister the worker', { error: e.message }, 'warn'));
-    await this.worker.close();
+    if (this.loadedModel) await this.queue.redis.zrem(this.queue.keys.warm(this.loadedModel), this.id).catch((e: Error) => this.log('could not clear the warm model', { error: e.message }, 'warn'));
     this.connection.disconnect();
     this.cancelSub.disconnect();
     await this.queue.close();
@@ -351,4 +440,3 @@ export class RenderWorker {
 function toError(e: unknown): Error {
   return e instanceof Error ? e : new TransientError(String(e));
 }
-

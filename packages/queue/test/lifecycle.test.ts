@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { Worker } from 'bullmq';
 import { resolveJob, type GenerationParams } from '@farm/core';
 import { startRedis } from '@farm/testkit';
-import { FarmQueue, RENDER_QUEUE, deliveryId, type JobEnvelope } from '../src/index';
+import { FarmQueue, deliveryId, type JobEnvelope } from '../src/index';
 
 const redis = await startRedis();
 after(() => redis.stop());
@@ -43,7 +43,7 @@ test('admit stores the envelope exactly (floats, empty lists) and indexes it; st
     assert.deepEqual(stored.input.controlnet, [], 'empty lists stay lists');
     assert.deepEqual(stored.deliveries, []);
     assert.equal(await q.store.unfinishedCount('ann'), 1);
-    const data = (await q.render.getJob(e.id))!.data;
+    const data = (await q.renderJob(e.id))!.data;
     assert.deepEqual({ ...data, params: undefined }, { ...resolveJob(params), params: undefined, id: e.id, owner: 'ann' }, 'the render job carries the job resolved once');
     const sub = await published(q, e.id);
     const t = await q.lifecycle.start(e, { workerId: 'w1', batchSize: 2, steps: 4, attempt: 1 });
@@ -120,12 +120,12 @@ test('cancel: a queued job ends at once and leaves BullMQ; a running one is flag
     const queued = await q.submit(params, { owner: 'ann', webhook: { url: webhook.url, events: ['completed'] } });
     const canceled = (await q.cancel(queued.id))!;
     assert.equal(canceled.status, 'canceled');
-    assert.equal(await q.render.getJob(queued.id), undefined, 'removed from the render queue');
+    assert.equal(await q.renderJob(queued.id), undefined, 'removed from the render queue');
     assert.deepEqual(await deliveries(q), [deliveryId(canceled, 'completed')]);
 
     const running = await q.submit(params, { owner: 'ann' });
     const takerConnection = new Redis(redis.url, { maxRetriesPerRequest: null });
-    const taker = new Worker(RENDER_QUEUE, null, { connection: takerConnection, prefix: q.prefix, autorun: false });
+    const taker = new Worker(q.keys.renderQueue(params.model), null, { connection: takerConnection, prefix: q.prefix, autorun: false });
     assert.equal((await taker.getNextJob('token'))!.id, running.id, 'a worker holds the job');
     const listener = new Redis(redis.url);
     const heard = new Promise<string>((resolve) => listener.on('message', (_c: string, id: string) => resolve(id)));

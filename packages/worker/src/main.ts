@@ -13,14 +13,15 @@ export async function runWorkerProcess(config: FarmConfig, extra: { lockDuration
     // every job this worker ends: counted, and one log line (failures at warn; the reason was logged with the failure)
     observer: {
       ...metrics.observer,
-      jobEnded(e) {
-        metrics.observer.jobEnded?.(e);
-        logger[e.status === 'failed' ? 'warn' : 'info']({ jobId: e.id, req_id: e.request_id, status: e.status, attempts: e.attempts, batchSize: e.batch_size, error: e.error ?? undefined,
-          queueSeconds: seconds(e.created_at, e.started_at), runSeconds: seconds(e.started_at, e.completed_at) }, 'job finished');
+      jobEnded(e, timings) {
+        metrics.observer.jobEnded?.(e, timings);
+        logger[e.status === 'failed' ? 'warn' : 'info']({ jobId: e.id, req_id: e.request_id, status: e.status, model: e.input.model, attempts: e.attempts, batchSize: e.batch_size, error: e.error ?? undefined,
+          queueSeconds: seconds(e.created_at, e.started_at), runSeconds: seconds(e.started_at, e.completed_at), timings }, 'job finished');
       },
     },
     redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, modelsDir: config.MODELS_DIR, loraDir: config.LORA_DIR, upscalersDir: config.UPSCALERS_DIR, embeddingsDir: config.EMBEDDINGS_DIR, vaeDir: config.VAE_DIR,
     storage: createStorage(storageConfig(config)), maxBatch: config.MAX_BATCH, maxPixels: config.MAX_PIXELS, maxSteps: config.MAX_STEPS,
+    models: config.WORKER_MODELS, switchAfterMs: config.MODEL_SWITCH_AFTER_MS,
     providers: config.EXECUTION_PROVIDERS, graphFlavour: config.GRAPH_FLAVOUR, gpuDeviceId: config.GPU_DEVICE_ID, sessionCacheBytes: config.SESSION_CACHE_BYTES, intraOpThreads: config.ORT_THREADS, storageAttempts: config.STORAGE_ATTEMPTS, ...extra,
     log: (msg, fields, level) => logger[level ?? 'info'](fields ?? {}, msg),
   });

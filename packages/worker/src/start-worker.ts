@@ -16,6 +16,10 @@ export interface WorkerOptions {
   vaeDir?: string;
   storage: Storage;
   maxBatch: number;
+  /** the models this worker takes jobs for (WORKER_MODELS); unset: all of MODELS_DIR */
+  models?: string[];
+  /** MODEL_SWITCH_AFTER_MS: how long a job waits for a worker holding its model warm before an idle one loads it */
+  switchAfterMs?: number;
   maxPixels: number;
   maxSteps: number;
   providers?: ExecutionProvider[];
@@ -58,7 +62,7 @@ export async function startWorker(opts: WorkerOptions): Promise<{ id: string; en
     ? new Engine({ ...engineOptions, importer })
     : new EngineThread(engineOptions, { importerModule: new URL('./importer.ts', import.meta.url) });
   const worker = new RenderWorker({
-    redisUrl: opts.redisUrl, prefix: opts.prefix, workerId: opts.workerId, maxBatch: opts.maxBatch, engine,
+    redisUrl: opts.redisUrl, prefix: opts.prefix, workerId: opts.workerId, maxBatch: opts.maxBatch, engine, models: opts.models, switchAfterMs: opts.switchAfterMs,
     lockDurationMs: opts.lockDurationMs, stalledIntervalMs: opts.stalledIntervalMs, log: opts.log, observer: opts.observer,
     storeImages: async (jobId, images) => {
       const keys = images.map((_, n) => `images/${jobId}/${n}.png`);

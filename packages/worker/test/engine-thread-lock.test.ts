@@ -39,7 +39,7 @@ test('a batch longer than the lock duration, each UNet call longer than the lock
     assert.equal(done.attempts, 1, 'started once');
     assert.deepEqual(readdirSync(join(dir, 'images', job.id)), ['0.png'], 'one result');
     await worker.close(); // lets the batch's completion reach BullMQ
-    const bull = (await queue.render.getJob(job.id))!;
+    const bull = (await queue.renderJob(job.id))!;
     assert.equal(bull.stalledCounter, 0, 'the stalled check never took the job back');
     assert.equal(await bull.getState(), 'completed', 'completed in BullMQ, not handed out again');
   } finally {

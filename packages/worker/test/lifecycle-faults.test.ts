@@ -43,7 +43,7 @@ function webhookReceiver(queue: FarmQueue, prefix: string) {
   return {
     sent,
     async settled(id: string): Promise<string[]> {
-      await eventually('the render job to complete in BullMQ', async () => (await (await queue.render.getJob(id))?.getState()) === 'completed');
+      await eventually('the render job to complete in BullMQ', async () => (await (await queue.renderJob(id))?.getState()) === 'completed');
       await eventually('every webhook to be delivered', async () => {
         const c = await queue.webhooks.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
         return Object.values(c).every((n) => n === 0);
@@ -184,7 +184,7 @@ test('deterministic bad input is not retried: a plain Error (a model whose vocab
     const bug = logged.find((l) => l.level === 'error' && /unexpected error/.test(l.msg));
     assert.ok(bug && typeof bug.stack === 'string' && /startoftext/.test(bug.stack), 'the plain Error is logged at error with its stack');
     for (const id of [plain.id, lora.id]) {
-      const job = (await queue.render.getJob(id))!;
+      const job = (await queue.renderJob(id))!;
       assert.equal(await job.getState(), 'failed');
       assert.equal(job.attemptsMade, 1, 'BullMQ ran it once, of the three attempts allowed');
     }

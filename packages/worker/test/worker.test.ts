@@ -69,12 +69,13 @@ test('cancel: a queued job at once, a running one between steps', async () => {
 test('bad input that reaches a worker fails at once without retries; list and ownership', async () => {
   const prefix = `t${randomUUID().slice(0, 8)}`;
   const queue = new FarmQueue({ redisUrl: redis.url, prefix });
-  const bad = await queue.submit({ ...base, model: 'missing-model' }, { owner: 'bob' });
+  // (a job for a model no worker has waits for a worker that has it; one naming a missing LoRA reaches this worker)
+  const bad = await queue.submit({ ...base, loras: [{ name: 'missing-lora', weight: 1 }] }, { owner: 'bob' });
   const good = await queue.submit(base, { owner: 'bob' });
   const worker = await startWorker({ redisUrl: redis.url, prefix, modelsDir, storage, maxBatch: 4, maxPixels: 1 << 20, maxSteps: 50 });
   const failed = await until(queue, bad.id, terminal);
   assert.equal(failed.status, 'failed');
-  assert.match(failed.error!, /unknown model "missing-model"/);
+  assert.match(failed.error!, /missing-lora/);
   assert.equal(failed.attempts, 1, 'one attempt, not retried');
   assert.equal((await until(queue, good.id, terminal)).status, 'succeeded');
   const list = await queue.list('bob', { limit: 10, offset: 0 });

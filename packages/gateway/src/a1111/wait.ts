@@ -31,7 +31,7 @@ export async function waitForJob(queue: FarmQueue, id: string, signal?: AbortSig
           let trouble: string | null;
           try {
             const e = await queue.get(id);
-            const state = e && !isTerminal(e.status) ? await queue.render.getJobState(id) : null;
+            const state = e && !isTerminal(e.status) ? await queue.jobState(id) : null;
             if (e === null || state === 'unknown') {
               // seen twice in a row: a job removed by a cancel has its envelope updated a moment later
               if (++missingSeen >= 2) return reject(new UnavailableError(`job ${id} was lost: its ${e === null ? 'record' : 'queue entry'} is gone from Redis`));

@@ -1,0 +1,116 @@
+// A worker's side of the per-model render queues: one BullMQ Worker (manual fetching) per model it may run, taking
+// jobs only when asked (never ahead of time), and one blocking read of the queues' BullMQ event streams to sleep until
+// there may be work (a job added, retried or recovered) — one connection wakes for any model, and unlike a blocking
+// pop it consumes nothing, so every worker that holds a model sees the same wake-up and the routing policy decides who
+// takes the job.
+import { randomUUID } from 'node:crypto';
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { blockingConnection } from './redis';
+import type { RenderJobData } from './types';
+import type { FarmKeys } from './keys';
+
+export interface Held { job: Job<RenderJobData>; token: string }
+
+/** BullMQ events that may mean a job to take: added, back to waiting (retry, stalled recovery, hand-back), delayed. */
+const WAKE_EVENTS = new Set(['added', 'waiting', 'delayed']);
+
+export interface ModelQueuesOptions {
+  redisUrl: string;
+  prefix: string;
+  keys: FarmKeys;
+  /** the worker's request connection (BullMQ Workers share it; each opens its own blocking one) */
+  connection: Redis;
+  lockMs: number;
+  stalledIntervalMs: number;
+  /** a job BullMQ failed for good inside a fetch (it stopped its workers too often): its envelope must still end */
+  onFailedForGood(job: Job<RenderJobData>): void;
+  log(msg: string, fields: Record<string, unknown>, level: 'info' | 'warn' | 'error'): void;
+}
+
+export class ModelQueues {
+  private readonly workers = new Map<string, Worker<RenderJobData>>();
+  /** events stream key -> id of the last entry read */
+  private readonly lastIds = new Map<string, string>();
+  private readonly wake: Redis;
+  private closing = false;
+
+  constructor(private readonly opts: ModelQueuesOptions) {
+    this.wake = blockingConnection(opts.redisUrl);
+    this.wake.on('error', (e) => { if (!this.closing) opts.log('Redis connection error (wake-up reader)', { error: e.message }, 'warn'); });
+  }
+
+  /** Opens the queues of models not seen before (a model dropped into MODELS_DIR later gets its queue then). */
+  async ensure(models: string[]): Promise<void> {
+    for (const model of models) {
+      if (this.workers.has(model) || this.closing) continue;
+      const worker = new Worker<RenderJobData>(this.opts.keys.renderQueue(model), null, {
+        connection: this.opts.connection, prefix: this.opts.prefix, autorun: false,
+        lockDuration: this.opts.lockMs, stalledInterval: this.opts.stalledIntervalMs, maxStalledCount: 2,
+      });
+      worker.on('error', (e) => this.opts.log('bullmq error', { model, error: e.message }, 'warn'));
+      worker.on('failed', (job) => { if (job?.deferredFailure) this.opts.onFailedForGood(job); });
+      this.workers.set(model, worker);
+      // read events from now on (what is already queued, the next survey sees)
+      const last = await this.opts.connection.xrevrange(worker.keys.events, '+', '-', 'COUNT', 1);
+      this.lastIds.set(worker.keys.events, last[0]?.[0] ?? '0-0');
+      worker.startStalledCheckTimer().catch((e: Error) => this.opts.log('stalled check stopped', { model, error: e.message }, 'error'));
+    }
+  }
+
+  list(): { model: string; queue: Worker<RenderJobData> }[] {
+    return [...this.workers].map(([model, queue]) => ({ model, queue }));
+  }
+
+  /**
+   * Takes up to `count` jobs from the head of a model's queue in one round trip (the fetches are pipelined) and keeps
+   * those with the first one's batch key. Another worker may have taken some meanwhile, so a job with another key can
+   * arrive: it is handed back at once (to the head of its queue), never held.
+   */
+  async take(model: string, count: number): Promise<Held[]> {
+    const worker = this.workers.get(model);
+    if (!worker || this.closing) return [];
+    const fetched = await Promise.all(Array.from({ length: count }, async (): Promise<Held | null> => {
+      const token: string = randomUUID();
+      const job = (await worker.getNextJob(token, { block: false })) as Job<RenderJobData> | undefined;
+      return job ? { job, token } : null;
+    }));
+    const got = fetched.filter((h): h is Held => h !== null);
+    if (got.length === 0) return [];
+    const key = got[0].job.data.batchKey;
+    const keep = got.filter((h) => h.job.data.batchKey === key);
+    await Promise.all(got.filter((h) => !keep.includes(h)).map((h) => this.handBack(h)));
+    return keep;
+  }
+
+  /** Puts a job this worker will not run back at the head of its queue. */
+  async handBack(h: Held): Promise<void> {
+    await h.job.moveToWait(h.token).catch((e: Error) => this.opts.log('could not hand a job back; its lock will expire', { jobId: h.job.id, error: e.message }, 'warn'));
+  }
+
+  /** Sleeps until one of the queues reports a job that may be taken, or `timeoutMs` passes. */
+  async waitForWork(timeoutMs: number): Promise<void> {
+    const streams = [...this.lastIds.keys()];
+    if (streams.length === 0 || this.closing) {
+      await new Promise((r) => setTimeout(r, Math.min(timeoutMs, 100)));
+      return;
+    }
+    for (let deadline = Date.now() + timeoutMs; !this.closing;) {
+      const block = Math.max(1, Math.round(deadline - Date.now()));
+      const reply = (await this.wake.xread('COUNT', 500, 'BLOCK', block, 'STREAMS', ...streams, ...streams.map((s) => this.lastIds.get(s)!))) as [string, [string, string[]][]][] | null;
+      if (!reply) return;
+      let relevant = false;
+      for (const [stream, entries] of reply) {
+        if (entries.length > 0) this.lastIds.set(stream, entries[entries.length - 1][0]);
+        for (const [, fields] of entries) if (WAKE_EVENTS.has(fields[fields.indexOf('event') + 1])) relevant = true;
+      }
+      if (relevant || Date.now() >= deadline) return;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.wake.disconnect();
+    await Promise.allSettled([...this.workers.values()].map((w) => w.close()));
+  }
+}

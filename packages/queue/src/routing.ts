@@ -1,0 +1,78 @@
+// Which model queues a worker takes from, and in what order: pure policy, no I/O (the survey script reads the state).
+// A job goes first to a worker that holds its model warm; a worker switches model only when no warm worker can
+// take the job soon. Every worker decides alone from the same Redis state, so no coordinator is needed:
+//   - its warm model's queue first (no load, the sessions are there);
+//   - a model nobody holds warm: at once when this worker is idle (someone must load it; a lone job starts at once);
+//     a worker that still has warm work takes it at once when another worker holds its own model warm too and ranks
+//     before it (by id: of two workers warm on one model, exactly one moves on), else once the job has waited
+//     `starveAfterMs` (no job starves);
+//   - a model another live worker holds warm: only when this worker is idle and the job has waited `switchAfterMs`
+//     (its warm workers are all busy; ski rental: set it near the time a model takes to load).
+// Among the eligible cold models, those nobody holds warm first, then the longest-waiting job first.
+
+export interface ModelQueueState {
+  model: string;
+  /** jobs ready to run (waiting, prioritized, delayed ones already due) */
+  ready: number;
+  /** when the oldest ready job was submitted (ms), null when none */
+  oldestMs: number | null;
+  /** when the next delayed job (a retry's backoff) falls due (ms), null when none */
+  nextDueMs: number | null;
+  /** live workers other than this one that hold the model warm */
+  warmElsewhere: number;
+  /** of those, how many have an id that sorts before this worker's */
+  warmBefore: number;
+}
+
+export interface RoutePolicy {
+  switchAfterMs: number;
+  starveAfterMs: number;
+}
+
+export interface RoutePlan {
+  /** models to try taking from now, in order */
+  order: string[];
+  /** ms until a cold job becomes eligible or a delayed job falls due (the longest the worker may sleep), null: none */
+  wakeInMs: number | null;
+}
+
+export function planRoute(states: ModelQueueState[], warm: string | null, now: number, policy: RoutePolicy): RoutePlan {
+  const warmState = states.find((s) => s.model === warm);
+  const hasWarmWork = (warmState?.ready ?? 0) > 0;
+  // another worker holds this worker's model warm and ranks first: this one is free to take a model nobody holds
+  const redundant = warmState !== undefined && warmState.warmBefore > 0;
+  const eligible: { model: string; age: number; nobodyWarm: boolean }[] = [];
+  let wakeInMs: number | null = null;
+  const wakeAt = (ms: number) => { wakeInMs = wakeInMs === null ? ms : Math.min(wakeInMs, ms); };
+  for (const s of states) {
+    if (s.nextDueMs !== null) wakeAt(Math.max(0, s.nextDueMs - now));
+    if (s.model === warm || s.ready === 0 || s.oldestMs === null) continue;
+    const age = now - s.oldestMs;
+    const nobodyWarm = s.warmElsewhere === 0;
+    const threshold = hasWarmWork
+      ? (nobodyWarm ? (redundant ? 0 : policy.starveAfterMs) : Infinity)
+      : (nobodyWarm ? 0 : policy.switchAfterMs);
+    if (age >= threshold) eligible.push({ model: s.model, age, nobodyWarm });
+    else if (Number.isFinite(threshold)) wakeAt(threshold - age);
+  }
+  eligible.sort((a, b) => Number(b.nobodyWarm) - Number(a.nobodyWarm) || b.age - a.age);
+  const cold = eligible.map((e) => e.model);
+  // with warm work, only a model nobody holds is eligible (redundant, or starving): it goes first, the warm queue after
+  return { order: hasWarmWork ? [...cold, warm!] : cold, wakeInMs };
+}
+
+/**
+ * The jobs to take as one batch from the head of a queue: the head job and those right behind it with its batch
+ * key (BullMQ hands out jobs in order, so only consecutive ones can be taken), up to maxBatch. Jobs further back are
+ * not taken: a worker never holds a job it is not about to run.
+ */
+export function batchFromHead(head: { id: string; batchKey: string }[], maxBatch: number): string[] {
+  if (head.length === 0) return [];
+  const key = head[0].batchKey;
+  const out: string[] = [];
+  for (const h of head) {
+    if (h.batchKey !== key || out.length >= maxBatch) break;
+    out.push(h.id);
+  }
+  return out;
+}

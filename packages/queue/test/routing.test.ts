@@ -1,0 +1,42 @@
+// The routing policy, pure: which model queues a worker takes from and when it must look again. Cases by hand.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planRoute, batchFromHead, type ModelQueueState } from '../src/routing';
+
+const policy = { switchAfterMs: 500, starveAfterMs: 5000 };
+const q = (model: string, o: Partial<ModelQueueState> = {}): ModelQueueState => ({ model, ready: 1, oldestMs: 1000, nextDueMs: null, warmElsewhere: 0, warmBefore: 0, ...o });
+
+test('the warm model first; a model another worker holds warm is left to it while this one has work', () => {
+  const plan = planRoute([q('a'), q('b', { warmElsewhere: 1, oldestMs: 0 })], 'a', 10_000, policy);
+  assert.deepEqual(plan, { order: ['a'], wakeInMs: null });
+});
+
+test('idle: a model nobody holds is taken at once; one held elsewhere only after switchAfterMs, with the wake-up for it', () => {
+  assert.deepEqual(planRoute([q('a', { ready: 0, oldestMs: null }), q('b', { oldestMs: 9_900 })], 'a', 10_000, policy), { order: ['b'], wakeInMs: null });
+  // held by another worker, waited 100 ms of 500: not yet, look again in 400 ms
+  assert.deepEqual(planRoute([q('b', { oldestMs: 9_900, warmElsewhere: 1 })], 'a', 10_000, policy), { order: [], wakeInMs: 400 });
+  assert.deepEqual(planRoute([q('b', { oldestMs: 9_500, warmElsewhere: 1 })], 'a', 10_000, policy), { order: ['b'], wakeInMs: null });
+});
+
+test('idle with several eligible: models nobody holds first, then the longest wait', () => {
+  const plan = planRoute([q('held', { oldestMs: 0, warmElsewhere: 2 }), q('young', { oldestMs: 9_000 }), q('old', { oldestMs: 5_000 })], null, 10_000, policy);
+  assert.deepEqual(plan.order, ['old', 'young', 'held']);
+});
+
+test('busy with warm work: a model nobody holds waits starveAfterMs, unless another worker ranked first holds this one\'s model', () => {
+  assert.deepEqual(planRoute([q('a'), q('b', { oldestMs: 8_000 })], 'a', 10_000, policy), { order: ['a'], wakeInMs: 3_000 });
+  assert.deepEqual(planRoute([q('a'), q('b', { oldestMs: 4_000 })], 'a', 10_000, policy).order, ['b', 'a'], 'starving: it goes first');
+  assert.deepEqual(planRoute([q('a', { warmElsewhere: 1, warmBefore: 1 }), q('b', { oldestMs: 9_999 })], 'a', 10_000, policy).order, ['b', 'a'], 'redundant: moves on at once');
+  assert.deepEqual(planRoute([q('a', { warmElsewhere: 1, warmBefore: 0 }), q('b', { oldestMs: 9_999 })], 'a', 10_000, policy).order, ['a'], 'ranked first: stays');
+});
+
+test('a delayed retry falling due sets the wake-up', () => {
+  assert.deepEqual(planRoute([q('a', { ready: 0, oldestMs: null, nextDueMs: 10_250 })], 'a', 10_000, policy), { order: [], wakeInMs: 250 });
+});
+
+test('a batch is the head job and the ones right behind it with its key, up to maxBatch', () => {
+  const head = [{ id: '1', batchKey: 'k' }, { id: '2', batchKey: 'k' }, { id: '3', batchKey: 'other' }, { id: '4', batchKey: 'k' }];
+  assert.deepEqual(batchFromHead(head, 4), ['1', '2']);
+  assert.deepEqual(batchFromHead(head, 1), ['1']);
+  assert.deepEqual(batchFromHead([], 4), []);
+});
