@@ -72,7 +72,8 @@ test('bad requests get a 4xx with a message and queue nothing', async () => {
 
 test('submit, poll, fetch the image; SSE shows progress then success; other users get 404', async () => {
   const alice = client(gateway.url);
-  const created = await alice.post('/v1/jobs', { ...job, steps: 12 });
+  // long enough to outlast the first report interval (200 ms): a job that ends sooner reports no progress
+  const created = await alice.post('/v1/jobs', { ...job, width: 256, height: 256, steps: 24 });
   assert.equal(created.status, 202);
   assert.equal(created.headers.get('location'), `/v1/jobs/${created.body.id}`);
   assert.equal(created.body.links.events, `/v1/jobs/${created.body.id}/events`);
@@ -85,20 +86,41 @@ test('submit, poll, fetch the image; SSE shows progress then success; other user
     if (data) events.push(JSON.parse(data.slice(6)));
   }
   assert.equal(events.at(-1).status, 'succeeded');
-  assert.ok(events.some((e) => e.status === 'running' && e.progress?.step > 0 && e.progress.step < 12), 'a running event with step k of n');
+  assert.ok(events.some((e) => e.status === 'running' && e.progress?.step > 0 && e.progress.step < 24), 'a running event with step k of n');
   const done = (await alice.get(`/v1/jobs/${created.body.id}`)).body;
   assert.equal(done.output.images.length, 1);
   assert.ok(done.metrics.total_seconds >= done.metrics.run_seconds);
   const image = await alice.get(done.output.images[0]);
   assert.equal(image.status, 200);
   assert.equal(image.headers.get('content-type'), 'image/png');
-  assert.equal((await sharp(image.body).metadata()).width, 64);
-  assert.match(readPngText(image.body).parameters, /Seed: 7, Size: 64x64, Model hash: [0-9a-f]{10}, Model: tiny,/);
+  assert.equal((await sharp(image.body).metadata()).width, 256);
+  assert.match(readPngText(image.body).parameters, /Seed: 7, Size: 256x256, Model hash: [0-9a-f]{10}, Model: tiny,/);
   const bob = client(gateway.url, 'bob');
   assert.equal((await bob.get(`/v1/jobs/${created.body.id}`)).status, 404);
   assert.equal((await bob.get(done.output.images[0])).status, 404);
   assert.equal((await bob.del(`/v1/jobs/${created.body.id}`)).status, 404);
   assert.ok(!(await bob.get('/v1/jobs')).body.jobs.some((j: any) => j.id === created.body.id));
+});
+
+/** The `data` of each `event: status` block of an SSE body. */
+const statusEvents = (text: string) => text.split('\n\n').filter((b) => b.startsWith('event: status')).map((b) => JSON.parse(b.split('\n').find((l) => l.startsWith('data: '))!.slice(6)));
+
+test('submit and stream: one POST answers with the job\'s events, from queued to succeeded; bad input is a 422 and queues nothing', async () => {
+  const alice = client(gateway.url);
+  const res = await fetch(`${gateway.url}/v1/jobs/stream`, { method: 'POST', headers: { authorization: alice.auth, 'content-type': 'application/json' }, body: JSON.stringify({ ...job, seed: 21 }) });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'text/event-stream');
+  const events = statusEvents(await res.text());
+  assert.equal(events[0].status, 'queued');
+  assert.equal(res.headers.get('location'), `/v1/jobs/${events[0].id}`);
+  assert.equal(events.at(-1).status, 'succeeded');
+  assert.ok(events.every((e) => e.id === events[0].id), 'one job');
+  assert.deepEqual((await alice.get(`/v1/jobs/${events[0].id}`)).body.output.images, events.at(-1).output.images);
+  const before = (await alice.get('/v1/jobs')).body.total;
+  const bad = await alice.post('/v1/jobs/stream', { ...job, steps: 0 });
+  assert.equal(bad.status, 422);
+  assert.equal(bad.body.error.field, 'steps');
+  assert.equal((await alice.get('/v1/jobs')).body.total, before, 'nothing queued');
 });
 
 test('cancel a running job between steps; a finished job stays finished', async () => {

@@ -55,7 +55,7 @@ export function createApp(deps: AppDeps) {
   app.use(deps.auth);
   app.use(limitRequests({ queue: deps.queue, requestsPerMinute: deps.config.RATE_LIMIT_REQUESTS, submitsPerMinute: deps.config.RATE_LIMIT_SUBMITS }));
   app.use(express.json({ limit: deps.config.BODY_LIMIT }));
-  app.use(jobRoutes({ config: deps.config, queue: deps.queue, catalog: deps.catalog, metrics }));
+  app.use(jobRoutes({ config: deps.config, queue: deps.queue, catalog: deps.catalog, metrics, shutdown }));
   app.use(eventRoutes({ queue: deps.queue, shutdown }));
   app.use(skipRoutes({ queue: deps.queue }));
   app.use(resourceRoutes({ queue: deps.queue, storage: deps.storage, catalog: deps.catalog, signedUrls: deps.config.SIGNED_URLS }));

@@ -17,7 +17,32 @@ function localLoras(dir?: string): string[] {
   return readdirSync(dir).filter((f) => f.endsWith('.safetensors')).map((f) => f.replace(/\.safetensors$/, '')).sort();
 }
 
-export function createCatalog(queue: FarmQueue, opts: { modelsDir?: string; loraDir?: string; upscalersDir?: string; defaultModel?: string }): () => Promise<Catalog> {
+/** A catalog younger than this is used as it is; one up to STALE_MS old is used while a fresh one is read beside it. */
+const FRESH_MS = 1000;
+const STALE_MS = 10_000;
+
+/**
+ * The catalog, cached: a submission reads neither the disk nor Redis for it (one read per second at most, off the
+ * request's path while the cached one is under STALE_MS old). `{ fresh: true }` reads it now (a model the cached
+ * catalog lacks may have just arrived).
+ */
+export function createCatalog(queue: FarmQueue, opts: { modelsDir?: string; loraDir?: string; upscalersDir?: string; defaultModel?: string }): (o?: { fresh?: boolean }) => Promise<Catalog> {
+  const read = readCatalog(queue, opts);
+  let cached: { at: number; catalog: Catalog } | null = null;
+  let reading: Promise<Catalog> | null = null;
+  const refresh = () => {
+    reading ??= read().then((catalog) => { cached = { at: Date.now(), catalog }; return catalog; }).finally(() => { reading = null; });
+    return reading;
+  };
+  return async (o = {}) => {
+    const age = cached ? Date.now() - cached.at : Infinity;
+    if (o.fresh || age >= STALE_MS || !cached) return refresh();
+    if (age >= FRESH_MS) refresh().catch(() => { /* the next call reads again */ });
+    return cached.catalog;
+  };
+}
+
+function readCatalog(queue: FarmQueue, opts: { modelsDir?: string; loraDir?: string; upscalersDir?: string; defaultModel?: string }): () => Promise<Catalog> {
   return async () => {
     const workers = await queue.workers().catch(() => []);
     const local = opts.modelsDir ? scanModelsDir(opts.modelsDir) : undefined;

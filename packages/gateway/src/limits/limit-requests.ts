@@ -4,7 +4,7 @@
 import type { RequestHandler } from 'express';
 import type { FarmQueue } from '@farm/queue';
 
-const SUBMIT_PATHS = new Set(['/v1/jobs', '/sdapi/v1/txt2img', '/sdapi/v1/img2img']);
+const SUBMIT_PATHS = new Set(['/v1/jobs', '/v1/jobs/stream', '/sdapi/v1/txt2img', '/sdapi/v1/img2img']);
 
 export interface RequestLimits {
   queue: Pick<FarmQueue, 'rateLimiter'>;

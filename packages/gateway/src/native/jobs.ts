@@ -1,6 +1,8 @@
-// Native job API: submit (202), read, list, cancel. The SSE stream lives in ./events.
-import { Router, type Request } from 'express';
-import { NotFoundError, ValidationError, isExtrasJobBody, parseExtrasJobRequest, parseJobRequest, present, type Catalog, type FarmConfig } from '@farm/core';
+// Native job API: submit (202), submit-and-stream (the job's SSE stream as the answer), read, list, cancel. The SSE
+// stream of an existing job lives in ./events.
+import { randomUUID } from 'node:crypto';
+import { Router, type Request, type Response } from 'express';
+import { FarmError, NotFoundError, ValidationError, isExtrasJobBody, parseExtrasJobRequest, parseJobRequest, present, type Catalog, type FarmConfig } from '@farm/core';
 import { isTerminal, type FarmQueue, type JobEnvelope } from '@farm/queue';
 import { requestIdOf } from '../access-log';
 import { asyncRoute } from '../http-errors';
@@ -9,6 +11,8 @@ import type { Metrics } from '../metrics';
 import { NATIVE_IMAGE_FIELDS, checkRequestImages } from '../images/check-request-images';
 import { liveWorkerProblem } from '../guards/live-worker';
 import { extrasJobs } from '../a1111/extras';
+import type { ShutdownState } from '../shutdown';
+import { subscribeJob } from './job-stream';
 
 /** `limit` 1..100 (default 20) and `offset` 0..1e6 (default 0), whole numbers; anything else is a 422 naming it. */
 export function parseListQuery(query: Record<string, unknown>): { limit: number; offset: number } {
@@ -26,8 +30,10 @@ export function parseListQuery(query: Record<string, unknown>): { limit: number;
 export interface JobRoutesDeps {
   config: FarmConfig;
   queue: FarmQueue;
-  catalog(): Promise<Catalog>;
+  /** the cached catalog; `fresh` reads it now */
+  catalog(opts?: { fresh?: boolean }): Promise<Catalog>;
   metrics: Metrics;
+  shutdown: ShutdownState;
 }
 
 /** The job if it exists and belongs to the caller; other users' jobs are indistinguishable from missing ones. */
@@ -48,19 +54,59 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   const allowedWebhookHosts = parseAllowedHosts(deps.config.WEBHOOK_ALLOWED_HOSTS);
   const limits = { maxPixels: deps.config.MAX_PIXELS, maxSteps: deps.config.MAX_STEPS, maxImagesPerRequest: deps.config.MAX_IMAGES_PER_REQUEST };
 
-  r.post('/v1/jobs', asyncRoute(async (req, res) => {
-    const catalog = await deps.catalog();
+  /** Checks a submission and queues it (one round trip to Redis); the live-worker check runs beside it. */
+  const submit = async (req: Request, res: Response, id?: string): Promise<{ envelope: JobEnvelope; warnings: string[] }> => {
     // kind "extras" (A1111's postprocessing upscale of one image) has its own body; everything else is a generation
-    const { params, webhook, priority, idempotencyKey } = isExtrasJobBody(req.body) ? await parseExtras(req.body, catalog) : parseJobRequest(req.body, limits, catalog);
+    const parse = async (catalog: Catalog) => (isExtrasJobBody(req.body) ? await parseExtras(req.body, catalog) : parseJobRequest(req.body, limits, catalog));
+    let parsed;
+    try {
+      parsed = await parse(await deps.catalog());
+    } catch (e) {
+      // the cached catalog may predate a model or LoRA that has just arrived: judge a refusal by a fresh one
+      if (!(e instanceof FarmError) || e.status >= 500) throw e;
+      parsed = await parse(await deps.catalog({ fresh: true }));
+    }
+    const { params, webhook, priority, idempotencyKey } = parsed;
     if (params.kind !== 'extras') await checkRequestImages(params, NATIVE_IMAGE_FIELDS);
     if (webhook && !deps.config.WEBHOOK_ALLOW_PRIVATE) {
       await assertPublicUrl(webhook.url, allowedWebhookHosts).catch((e: Error) => { throw new ValidationError(`webhook refused: ${e.message}`, 'webhook'); });
     }
-    const envelope = await deps.queue.submit(params, { owner: req.user!.id, webhook, priority, idempotencyKey, requestId: requestIdOf(res) });
-    deps.metrics.submitted();
     // the job waits in the queue for a worker (one may be starting: autoscaling counts the queue); say so
-    const problem = await liveWorkerProblem(deps.queue, params.model).catch(() => null);
-    res.status(202).location(`/v1/jobs/${envelope.id}`).json({ ...present(envelope), ...(problem ? { warnings: [`${problem}; the job waits until one starts`] } : {}) });
+    const [envelope, problem] = await Promise.all([
+      deps.queue.submit(params, { owner: req.user!.id, webhook, priority, idempotencyKey, requestId: requestIdOf(res), id }),
+      liveWorkerProblem(deps.queue, params.model).catch(() => null),
+    ]);
+    deps.metrics.submitted();
+    return { envelope, warnings: problem ? [`${problem}; the job waits until one starts`] : [] };
+  };
+
+  r.post('/v1/jobs', asyncRoute(async (req, res) => {
+    const { envelope, warnings } = await submit(req, res);
+    res.status(202).location(`/v1/jobs/${envelope.id}`).json({ ...present(envelope), ...(warnings.length ? { warnings } : {}) });
+  }));
+
+  // Submit and stream: the body of POST /v1/jobs, answered with the job's SSE stream (GET /v1/jobs/:id/events) at
+  // once, so a client needs one request. The job's channel is subscribed before the job exists, so nothing is missed.
+  r.post('/v1/jobs/stream', asyncRoute(async (req, res) => {
+    const id = randomUUID();
+    const stream = await subscribeJob(deps, req, res, id);
+    let submitted: { envelope: JobEnvelope; warnings: string[] };
+    try {
+      submitted = await submit(req, res, id);
+    } catch (e) {
+      await stream.abandon();
+      throw e;
+    }
+    if (submitted.envelope.id === id) {
+      res.setHeader('location', `/v1/jobs/${id}`);
+      stream.open(submitted.envelope);
+      return;
+    }
+    // an idempotency key named an earlier job: stream that one
+    await stream.abandon();
+    const again = await subscribeJob(deps, req, res, submitted.envelope.id);
+    res.setHeader('location', `/v1/jobs/${submitted.envelope.id}`);
+    again.open(await deps.queue.get(submitted.envelope.id));
   }));
 
   r.get('/v1/jobs', asyncRoute(async (req, res) => {

@@ -29,6 +29,7 @@ const obj: Schema = { type: 'object' };
 const ROUTES: Route[] = [
   // native job API
   { method: 'post', path: '/v1/jobs', id: 'submitJob', tag: 'jobs', summary: 'Submit a job: a generation (txt2img, img2img) or an extras upscale (kind "extras")', body: { oneOf: [ref('JobRequest'), ref('ExtrasJobRequest')] }, ok: [202, 'accepted: the job envelope with links', ref('Job')] },
+  { method: 'post', path: '/v1/jobs/stream', id: 'submitJobAndStream', tag: 'jobs', summary: 'Submit a job and get its Server-Sent Events as the answer (as GET /v1/jobs/{id}/events: event: status with the job, from queued until it ends)', body: { oneOf: [ref('JobRequest'), ref('ExtrasJobRequest')] }, ok: [200, 'the event stream of the new job', 'text/event-stream'] },
   { method: 'get', path: '/v1/jobs', id: 'listJobs', tag: 'jobs', summary: 'Your jobs, newest first', ok: [200, 'a page of jobs', ref('JobList')],
     query: [['limit', { type: 'integer', minimum: 1, maximum: 100, default: 20 }, 'page size'], ['offset', { type: 'integer', minimum: 0, default: 0 }, 'jobs to skip']] },
   { method: 'get', path: '/v1/jobs/{id}', id: 'getJob', tag: 'jobs', summary: 'A job', ok: [200, 'the job', ref('Job')] },
