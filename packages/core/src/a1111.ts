@@ -8,6 +8,7 @@ import { resolveParams, type Catalog, type RequestLimits } from './schemas';
 import { SCHEDULE_TYPES } from './samplers';
 import { RANDN_SOURCES, type ControlNetUnit, type GenerationParams, type RandnSource } from './types';
 import { imageFieldsShape } from './image-fields';
+import { parseSdUpscaleScript } from './sd-upscale';
 import { z } from 'zod';
 
 /** The AUTOMATIC1111 release whose API the farm implements, reported as `version` and in infotexts. */
@@ -286,7 +287,8 @@ export function parseA1111(kind: A1111Kind, body: unknown, ctx: A1111Context): A
   const r = normalizeA1111(kind, body);
   const get = <T>(name: string) => value<T>(r, kind, name);
 
-  if (r.script_name !== null && r.script_name !== '') throw new A1111HttpError(422, `Script '${r.script_name}' not found`);
+  const sdUpscale = parseSdUpscaleScript(kind, r.script_name, get<unknown[]>('script_args'), ctx.catalog.upscalers ?? [], { width: get<number>('width'), height: get<number>('height') });
+  if (sdUpscale && typeof r.mask === 'string' && r.mask !== '') throw invalid(['mask'], 'SD upscale with an inpainting mask is not supported by this farm yet', 'value_error.unsupported');
   const scripts = get<Record<string, unknown>>('alwayson_scripts');
   for (const name of Object.keys(scripts)) {
     if (name.toLowerCase() !== 'controlnet') throw new A1111HttpError(422, `always on script ${name} not found`);
@@ -377,6 +379,10 @@ export function parseA1111(kind: A1111Kind, body: unknown, ctx: A1111Context): A
       clip_skip: settings.CLIP_stop_at_last_layers ?? 1, subseed, subseed_strength: subseedStrength, seed_resize_from_w: get<number>('seed_resize_from_w'), seed_resize_from_h: get<number>('seed_resize_from_h'),
     }, ctx.limits, ctx.catalog, { unused: [] });
     if (params.hires) params.hires.denoising_strength = denoising;
+    if (sdUpscale) {
+      if (params.controlnet.length > 0) throw invalid(['alwayson_scripts', 'controlnet'], 'SD upscale together with ControlNet is not supported by this farm yet', 'value_error.unsupported');
+      params.sd_upscale = sdUpscale;
+    }
     const vae = resolveVae(options.sd_vae, ctx.vaes ?? []);
     if (vae) params.vae = vae;
     return { params, request: r, prompt, negative_prompt: negative, styles: styleNames, infoDenoising: denoising, comments };

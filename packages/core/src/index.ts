@@ -10,6 +10,7 @@ export * from './samplers';
 export * from './upscalers';
 export * from './image-fields';
 export * from './extras';
+export * from './sd-upscale';
 export * from './job';
 export * from './batch-key';
 export * from './resolved-job';

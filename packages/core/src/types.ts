@@ -87,6 +87,8 @@ export interface GenerationParams {
   hires?: HiresParams;
   /** seamless textures: circular padding in every UNet and VAE convolution */
   tiling?: boolean;
+  /** img2img: A1111's "SD upscale" script (upscale init_image, then img2img it tile by tile of width x height) */
+  sd_upscale?: SdUpscaleParams;
   /** kind 'extras': postprocessing of init_image (upscaling) */
   extras?: ExtrasParams;
 }
@@ -123,6 +125,15 @@ export interface HiresParams {
   hr_cfg?: number;
   /** hires pass denoising strength (A1111's denoising_strength on txt2img) */
   denoising_strength: number;
+}
+
+/** A1111's SD upscale script arguments, resolved. */
+export interface SdUpscaleParams {
+  /** pixels adjacent tiles share (blended linearly) */
+  overlap: number;
+  /** pixel upscaler name ("None", "Lanczos", "Nearest" or an upscaler model) */
+  upscaler: string;
+  scale_factor: number;
 }
 
 /** A1111's extras (postprocessing upscale) fields for one image. */

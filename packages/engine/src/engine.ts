@@ -29,6 +29,7 @@ import { alphaBarAt, sampleChannels } from './pipeline/unet-io';
 import { hiresInfotext, hiresPass, hiresSteps } from './pipeline/hires';
 import { upscalerModels } from './upscale/model-upscaler';
 import { runExtras, validateExtras } from './upscale/extras';
+import { runSdUpscale } from './upscale/sd-upscale';
 import { removeTiledFiles, tiledModelSource } from './onnx/tiling';
 
 export const LATENT_SCALE = 0.18215;
@@ -206,6 +207,10 @@ export class Engine {
       const t = hiresTarget(p.width, p.height, p.hires);
       if (t.toX * t.toY > this.opts.maxPixels) throw new ValidationError(`hires fix to ${t.toX}x${t.toY} exceeds the maximum of ${this.opts.maxPixels} pixels`, 'hr_scale');
     }
+    if (p.sd_upscale) {
+      if (p.kind !== 'img2img' || p.inpaint || p.controlnet.length > 0) throw new ValidationError('SD upscale is an img2img script, without inpainting mask or ControlNet', 'script_name');
+      if (!knownUpscaler(p.sd_upscale.upscaler, this.listUpscalers().map((u) => u.name))) throw new ValidationError(`could not find upscaler named "${p.sd_upscale.upscaler}"`, 'script_args');
+    }
     if (p.tiling && loras.some((l) => l.weight !== 0)) throw new ValidationError('tiling together with LoRAs is not supported by this farm yet', 'tiling');
     if (p.tiling && p.controlnet.length > 0) throw new ValidationError('tiling together with ControlNet is not supported by this farm yet', 'tiling');
     if (p.controlnet.length > 0 && !this.registry.get(p.model).hasControlNet) {
@@ -290,7 +295,8 @@ export class Engine {
   async generate(items: EngineItem[], hooks: RunHooks = {}): Promise<EngineItemResult[]> {
     if (items.length === 0) return [];
     // the sessions this batch fetches stay loaded until it ends, whatever the byte budget wants
-    return this.cache.job(() => (items[0].params.kind === 'extras' ? this.extras(items, hooks) : this.render(items, hooks)));
+    const first = items[0].params;
+    return this.cache.job(() => (first.kind === 'extras' ? this.extras(items, hooks) : first.sd_upscale ? this.sdUpscale(items, hooks) : this.render(items, hooks)));
   }
 
   private async render(items: EngineItem[], hooks: RunHooks): Promise<EngineItemResult[]> {
@@ -335,9 +341,26 @@ export class Engine {
     return results;
   }
 
+  /** SD upscale jobs, one after another: each upscales its image and img2img's it tile by tile through `render`. */
+  private async sdUpscale(items: EngineItem[], hooks: RunHooks): Promise<EngineItemResult[]> {
+    for (const it of items) this.validate(it.params);
+    const results: EngineItemResult[] = [];
+    for (const { id, params } of items) {
+      const stop = () => (hooks.isCanceled?.(id) ?? false) || (hooks.interrupted?.(id) ?? false);
+      const out = await runSdUpscale(params, {
+        render: (tiles, onStep) => this.render(tiles, { onStep, isCanceled: stop }),
+        model: (name) => this.upscalers.get(name), maxInputPixels: this.opts.maxInputPixels ?? 4096 * 4096,
+        onStep: hooks.onStep, isCanceled: stop,
+      });
+      results.push({ id, ...out, canceled: out.images.length === 0 });
+    }
+    return results;
+  }
+
   /** Infotext fields of inpainting, inpainting models and hires fix (A1111's extra_generation_params). */
   private extraInfotext(p: GenerationParams, c: ItemConditioning, embeddings: ActiveEmbeddings | null): Record<string, string | number> {
-    return { ...c.inputs.infotext, ...(p.hires ? hiresInfotext(p) : {}), ...tiHashes(c.text.embeddings, embeddings) };
+    const sdUpscale: Record<string, string | number> = p.sd_upscale ? { 'SD upscale overlap': p.sd_upscale.overlap, 'SD upscale upscaler': p.sd_upscale.upscaler } : {};
+    return { ...c.inputs.infotext, ...(p.hires ? hiresInfotext(p) : {}), ...sdUpscale, ...tiHashes(c.text.embeddings, embeddings) };
   }
 
   /** What the whole batch shares, read from its first item (the batch key guarantees the rest agree). */

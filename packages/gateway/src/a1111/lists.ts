@@ -57,10 +57,16 @@ export function listRoutes(deps: A1111Deps): Router {
     const total = totalmem();
     res.json({ ram: { free: freemem(), used: rss, total }, cuda: { error: 'unavailable: the gateway runs no model; workers report their own memory in /metrics' } });
   });
-  r.get('/sdapi/v1/scripts', (_req, res) => { res.json({ txt2img: ['controlnet'], img2img: ['controlnet'] }); });
-  r.get('/sdapi/v1/script-info', (_req, res) => {
-    res.json([false, true].map((img2img) => ({ name: 'controlnet', is_alwayson: true, is_img2img: img2img, args: [] })));
-  });
+  // selectable scripts (A1111 lists titles in lower case): SD upscale, an img2img script; then the always-on ones
+  r.get('/sdapi/v1/scripts', (_req, res) => { res.json({ txt2img: ['controlnet'], img2img: ['sd upscale', 'controlnet'] }); });
+  r.get('/sdapi/v1/script-info', asyncRoute(async (_req, res) => {
+    const upscalers = [...BUILTIN_UPSCALERS.map((u) => u.name), ...((await deps.catalog()).upscalers ?? [])];
+    const arg = (label: string | null, value: unknown, extra: Record<string, unknown> = {}) => ({ label, value, minimum: null, maximum: null, step: null, choices: null, ...extra });
+    res.json([
+      { name: 'sd upscale', is_alwayson: false, is_img2img: true, args: [arg(null, null), arg('Tile overlap', 64, { minimum: 0, maximum: 256, step: 16 }), arg('Upscaler', 0, { choices: upscalers }), arg('Scale Factor', 2, { minimum: 1, maximum: 4, step: 0.05 })] },
+      ...[false, true].map((img2img) => ({ name: 'controlnet', is_alwayson: true, is_img2img: img2img, args: [] })),
+    ]);
+  }));
   r.get('/sdapi/v1/extensions', (_req, res) => {
     res.json([{ name: 'sd-webui-controlnet', remote: 'https://github.com/Mikubill/sd-webui-controlnet', branch: 'main', commit_hash: '', version: 'built in', commit_date: '', enabled: true }]);
   });
