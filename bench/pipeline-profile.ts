@@ -4,12 +4,12 @@
 // last VAE call is PNG encoding (overlapped with the VAE except for the last chunk).
 import * as ort from 'onnxruntime-node';
 
-export type Network = 'text_encoder' | 'unet' | 'vae_decoder' | 'other';
+export type Network = 'text_encoder' | 'unet' | 'vae_decoder' | 'controlnet' | 'cond_embedding' | 'other';
 export interface Profile {
   wallMs: number;
   insideMs: Record<Network, number>;
   calls: Record<Network, number>;
-  /** UNet loop: first UNet call start to last UNet call end */
+  /** UNet loop: first UNet (or ControlNet) call start to last UNet call end */
   unetLoopWallMs: number;
   /** after the last VAE decoder call ends until generate returns */
   afterVaeMs: number;
@@ -19,7 +19,9 @@ function networkOf(session: ort.InferenceSession): Network {
   const inputs = session.inputNames;
   if (inputs.includes('input_ids')) return 'text_encoder';
   if (inputs.includes('latent_sample')) return 'vae_decoder';
-  if (inputs.includes('timestep') && inputs.includes('encoder_hidden_states') && !inputs.includes('controlnet_cond')) return 'unet';
+  if (inputs.length === 1 && inputs[0] === 'controlnet_cond') return 'cond_embedding';
+  if (inputs.includes('controlnet_cond') || inputs.includes('controlnet_cond_embedding')) return 'controlnet';
+  if (inputs.includes('timestep') && inputs.includes('encoder_hidden_states')) return 'unet';
   return 'other';
 }
 
@@ -38,7 +40,7 @@ proto.run = async function (this: ort.InferenceSession, ...args: unknown[]) {
     if (a) {
       a.profile.insideMs[net] += t1 - t0;
       a.profile.calls[net] += 1;
-      if (net === 'unet') { if (a.unetFirst === 0) a.unetFirst = t0; a.unetLast = t1; }
+      if (net === 'unet' || net === 'controlnet') { if (a.unetFirst === 0) a.unetFirst = t0; a.unetLast = t1; }
       if (net === 'vae_decoder') a.vaeLast = t1;
     }
   }
@@ -46,7 +48,7 @@ proto.run = async function (this: ort.InferenceSession, ...args: unknown[]) {
 
 /** Runs `fn` (one generate call) with every session.run timed. */
 export async function profiled(fn: () => Promise<unknown>): Promise<Profile> {
-  const zero = (): Record<Network, number> => ({ text_encoder: 0, unet: 0, vae_decoder: 0, other: 0 });
+  const zero = (): Record<Network, number> => ({ text_encoder: 0, unet: 0, vae_decoder: 0, controlnet: 0, cond_embedding: 0, other: 0 });
   const profile: Profile = { wallMs: 0, insideMs: zero(), calls: zero(), unetLoopWallMs: 0, afterVaeMs: 0 };
   active = { profile, unetFirst: 0, unetLast: 0, vaeLast: 0 };
   const t0 = performance.now();

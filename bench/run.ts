@@ -1,4 +1,5 @@
-// `npm run bench [-- suite...]`: runs the named suites (default: engine-tiny, lora-controlnet, farm). Each prints markdown tables
+// `npm run bench [-- suite...]`: runs the named suites (default: engine-tiny, lora-controlnet, farm). engine-overhead,
+// controlnet-sd15 and lora-sd15 are the engine's Done-when figures (BENCH_SIZE, BENCH_STEPS, BENCH_RUNS size the sd15 ones). Each prints markdown tables
 // and writes bench/results/<suite>.json.
 import { ensureTinyModel } from '@farm/testkit';
 import type { ExecutionProvider } from '@farm/engine';
@@ -34,6 +35,21 @@ const suites: Record<string, Suite> = {
   'import-sd15': async () => {
     const { runImportBench } = await import('./import-bench');
     return runImportBench();
+  },
+  'engine-overhead': async () => {
+    const tiny = await ensureTinyModel();
+    const { runOverheadBench } = await import('./engine-perf-bench');
+    return runOverheadBench({ providers, tiny: { modelsDir: tiny.modelsDir, model: tiny.name }, runs: 5 });
+  },
+  'controlnet-sd15': async () => {
+    const { runControlNetBench } = await import('./engine-perf-bench');
+    const n = (v: string | undefined, d: number) => (v ? Number(v) : d);
+    return runControlNetBench({ providers, size: n(process.env.BENCH_SIZE, 128), steps: n(process.env.BENCH_STEPS, 2), runs: n(process.env.BENCH_RUNS, 1), withOld: process.env.BENCH_OLD_LAYOUT !== '0' });
+  },
+  'lora-sd15': async () => {
+    const { runLoraBench } = await import('./engine-perf-bench');
+    const n = (v: string | undefined, d: number) => (v ? Number(v) : d);
+    return runLoraBench({ providers, size: n(process.env.BENCH_SIZE, 64), steps: n(process.env.BENCH_STEPS, 2), runs: n(process.env.BENCH_RUNS, 1), sets: 10 });
   },
   'engine-sd15': async () => {
     const { runSd15StepBench } = await import('./sd15-bench');

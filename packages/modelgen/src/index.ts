@@ -8,3 +8,5 @@ export { writeLdmCheckpoint, writeDiffusersFolder, type CheckpointFixtureOptions
 export { importCheckpoint, checkpointFormat, CheckpointError, PICKLE_EXTENSIONS, type ImportOptions, type ImportResult, type CheckpointFormat } from './import/import-checkpoint';
 export { generateEsrgan, buildEsrgan, type EsrganConfig } from './esrgan';
 export { splitControlNet, splitControlNetFolder, splitFileNames, type ControlNetHalves } from './controlnet-split';
+export { SeededRandom } from './seeded-random';
+export type { WeightSource } from './onnx-builder';
