@@ -19,7 +19,7 @@ import { fmt, writeResult, type Row } from './lib/report';
 
 const root = new URL('..', import.meta.url).pathname;
 export const BENCH_MODELS = join(root, '.cache/bench-models');
-const GiB = 2 ** 30;
+const MiB = 2 ** 20;
 
 /**
  * Cheap pseudo-random weights: windows of one block of seeded normal values, scaled by count^-1/4 (about 1/sqrt(fan-in)
@@ -142,13 +142,15 @@ function vmHwm(): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-export async function runLoraBench(opts: { providers: ExecutionProvider[]; size: number; steps: number; runs: number; sets: number; budgetBytes?: number }) {
-  const dir = await ensureSd15ControlNet();
-  const loraDir = join(tmpdir(), 'bench-sd15-loras');
+export async function runLoraBench(opts: { providers: ExecutionProvider[]; size: number; steps: number; runs: number; sets: number; budgetBytes?: number; tiny?: { modelsDir: string; model: string } }) {
+  const modelsDir = opts.tiny?.modelsDir ?? BENCH_MODELS;
+  const model = opts.tiny?.model ?? 'sd15-controlnet';
+  const dir = opts.tiny ? join(modelsDir, model) : await ensureSd15ControlNet();
+  const loraDir = join(tmpdir(), `bench-${model}-loras`);
   const names: string[] = [];
   for (let i = 0; i < 5; i++) {
     for (const kind of ['kohya', 'diffusers'] as const) {
-      const name = `sd15-l${i}-${kind}`;
+      const name = `l${i}-${kind}`;
       names.push(name);
       if (existsSync(join(loraDir, `${name}.safetensors`))) continue;
       const files = writeLoraFixtures(dir, join(loraDir, `tmp-${i}`), { seed: 200 + i });
@@ -159,24 +161,28 @@ export async function runLoraBench(opts: { providers: ExecutionProvider[]; size:
   const base = bytesOf('unet') + bytesOf('text_encoder') + bytesOf('vae_decoder');
   const set = bytesOf('unet') + bytesOf('text_encoder');
   // the base pinned plus one merged set: every new set evicts the one before
-  const budget = opts.budgetBytes ?? base + set + 256 * 2 ** 20;
-  const engine = new Engine({ modelsDir: BENCH_MODELS, loraDir, providers: opts.providers, maxPixels: 1 << 20, maxSteps: 150, sessionCacheBytes: budget });
-  const p = params('sd15-controlnet', { steps: opts.steps, width: opts.size, height: opts.size });
+  const margin = Math.floor(set / 4);
+  const budget = opts.budgetBytes ?? base + set + margin;
+  const engine = new Engine({ modelsDir, loraDir, providers: opts.providers, maxPixels: 1 << 20, maxSteps: 150, sessionCacheBytes: budget });
+  const p = params(model, { steps: opts.steps, width: opts.size, height: opts.size });
   const eight: LoraRef[] = names.slice(0, 8).map((name) => ({ name, weight: 0.3 }));
 
-  // step time: no LoRA vs 8 merged (both sessions stay cached under a budget that holds them)
-  const stepEngine = new Engine({ modelsDir: BENCH_MODELS, loraDir, providers: opts.providers, maxPixels: 1 << 20, maxSteps: 150, sessionCacheBytes: base + set + 256 * 2 ** 20 });
-  const runs = await interleaved({
-    none: () => stepEngine.generate([{ id: 'n', params: p }]),
-    eight: () => stepEngine.generate([{ id: 'e', params: { ...p, loras: eight } }]),
-  }, opts.runs);
-  await stepEngine.close();
-  const none = median(runs.none.map((x) => perCall(x).wall));
-  const withEight = median(runs.eight.map((x) => perCall(x).wall));
-  const stepRows: Row[] = [
-    { loras: '0', ms_per_step: fmt(none), unet_session_run_ms: fmt(median(runs.none.map((x) => perCall(x).inside))), x_no_lora: '1.000' },
-    { loras: '8 (merged)', ms_per_step: fmt(withEight), unet_session_run_ms: fmt(median(runs.eight.map((x) => perCall(x).inside))), x_no_lora: (withEight / none).toFixed(3) },
-  ];
+  // step time: no LoRA vs 8 merged (both sessions stay cached under a budget that holds them); runs 0 skips it
+  let stepRows: Row[] = [];
+  if (opts.runs > 0) {
+    const stepEngine = new Engine({ modelsDir, loraDir, providers: opts.providers, maxPixels: 1 << 20, maxSteps: 150, sessionCacheBytes: base + set + margin });
+    const runs = await interleaved({
+      none: () => stepEngine.generate([{ id: 'n', params: p }]),
+      eight: () => stepEngine.generate([{ id: 'e', params: { ...p, loras: eight } }]),
+    }, opts.runs);
+    await stepEngine.close();
+    const none = median(runs.none.map((x) => perCall(x).wall));
+    const withEight = median(runs.eight.map((x) => perCall(x).wall));
+    stepRows = [
+      { loras: '0', ms_per_step: fmt(none), unet_session_run_ms: fmt(median(runs.none.map((x) => perCall(x).inside))), x_no_lora: '1.000' },
+      { loras: '8 (merged)', ms_per_step: fmt(withEight), unet_session_run_ms: fmt(median(runs.eight.map((x) => perCall(x).inside))), x_no_lora: (withEight / none).toFixed(3) },
+    ];
+  }
 
   // merge and session build of one new set, taken apart
   const t0 = performance.now();
@@ -188,26 +194,26 @@ export async function runLoraBench(opts: { providers: ExecutionProvider[]; size:
   await unetSession.release();
   const buildRows: Row[] = [{ what: `merge 8 LoRAs (${merged.matchedLayers} layers) into UNet + text encoder`, ms: fmt(mergeMs) }, { what: 'UNet session build from the merged graph', ms: fmt(buildMs) }];
 
-  // 10 LoRA sets in turn under the budget
-  await engine.generate([{ id: 'base', params: p }]);
+  // 10 LoRA sets in turn under the budget (sets 0 skips it)
+  if (opts.sets > 0) await engine.generate([{ id: 'base', params: p }]);
   const memRows: Row[] = [];
   let peakCache = engine.cache.bytes;
   for (let s = 0; s < opts.sets; s++) {
-    const loras = [{ name: names[s % names.length], weight: 0.5 + s / 100 }, { name: names[(s + 3) % names.length], weight: 0.2 }];
+    const loras = [{ name: names[s % names.length], weight: (50 + s) / 100 }, { name: names[(s + 3) % names.length], weight: 0.2 }];
     const t = performance.now();
     await engine.generate([{ id: `s${s}`, params: { ...p, steps: 1, loras } }]);
     peakCache = Math.max(peakCache, engine.cache.bytes);
     memRows.push({
       set: s + 1, loras: loras.map((l) => `${l.name}:${l.weight}`).join(' + '), first_job_ms: fmt(performance.now() - t),
-      cache_gib: (engine.cache.bytes / GiB).toFixed(2), lora_sessions: engine.cache.list().filter((e) => e.kind === 'lora').length,
-      rss_gib: (process.memoryUsage().rss / GiB).toFixed(2),
+      cache_mib: (engine.cache.bytes / MiB).toFixed(1), lora_sessions: engine.cache.list().filter((e) => e.kind === 'lora').length,
+      rss_mib: (process.memoryUsage().rss / MiB).toFixed(0),
     });
   }
-  memRows.push({ set: 'peak', loras: `budget ${(budget / GiB).toFixed(2)} GiB`, first_job_ms: '', cache_gib: (peakCache / GiB).toFixed(2), lora_sessions: '', rss_gib: (vmHwm() / GiB).toFixed(2) });
+  memRows.push({ set: 'peak', loras: `budget ${(budget / MiB).toFixed(1)} MiB`, first_job_ms: '', cache_mib: (peakCache / MiB).toFixed(1), lora_sessions: '', rss_mib: (vmHwm() / MiB).toFixed(0) });
   await engine.close();
-  return writeResult('lora-sd15', { providers: opts.providers, size: opts.size, steps: opts.steps, runs: opts.runs, budget_bytes: budget, base_bytes: base, set_bytes: set }, [
-    { title: `LoRA: time per step, SD1.5 shape, ${opts.size}x${opts.size}, CFG batch 2`, rows: stepRows },
-    { title: 'A new LoRA set on SD1.5: merge and UNet session build', rows: buildRows },
+  return writeResult(`lora-${opts.tiny ? 'tiny' : 'sd15'}`, { providers: opts.providers, model, size: opts.size, steps: opts.steps, runs: opts.runs, budget_bytes: budget, base_bytes: base, set_bytes: set }, [
+    { title: `LoRA: time per step, ${model}, ${opts.size}x${opts.size}, CFG batch 2`, rows: stepRows },
+    { title: `A new LoRA set on ${model}: merge and UNet session build`, rows: buildRows },
     { title: `${opts.sets} LoRA sets in turn under SESSION_CACHE_BYTES`, rows: memRows },
   ]);
 }

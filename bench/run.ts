@@ -49,7 +49,12 @@ const suites: Record<string, Suite> = {
   'lora-sd15': async () => {
     const { runLoraBench } = await import('./engine-perf-bench');
     const n = (v: string | undefined, d: number) => (v ? Number(v) : d);
-    return runLoraBench({ providers, size: n(process.env.BENCH_SIZE, 64), steps: n(process.env.BENCH_STEPS, 2), runs: n(process.env.BENCH_RUNS, 1), sets: 10 });
+    return runLoraBench({ providers, size: n(process.env.BENCH_SIZE, 64), steps: n(process.env.BENCH_STEPS, 2), runs: n(process.env.BENCH_RUNS, 1), sets: n(process.env.BENCH_SETS, 10) });
+  },
+  'lora-tiny': async () => {
+    const tiny = await ensureTinyModel();
+    const { runLoraBench } = await import('./engine-perf-bench');
+    return runLoraBench({ providers, size: 256, steps: 10, runs: 9, sets: 10, tiny: { modelsDir: tiny.modelsDir, model: tiny.name } });
   },
   'engine-sd15': async () => {
     const { runSd15StepBench } = await import('./sd15-bench');
