@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
+import sharp from 'sharp';
 import { startRedis, ensureTinyModel, launchBrowser, type RedisServer } from '@farm/testkit';
 import { client, farmEnv, startGatewayProcess, startWorkerProcess, USERS, type FarmEnv, type Proc, waitForWorkers } from './helpers/farm';
 
@@ -175,6 +176,35 @@ test('hires fix, then inpaint with a drawn mask, then PNG Info back to txt2img',
   assert.equal(await page.getByLabel('Prompt', { exact: true }).inputValue(), 'a red barn');
   assert.equal(await page.getByLabel('Seed', { exact: true }).inputValue(), String(body.jobs[0].output.seeds[0]));
   assert.equal(await page.getByLabel('Width', { exact: true }).inputValue(), '128');
+});
+
+test('ControlNet with a canny preview, zoom, then send to img2img and run it', async () => {
+  const page = await openPage(1280, 800);
+  const drawn = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000' } })
+    .composite([{ input: { create: { width: 24, height: 24, channels: 3, background: '#fff' } }, left: 20, top: 20 }]).png().toBuffer();
+  await page.getByText('ControlNet', { exact: true }).click();
+  await page.getByLabel('Control image').setInputFiles({ name: 'square.png', mimeType: 'image/png', buffer: drawn });
+  // the file is read asynchronously; the box is ticked once it has been read
+  await page.waitForFunction(() => (document.getElementById('cn-enabled') as HTMLInputElement).checked);
+  await page.getByRole('button', { name: 'Preview map' }).click();
+  await page.getByAltText('ControlNet map preview').waitFor();
+  assert.match(await page.getByAltText('ControlNet map preview').getAttribute('src') ?? '', /^data:image\/png;base64,/);
+  await fill(page, { Prompt: 'a house', Width: '64', Height: '64', 'Sampling steps': '3' });
+  await generateAndWait(page);
+  assert.match(await page.locator('#infotext').innerText(), /ControlNet 0: "Module: canny/);
+
+  await page.locator('#main-button').click();
+  await page.getByRole('dialog').waitFor();
+  await page.keyboard.press('Escape');
+  await page.getByRole('dialog').waitFor({ state: 'hidden' });
+
+  await page.getByLabel('Enable ControlNet').uncheck();
+  await page.getByRole('button', { name: 'Send to img2img' }).click();
+  await page.getByAltText('img2img image').waitFor();
+  assert.equal(await page.getByRole('tab', { name: 'img2img' }).getAttribute('aria-selected'), 'true');
+  await fill(page, { 'Denoising strength': '0.5' });
+  await generateAndWait(page);
+  assert.match(await page.locator('#infotext').innerText(), /Denoising strength: 0\.5/);
 });
 
 test('375x800 phone: generate and see the result without scrolling; no sideways scroll; every field labelled', async () => {
