@@ -1,5 +1,7 @@
 // All configuration comes from the environment, parsed once at boot by one schema; a bad value stops the process
 // with a message naming the variable. Packages receive the parsed object, never process.env.
+import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import ipaddr from 'ipaddr.js';
 import { totalmem } from 'node:os';
 import { z } from 'zod';
@@ -30,6 +32,8 @@ export const CONFIG_VARIABLES = [
   ['MAX_PIXELS', '1048576', 'largest width x height accepted'],
   ['MAX_STEPS', '150', 'largest steps accepted'],
   ['MAX_IMAGES_PER_REQUEST', '16', 'largest batch_size x n_iter accepted'],
+  ['MAX_PROMPT_CHUNKS', '20', 'most 75-token chunks a prompt or negative prompt may take (BREAK starts one); more is refused with 422 naming the field'],
+  ['WORKER_MEMORY_BYTES', '(80% of the host\'s or container\'s memory)', 'memory a worker may use (bytes; suffixes K, M, G, T: binary): it splits batches to fit and advertises it, and gateways refuse (422) sizes that fit no live worker'],
   ['MAX_QUEUED', '1000', 'waiting jobs before submissions get 503'],
   ['MAX_QUEUED_PER_USER', '100', 'jobs one user may have queued or running before submissions get 429'],
   ['RATE_LIMIT_SUBMITS', '120', 'job submissions per user per minute, as a bucket of that size refilled evenly (0: no limit); more get 429 + Retry-After'],
@@ -87,6 +91,13 @@ export const configSchema = z.object({
   MAX_PIXELS: int(4096).default(1048576),
   MAX_STEPS: int(1).default(150),
   MAX_IMAGES_PER_REQUEST: int(1).default(16),
+  MAX_PROMPT_CHUNKS: int(1).max(1000).default(20),
+  WORKER_MEMORY_BYTES: z.string().optional().transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return undefined;
+    const bytes = parseByteSize(v);
+    if (bytes === null) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a byte count like 8589934592, 8G or 512MiB' });
+    return bytes ?? 0;
+  }),
   MAX_QUEUED: int(1).default(1000),
   MAX_QUEUED_PER_USER: int(1).default(100),
   RATE_LIMIT_SUBMITS: int(0).default(120),
@@ -153,6 +164,18 @@ export function parseByteSize(text: string): number | null {
   const power = m[2] ? 'kmgt'.indexOf(m[2].toLowerCase()) + 1 : 0;
   const bytes = Math.floor(Number(m[1]) * 1024 ** power);
   return bytes > 0 ? bytes : null;
+}
+
+/** WORKER_MEMORY_BYTES when unset: 80% of the host's memory, or of the container's cgroup limit when that is lower. */
+export function defaultWorkerMemoryBytes(): number {
+  let limit = totalmem();
+  for (const file of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
+    try {
+      const v = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isFinite(v) && v > 0) limit = Math.min(limit, v);
+    } catch { /* no such cgroup file: not in a container, or cgroup v1/v2 the other way */ }
+  }
+  return Math.floor(0.8 * limit);
 }
 
 export class ConfigError extends Error {}

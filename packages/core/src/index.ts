@@ -15,3 +15,4 @@ export * from './job';
 export * from './batch-key';
 export * from './resolved-job';
 export * from './logger';
+export * from './memory';

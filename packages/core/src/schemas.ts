@@ -6,11 +6,14 @@ import { extractLoraTags } from './lora-tags';
 import { RANDN_SOURCES, type GenerationParams } from './types';
 import { resolveSamplerName } from './samplers';
 import { imageFieldsShape, resolveImageFields } from './image-fields';
+import { checkPromptChunks, minPromptChunks } from './memory';
 
 export interface RequestLimits {
   maxPixels: number;
   maxSteps: number;
   maxImagesPerRequest: number;
+  /** most 75-token chunks of a prompt (MAX_PROMPT_CHUNKS); absent: no cap */
+  maxPromptChunks?: number;
 }
 
 /** What the gateway knows about the farm's models and LoRAs (from worker heartbeats or MODELS_DIR). */
@@ -28,6 +31,8 @@ export interface Catalog {
   sizeMultiples?: Record<string, number>;
   /** per model, how many hidden states its text encoder exports (layers + 1; 0: none, so clip skip 1 only) */
   hiddenStates?: Record<string, number>;
+  /** throws a ValidationError naming the field when no live worker has the memory to run the request (gateway's admission) */
+  checkMemory?(params: GenerationParams): void;
 }
 
 /** Refuses a clip skip the model's text encoder export cannot give (A1111's CLIP_stop_at_last_layers). */
@@ -119,6 +124,10 @@ export function resolveParams(req: Omit<JobRequest, 'webhook' | 'priority' | 'id
   if (req.width * req.height > limits.maxPixels) throw new ValidationError(`width x height = ${req.width * req.height} exceeds the maximum of ${limits.maxPixels} pixels`, 'width');
   if (req.steps > limits.maxSteps) throw new ValidationError(`steps must be at most ${limits.maxSteps}, got ${req.steps}`, 'steps');
   if (req.batch_size * req.n_iter > limits.maxImagesPerRequest) throw new ValidationError(`batch_size x n_iter = ${req.batch_size * req.n_iter} exceeds the maximum of ${limits.maxImagesPerRequest} images per request`, 'batch_size');
+  if (limits.maxPromptChunks !== undefined) {
+    checkPromptChunks('prompt', minPromptChunks(req.prompt), limits.maxPromptChunks);
+    checkPromptChunks('negative_prompt', minPromptChunks(req.negative_prompt), limits.maxPromptChunks);
+  }
   const model = req.model ?? catalog.defaultModel ?? catalog.models[0];
   if (!model || !catalog.models.includes(model)) throw new UnknownModelError(model ?? '(none)', catalog.models, model ? catalog.refused?.[model] : undefined);
   catalog.checkSampler(req.sampler, req.scheduler);
@@ -147,7 +156,7 @@ export function resolveParams(req: Omit<JobRequest, 'webhook' | 'priority' | 'id
   if (opts.unused) opts.unused.push(...image.unused);
   else if (image.unused.length > 0) throw new ValidationError(`${image.unused[0]} has no effect on ${kind} (${image.unused.join(', ')})`, image.unused[0]);
   if (req.mask && !BASE64.test(image.inpaint?.mask ?? '')) throw new ValidationError('mask is not base64', 'mask');
-  return {
+  const params: GenerationParams = {
     kind, model, prompt: req.prompt, negative_prompt: req.negative_prompt, sampler: names.sampler, scheduler: names.scheduler, discretization: req.discretization,
     steps: req.steps, cfg_scale: req.cfg_scale, width: req.width, height: req.height,
     seed: req.seed === -1 ? randomInt(0, 2 ** 32 - 1) : req.seed,
@@ -168,6 +177,8 @@ export function resolveParams(req: Omit<JobRequest, 'webhook' | 'priority' | 'id
     ...(image.initial_noise_multiplier !== undefined ? { initial_noise_multiplier: image.initial_noise_multiplier } : {}),
     ...(image.inpainting_mask_weight !== undefined ? { inpainting_mask_weight: image.inpainting_mask_weight } : {}),
   };
+  catalog.checkMemory?.(params);
+  return params;
 }
 
 export interface ResolveOptions {

@@ -4,12 +4,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { ValidationError, defaultSessionCacheBytes, checkModelSize, checkClipSkip, hiresTarget, knownUpscaler, samplerTotalSteps, type GenerationParams, type LoraRef } from '@farm/core';
+import { NotRunnableHereError, ValidationError, defaultSessionCacheBytes, estimatePeakBytes, planBatches, renderShapeOf, type ModelMemoryProfile, checkModelSize, checkClipSkip, hiresTarget, knownUpscaler, samplerTotalSteps, type GenerationParams, type LoraRef } from '@farm/core';
 import { noiseForImage, PhiloxGenerator } from './rng';
 import { getSampler, samplerInfotext, schedulerConfigProblem, withBrownianTree } from './schedulers';
 import { ModelRegistry, type ModelInfo, type LoadedModelFiles, type ModelImporter } from './models/model-registry';
 import { SessionCache, type ExecutionProvider } from './onnx/session-cache';
 import { cachedUnetSizeMultiple } from './models/unet-size';
+import { cachedMemoryProfile } from './models/memory-profile';
 import { encodeConditioning, type RowConditioning } from './pipeline/conditioning';
 import { embeddingTextEncoder, tiHashes, type ActiveEmbeddings } from './embeddings/session';
 import { clipSkipOutput, clipSkipSupport, usableHiddenStates } from './pipeline/clip-skip';
@@ -59,6 +60,10 @@ export interface EngineOptions {
   importer?: ModelImporter;
   /** VAE folders (<name>/vae_decoder/model.onnx) that params.vae names (A1111's sd_vae) */
   vaeDir?: string;
+  /** bytes a render may take (WORKER_MEMORY_BYTES): batches are split to fit, and what cannot fit is refused; absent: no limit */
+  memoryBudget?: number;
+  /** most 75-token chunks of a prompt (MAX_PROMPT_CHUNKS); absent: no cap */
+  maxPromptChunks?: number;
 }
 
 export interface EngineItem { id: string; params: GenerationParams }
@@ -76,7 +81,7 @@ export interface RunHooks {
   onPreview?(id: string, step: number, png: Buffer): void;
 }
 /** What a render worker needs of an engine: `Engine` in-process, or `EngineThread` with the same behaviour in a thread. */
-export type EngineApi = Pick<Engine, 'listModels' | 'listLoras' | 'listUpscalers' | 'sizeMultiple' | 'hiddenStates' | 'validate' | 'generate' | 'unloadModels' | 'loadModel' | 'close'>;
+export type EngineApi = Pick<Engine, 'listModels' | 'listLoras' | 'listUpscalers' | 'sizeMultiple' | 'hiddenStates' | 'memoryProfile' | 'memoryBudget' | 'validate' | 'generate' | 'unloadModels' | 'loadModel' | 'close'>;
 export type { LoraInfo } from './lora/registry';
 import type { LoraInfo } from './lora/registry';
 
@@ -144,6 +149,36 @@ export class Engine {
     // a checkpoint not converted yet becomes the generator's graph, which upsamples to any multiple of 8
     if (info.source && !info.path) return 8;
     return cachedUnetSizeMultiple(join(info.path, 'unet/model.onnx'));
+  }
+
+  get memoryBudget(): number | undefined {
+    return this.opts.memoryBudget;
+  }
+
+  /** What a model's renders' memory depends on (read from its graphs), for the batch plan and the heartbeat. */
+  memoryProfile(model: string): ModelMemoryProfile {
+    const info = this.registry.get(model);
+    if (info.source && !info.path) throw new Error(`model "${model}" is not converted yet`);
+    return cachedMemoryProfile(info.path, this.cache.flavour === 'gpu');
+  }
+
+  /**
+   * Images per UNet call and per VAE call that keep this render within the memory budget (everything at once
+   * without one). A render of which one image does not fit is not started: another worker may have more memory.
+   */
+  private batchPlan(plan: Plan, conditioning: Conditioning, rows: Row[]): { images: number; vaeImages: number } {
+    const vaeBatch = Math.max(1, this.opts.vaeBatch ?? 4);
+    const budget = this.opts.memoryBudget;
+    if (budget === undefined) return { images: rows.length, vaeImages: vaeBatch };
+    const texts = [...conditioning.perItem.values()].map((c) => c.text);
+    const chunks = Math.max(...texts.map((t) => t.sequence / 77));
+    const shape = { ...renderShapeOf(plan.items[0].params, chunks, vaeBatch), rowsPerImage: Math.max(...texts.map((t) => t.parts.length)) + 1 };
+    const fit = planBatches(this.memoryProfile(plan.model.name), shape, budget, rows.length);
+    if (!fit) {
+      const need = estimatePeakBytes(this.memoryProfile(plan.model.name), { ...shape, images: 1, vaeImages: 1 });
+      throw new NotRunnableHereError(`${shape.width}x${shape.height} on model "${plan.model.name}" needs about ${Math.ceil(need / 2 ** 20)} MiB for one image, more than this worker's memory budget (${Math.ceil(budget / 2 ** 20)} MiB, WORKER_MEMORY_BYTES)`, 'insufficient_memory');
+    }
+    return fit;
   }
 
   /** The text-encoder output an item's clip skip reads (null: last_hidden_state). */
@@ -307,8 +342,9 @@ export class Engine {
     const sessions = await this.sessions(plan.model, plan.loras, items[0].params.vae, items[0].params.tiling === true);
     const conditioning = await this.condition(plan, sessions);
     const rows = this.noise(plan, conditioning);
-    const denoised = await this.denoise(plan, sessions, conditioning, rows, hooks);
-    const decoded = this.decode(plan, sessions, denoised, hooks);
+    const fit = this.batchPlan(plan, conditioning, rows);
+    const denoised = await this.denoise(plan, sessions, conditioning, rows, hooks, fit.images);
+    const decoded = this.decode(plan, sessions, denoised, hooks, fit.vaeImages);
     // a model converted from a single checkpoint file reports that file's hash, as A1111 does
     const vae = items[0].params.vae;
     const meta = {
@@ -383,7 +419,7 @@ export class Engine {
       model: plan.model, loras: plan.loras, availableLoras: () => this.listLoras(), dir: this.opts.embeddingsDir, tokenizer: plan.tokenizer,
       texts: plan.items.flatMap(({ params: p }) => [p.prompt, p.negative_prompt, p.hires?.hr_prompt ?? '', p.hires?.hr_negative_prompt ?? '']), cache: this.cache,
     });
-    const texts = await encodeConditioning(embeddings?.session ?? sessions.textEncoder, plan.tokenizer, pairs, samplerTotalSteps(plan.items[0].params.sampler, plan.items[0].params.steps), embeddings?.tokens);
+    const texts = await encodeConditioning(embeddings?.session ?? sessions.textEncoder, plan.tokenizer, pairs, samplerTotalSteps(plan.items[0].params.sampler, plan.items[0].params.steps), embeddings?.tokens, this.opts.maxPromptChunks);
     const channels = sampleChannels(sessions.unet);
     const encodeTensor = (chw: Float32Array, width: number, height: number) => this.encodeTensor(plan.model, chw, width, height, plan.items[0].params.tiling === true);
     for (const [i, { id, params: p }] of plan.items.entries()) {
@@ -415,11 +451,11 @@ export class Engine {
    * Denoise: the batched sampling loop (inpainting rows blend their known latent in at every call); with hires fix,
    * then the hires pass. Returns the rows of items that were not canceled; progress counts both passes.
    */
-  private async denoise(plan: Plan, sessions: ModelSessions, conditioning: Conditioning, rows: Row[], hooks: RunHooks): Promise<Denoised> {
+  private async denoise(plan: Plan, sessions: ModelSessions, conditioning: Conditioning, rows: Row[], hooks: RunHooks, maxRowsPerCall: number): Promise<Denoised> {
     const first = plan.items[0].params;
     const secondSteps = first.hires ? hiresSteps(first, plan.scheduler) : 0;
     const opts = {
-      unet: conditioning.control?.unet ?? sessions.unet, isCanceled: hooks.isCanceled, extraFeeds: conditioning.control?.extraFeeds,
+      unet: conditioning.control?.unet ?? sessions.unet, isCanceled: hooks.isCanceled, extraFeeds: conditioning.control?.extraFeeds, maxRowsPerCall,
       sampleChannels: conditioning.channels, alphaBarAt: alphaBarAt(plan.scheduler),
     };
     const control = liveControl(plan.items, plan.latentDims, {
@@ -432,7 +468,7 @@ export class Engine {
     const hr = await hiresPass(survivors, {
       params,
       noise: (row, shape) => noiseForImage(params(row.itemId), (row.seed - params(row.itemId).seed + 2 ** 32) % 2 ** 32, shape),
-      encodePrompts: async (prompt, negative, steps, p) => (await encodeConditioning(conditioning.embeddings?.session ?? sessions.textEncoder, plan.tokenizer, [{ prompt: extractLoraTags(prompt).prompt, negative: extractLoraTags(negative).prompt, layer: this.textLayer(plan.model, p) }], steps, conditioning.embeddings?.tokens))[0],
+      encodePrompts: async (prompt, negative, steps, p) => (await encodeConditioning(conditioning.embeddings?.session ?? sessions.textEncoder, plan.tokenizer, [{ prompt: extractLoraTags(prompt).prompt, negative: extractLoraTags(negative).prompt, layer: this.textLayer(plan.model, p) }], steps, conditioning.embeddings?.tokens, this.opts.maxPromptChunks))[0],
       decode: (latent, h, w) => this.decodeLatent(sessions, latent, h, w),
       encodeTensor: (chw, width, height) => this.encodeTensor(plan.model, chw, width, height, first.tiling === true),
       upscalerModel: (name) => this.upscalers.get(name), channels: conditioning.channels, scheduler: plan.scheduler,
@@ -441,10 +477,9 @@ export class Engine {
     return { rows: hr.rows, dims: [hr.height, hr.width] };
   }
 
-  /** Decode: the final latents through the VAE decoder, `vaeBatch` at a time, to [3, H, W] images in [-1, 1]. */
-  private async *decode(plan: Plan, sessions: ModelSessions, denoised: Denoised, hooks: RunHooks): AsyncGenerator<Decoded[]> {
+  /** Decode: the final latents through the VAE decoder, `per` at a time (vaeBatch, or fewer to fit the memory budget), to [3, H, W] images in [-1, 1]. */
+  private async *decode(plan: Plan, sessions: ModelSessions, denoised: Denoised, hooks: RunHooks, per: number): AsyncGenerator<Decoded[]> {
     const [h, w] = denoised.dims;
-    const per = Math.max(1, this.opts.vaeBatch ?? 4);
     for (let start = 0; start < denoised.rows.length; start += per) {
       const chunk = denoised.rows.slice(start, start + per);
       for (const row of chunk) hooks.onLatent?.(row.itemId, row.x);

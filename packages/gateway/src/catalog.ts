@@ -6,6 +6,7 @@ import type { Catalog } from '@farm/core';
 import type { FarmQueue } from '@farm/queue';
 import { getSampler } from '@farm/engine/schedulers';
 import { scanModelsDir } from '@farm/engine/models';
+import { checkMemoryAdmission } from './limits/memory-admission';
 
 function localUpscalers(dir?: string): string[] {
   if (!dir || !existsSync(dir)) return [];
@@ -59,6 +60,7 @@ function readCatalog(queue: FarmQueue, opts: { modelsDir?: string; loraDir?: str
     return {
       models: [...models].sort(), loras: [...loras].sort(), upscalers: [...upscalers].sort(), defaultModel: opts.defaultModel, sizeMultiples, hiddenStates, refused,
       checkSampler: (s, sch) => { getSampler(s, sch); },
+      checkMemory: (p) => { checkMemoryAdmission(workers, p); },
     };
   };
 }

@@ -53,8 +53,9 @@ export const SCHEDULER_CONFIG = {
  * 3: the CLIP text encoder also outputs hidden_states.0 .. hidden_states.L (clip skip).
  * 4: the VAE encoder's downsamplers pad right and bottom only, as SD's VAE (real checkpoints' img2img latents).
  * 5: controlnet/ also holds its conditioning embedding split off (cond_embedding.onnx + model.embedded.onnx).
+ * 6: attention without a mask runs in query slices (bounded memory at large sizes; layers.ts slicedAttention).
  */
-export const GRAPH_VERSION = 5;
+export const GRAPH_VERSION = 6;
 
 function modelIndex(withControlNet: boolean, tokenizerClass: string) {
   const onnxModel = ['diffusers', 'OnnxRuntimeModel'];

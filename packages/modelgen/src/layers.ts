@@ -1,4 +1,6 @@
 // The building blocks shared by the UNet, the ControlNet, the VAE and the text encoder, in diffusers' module layout.
+import { onnx } from '@farm/engine/onnx-proto';
+import { ATTENTION_SLICE_INITIALIZER } from '@farm/core';
 import { GraphBuilder } from './onnx-builder';
 
 /** Multi-head attention over [B, S, C] with an optional context [B, T, Cctx] (cross-attention). */
@@ -24,12 +26,76 @@ export function attention(g: GraphBuilder, x: string, path: string, dim: number,
   const qh = split(g.linear(x, `${path}.${q}`, dim, dim, { bias: qkvBias }), q, [0, 2, 1, 3]);
   const kh = split(g.linear(ctx, `${path}.${k}`, ctxDim, dim, { bias: qkvBias }), k, [0, 2, 3, 1]);
   const vh = split(g.linear(ctx, `${path}.${v}`, ctxDim, dim, { bias: qkvBias }), v, [0, 2, 1, 3]);
-  let scores = g.op('Mul', [g.op('MatMul', [qh, kh], {}, `${scope}/MatMul`), g.scalar(1 / Math.sqrt(headDim))], {}, `${scope}/Mul`);
-  if (opts.mask) scores = g.op('Add', [scores, opts.mask], {}, `${scope}/Add_mask`);
-  const probs = g.op('Softmax', [scores], { axis: -1 }, `${scope}/Softmax`);
-  const perToken = g.op('Transpose', [g.op('MatMul', [probs, vh], {}, `${scope}/MatMul_1`)], { perm: [0, 2, 1, 3] }, `${scope}/Transpose`);
+  let attended: string;
+  if (opts.mask) {
+    let scores = g.op('Mul', [g.op('MatMul', [qh, kh], {}, `${scope}/MatMul`), g.scalar(1 / Math.sqrt(headDim))], {}, `${scope}/Mul`);
+    scores = g.op('Add', [scores, opts.mask], {}, `${scope}/Add_mask`);
+    const probs = g.op('Softmax', [scores], { axis: -1 }, `${scope}/Softmax`);
+    attended = g.op('MatMul', [probs, vh], {}, `${scope}/MatMul_1`);
+  } else {
+    attended = slicedAttention(g, qh, kh, vh, 1 / Math.sqrt(headDim), scope);
+  }
+  const perToken = g.op('Transpose', [attended], { perm: [0, 2, 1, 3] }, `${scope}/Transpose`);
   const merged = g.op('Reshape', [perToken, g.ints([0, -1, dim])], {}, `${scope}/Reshape`);
   return g.linear(merged, `${path}.${out}`, dim, dim, { bias: opts.outBias ?? true, gain: 0.5 });
+}
+
+/**
+ * The most elements one attention score matrix slice may have. Full attention over the pixels of a large image holds
+ * [batch, heads, S, T] scores (S = T = h*w: 1 GiB per batch row and head at 1024x1024 on the tiny model), so
+ * attention without a mask runs over slices of query rows, each slice's scores at most this many elements (64 MiB in
+ * float32): memory stays bounded whatever the size. Rows are independent under the row-wise softmax, so the result is
+ * the same as full attention. The engine reads it back (core's ATTENTION_SLICE_INITIALIZER) to
+ * estimate peak memory.
+ */
+export const ATTENTION_SLICE_ELEMENTS = 1 << 24;
+
+/**
+ * softmax(q k * scale) v over [B, H, S, d] queries, [B, H, d, T] keys and [B, H, T, d] values, in slices of
+ * rows = max(1, floor(ATTENTION_SLICE_ELEMENTS / (B * H * T))) query rows: an ONNX Loop of ceil(S / rows) iterations
+ * (one when everything fits), each appending its slice's output to the carried result.
+ */
+function slicedAttention(g: GraphBuilder, qh: string, kh: string, vh: string, scale: number, scope: string): string {
+  const { AttributeType } = onnx.AttributeProto;
+  const I64 = onnx.TensorProto.DataType.INT64;
+  const elem = g.flavour.float16 ? onnx.TensorProto.DataType.FLOAT16 : onnx.TensorProto.DataType.FLOAT;
+  if (!g.initializers.some((i) => i.name === ATTENTION_SLICE_INITIALIZER)) {
+    g.initializers.push({ name: ATTENTION_SLICE_INITIALIZER, dims: [1], data: BigInt64Array.of(BigInt(ATTENTION_SLICE_ELEMENTS)) });
+  }
+  const s = `${scope}/sliced`;
+  const qShape = g.op('Shape', [qh], {}, `${s}/Shape_q`);
+  const kShape = g.op('Shape', [kh], {}, `${s}/Shape_k`);
+  const dim = (shape: string, i: number, name: string) => g.op('Gather', [shape, g.ints([i])], { axis: 0 }, `${s}/${name}`);
+  const perRow = g.op('Mul', [g.op('Mul', [dim(qShape, 0, 'batch'), dim(qShape, 1, 'heads')], {}, `${s}/Mul_bh`), dim(kShape, 3, 'keys')], {}, `${s}/Mul_bht`);
+  const rows = g.op('Max', [g.op('Div', [ATTENTION_SLICE_INITIALIZER, perRow], {}, `${s}/Div_rows`), g.ints([1])], {}, `${s}/Max_rows`);
+  const queries = dim(qShape, 2, 'queries');
+  const trips = g.op('Div', [g.op('Sub', [g.op('Add', [queries, rows], {}, `${s}/Add_trips`), g.ints([1])], {}, `${s}/Sub_trips`), rows], {}, `${s}/Div_trips`);
+  const tripCount = g.op('Squeeze', [trips, g.ints([0])], {}, `${s}/Squeeze_trips`);
+  const empty = g.op('Slice', [qh, g.ints([0]), g.ints([0]), g.ints([2])], {}, `${s}/Slice_empty`);
+  // the body reads qh, kh, vh, rows and the constants from the outer scope
+  const b = `${s}/body`;
+  const node = (opType: string, input: string[], output: string, attribute: onnx.IAttributeProto[] = []): onnx.INodeProto => ({ opType, name: `${b}/${output}`, input, output: [`${b}/${output}`], attribute });
+  const out = (name: string) => `${b}/${name}`;
+  const tensor = (name: string, type: number, rank: number): onnx.IValueInfoProto => ({ name, type: { tensorType: { elemType: type, shape: { dim: Array.from({ length: rank }, () => ({})) } } } });
+  const body: onnx.IGraphProto = {
+    name: `${s}/body`,
+    input: [tensor(`${b}/i`, I64, 0), tensor(`${b}/cond`, onnx.TensorProto.DataType.BOOL, 0), tensor(`${b}/acc`, elem, 4)],
+    node: [
+      node('Mul', [`${b}/i`, rows], 'start'),
+      node('Add', [out('start'), rows], 'end'),
+      node('Slice', [qh, out('start'), out('end'), g.ints([2])], 'q'),
+      node('MatMul', [out('q'), kh], 'scores'),
+      node('Mul', [out('scores'), g.scalar(scale)], 'scaled'),
+      node('Softmax', [out('scaled')], 'probs', [{ name: 'axis', type: AttributeType.INT, i: -1 }]),
+      node('MatMul', [out('probs'), vh], 'slice'),
+      node('Concat', [`${b}/acc`, out('slice')], 'acc_out', [{ name: 'axis', type: AttributeType.INT, i: 2 }]),
+      node('Identity', [`${b}/cond`], 'cond_out'),
+    ],
+    output: [tensor(out('cond_out'), onnx.TensorProto.DataType.BOOL, 0), tensor(out('acc_out'), elem, 4)],
+  };
+  const result = `${s}/Loop_output_0`;
+  g.nodes.push({ opType: 'Loop', name: `${s}/Loop`, input: [tripCount, '', empty], output: [result], attribute: [{ name: 'body', type: AttributeType.GRAPH, g: body }] });
+  return result;
 }
 
 /** ResNet block with GroupNorm+SiLU, optional time-embedding projection and a 1x1 shortcut when channels change. */

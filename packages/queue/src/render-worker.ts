@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { TransientError, errorKind, isRetryable, isTerminal, type GenerationParams, type JobEnvelope, type JobStatus } from '@farm/core';
+import { TransientError, errorKind, isRetryable, isTerminal, type GenerationParams, type JobEnvelope, type JobStatus, type ModelMemoryProfile } from '@farm/core';
 import { FarmQueue } from './farm-queue';
 import { blockingConnection, requestConnection } from './redis';
 import type { JobRef, Transition } from './lifecycle';
@@ -22,6 +22,9 @@ export interface RenderEngine {
   listModels(): { name: string }[];
   sizeMultiple?(model: string): number;
   hiddenStates?(model: string): number;
+  memoryProfile?(model: string): ModelMemoryProfile;
+  /** bytes the engine keeps a render within (absent: no limit) */
+  readonly memoryBudget?: number;
   listLoras(): { name: string }[];
   listUpscalers?(): { name: string }[];
   validate(params: GenerationParams): void;
@@ -211,19 +214,22 @@ export class RenderWorker {
     m.exec().catch((e: Error) => this.log('could not record the warm model', { model, error: e.message }, 'warn'));
   }
 
-  /** what each model can run: size multiples other than 8 (fixed 2x upsamplers) and clip-skip hidden states */
-  private modelLimits(models: string[]): { sizeMultiples: Record<string, number>; hiddenStates: Record<string, number> } {
+  /** what each model can run: size multiples other than 8 (fixed 2x upsamplers), clip-skip hidden states, memory */
+  private modelLimits(models: string[]): { sizeMultiples: Record<string, number>; hiddenStates: Record<string, number>; memory: Record<string, ModelMemoryProfile>; memoryBudget?: number } {
     const sizeMultiples: Record<string, number> = {};
     const hiddenStates: Record<string, number> = {};
+    const memory: Record<string, ModelMemoryProfile> = {};
     for (const name of models) {
       try {
         const m = this.opts.engine.sizeMultiple?.(name) ?? 8;
         if (m !== 8) sizeMultiples[name] = m;
         const h = this.opts.engine.hiddenStates?.(name);
         if (h !== undefined) hiddenStates[name] = h;
+        const profile = this.opts.engine.memoryBudget !== undefined ? this.opts.engine.memoryProfile?.(name) : undefined;
+        if (profile) memory[name] = profile;
       } catch { /* a broken model fails its jobs with the reason */ }
     }
-    return { sizeMultiples, hiddenStates };
+    return { sizeMultiples, hiddenStates, memory, ...(this.opts.engine.memoryBudget !== undefined ? { memoryBudget: this.opts.engine.memoryBudget } : {}) };
   }
 
   private extendLocks(): void {

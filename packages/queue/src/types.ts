@@ -1,4 +1,4 @@
-import type { PresentedJob, ResolvedJob, WebhookEvent } from '@farm/core';
+import type { ModelMemoryProfile, PresentedJob, ResolvedJob, WebhookEvent } from '@farm/core';
 
 export type { JobEnvelope, JobStatus, WebhookDelivery, WebhookEvent } from '@farm/core';
 
@@ -16,6 +16,9 @@ export interface WorkerInfo {
   sizeMultiples?: Record<string, number>;
   /** per model, the hidden states its text encoder exports for clip skip (0: none) */
   hiddenStates?: Record<string, number>;
+  /** the memory this worker may use (WORKER_MEMORY_BYTES) and, per model, what its renders' memory depends on */
+  memoryBudget?: number;
+  memory?: Record<string, ModelMemoryProfile>;
   loras: string[];
   /** upscaler models (UPSCALERS_DIR) */
   upscalers?: string[];

@@ -1,5 +1,5 @@
 // The worker process: config from the environment (via @farm/core's schema), SIGTERM finishes the running batch.
-import { createLogger, loadConfig, storageConfig, type FarmConfig } from '@farm/core';
+import { createLogger, defaultWorkerMemoryBytes, loadConfig, storageConfig, type FarmConfig } from '@farm/core';
 import { createStorage } from '@farm/storage';
 import { startWorker } from './start-worker';
 import { createWorkerMetrics } from './worker-metrics';
@@ -22,7 +22,8 @@ export async function runWorkerProcess(config: FarmConfig, extra: { lockDuration
     redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, modelsDir: config.MODELS_DIR, loraDir: config.LORA_DIR, upscalersDir: config.UPSCALERS_DIR, embeddingsDir: config.EMBEDDINGS_DIR, vaeDir: config.VAE_DIR,
     storage: createStorage(storageConfig(config)), maxBatch: config.MAX_BATCH, maxPixels: config.MAX_PIXELS, maxSteps: config.MAX_STEPS,
     models: config.WORKER_MODELS, switchAfterMs: config.MODEL_SWITCH_AFTER_MS,
-    providers: config.EXECUTION_PROVIDERS, graphFlavour: config.GRAPH_FLAVOUR, gpuDeviceId: config.GPU_DEVICE_ID, sessionCacheBytes: config.SESSION_CACHE_BYTES, intraOpThreads: config.ORT_THREADS, storageAttempts: config.STORAGE_ATTEMPTS, ...extra,
+    providers: config.EXECUTION_PROVIDERS, graphFlavour: config.GRAPH_FLAVOUR, gpuDeviceId: config.GPU_DEVICE_ID, sessionCacheBytes: config.SESSION_CACHE_BYTES, intraOpThreads: config.ORT_THREADS, storageAttempts: config.STORAGE_ATTEMPTS,
+    memoryBudget: config.WORKER_MEMORY_BYTES ?? defaultWorkerMemoryBytes(), maxPromptChunks: config.MAX_PROMPT_CHUNKS, ...extra,
     log: (msg, fields, level) => logger[level ?? 'info'](fields ?? {}, msg),
   });
   const health = config.WORKER_HEALTH_PORT === undefined ? null

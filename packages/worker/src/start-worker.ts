@@ -28,6 +28,10 @@ export interface WorkerOptions {
   gpuDeviceId?: number;
   /** weight bytes of the engine's session cache (SESSION_CACHE_BYTES) */
   sessionCacheBytes?: number;
+  /** bytes a render may take (WORKER_MEMORY_BYTES): batches split to fit; advertised so gateways refuse what fits no worker */
+  memoryBudget?: number;
+  /** most 75-token chunks of a prompt (MAX_PROMPT_CHUNKS) */
+  maxPromptChunks?: number;
   /** run the engine in a worker thread (default): the event loop stays free to renew locks during a long batch */
   engineThread?: boolean;
   workerId?: string;
@@ -55,7 +59,7 @@ async function putWithRetry(storage: Storage, key: string, body: Buffer, attempt
 export async function startWorker(opts: WorkerOptions): Promise<{ id: string; engine: EngineApi; close(): Promise<void> }> {
   const engineOptions = {
     modelsDir: opts.modelsDir, loraDir: opts.loraDir, upscalersDir: opts.upscalersDir, embeddingsDir: opts.embeddingsDir, vaeDir: opts.vaeDir, providers: opts.providers, maxPixels: opts.maxPixels, maxSteps: opts.maxSteps, intraOpThreads: opts.intraOpThreads,
-    graphFlavour: opts.graphFlavour, gpuDeviceId: opts.gpuDeviceId, sessionCacheBytes: opts.sessionCacheBytes,
+    graphFlavour: opts.graphFlavour, gpuDeviceId: opts.gpuDeviceId, sessionCacheBytes: opts.sessionCacheBytes, memoryBudget: opts.memoryBudget, maxPromptChunks: opts.maxPromptChunks,
   };
   // the engine thread imports the checkpoint importer itself (functions do not cross threads)
   const engine: EngineApi = opts.engineThread === false

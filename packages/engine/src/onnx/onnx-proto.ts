@@ -9,5 +9,6 @@ export declare namespace onnx {
   export type ITensorProto = OnnxTypes.ITensorProto;
   export type IAttributeProto = OnnxTypes.IAttributeProto;
   export type IModelProto = OnnxTypes.IModelProto;
+  export type IGraphProto = OnnxTypes.IGraphProto;
   export type ModelProto = OnnxTypes.ModelProto;
 }

@@ -3,6 +3,7 @@
 // distinct text of the batch goes through the text encoder once. All texts of one item are padded to the item's
 // largest chunk count, so an item keeps one sequence length for the whole run.
 import type * as ort from 'onnxruntime-node';
+import { checkPromptChunks } from '@farm/core';
 import { promptSchedule, scheduleIndexAt, splitComposable, tokenizeWeighted, padChunks, type EmbeddingTokens, type PromptTokenizer, type PromptChunk } from '../tokenizer';
 import { encodeChunks, type TextLayer, type TextStates } from './text-encoding';
 
@@ -44,13 +45,19 @@ export function scheduleTexts(pair: PromptPair, steps: number) {
   };
 }
 
-/** Encodes the conditioning schedules of a batch of prompt pairs; each distinct (text, length) is encoded once. */
-export async function encodeConditioning(session: ort.InferenceSession, tokenizer: PromptTokenizer, pairs: PromptPair[], steps: number, embeddings: EmbeddingTokens[] = []): Promise<RowConditioning[]> {
+/**
+ * Encodes the conditioning schedules of a batch of prompt pairs; each distinct (text, length) is encoded once. A
+ * prompt of more than `maxChunks` chunks is refused before the text encoder runs (ValidationError naming it).
+ */
+export async function encodeConditioning(session: ort.InferenceSession, tokenizer: PromptTokenizer, pairs: PromptPair[], steps: number, embeddings: EmbeddingTokens[] = [], maxChunks = Infinity): Promise<RowConditioning[]> {
   const planned = pairs.map((pair) => {
     const texts = scheduleTexts(pair, steps);
     const distinct = [...new Set([...texts.parts.flatMap((p) => p.schedule.map((e) => e.text)), ...texts.uncond.map((e) => e.text)])];
     const used = new Set<string>();
     const chunks = new Map(distinct.map((t) => [t, tokenizeWeighted(tokenizer, t, embeddings, used)]));
+    const countOf = (schedule: { text: string }[]) => Math.max(...schedule.map((e) => chunks.get(e.text)!.length));
+    checkPromptChunks('prompt', Math.max(...texts.parts.map((p) => countOf(p.schedule))), maxChunks);
+    checkPromptChunks('negative_prompt', countOf(texts.uncond), maxChunks);
     const count = Math.max(...[...chunks.values()].map((c) => c.length));
     return { texts, chunks, count, used };
   });

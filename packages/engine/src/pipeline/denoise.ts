@@ -45,6 +45,8 @@ export interface DenoiseOptions {
   alphaBarAt?: (t: number) => number;
   /** after each step: rows that end now with their current latent, and rows that are dropped */
   control?: (live: Row[], step: number) => { finish: Row[]; drop: Row[] };
+  /** most rows (images) per UNet call, so a call fits the worker's memory; more run as further calls of the same step */
+  maxRowsPerCall?: number;
 }
 
 interface Group {
@@ -56,10 +58,14 @@ interface Group {
   states?: { key: string; tensor: ort.Tensor; order: Row[]; condAt: number[][] };
 }
 
-function buildGroups(rows: Row[]): Group[] {
+function buildGroups(rows: Row[], maxRows = Infinity): Group[] {
   const bySequence = new Map<number, Row[]>();
   for (const r of rows) bySequence.set(r.conditioning.sequence, [...(bySequence.get(r.conditioning.sequence) ?? []), r]);
-  return [...bySequence.values()].map((groupRows) => ({
+  const batches = [...bySequence.values()].flatMap((all) => {
+    const size = Math.max(1, Math.min(maxRows, all.length));
+    return Array.from({ length: Math.ceil(all.length / size) }, (_, i) => all.slice(i * size, (i + 1) * size));
+  });
+  return batches.map((groupRows) => ({
     rows: groupRows,
     withUncond: groupRows.some((r) => needsUncond(r)),
     sequence: groupRows[0].conditioning.sequence,
@@ -98,7 +104,7 @@ async function callGroup(g: Group, opts: DenoiseOptions, latentSize: number, cal
   const byTimestep = new Map<number, Row[]>();
   for (const r of g.rows) if (!r.run.done) byTimestep.set(r.run.nextTimestep(), [...(byTimestep.get(r.run.nextTimestep()) ?? []), r]);
   if (byTimestep.size !== 1 || byTimestep.values().next().value!.length !== g.rows.length) {
-    for (const rows of byTimestep.values()) for (const sub of buildGroups(rows)) await callGroup(sub, opts, latentSize, callProgress);
+    for (const rows of byTimestep.values()) for (const sub of buildGroups(rows, opts.maxRowsPerCall)) await callGroup(sub, opts, latentSize, callProgress);
     return;
   }
   const { tensor: states, order, condAt } = statesFor(g);
@@ -143,7 +149,7 @@ export async function denoise(rows: Row[], opts: DenoiseOptions): Promise<Row[]>
   const latentSize = opts.latentDims[0] * opts.latentDims[1] * opts.latentDims[2];
   const finished = new Set<Row>();
   let live = rows;
-  let groups = buildGroups(live);
+  let groups = buildGroups(live, opts.maxRowsPerCall);
   let reported = 0;
   while (live.some((r) => !r.run.done)) {
     const steps = live[0].run.steps;
@@ -161,7 +167,7 @@ export async function denoise(rows: Row[], opts: DenoiseOptions): Promise<Row[]>
       }
       if (remaining.length !== live.length) {
         live = remaining;
-        groups = buildGroups(live);
+        groups = buildGroups(live, opts.maxRowsPerCall);
       }
     }
   }

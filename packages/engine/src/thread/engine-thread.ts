@@ -46,6 +46,8 @@ export class EngineThread {
   listUpscalers(): ReturnType<Engine['listUpscalers']> { return this.local.listUpscalers(); }
   sizeMultiple(model: string): number { return this.local.sizeMultiple(model); }
   hiddenStates(model: string): number { return this.local.hiddenStates(model); }
+  memoryProfile(model: string): ReturnType<Engine['memoryProfile']> { return this.local.memoryProfile(model); }
+  get memoryBudget(): number | undefined { return this.local.memoryBudget; }
   /** The thread validates again after it prepares the model (a checkpoint is converted there on first use). */
   validate(p: GenerationParams): void { this.local.validate(p); }
 

@@ -21,7 +21,7 @@ import type { A1111Deps } from './index';
 
 export function generateRoutes(deps: A1111Deps): Router {
   const r = Router();
-  const limits = { maxPixels: deps.config.MAX_PIXELS, maxSteps: deps.config.MAX_STEPS, maxImagesPerRequest: deps.config.MAX_IMAGES_PER_REQUEST };
+  const limits = { maxPixels: deps.config.MAX_PIXELS, maxSteps: deps.config.MAX_STEPS, maxImagesPerRequest: deps.config.MAX_IMAGES_PER_REQUEST, maxPromptChunks: deps.config.MAX_PROMPT_CHUNKS };
 
   const generate = (kind: A1111Kind) => asyncRoute(async (req, res) => {
     const user = req.user!.id;

@@ -52,7 +52,7 @@ async function parseExtras(body: unknown, catalog: Catalog) {
 export function jobRoutes(deps: JobRoutesDeps): Router {
   const r = Router();
   const allowedWebhookHosts = parseAllowedHosts(deps.config.WEBHOOK_ALLOWED_HOSTS);
-  const limits = { maxPixels: deps.config.MAX_PIXELS, maxSteps: deps.config.MAX_STEPS, maxImagesPerRequest: deps.config.MAX_IMAGES_PER_REQUEST };
+  const limits = { maxPixels: deps.config.MAX_PIXELS, maxSteps: deps.config.MAX_STEPS, maxImagesPerRequest: deps.config.MAX_IMAGES_PER_REQUEST, maxPromptChunks: deps.config.MAX_PROMPT_CHUNKS };
 
   /** Checks a submission and queues it (one round trip to Redis); the live-worker check runs beside it. */
   const submit = async (req: Request, res: Response, id?: string): Promise<{ envelope: JobEnvelope; warnings: string[] }> => {
