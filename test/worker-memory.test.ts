@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { estimatePeakBytes, parseBytes } from '@farm/core';
+import { estimatePeakBytes, parseByteSize } from '@farm/core';
 import { readMemoryProfile } from '../packages/engine/src/models/memory-profile';
 import { farmEnv, farmFixture, startGatewayProcess, startWorkerProcess, client, waitForWorkers } from './helpers/farm';
 
@@ -26,7 +26,7 @@ test('a worker stays under its memory budget for the largest request the gateway
   const alice = client(gateway.url);
   // the most AND parts one image of this size fits with (each part is a UNet row beside the uncond row)
   const profile = readMemoryProfile(join(fx.modelsDir, 'tiny'));
-  const fits = (parts: number) => estimatePeakBytes(profile, { width: SIZE, height: SIZE, images: 1, rowsPerImage: parts + 1, chunks: 20, vaeImages: 1 }) <= parseBytes(BUDGET);
+  const fits = (parts: number) => estimatePeakBytes(profile, { width: SIZE, height: SIZE, images: 1, rowsPerImage: parts + 1, chunks: 20, vaeImages: 1 }) <= parseByteSize(BUDGET)!;
   let parts = 1;
   while (fits(parts + 1)) parts++;
   assert.ok(parts >= 2 && parts < 10, `${parts} AND parts`);
@@ -45,5 +45,5 @@ test('a worker stays under its memory budget for the largest request the gateway
   assert.equal(job.output.images.length, 2);
   const peak = peakBytes(worker.child.pid!);
   t.diagnostic(`${parts} AND parts x 2 images at ${SIZE}x${SIZE}: worker peak ${(peak / 2 ** 20).toFixed(0)} MiB, budget ${BUDGET}`);
-  assert.ok(peak < parseBytes(BUDGET), `worker peak ${(peak / 2 ** 20).toFixed(0)} MiB over its ${BUDGET} budget`);
+  assert.ok(peak < parseByteSize(BUDGET)!, `worker peak ${(peak / 2 ** 20).toFixed(0)} MiB over its ${BUDGET} budget`);
 });

@@ -3,7 +3,6 @@
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import ipaddr from 'ipaddr.js';
-import { totalmem } from 'node:os';
 import { z } from 'zod';
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');

@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkFitsMemory, estimatePeakBytes, minPromptChunks, planBatches, promptParts, PROCESS_BASE_BYTES, type ModelMemoryProfile, type RenderShape } from '../src/memory';
 import { ValidationError } from '../src/errors';
+import { defaultWorkerMemoryBytes, loadConfig } from '../src/config';
+import { totalmem } from 'node:os';
 
 const MiB = 2 ** 20;
 // the tiny model: 32 UNet channels, 2 heads, 16 VAE channels, slices of 2^24 elements
@@ -57,4 +59,13 @@ test('the gateway counts the fewest chunks a prompt can take', () => {
   // AND parts are chunked apart
   assert.equal(minPromptChunks(`${'w '.repeat(60)} AND ${'v '.repeat(60)}`), 1);
   assert.equal(promptParts('a AND b AND c'), 3);
+});
+
+test('WORKER_MEMORY_BYTES takes bytes or binary suffixes; a bad value is named; unset, the worker takes 80% of its memory', () => {
+  assert.equal(loadConfig({ WORKER_MEMORY_BYTES: '975M' }).WORKER_MEMORY_BYTES, 975 * MiB);
+  assert.equal(loadConfig({ WORKER_MEMORY_BYTES: '1073741824' }).WORKER_MEMORY_BYTES, 2 ** 30);
+  assert.equal(loadConfig({}).WORKER_MEMORY_BYTES, undefined);
+  assert.throws(() => loadConfig({ WORKER_MEMORY_BYTES: 'lots' }), /WORKER_MEMORY_BYTES/);
+  assert.ok(defaultWorkerMemoryBytes() <= 0.8 * totalmem() && defaultWorkerMemoryBytes() > 0);
+  assert.equal(loadConfig({}).MAX_PROMPT_CHUNKS, 20);
 });

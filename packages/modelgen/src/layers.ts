@@ -1,6 +1,6 @@
 // The building blocks shared by the UNet, the ControlNet, the VAE and the text encoder, in diffusers' module layout.
 import { onnx } from '@farm/engine/onnx-proto';
-import { ATTENTION_SLICE_INITIALIZER } from '@farm/core';
+import { ATTENTION_SLICE_INITIALIZER, toFloat16Array } from '@farm/core';
 import { GraphBuilder } from './onnx-builder';
 
 /** Multi-head attention over [B, S, C] with an optional context [B, T, Cctx] (cross-attention). */
@@ -72,20 +72,27 @@ function slicedAttention(g: GraphBuilder, qh: string, kh: string, vh: string, sc
   const trips = g.op('Div', [g.op('Sub', [g.op('Add', [queries, rows], {}, `${s}/Add_trips`), g.ints([1])], {}, `${s}/Sub_trips`), rows], {}, `${s}/Div_trips`);
   const tripCount = g.op('Squeeze', [trips, g.ints([0])], {}, `${s}/Squeeze_trips`);
   const empty = g.op('Slice', [qh, g.ints([0]), g.ints([0]), g.ints([2])], {}, `${s}/Slice_empty`);
-  // the body reads qh, kh, vh, rows and the constants from the outer scope
+  // the body reads qh, kh, vh and rows from the outer scope; its constants are its own, so graph surgery that keeps
+  // the initializers nodes name (the ControlNet split) keeps what the body needs
   const b = `${s}/body`;
   const node = (opType: string, input: string[], output: string, attribute: onnx.IAttributeProto[] = []): onnx.INodeProto => ({ opType, name: `${b}/${output}`, input, output: [`${b}/${output}`], attribute });
   const out = (name: string) => `${b}/${name}`;
   const tensor = (name: string, type: number, rank: number): onnx.IValueInfoProto => ({ name, type: { tensorType: { elemType: type, shape: { dim: Array.from({ length: rank }, () => ({})) } } } });
   const body: onnx.IGraphProto = {
     name: `${s}/body`,
+    initializer: [
+      { name: `${b}/axes`, dims: [1], dataType: I64, rawData: new Uint8Array(BigInt64Array.of(2n).buffer) },
+      g.flavour.float16
+        ? { name: `${b}/scale`, dims: [], dataType: elem, rawData: new Uint8Array(toFloat16Array(Float32Array.of(scale)).buffer) }
+        : { name: `${b}/scale`, dims: [], dataType: elem, rawData: new Uint8Array(Float32Array.of(scale).buffer) },
+    ],
     input: [tensor(`${b}/i`, I64, 0), tensor(`${b}/cond`, onnx.TensorProto.DataType.BOOL, 0), tensor(`${b}/acc`, elem, 4)],
     node: [
       node('Mul', [`${b}/i`, rows], 'start'),
       node('Add', [out('start'), rows], 'end'),
-      node('Slice', [qh, out('start'), out('end'), g.ints([2])], 'q'),
+      node('Slice', [qh, out('start'), out('end'), `${b}/axes`], 'q'),
       node('MatMul', [out('q'), kh], 'scores'),
-      node('Mul', [out('scores'), g.scalar(scale)], 'scaled'),
+      node('Mul', [out('scores'), `${b}/scale`], 'scaled'),
       node('Softmax', [out('scaled')], 'probs', [{ name: 'axis', type: AttributeType.INT, i: -1 }]),
       node('MatMul', [out('probs'), vh], 'slice'),
       node('Concat', [`${b}/acc`, out('slice')], 'acc_out', [{ name: 'axis', type: AttributeType.INT, i: 2 }]),
