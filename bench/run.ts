@@ -56,6 +56,10 @@ const suites: Record<string, Suite> = {
     const { runLoraBench } = await import('./engine-perf-bench');
     return runLoraBench({ providers, size: 256, steps: 10, runs: 9, sets: 10, tiny: { modelsDir: tiny.modelsDir, model: tiny.name } });
   },
+  memory: async () => {
+    const { runMemoryBench } = await import('./memory-bench');
+    return runMemoryBench();
+  },
   'engine-sd15': async () => {
     const { runSd15StepBench } = await import('./sd15-bench');
     return runSd15StepBench(providers);

@@ -12,7 +12,7 @@ import { readMemoryProfile } from '../packages/engine/src/models/memory-profile'
 import { farmEnv, farmFixture, startGatewayProcess, startWorkerProcess, client, waitForWorkers } from './helpers/farm';
 
 const fx = farmFixture();
-const BUDGET = '975M';
+const BUDGET = '1415M';
 const SIZE = 512;
 
 const peakBytes = (pid: number) => Number(/^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;

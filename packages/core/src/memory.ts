@@ -58,8 +58,12 @@ export function renderShapeOf(p: GenerationParams, chunks: number, vaeImages: nu
   };
 }
 
-/** node, onnxruntime, sharp and the worker's own code, before any model (measured ~160 MiB; rounded up) */
-export const PROCESS_BASE_BYTES = 320 * 2 ** 20;
+/**
+ * A worker process before any activation: node, onnxruntime, sharp, Redis clients and the engine thread with its own
+ * V8 heap and compiled sources. A bare engine process measures ~160 MiB; a worker process peaked ~480 MiB above that
+ * bare process at the same render (test/worker-memory.test.ts), so this is rounded up from ~640 MiB.
+ */
+export const PROCESS_BASE_BYTES = 768 * 2 ** 20;
 /** weights in memory per byte on disk (onnxruntime pre-packs matrix weights beside the originals while loading) */
 const WEIGHTS_FACTOR = 1.5;
 /** UNet activations per latent pixel, batch row and first-block channel (measured ~68 bytes: 17 float32 tensors) */
