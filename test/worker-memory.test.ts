@@ -22,7 +22,7 @@ test('a worker stays under its memory budget for the largest request the gateway
   const gateway = await startGatewayProcess(farm);
   const worker = startWorkerProcess(farm);
   fx.procs.push(gateway, worker);
-  await waitForWorkers(gateway.url);
+  await waitForWorkers(gateway.url, 1, 180_000);
   const alice = client(gateway.url);
   // the most AND parts one image of this size fits with (each part is a UNet row beside the uncond row)
   const profile = readMemoryProfile(join(fx.modelsDir, 'tiny'));
