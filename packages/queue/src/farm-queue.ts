@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QueueFullError, RateLimitedError, resolveJob, type GenerationParams } from '@farm/core';
+import { QueueFullError, RateLimitedError, UnavailableError, resolveJob, type GenerationParams } from '@farm/core';
 import { JobStore } from './job-store';
 import { A1111Store } from './a1111-store';
 import { PreviewStore, type Preview } from './preview-store';
@@ -162,6 +162,12 @@ export class FarmQueue {
     const model = params.model;
     const queue = this.renderQueue(model);
     const others = [...this.knownModels.models].filter((m) => m !== model).map((m) => bullmqKeys(this.renderQueue(m)));
+    // BullMQ's client promise waits for the connection to be up: a render queue first used during an outage would hang
+    // here for as long as Redis is away. Once the connection has been up (the offline queue is then off, see
+    // requestConnection), a connection that is down is a 503 at once.
+    if (this.queueConnection.options.enableOfflineQueue === false && this.queueConnection.status !== 'ready') {
+      throw new UnavailableError(`Redis is unreachable (connection ${this.queueConnection.status})`);
+    }
     const client = await queue.client;
     const pipeline = client.pipeline();
     const args = this.lifecycle.admitArgs(envelope, limits, { model, depth: [bullmqKeys(queue), ...others] });
