@@ -23,6 +23,10 @@ const suites: Record<string, Suite> = {
     const { runFarmBench } = await import('./farm-bench');
     return runFarmBench({ latencyRuns: 20, throughputJobs: 40 });
   },
+  'farm-routing': async () => {
+    const { runFarmRoutingBench } = await import('./farm-routing-bench');
+    return runFarmRoutingBench({ latencyRuns: Number(process.env.BENCH_RUNS) || 40, jobs: Number(process.env.BENCH_JOBS) || 48 });
+  },
   gpu: async () => {
     const { runGpuBench, flavourAgreement } = await import('./gpu-bench');
     const { writeResult } = await import('./lib/report');

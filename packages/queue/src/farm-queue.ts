@@ -31,6 +31,8 @@ export interface FarmQueueOptions {
   attempts?: number;
   /** warnings (a failed best-effort step, a Redis connection error) */
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** longest wait for a Redis answer before a request fails (default 2000 ms) */
+  commandTimeoutMs?: number;
 }
 
 export interface SubmitOptions {
@@ -73,9 +75,9 @@ export class FarmQueue {
     // once per outage.
     let down = false;
     const onError = (e: Error) => { if (!down) { down = true; this.warn('Redis connection error', { error: e.message }); } };
-    this.redis = requestConnection(opts.redisUrl);
+    this.redis = requestConnection(opts.redisUrl, opts.commandTimeoutMs);
     this.redis.on('error', onError).on('ready', () => { down = false; });
-    const connection = requestConnection(opts.redisUrl);
+    const connection = requestConnection(opts.redisUrl, opts.commandTimeoutMs);
     connection.on('error', onError);
     this.queueConnection = connection;
     // the admit script runs on the render queues' connection, in one pipeline with BullMQ's add (see submit)
@@ -287,7 +289,7 @@ export class FarmQueue {
   /** The one pub/sub connection of this queue (job envelopes, live previews), with listeners by channel. */
   private listen(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
     if (!this.subscriber) {
-      this.subscriber = requestConnection(this.opts.redisUrl);
+      this.subscriber = requestConnection(this.opts.redisUrl, this.opts.commandTimeoutMs);
       this.subscriber.on('error', (e) => this.warn('Redis subscriber connection error', { error: e.message }));
       this.subscriber.on('message', (ch: string, message: string) => { for (const l of this.listeners.get(ch) ?? []) l(message); });
     }

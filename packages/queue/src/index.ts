@@ -8,6 +8,6 @@ export { createWebhookWorker, deliveryId, WebhookEmitter, WEBHOOK_QUEUE, type We
 export { blockingConnection, requestConnection, redisOp, isRedisConnectionError } from './redis';
 export { RateLimiter, type RateDecision } from './rate-limiter';
 export { RenderWorker, type RenderWorkerOptions, type RenderEngine, type RenderObserver, type LogLevel, type JobTimings } from './render-worker';
-export { planRoute, batchFromHead, type ModelQueueState, type RoutePolicy, type RoutePlan } from './routing';
+export { planRoute, planShared, batchFromHead, type ModelQueueState, type RoutePolicy, type RoutePlan } from './routing';
 export { A1111Store } from './a1111-store';
 export { PreviewStore, type Preview } from './preview-store';

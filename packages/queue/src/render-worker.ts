@@ -15,7 +15,7 @@ import { blockingConnection, requestConnection } from './redis';
 import type { JobRef, Transition } from './lifecycle';
 import { ModelQueues, type Held } from './model-queues';
 import { Survey } from './survey';
-import { batchFromHead, planRoute } from './routing';
+import { batchFromHead, planRoute, planShared } from './routing';
 import type { WorkerCommand } from './types';
 
 export interface RenderEngine {
@@ -78,6 +78,8 @@ export interface RenderWorkerOptions {
   switchAfterMs?: number;
   /** a worker with work for its warm model takes a job of a model nobody holds warm once it waited this long (default 10 x switchAfterMs) */
   starveAfterMs?: number;
+  /** 'shared': ignore warm models and take the oldest job of any model (one shared queue; for comparison in benchmarks) */
+  routing?: 'model' | 'shared';
   /** stores a job's images; returns their storage keys */
   storeImages(jobId: string, images: Buffer[]): Promise<string[]>;
   lockDurationMs?: number;
@@ -87,6 +89,8 @@ export interface RenderWorkerOptions {
   settleRetryMs?: number;
   log?: (msg: string, fields?: Record<string, unknown>, level?: LogLevel) => void;
   observer?: RenderObserver;
+  /** longest wait for a Redis answer on request connections (default 2000 ms) */
+  commandTimeoutMs?: number;
 }
 
 const ref = (h: Held): JobRef => ({ id: h.job.id!, owner: h.job.data.owner });
@@ -118,6 +122,8 @@ export class RenderWorker {
   private loop: Promise<void> | null = null;
   private closing = false;
   private loadedModel: string | null = null;
+  /** when this worker took up its warm model (ms) */
+  private warmSince = 0;
   private busy = false;
   private timers: NodeJS.Timeout[] = [];
   private readonly lockMs: number;
@@ -128,7 +134,7 @@ export class RenderWorker {
     this.lockMs = opts.lockDurationMs ?? 30_000;
     const switchAfterMs = opts.switchAfterMs ?? 500;
     this.policy = { switchAfterMs, starveAfterMs: opts.starveAfterMs ?? 10 * switchAfterMs };
-    this.queue = new FarmQueue({ redisUrl: opts.redisUrl, prefix: opts.prefix, log: (msg, fields) => this.log(msg, fields, 'warn') });
+    this.queue = new FarmQueue({ redisUrl: opts.redisUrl, prefix: opts.prefix, commandTimeoutMs: opts.commandTimeoutMs, log: (msg, fields) => this.log(msg, fields, 'warn') });
     this.connection = blockingConnection(opts.redisUrl);
     this.connection.on('error', (e) => this.log('Redis connection error (queue connection)', { error: e.message }, 'warn'));
     this.survey = new Survey(this.connection, this.queue.keys);
@@ -145,7 +151,7 @@ export class RenderWorker {
           .catch((e: Error) => this.log('could not record a failed job', { jobId: job.id, error: e.message }, 'error'));
       },
     });
-    this.cancelSub = requestConnection(opts.redisUrl);
+    this.cancelSub = requestConnection(opts.redisUrl, opts.commandTimeoutMs);
     this.cancelSub.on('error', (e) => this.log('Redis connection error (cancel subscriber)', { error: e.message }, 'warn'));
     this.cancelSub.on('message', (channel: string, message: string) => {
       if (channel === this.queue.keys.workerCommandChannel) this.command(message as WorkerCommand);
@@ -208,6 +214,7 @@ export class RenderWorker {
     const previous = this.loadedModel;
     this.loadedModel = model;
     if (previous === model) return;
+    this.warmSince = Date.now();
     const m = this.queue.redis.multi();
     if (previous) m.zrem(this.queue.keys.warm(previous), this.id);
     m.zadd(this.queue.keys.warm(model), Date.now(), this.id);
@@ -244,7 +251,7 @@ export class RenderWorker {
       try {
         const t = Date.now();
         const survey = await this.survey.read(this.id, this.queues.list(), { now: t, liveSinceMs: t - WARM_TTL_MS, headLength: this.opts.maxBatch });
-        const plan = planRoute(survey, this.loadedModel, t, this.policy);
+        const plan = this.opts.routing === 'shared' ? planShared(survey, t) : planRoute(survey, this.loadedModel, t, this.policy, this.warmSince);
         let ran = false;
         for (const model of plan.order) {
           const s = survey.find((x) => x.model === model)!;

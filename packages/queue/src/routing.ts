@@ -5,7 +5,7 @@
 //   - a model nobody holds warm: at once when this worker is idle (someone must load it; a lone job starts at once);
 //     a worker that still has warm work takes it at once when another worker holds its own model warm too and ranks
 //     before it (by id: of two workers warm on one model, exactly one moves on), else once the job has waited
-//     `starveAfterMs` (no job starves);
+//     `starveAfterMs` and the worker has held its model that long (no job starves, and no ping-pong per batch);
 //   - a model another live worker holds warm: only when this worker is idle and the job has waited `switchAfterMs`
 //     (its warm workers are all busy; ski rental: set it near the time a model takes to load).
 // Among the eligible cold models, those nobody holds warm first, then the longest-waiting job first.
@@ -36,7 +36,8 @@ export interface RoutePlan {
   wakeInMs: number | null;
 }
 
-export function planRoute(states: ModelQueueState[], warm: string | null, now: number, policy: RoutePolicy): RoutePlan {
+/** `warmSinceMs`: when this worker took up its warm model. */
+export function planRoute(states: ModelQueueState[], warm: string | null, now: number, policy: RoutePolicy, warmSinceMs = 0): RoutePlan {
   const warmState = states.find((s) => s.model === warm);
   const hasWarmWork = (warmState?.ready ?? 0) > 0;
   // another worker holds this worker's model warm and ranks first: this one is free to take a model nobody holds
@@ -50,7 +51,7 @@ export function planRoute(states: ModelQueueState[], warm: string | null, now: n
     const age = now - s.oldestMs;
     const nobodyWarm = s.warmElsewhere === 0;
     const threshold = hasWarmWork
-      ? (nobodyWarm ? (redundant ? 0 : policy.starveAfterMs) : Infinity)
+      ? (nobodyWarm ? (redundant ? 0 : Math.max(policy.starveAfterMs, policy.starveAfterMs - (now - warmSinceMs) + age)) : Infinity)
       : (nobodyWarm ? 0 : policy.switchAfterMs);
     if (age >= threshold) eligible.push({ model: s.model, age, nobodyWarm });
     else if (Number.isFinite(threshold)) wakeAt(threshold - age);
@@ -75,4 +76,14 @@ export function batchFromHead(head: { id: string; batchKey: string }[], maxBatch
     out.push(h.id);
   }
   return out;
+}
+
+/**
+ * One shared queue, for comparison (the farm before model-aware routing; benchmarks): every model's jobs in one
+ * first-come order, whatever this worker holds warm.
+ */
+export function planShared(states: ModelQueueState[], now: number): RoutePlan {
+  const ready = states.filter((s) => s.ready > 0 && s.oldestMs !== null).sort((a, b) => a.oldestMs! - b.oldestMs!);
+  const due = states.filter((s) => s.nextDueMs !== null).map((s) => Math.max(0, s.nextDueMs! - now));
+  return { order: ready.map((s) => s.model), wakeInMs: due.length ? Math.min(...due) : null };
 }

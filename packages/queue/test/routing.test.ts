@@ -25,7 +25,9 @@ test('idle with several eligible: models nobody holds first, then the longest wa
 
 test('busy with warm work: a model nobody holds waits starveAfterMs, unless another worker ranked first holds this one\'s model', () => {
   assert.deepEqual(planRoute([q('a'), q('b', { oldestMs: 8_000 })], 'a', 10_000, policy), { order: ['a'], wakeInMs: 3_000 });
-  assert.deepEqual(planRoute([q('a'), q('b', { oldestMs: 4_000 })], 'a', 10_000, policy).order, ['b', 'a'], 'starving: it goes first');
+  assert.deepEqual(planRoute([q('a'), q('b', { oldestMs: 4_000 })], 'a', 10_000, policy, 0).order, ['b', 'a'], 'starving: it goes first');
+  // on its model for only 1 s: the starving job waits until the worker has held it 5 s (4 s more)
+  assert.deepEqual(planRoute([q('a'), q('b', { oldestMs: 4_000 })], 'a', 10_000, policy, 9_000), { order: ['a'], wakeInMs: 4_000 });
   assert.deepEqual(planRoute([q('a', { warmElsewhere: 1, warmBefore: 1 }), q('b', { oldestMs: 9_999 })], 'a', 10_000, policy).order, ['b', 'a'], 'redundant: moves on at once');
   assert.deepEqual(planRoute([q('a', { warmElsewhere: 1, warmBefore: 0 }), q('b', { oldestMs: 9_999 })], 'a', 10_000, policy).order, ['a'], 'ranked first: stays');
 });

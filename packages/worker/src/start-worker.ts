@@ -20,6 +20,10 @@ export interface WorkerOptions {
   models?: string[];
   /** MODEL_SWITCH_AFTER_MS: how long a job waits for a worker holding its model warm before an idle one loads it */
   switchAfterMs?: number;
+  /** 'shared': one first-come order over all models (benchmarks compare it with model-aware routing) */
+  routing?: 'model' | 'shared';
+  /** longest wait for a Redis answer on request connections (default 2000 ms) */
+  commandTimeoutMs?: number;
   maxPixels: number;
   maxSteps: number;
   providers?: ExecutionProvider[];
@@ -66,7 +70,7 @@ export async function startWorker(opts: WorkerOptions): Promise<{ id: string; en
     ? new Engine({ ...engineOptions, importer })
     : new EngineThread(engineOptions, { importerModule: new URL('./importer.ts', import.meta.url) });
   const worker = new RenderWorker({
-    redisUrl: opts.redisUrl, prefix: opts.prefix, workerId: opts.workerId, maxBatch: opts.maxBatch, engine, models: opts.models, switchAfterMs: opts.switchAfterMs,
+    redisUrl: opts.redisUrl, prefix: opts.prefix, workerId: opts.workerId, maxBatch: opts.maxBatch, engine, models: opts.models, switchAfterMs: opts.switchAfterMs, routing: opts.routing, commandTimeoutMs: opts.commandTimeoutMs,
     lockDurationMs: opts.lockDurationMs, stalledIntervalMs: opts.stalledIntervalMs, log: opts.log, observer: opts.observer,
     storeImages: async (jobId, images) => {
       const keys = images.map((_, n) => `images/${jobId}/${n}.png`);
