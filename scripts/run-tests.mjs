@@ -1,18 +1,19 @@
-// Finds every *.test.ts under packages/*/test and test/, then runs them with node's test runner through tsx.
+// Finds every *.test.ts under packages/*/test and test/ and runs them with vitest, after the lint.
 // Usage: npm test [-- <path filter substring>...]
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
-const roots = [
-  ...readdirSync(join(root, 'packages')).map((p) => join(root, 'packages', p, 'test')),
-  join(root, 'test'),
-];
+const roots = [...readdirSync(join(root, 'packages')).map((p) => join(root, 'packages', p, 'test')), join(root, 'test')];
 
 function walk(dir, out) {
   let entries;
-  try { entries = readdirSync(dir); } catch { return out; }
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
   for (const name of entries) {
     const full = join(dir, name);
     if (statSync(full).isDirectory()) walk(full, out);
@@ -22,7 +23,8 @@ function walk(dir, out) {
 }
 
 const filters = process.argv.slice(2);
-const files = roots.flatMap((d) => walk(d, []))
+const files = roots
+  .flatMap((d) => walk(d, []))
   .map((f) => relative(root, f))
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
@@ -43,8 +45,7 @@ if (filters.length === 0) {
     process.exit(lint.status ?? 1);
   }
 }
-const concurrency = process.env.TEST_CONCURRENCY ?? '2';
-const result = spawnSync(process.execPath, [
-  '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', ...files,
-], { cwd: root, stdio: 'inherit' });
+// vitest (vitest.config.ts) runs the files; the path filters narrow them as before.
+const vitest = join(root, 'node_modules/vitest/vitest.mjs');
+const result = spawnSync(process.execPath, [vitest, 'run', ...files], { cwd: root, stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -1,6 +1,6 @@
 // The AUTOMATIC1111 API over HTTP against gateway + worker processes: shapes field by field, seed and infotext
 // round trip, model switching, progress/interrupt, and refusal of anonymous and wrong-user requests.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';

@@ -1,7 +1,7 @@
 // A Python A1111 client (test/clients/a1111_client.py, urllib only) against a farm: txt2img, img2img, options,
 // progress, interrupt, skip, png-info, every list call and a ControlNet unit. Every answer it logs is checked against
 // A1111 1.10's response models as written down in test/fixtures/a1111-1.10-models.json.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

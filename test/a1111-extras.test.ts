@@ -1,6 +1,6 @@
 // A1111 extras over HTTP against gateway + worker processes: /sdapi/v1/extra-single-image and extra-batch-images
 // in A1111's shapes, each image an `extras` job in the caller's history; the native kind "extras"; 422s by name.
-import { test, before, after } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { startRedis, ensureTinyModel, ensureTinyUpscaler, type RedisServer } from '@farm/testkit';
@@ -11,7 +11,7 @@ let redis: RedisServer;
 let gateway: Proc & { url: string };
 let worker: Proc;
 let upscaler: string;
-before(async () => {
+beforeAll(async () => {
   redis = await startRedis();
   const { modelsDir } = await ensureTinyModel();
   const up = await ensureTinyUpscaler();
@@ -21,7 +21,7 @@ before(async () => {
   worker = startWorkerProcess(config);
   await waitForWorkers(gateway.url);
 });
-after(async () => {
+afterAll(async () => {
   await worker?.kill();
   await gateway?.kill();
   await redis?.stop();

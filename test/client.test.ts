@@ -1,7 +1,7 @@
 // @farm/client against a real farm (gateway and worker processes, Redis): submit, wait with progress over SSE and by
 // polling, download, list, cancel, errors, and a signed webhook verified with verifyWebhook. Its Job type is checked
 // against the gateway's OpenAPI document and against what the gateway really sends.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import sharp from 'sharp';

@@ -2,7 +2,7 @@
 // balancer), three workers. Every call goes through the chooser, so submitting, polling, SSE and downloads land on
 // either gateway. Then a gateway and a worker are each stopped with SIGTERM under load: no request may fail, no job
 // may be lost or run twice.
-import { test, after, before } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import sharp from 'sharp';
@@ -12,12 +12,12 @@ import { client, waitFor } from './helpers/farm';
 let cluster: Cluster;
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-before(async () => {
+beforeAll(async () => {
   // every gateway drains for 1.5 s after SIGTERM (/readyz 503, Connection: close), then stops accepting; the chooser
   // does not probe /readyz, so new connections keep reaching a draining gateway until it refuses them
   cluster = await startCluster({ gateways: 2, workers: 3, storage: 's3', env: { SHUTDOWN_DRAIN_MS: '1500' } });
 });
-after(async () => {
+afterAll(async () => {
   await cluster?.stop();
 });
 
@@ -100,7 +100,7 @@ test('a stream of jobs from two users through the chooser: each succeeds once, s
   assert.equal((await users.bob.get(`/v1/jobs/${ids('alice')[0]}`)).status, 404, 'another user\'s job is not found');
 });
 
-test('SSE through the chooser on another connection than the submission ends with the terminal event', async (t) => {
+test('SSE through the chooser on another connection than the submission ends with the terminal event', async () => {
   const alice = client(cluster.url, 'alice');
   const before = new Map(cluster.chooser.handed);
   // two connections of their own, one after the other: round-robin hands them to different gateways
@@ -114,7 +114,7 @@ test('SSE through the chooser on another connection than the submission ends wit
   assert.equal(sse.headers['content-type'], 'text/event-stream');
   const events = sseEvents(sse.text);
   assert.ok(events.length >= 1, sse.text);
-  t.diagnostic(`events seen: ${events.map((e) => e.status + (e.progress?.step ? `@${e.progress.step}` : '')).join(' ')}`);
+  console.log(`events seen: ${events.map((e) => e.status + (e.progress?.step ? `@${e.progress.step}` : '')).join(' ')}`);
   assert.ok(events.every((e) => e.id === job.id));
   assert.equal(events.at(-1).status, 'succeeded', sse.text);
   assert.equal(events.filter((e) => ['succeeded', 'failed', 'canceled'].includes(e.status)).length, 1, 'one terminal event, last');
@@ -130,7 +130,7 @@ test('A1111 txt2img through the chooser answers base64 PNGs', async () => {
   assert.equal(JSON.parse(r.body.info).seed, 31);
 });
 
-test('SIGTERM to a gateway while clients hammer the chooser: no request fails, it exits 0, the other serves on', async (t) => {
+test('SIGTERM to a gateway while clients hammer the chooser: no request fails, it exits 0, the other serves on', async () => {
   const [leaving, staying] = cluster.gateways;
   const users = [client(cluster.url, 'alice'), client(cluster.url, 'bob')];
   const failures: string[] = [];
@@ -167,7 +167,7 @@ test('SIGTERM to a gateway while clients hammer the chooser: no request fails, i
   await waitFor('more requests after the exit, and every POST made', async () => completed >= atExit + 40 && postsStarted === MAX_POSTS, 60_000);
   stopping = true;
   await Promise.all(loops);
-  t.diagnostic(`${completed} requests, statuses ${JSON.stringify([...statuses])}; connections to the leaving gateway ${handedAtSignal} before the signal, `
+  console.log(`${completed} requests, statuses ${JSON.stringify([...statuses])}; connections to the leaving gateway ${handedAtSignal} before the signal, `
     + `${cluster.chooser.handed.get(leaving.port)! - handedAtSignal} after; refused ${cluster.chooser.refused.get(leaving.port)}; in rotation now ${cluster.chooser.healthy()}`);
 
   assert.deepEqual(failures, [], `${failures.length} of ${completed} requests failed`);
@@ -186,7 +186,7 @@ test('SIGTERM to a gateway while clients hammer the chooser: no request fails, i
   assert.deepEqual(ends.map((j) => [j.status, j.attempts]), ends.map(() => ['succeeded', 1]));
 });
 
-test('SIGTERM to a worker running a batch: it finishes the batch and exits 0; every job succeeds once', async (t) => {
+test('SIGTERM to a worker running a batch: it finishes the batch and exits 0; every job succeeds once', async () => {
   const alice = client(cluster.url, 'alice');
   const ids: string[] = [];
   // big enough that a batch is still running when the signal lands
@@ -208,7 +208,7 @@ test('SIGTERM to a worker running a batch: it finishes the batch and exits 0; ev
   const inHand = (await alice.get('/v1/jobs?limit=100')).body.jobs
     .filter((j: any) => ids.includes(j.id) && j.status === 'running' && j.worker_id === running.job.worker_id).map((j: any) => j.id);
   const code = await deadline(worker.kill('SIGTERM'), 60_000, 'the worker to exit');
-  t.diagnostic(`worker ${running.job.worker_id} had ${inHand.length} job(s) running at the signal`);
+  console.log(`worker ${running.job.worker_id} had ${inHand.length} job(s) running at the signal`);
   assert.equal(code, 0, 'the worker exited cleanly');
   const ends = await Promise.all(ids.map((id) => alice.waitForJob(id, undefined, 180_000)));
   assert.deepEqual(ends.map((j) => j.status), ids.map(() => 'succeeded'), ends.map((j) => j.error).join('; '));

@@ -1,5 +1,5 @@
 // The native API across real processes: gateway + worker + Redis, results in a real S3 server.
-import { test, after, before } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { Webhook } from 'standardwebhooks';
@@ -15,14 +15,14 @@ let gateway: Proc & { url: string };
 let worker: Proc | null = null;
 const job = { prompt: 'a lighthouse, (sunset:1.2)', negative_prompt: 'blurry', width: 64, height: 64, steps: 6, seed: 7 };
 
-before(async () => {
+beforeAll(async () => {
   redis = await startRedis();
   s3 = await startS3Server();
   const { modelsDir } = await ensureTinyModel();
   farm = farmEnv({ redisUrl: redis.url, modelsDir, storage: { STORAGE: 's3', S3_ENDPOINT: s3.endpoint, S3_BUCKET: s3.bucket, S3_FORCE_PATH_STYLE: 'true', S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' } });
   gateway = await startGatewayProcess(farm);
 });
-after(async () => {
+afterAll(async () => {
   await worker?.kill();
   await gateway?.kill();
   await s3?.stop();

@@ -1,6 +1,6 @@
 // Faults with real processes: two workers sharing a stream of jobs, a worker SIGKILLed mid-job,
 // Redis killed and restarted under load. Nothing accepted may be lost.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { farmEnv, startGatewayProcess, startWorkerProcess, client, waitFor, type Proc, type FarmEnv, farmFixture } from './helpers/farm';
 

@@ -1,6 +1,6 @@
 // Per-user limits and the queue cap through HTTP, with two gateways sharing one Redis: over a limit answers 429 with
 // Retry-After (or 503 for the whole queue), says which limit, and queues nothing.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { farmEnv, startGatewayProcess, client, farmFixture } from './helpers/farm';
 

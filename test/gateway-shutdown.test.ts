@@ -1,6 +1,6 @@
 // SIGTERM to a gateway with work in flight: it drains (/readyz 503, Connection: close) while still answering,
 // lets a waiting A1111 call finish with its image, ends SSE streams with a retry hint, and exits 0.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { farmEnv, startGatewayProcess, startWorkerProcess, client, waitFor, farmFixture, waitForWorkers } from './helpers/farm';

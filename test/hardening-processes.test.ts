@@ -1,6 +1,6 @@
 // Issue 19, defects 8 and 9, on real processes: with Redis gone a gateway answers 503 at once (no 60 s wait), and
 // a SIGTERMed gateway still exits; a worker with no model warns instead of saying plainly "ready".
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // Bad input through HTTP, case by case, on the native and A1111 endpoints: a 4xx whose message names the problem,
 // and nothing queued. The gateway runs without a worker, so a job that slipped through would stay visible.
-import { test, after, before } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
@@ -10,12 +10,12 @@ import { farmEnv, startGatewayProcess, client, type Proc } from './helpers/farm'
 let redis: RedisServer;
 let gateway: Proc & { url: string };
 
-before(async () => {
+beforeAll(async () => {
   redis = await startRedis();
   const { modelsDir } = await ensureTinyModel();
   gateway = await startGatewayProcess(farmEnv({ redisUrl: redis.url, modelsDir, env: { BODY_LIMIT: '1mb', WEBHOOK_ALLOW_PRIVATE: 'false', WEBHOOK_ALLOWED_HOSTS: 'hooks.localhost' } }));
 });
-after(async () => {
+afterAll(async () => {
   await gateway?.kill('SIGKILL');
   await redis?.stop();
 });

@@ -1,6 +1,6 @@
 // Random and mutated requests against the HTTP endpoints of a real gateway: always 2xx or 4xx with a message,
 // never a 500, and the gateway keeps answering.
-import { test, after, before } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { startRedis, ensureTinyModel, type RedisServer } from '@farm/testkit';
@@ -9,12 +9,12 @@ import { farmEnv, startGatewayProcess, client, type Proc } from './helpers/farm'
 let redis: RedisServer;
 let gateway: Proc & { url: string };
 
-before(async () => {
+beforeAll(async () => {
   redis = await startRedis();
   const { modelsDir } = await ensureTinyModel();
   gateway = await startGatewayProcess(farmEnv({ redisUrl: redis.url, modelsDir }));
 });
-after(async () => {
+afterAll(async () => {
   await gateway?.kill();
   await redis?.stop();
 });

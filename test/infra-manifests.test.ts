@@ -1,6 +1,6 @@
 // Docker cannot run here, so the compose file and Kubernetes manifests are checked structurally:
 // every reference (volume, service, selector, port, script) must point at something that exists.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';

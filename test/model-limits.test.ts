@@ -2,7 +2,7 @@
 // whose upsamplers use fixed 2x scales (no skip-sized resize) advertises its size multiple, and a text encoder export
 // without hidden states advertises that clip skip cannot apply; the gateway answers 422 naming the field and the
 // model instead of queueing a job that would fail.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -2,7 +2,7 @@
 // Taiyi-shaped Chinese model (a diffusers folder with a BERT text encoder) dropped into MODELS_DIR are listed, picked
 // by override_settings.sd_model_checkpoint or `model`, converted once on first use, and render the same pixels as
 // the generated models they were written from. Pickles are listed nowhere and refused by name.
-import { test, after, before } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ let gateway: Proc & { url: string };
 let worker: Proc;
 let modelsDir: string;
 
-before(async () => {
+beforeAll(async () => {
   redis = await startRedis();
   modelsDir = mkdtempSync(join(tmpdir(), 'dropin-models-'));
   await generateModel({ preset: 'tiny', outDir: join(modelsDir, 'tiny'), seed: 1, controlnet: false });
@@ -33,7 +33,7 @@ before(async () => {
   // /readyz answers 200 before any worker reports; A1111 calls need one that has
   await waitFor('a live worker', async () => ((await (await fetch(`${gateway.url}/readyz`)).json()) as { workers?: number }).workers! > 0, 90_000);
 });
-after(async () => {
+afterAll(async () => {
   await worker?.kill();
   await gateway?.kill();
   await redis?.stop();

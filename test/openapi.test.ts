@@ -1,6 +1,6 @@
 // /openapi.json is a valid OpenAPI 3.1 document (checked by an independent validator), describes every route the
 // gateway serves and nothing it does not, and /docs is Swagger UI with its assets served by the gateway.
-import { test, after } from 'node:test';
+import { test, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { jobRequestSchema, loadConfig } from '@farm/core';
@@ -13,7 +13,7 @@ const { modelsDir } = await ensureTinyModel();
 const gateway = await startGateway(loadConfig({
   REDIS_URL: redis.url, PORT: '0', QUEUE_PREFIX: 'openapi', MODELS_DIR: modelsDir, AUTH_DISABLED: 'true', LOG_LEVEL: 'silent', SHUTDOWN_DRAIN_MS: '0',
 }));
-after(async () => {
+afterAll(async () => {
   await gateway.close();
   await redis.stop();
 });

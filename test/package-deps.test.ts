@@ -1,7 +1,7 @@
 // Each workspace package declares, in its own package.json, every package its source imports: the production images
 // install a role's packages alone (scripts/prod-install.mjs), so an import that only the root's dev install satisfies
 // would pass every other test and fail in the image.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';

@@ -2,7 +2,7 @@
 // (scripts/prod-install.mjs, the same command the Dockerfiles run), start the gateway and a worker from those folders
 // and render one job. Catches dev-only dependencies used at run time, files outside the copied packages, and a
 // gateway that would need onnxruntime.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';

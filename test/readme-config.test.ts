@@ -1,6 +1,6 @@
 // README's configuration table is generated from CONFIG_VARIABLES; this keeps both true: every variable the schema
 // reads is documented, nothing documented is unread, and README holds exactly the rendered table.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { CONFIG_VARIABLES, configSchema } from '../packages/core/src/config';

@@ -1,7 +1,7 @@
 // A bounded soak: one gateway and three workers take a steady stream of tiny jobs (every sampler, two sizes, 2-6
 // steps, a few canceled) for SOAK_SECONDS (default 45). Every job must end as asked, and the resident memory of each
 // process must stay flat once warmed up. The memory samples are printed, so a failure says which process grew when.
-import { test, after, before } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { startCluster, rssBytes, type Cluster } from './helpers/cluster';
 import { client, waitFor } from './helpers/farm';
@@ -16,17 +16,17 @@ const allowed = (warm: number) => warm * 0.25 + 40 * 1024 * 1024;
 
 let cluster: Cluster;
 
-before(async () => {
+beforeAll(async () => {
   cluster = await startCluster({ gateways: 1, workers: 3, storage: 'fs' });
 });
-after(async () => {
+afterAll(async () => {
   await cluster?.stop();
 });
 
 const MB = (b: number) => (b / 1024 / 1024).toFixed(0);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-test(`soak: ${SOAK_SECONDS} s of tiny jobs; every job ends as asked, memory stays flat`, async (t) => {
+test(`soak: ${SOAK_SECONDS} s of tiny jobs; every job ends as asked, memory stays flat`, async () => {
   const gateway = cluster.gateways[0];
   const alice = client(gateway.url, 'alice');
   const samplersRes = await alice.get('/sdapi/v1/samplers');
@@ -94,7 +94,7 @@ test(`soak: ${SOAK_SECONDS} s of tiny jobs; every job ends as asked, memory stay
   assert.ok(canceled.every((j) => j.cancel), 'only the jobs asked to cancel ended canceled');
   const samplersUsed = new Set(jobs.filter((j) => ends.get(j.id).status === 'succeeded').map((j) => j.sampler));
   const doneAfterWarmup = jobs.filter((j) => Date.parse(ends.get(j.id).completed_at) > warmupEnd).length;
-  t.diagnostic(`${jobs.length} jobs in ${((Date.now() - start) / 1000).toFixed(0)} s (${canceled.length} canceled, ${doneAfterWarmup} ended after the warm-up); samplers that succeeded: ${[...samplersUsed].join(', ')}`);
+  console.log(`${jobs.length} jobs in ${((Date.now() - start) / 1000).toFixed(0)} s (${canceled.length} canceled, ${doneAfterWarmup} ended after the warm-up); samplers that succeeded: ${[...samplersUsed].join(', ')}`);
   assert.deepEqual([...samplersUsed].sort(), [...samplers].sort(), 'every sampler rendered');
   assert.ok(doneAfterWarmup > 0, 'the farm was under load after the warm-up');
 
@@ -102,13 +102,13 @@ test(`soak: ${SOAK_SECONDS} s of tiny jobs; every job ends as asked, memory stay
   const growth: string[] = [];
   for (const p of procs) {
     const xs = samples.get(p.name)!;
-    t.diagnostic(`${p.name} (pid ${p.pid}) RSS MB each second: ${xs.map((x) => (x === null ? 'gone' : MB(x))).join(' ')}`);
+    console.log(`${p.name} (pid ${p.pid}) RSS MB each second: ${xs.map((x) => (x === null ? 'gone' : MB(x))).join(' ')}`);
     assert.ok(xs.every((x) => x !== null), `${p.name} stayed up`);
     const rss = xs as number[];
     const w = Math.max(1, Math.floor(rss.length / 3));
     const warm = median(rss.slice(w - 1, w + 2));
     const last = median(rss.slice(-3));
-    t.diagnostic(`${p.name}: ${MB(warm)} MB after the warm-up, ${MB(last)} MB at the end (allowed up to ${MB(warm + allowed(warm))} MB)`);
+    console.log(`${p.name}: ${MB(warm)} MB after the warm-up, ${MB(last)} MB at the end (allowed up to ${MB(warm + allowed(warm))} MB)`);
     if (last - warm >= allowed(warm)) growth.push(`${p.name} grew from ${MB(warm)} MB to ${MB(last)} MB`);
   }
   assert.deepEqual(growth, [], 'resident memory stayed flat after the warm-up');

@@ -1,5 +1,5 @@
 // `npm start` on an empty models folder: Redis, the demo model, a gateway and a worker, then a clean Ctrl-C.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';

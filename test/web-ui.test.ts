@@ -1,6 +1,6 @@
 // The web page in a real browser (Debian chromium via playwright-core) against gateway + worker processes. One farm and
 // one browser for the file; the worker starts only after the first test, which needs a job that stays queued.
-import { test, after, before } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -16,13 +16,13 @@ let gateway: Proc & { url: string };
 let worker: Proc | undefined;
 let browser: Browser;
 
-before(async () => {
+beforeAll(async () => {
   redis = await startRedis();
   const { modelsDir } = await ensureTinyModel();
   farm = farmEnv({ redisUrl: redis.url, modelsDir });
   [gateway, browser] = await Promise.all([startGatewayProcess(farm), launchBrowser()]);
 });
-after(async () => {
+afterAll(async () => {
   await browser?.close();
   await worker?.kill();
   await gateway?.kill();

@@ -1,6 +1,6 @@
 // The farm the A1111 tests run against: Redis, three tiny models (tiny, tiny-alt, tiny-cn with a ControlNet), one
 // gateway and one worker process; torn down after the file's tests.
-import { before, after } from 'node:test';
+import { beforeAll, afterAll } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ export function a1111Farm(env: (farm: A1111Farm) => Record<string, string> = () 
   let redis: RedisServer;
   let gateway: Proc & { url: string };
   let worker: Proc;
-  before(async () => {
+  beforeAll(async () => {
     redis = await startRedis();
     farm.modelsDir = mkdtempSync(join(tmpdir(), 'a1111-models-'));
     await generateModel({ preset: 'tiny', outDir: join(farm.modelsDir, 'tiny'), seed: 1, controlnet: false });
@@ -28,7 +28,7 @@ export function a1111Farm(env: (farm: A1111Farm) => Record<string, string> = () 
     farm.url = gateway.url;
     await waitForWorkers(gateway.url);
   });
-  after(async () => {
+  afterAll(async () => {
     await worker?.kill();
     await gateway?.kill();
     await redis?.stop();

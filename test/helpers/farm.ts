@@ -1,7 +1,7 @@
 // Runs gateway and worker processes the way a deployment does (npm run gateway / npm run worker), for
 // cross-process tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { before, after } from 'node:test';
+import { beforeAll, afterAll } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,11 +100,11 @@ export interface FarmFixture { redis: RedisServer; modelsDir: string; procs: Pro
  *  for every process pushed onto `procs` and the end of that Redis. Fields are set once `before` has run. */
 export function farmFixture(): FarmFixture {
   const fixture = { procs: [] as Proc[] } as FarmFixture;
-  before(async () => {
+  beforeAll(async () => {
     fixture.redis = await startRedis();
     fixture.modelsDir = (await ensureTinyModel()).modelsDir;
   });
-  after(async () => {
+  afterAll(async () => {
     for (const p of fixture.procs) await p.kill('SIGKILL');
     await fixture.redis?.stop();
   });

@@ -1,5 +1,5 @@
 // The SSE reader against hand-written streams (WHATWG event-stream rules), fed in awkward chunks.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readSse, type SseEvent } from '../src/sse';
 

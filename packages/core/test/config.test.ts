@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { totalmem } from 'node:os';
 import { loadConfig, CONFIG_VARIABLES, storageConfig, parseByteSize } from '../src/config';

@@ -1,5 +1,5 @@
 // A1111 extras bodies: defaults, pydantic-style 422s, what the farm refuses by name, sizes and infotext.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { A1111ValidationError, ValidationError, checkExtrasSize, extrasInfotext, extrasOutputSize, parseA1111Extras, parseExtrasJobRequest, plaintextToHtml } from '../src/index';
 

@@ -1,6 +1,6 @@
 // The farm's one float16 converter against bit patterns derived by hand from IEEE 754 binary16
 // (1 sign bit, 5 exponent bits biased by 15, 10 fraction bits; subnormals are fraction * 2^-24).
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { toFloat16Bits, fromFloat16Bits, toFloat16Array, fromFloat16Array } from '../src/index';
 

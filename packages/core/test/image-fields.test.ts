@@ -1,6 +1,6 @@
 // Inpainting, hires fix and tiling fields on the native and A1111 requests: resolved as A1111 does, refused by name
 // where they would do nothing (native) or cannot be honoured (both).
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { A1111ValidationError, FarmError, ValidationError, hiresTarget, parseA1111, parseJobRequest, type Catalog } from '../src/index';
 

@@ -1,5 +1,5 @@
 // The one parser of A1111's <lora:name:weight> prompt tags.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { extractLoraTags, mergeLoraRefs, parseJobRequest, UnknownLoraError, type Catalog } from '../src/index';
 

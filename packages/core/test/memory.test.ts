@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { checkFitsMemory, estimatePeakBytes, minPromptChunks, planBatches, promptParts, PROCESS_BASE_BYTES, type ModelMemoryProfile, type RenderShape } from '../src/memory';
 import { ValidationError } from '../src/errors';

@@ -1,6 +1,6 @@
 // A request is resolved once: LoRA tags parsed out of the prompts and merged with the listed LoRAs, the batching key
 // computed; the parameters themselves stay as the edge resolved them.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { resolveJob, batchKey, type GenerationParams } from '../src/index';
 

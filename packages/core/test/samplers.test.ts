@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { SAMPLERS, SCHEDULE_TYPES, UnknownSamplerError, a1111SamplerItems, effectiveScheduleType, resolveSamplerName, samplerTotalSteps } from '../src';
 

@@ -1,5 +1,5 @@
 // Property-based: random and mutated requests never crash validation; they resolve or raise a FarmError with a message.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FarmError, parseJobRequest, parseA1111, loadConfig, ConfigError, type Catalog } from '../src/index';

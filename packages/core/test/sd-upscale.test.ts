@@ -1,5 +1,5 @@
 // The SD upscale script on /sdapi/v1/img2img: script_args as A1111 reads them, defaults, and 422s by name.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { A1111HttpError, A1111ValidationError, FarmError, batchKey, parseA1111, type Catalog } from '../src/index';
 

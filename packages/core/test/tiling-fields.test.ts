@@ -1,6 +1,6 @@
 // tiling on the native and A1111 requests: accepted, taken from the A1111 option when the request leaves it null,
 // and refused by name together with LoRAs or ControlNet (whose networks the farm does not rewrite).
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { A1111ValidationError, FarmError, ValidationError, parseA1111, parseJobRequest, type Catalog } from '../src/index';
 

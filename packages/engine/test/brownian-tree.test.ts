@@ -1,6 +1,6 @@
 // A1111's Brownian noise for the SDE samplers: numpy's SeedSequence and torchsde's BrownianTree, against values
 // printed by numpy 2.4 and by torchsde (google-research/torchsde eb3a00e) under torch 1.13 on the CPU.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { SeedSequence, BrownianTree, brownianNoise } from '../src/schedulers';
 import { TorchCpuGenerator } from '../src/rng';

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import type { GenerationParams } from '@farm/core';
@@ -27,4 +27,4 @@ test('the Taiyi-shaped model renders a Chinese prompt through its BERT tokenizer
   assert.ok(px.equals(await pixels(await gen({ prompt: '飞流直下三千尺，(油画:1)' }))));
 });
 
-test.after(() => engine.close());
+afterAll(() => engine.close());

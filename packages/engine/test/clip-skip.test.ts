@@ -1,5 +1,5 @@
 // Clip skip (A1111's CLIP_stop_at_last_layers): text states from hidden_states[-N] through the final LayerNorm.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,6 +1,6 @@
 // ControlNet split at its conditioning embedding (modelgen's controlnet-split.ts): the halves compute what the whole
 // graph computes, the engine renders the same image from either layout, and the embedding runs once per job.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

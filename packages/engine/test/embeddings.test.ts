@@ -1,7 +1,7 @@
 // Textual inversion embeddings (fixtures made here): the name in a prompt is replaced by its vectors through rows
 // added to the text encoder's token table. An embedding whose vectors are the table rows of "red castle" must render
 // exactly what "red castle" renders, in the positive and in the negative prompt.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // Prompt editing, alternation and AND end to end on the tiny model, and the per-call conditioning choice.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import type { GenerationParams } from '@farm/core';

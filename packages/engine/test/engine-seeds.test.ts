@@ -1,5 +1,5 @@
 // A1111's random sources end to end on the tiny model: what each option changes in the image and in the infotext.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import type { GenerationParams } from '@farm/core';

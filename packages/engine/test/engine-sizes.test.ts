@@ -1,6 +1,6 @@
 // Any multiple of 8: the generated UNet's upsamplers take their skip connection's size (diffusers' upsample_size),
 // so latents whose sides do not halve evenly run, with and without ControlNet.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import type { GenerationParams } from '@farm/core';

@@ -1,4 +1,4 @@
-import { test, after } from 'node:test';
+import { test, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { ValidationError, UnknownModelError, type GenerationParams } from '@farm/core';
 import { ensureTinyModel } from '@farm/testkit';
@@ -8,7 +8,7 @@ const { modelsDir } = await ensureTinyModel();
 const opts = { modelsDir, maxPixels: 256 * 256, maxSteps: 50 };
 const local = new Engine(opts);
 const threaded = new EngineThread(opts);
-after(async () => { await threaded.close(); await local.close(); });
+afterAll(async () => { await threaded.close(); await local.close(); });
 
 const base: GenerationParams = {
   kind: 'txt2img', model: 'tiny', prompt: 'a lighthouse', negative_prompt: 'fog', sampler: 'Euler a', scheduler: 'Automatic',

@@ -1,6 +1,6 @@
 // Extras jobs (A1111's postprocessing upscale) in the engine: sizes, crop, the second upscaler's blend, infotext and
 // the PNG text chunks, and a model upscaler on an image larger than one tile.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { extrasJobParams, type ExtrasParams } from '@farm/core';

@@ -1,7 +1,7 @@
 // The `gpu` graph flavour from the same weights: fused attention (com.microsoft.MultiHeadAttention, which has a CPU
 // kernel in fp32) must compute what the portable graph computes, network by network; the engine runs both flavours.
 // Its float16 numerics need a GPU (bench/results, README). Float16 IO goes through the one converter.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

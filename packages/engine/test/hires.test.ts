@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { LATENT_UPSCALE_MODES, type GenerationParams, type HiresParams } from '@farm/core';

@@ -1,5 +1,5 @@
 // The pure parts of inpainting and latent resampling, against hand-derived values.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { binaryMask, blurMask, cropRegion, expandCropRegion, invert } from '../src/inpaint/mask';
 import { blendLatent, blendPrediction, sigmaAtTimestep } from '../src/inpaint/blend';

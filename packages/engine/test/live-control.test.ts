@@ -1,5 +1,5 @@
 // Interrupt, skip and previews between steps, on hand-made rows (no model): which rows end, which are dropped.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import type { GenerationParams } from '@farm/core';
 import { cheapApproximation, liveControl, previewGrid } from '../src/pipeline/live-control';

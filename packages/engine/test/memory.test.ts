@@ -1,7 +1,7 @@
 // Memory: attention in query slices computes what onnxruntime's own attention kernel computes, however many slices;
 // the model's memory profile is read from its graphs; the engine splits batches to its budget without changing an
 // image, refuses what does not fit, and caps prompt chunks before the text encoder runs.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,6 +1,6 @@
 // A1111's prompt editing, alternation and AND. Expected schedules are the doctests A1111 publishes in
 // modules/prompt_parser.py (1.10, steps = 10) and cases worked by hand from its grammar.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { promptSchedule, scheduleIndexAt, splitComposable } from '../src/tokenizer';
 

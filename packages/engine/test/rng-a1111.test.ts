@@ -3,7 +3,7 @@
 //   docstring's printed seed-0 values, and torch 2.11 torch.randn on an H100 (CUDA).
 // - CPU: values PyTorch users publish for torch.manual_seed(0) (kornia's and torch docs' examples, 4 decimals), and
 //   bit patterns from torch 2.11's portable CPU kernel (ATEN_CPU_CAPABILITY=default).
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { PhiloxGenerator, TorchCpuGenerator, philox4x32, imageNoise, slerp, pasteCentred, createGenerator } from '../src/rng';
 

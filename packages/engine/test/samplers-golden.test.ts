@@ -1,7 +1,7 @@
 // Golden values for every A1111 sampler × schedule type and every schedule type's sigmas, against
 // fixtures/samplers-reference.json: an independent numpy/scipy implementation of the published formulas
 // (fixtures/samplers-reference.py) driven by an analytic model whose exact denoiser is known.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { SAMPLERS, SCHEDULE_TYPES } from '@farm/core';

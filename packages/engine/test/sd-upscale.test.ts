@@ -1,6 +1,6 @@
 // A1111's SD upscale script: the grid (split_grid / combine_grid) worked out by hand, and a job on the tiny model
 // whose output has the upscaled size and whose corner is exactly the first tile's own img2img.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import type { GenerationParams } from '@farm/core';

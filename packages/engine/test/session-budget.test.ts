@@ -1,6 +1,6 @@
 // The session cache under a byte budget: sizes read from the model files, LoRA sessions out first, a model's base
 // pinned, a running job's sessions held, a LoRA set that cannot fit refused (never past the budget).
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -2,7 +2,7 @@
 // one-Conv graph against a circular convolution written out here; the rewritten UNet and VAE decoder of the tiny
 // model commute with a circular shift (a shifted input gives the shifted output, which zero padding breaks); and a
 // tiled 64x64 image whose edges continue each other (its wrap-around seam is as smooth as its interior).
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import sharp from 'sharp';

@@ -1,5 +1,5 @@
 // The A1111 layer's pure parts: styles.csv, A1111's grid layout, EXIF UserComment in JPEG and WebP, infotext parsing.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { applyStyle, gridLayout } from '@farm/core';

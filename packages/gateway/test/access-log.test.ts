@@ -1,6 +1,6 @@
 // The access log: one line per request with method, route, path, status, ms, user and request id (the caller's
 // X-Request-Id when sane, echoed back), the job id of a submission, and a level by status (probes at debug).
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';

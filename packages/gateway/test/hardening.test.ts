@@ -1,6 +1,6 @@
 // Issue 19's defects on the real app (express + real auth + A1111 routes) over a real Redis and FarmQueue, no worker
 // process: answers that were 500s, CSRF, login throttling, security headers, workers that are gone, lost jobs.
-import { test, before, after } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,8 +49,8 @@ async function startFarm(env: Record<string, string> = {}, redis?: RedisServer):
 }
 
 let farm: Farm;
-before(async () => { farm = await startFarm({ MAX_QUEUED_PER_USER: '2' }); });
-after(async () => {
+beforeAll(async () => { farm = await startFarm({ MAX_QUEUED_PER_USER: '2' }); });
+afterAll(async () => {
   for (const f of farms) {
     f.server.closeAllConnections();
     await new Promise((r) => f.server.close(r));

@@ -1,7 +1,7 @@
 // Issue 19 defect 3 at the gateway: a request that no live worker has the memory for is refused with 422 naming the
 // field (native and A1111), nothing queued; prompts over MAX_PROMPT_CHUNKS are refused naming the prompt. Real app,
 // real Redis and FarmQueue; workers are heartbeats as a worker writes them (budget and the tiny model's profile).
-import { test, before, after } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,7 +27,7 @@ let queue: FarmQueue;
 let server: Server;
 let base: string;
 
-before(async () => {
+beforeAll(async () => {
   redis = await startRedis({ appendonly: false });
   const config = loadConfig({ QUEUE_PREFIX: 'memadm', AUTH_DISABLED: 'true', RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_SUBMITS: '0' });
   queue = new FarmQueue({ redisUrl: redis.url, prefix: 'memadm' });
@@ -41,7 +41,7 @@ before(async () => {
   await new Promise((r) => server.once('listening', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-after(async () => {
+afterAll(async () => {
   server.closeAllConnections();
   await new Promise((r) => server.close(r));
   await queue.close();

@@ -1,6 +1,6 @@
 // /metrics for a scraper: METRICS_TOKEN as a Bearer token passes without a user login; anything else goes through
 // the login like every other route.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import express, { type RequestHandler } from 'express';

@@ -1,6 +1,6 @@
 // The express app on a real Redis and FarmQueue with fs storage, no worker: submission, validation,
 // ownership, cancel, SSE of a canceled job, /healthz, /readyz and /metrics.
-import { test, before, after } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +23,7 @@ let base: string;
 // The header names the user, so one test can act as two users.
 const headerAuth: RequestHandler = (req, _res, next) => { req.user = { id: String(req.headers['x-test-user'] ?? 'alice') }; next(); };
 
-before(async () => {
+beforeAll(async () => {
   redis = await startRedis({ appendonly: false });
   const config = loadConfig({ QUEUE_PREFIX: 'gwtest', WEBHOOK_ALLOW_PRIVATE: 'true', MAX_STEPS: '50' });
   queue = new FarmQueue({ redisUrl: redis.url, prefix: 'gwtest' });
@@ -38,7 +38,7 @@ before(async () => {
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
-after(async () => {
+afterAll(async () => {
   server.closeAllConnections();
   await new Promise((r) => server.close(r));
   await queue.close();

@@ -1,6 +1,6 @@
 // A submission's request id (the caller's X-Request-Id, or one the gateway makes) travels with its job, so the
 // worker's log lines for the job can be joined to the gateway's access-log line.
-import { test, after } from 'node:test';
+import { test, onTestFinished } from 'vitest';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync } from 'node:fs';
@@ -21,7 +21,7 @@ test('the job carries the X-Request-Id of its submission; a generated id when no
   const catalog = async () => ({ models: ['tiny'], loras: [], defaultModel: 'tiny', checkSampler(s: string, sch: string) { getSampler(s, sch); } });
   const { app } = createApp({ config, queue, storage: createStorage({ kind: 'fs', dir: mkdtempSync(join(tmpdir(), 'reqid-')) }), catalog, auth: createAuth({ users: '', apiKeys: '', disabled: true }) });
   const server = app.listen(0, '127.0.0.1');
-  after(async () => { server.closeAllConnections(); await new Promise((r) => server.close(r)); queue.disconnect(); await redis.stop(); });
+  onTestFinished(async () => { server.closeAllConnections(); await new Promise((r) => server.close(r)); queue.disconnect(); await redis.stop(); });
   await new Promise((r) => server.once('listening', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const submit = (headers: Record<string, string>) => fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ prompt: 'x', width: 64, height: 64, steps: 2 }) });

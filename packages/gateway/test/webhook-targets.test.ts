@@ -1,7 +1,7 @@
 // Which webhook targets are refused: everything outside plain public unicast (the IANA special-purpose blocks, in
 // every IPv6 spelling that embeds an IPv4 address), unless the host is on the allowlist; the check happens on the
 // connection itself, and connection errors do not leak into what the user sees.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { onnx } from '@farm/engine/onnx-proto';
 import { splitControlNet, splitFileNames } from '../src/controlnet-split';

@@ -1,6 +1,6 @@
 // Each transition of the job life cycle against a real Redis and BullMQ: what it writes, what it publishes (SSE),
 // which webhook it queues, and that a terminal job is never changed again.
-import { test, after } from 'node:test';
+import { test, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -10,7 +10,7 @@ import { startRedis } from '@farm/testkit';
 import { FarmQueue, deliveryId, type JobEnvelope } from '../src/index';
 
 const redis = await startRedis();
-after(() => redis.stop());
+afterAll(() => redis.stop());
 
 const params: GenerationParams = {
   kind: 'txt2img', model: 'tiny', prompt: 'a', negative_prompt: '', sampler: 'Euler', scheduler: 'Automatic', steps: 4, cfg_scale: 7.123456789012345, width: 64, height: 64,

@@ -1,5 +1,5 @@
 // The per-user cap on unfinished jobs and the global queue cap, against a real Redis.
-import { test, after } from 'node:test';
+import { test, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { FarmError, type GenerationParams } from '@farm/core';
@@ -7,7 +7,7 @@ import { startRedis } from '@farm/testkit';
 import { FarmQueue } from '../src/index';
 
 const redis = await startRedis();
-after(() => redis.stop());
+afterAll(() => redis.stop());
 
 const params: GenerationParams = {
   kind: 'txt2img', model: 'tiny', prompt: 'a', negative_prompt: '', sampler: 'Euler', scheduler: 'Automatic', steps: 4, cfg_scale: 7, width: 64, height: 64,

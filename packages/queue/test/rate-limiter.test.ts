@@ -1,5 +1,5 @@
 // The shared per-user request budget (GCRA in Redis).
-import { test, after } from 'node:test';
+import { test, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -8,7 +8,7 @@ import { FarmKeys, RateLimiter } from '../src/index';
 
 const server = await startRedis();
 const redis = new Redis(server.url);
-after(async () => { redis.disconnect(); await server.stop(); });
+afterAll(async () => { redis.disconnect(); await server.stop(); });
 
 test('a budget of N per minute lets N through at once, refuses the next with the wait until one refills', async () => {
   const keys = new FarmKeys(`rl${randomUUID().slice(0, 6)}`);

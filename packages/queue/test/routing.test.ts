@@ -1,5 +1,5 @@
 // The routing policy, pure: which model queues a worker takes from and when it must look again. Cases by hand.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { planRoute, batchFromHead, type ModelQueueState } from '../src/routing';
 

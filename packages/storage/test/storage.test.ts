@@ -1,4 +1,4 @@
-import { test, after } from 'node:test';
+import { test, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { startS3Server } from '@farm/testkit';
 import { createStorage, type Storage } from '../src/index';
 
 const s3 = await startS3Server();
-after(() => s3.stop());
+afterAll(() => s3.stop());
 
 const adapters: [string, Storage][] = [
   ['fs', createStorage({ kind: 'fs', dir: mkdtempSync(join(tmpdir(), 'fs-storage-')) })],

@@ -1,6 +1,6 @@
 // The port chooser on its own: round-robin, skipping a backend that refuses, half-close both ways, resets passed on,
 // health checks taking a backend out of rotation.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { createServer as createHttpServer, get as httpGet } from 'node:http';

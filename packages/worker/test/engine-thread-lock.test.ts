@@ -1,7 +1,7 @@
 // A batch whose single UNet call outlasts the job lock: with the engine in its worker thread the event loop keeps
 // renewing the lock, so the job runs exactly once (in-process, the blocked loop lets the lock lapse and the stalled
 // check hands the job out again).
-import { test, after } from 'node:test';
+import { test, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import { tinyParams, until, terminal } from './job-helpers';
 
 const redis = await startRedis();
 const { modelsDir } = await ensureTinyModel();
-after(() => redis.stop());
+afterAll(() => redis.stop());
 
 const LOCK_MS = 1500;
 

@@ -2,7 +2,7 @@
 // the result is written; the worker dies between storing images and recording the result; a job reaches a worker
 // already finished. Each ends with exactly one result and exactly one webhook per event. And the error taxonomy:
 // deterministic bad input (a plain Error or a BadInputError) is not retried.
-import { test, after } from 'node:test';
+import { test, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -19,7 +19,7 @@ import { tinyParams, until, terminal } from './job-helpers';
 
 const redis = await startRedis();
 const { modelsDir } = await ensureTinyModel();
-after(() => redis.stop());
+afterAll(() => redis.stop());
 
 const base = tinyParams({ prompt: 'a quay', sampler: 'Euler', steps: 2, seed: 11 });
 const newPrefix = () => `c${randomUUID().slice(0, 8)}`;

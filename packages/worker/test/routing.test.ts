@@ -1,7 +1,7 @@
 // Model-aware routing with real workers, Redis and engines: two workers and two models (copies of the tiny model
 // under two names). Each worker keeps its model while both models have work; a job another worker's batch cannot
 // take is never held by it (a second worker runs it while the first batch renders); every job completes once.
-import { test, after } from 'node:test';
+import { test, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ const { modelsDir: tinyDir } = await ensureTinyModel();
 const modelsDir = mkdtempSync(join(tmpdir(), 'farm-two-models-'));
 for (const name of ['model-a', 'model-b']) cpSync(join(tinyDir, 'tiny'), join(modelsDir, name), { recursive: true });
 const storage = createStorage({ kind: 'fs', dir: mkdtempSync(join(tmpdir(), 'routing-test-')) });
-after(() => redis.stop());
+afterAll(() => redis.stop());
 
 const workerOpts = (prefix: string, workerId: string) => ({ redisUrl: redis.url, prefix, workerId, modelsDir, storage, maxBatch: 2, maxPixels: 1 << 20, maxSteps: 60, switchAfterMs: 50 });
 

@@ -1,6 +1,6 @@
 // Faults inside a worker, injected for real: a model file that is corrupt, an engine error on one job of a batch,
 // the S3 server going away. Each fails only the job it touches, after a bounded number of attempts, with a reason.
-import { test, after } from 'node:test';
+import { test, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { tinyParams, until, terminal } from './job-helpers';
 
 const redis = await startRedis();
 const { modelsDir: sharedModels } = await ensureTinyModel();
-after(() => redis.stop());
+afterAll(() => redis.stop());
 
 const base: GenerationParams = tinyParams({ prompt: 'a lighthouse', sampler: 'Euler', steps: 3, seed: 5 });
 const newPrefix = () => `f${randomUUID().slice(0, 8)}`;

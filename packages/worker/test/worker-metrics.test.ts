@@ -1,6 +1,6 @@
 // A worker's metrics and liveness: jobs counted where they end (by the worker), batch sizes, steps, model switches,
 // standard process metric names; /healthz turns 503 once the loop has made no progress for the stuck limit.
-import { test, after } from 'node:test';
+import { test, onTestFinished } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -78,7 +78,7 @@ test('/healthz: 200 while the loop moves, 503 once it has not moved for the stuc
 
 test('a real worker counts the jobs it ends and the batches it runs', async () => {
   const redis = await startRedis();
-  after(() => redis.stop());
+  onTestFinished(() => redis.stop());
   const { modelsDir } = await ensureTinyModel();
   const prefix = `m${randomUUID().slice(0, 8)}`;
   const queue = new FarmQueue({ redisUrl: redis.url, prefix });

@@ -1,4 +1,4 @@
-import { test, after } from 'node:test';
+import { test, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { tinyParams, until, terminal } from './job-helpers';
 const redis = await startRedis();
 const { modelsDir } = await ensureTinyModel();
 const storage = createStorage({ kind: 'fs', dir: mkdtempSync(join(tmpdir(), 'worker-test-')) });
-after(() => redis.stop());
+afterAll(() => redis.stop());
 
 const base: GenerationParams = tinyParams();
 
