@@ -54,11 +54,30 @@ export async function ensureSd15ControlNet(log = console.log): Promise<string> {
 }
 
 const params = (model: string, p: Partial<GenerationParams> = {}): GenerationParams => ({
-  kind: 'txt2img', model, prompt: 'a lighthouse on a cliff at sunset', negative_prompt: 'blurry', sampler: 'Euler', scheduler: 'Automatic', steps: 4, cfg_scale: 7,
-  width: 256, height: 256, seed: 1, batch_size: 1, n_iter: 1, denoising_strength: 0.75, resize_mode: 0, loras: [], controlnet: [], ...p,
+  kind: 'txt2img',
+  model,
+  prompt: 'a lighthouse on a cliff at sunset',
+  negative_prompt: 'blurry',
+  sampler: 'Euler',
+  scheduler: 'Automatic',
+  steps: 4,
+  cfg_scale: 7,
+  width: 256,
+  height: 256,
+  seed: 1,
+  batch_size: 1,
+  n_iter: 1,
+  denoising_strength: 0.75,
+  resize_mode: 0,
+  loras: [],
+  controlnet: [],
+  ...p,
 });
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 /** per model call: the loop's wall time and the time inside the UNet (+ ControlNet) runs */
 const perCall = (p: Profile) => ({ wall: p.unetLoopWallMs / p.calls.unet, inside: (p.insideMs.unet + p.insideMs.controlnet) / p.calls.unet });
 
@@ -77,20 +96,26 @@ export async function runOverheadBench(opts: { providers: ExecutionProvider[]; t
     { label: 'tiny, 256x256, 20 steps, batch 4', modelsDir: opts.tiny.modelsDir, model: opts.tiny.model, p: { steps: 20, batch_size: 4 } },
   ];
   const sd15 = join(BENCH_MODELS, 'sd15-controlnet');
-  if (existsSync(join(sd15, 'model_index.json'))) cases.push({ label: 'sd15-shaped, 256x256, 4 steps, batch 1', modelsDir: BENCH_MODELS, model: 'sd15-controlnet', p: { steps: 4 } });
+  if (existsSync(join(sd15, 'model_index.json')))
+    cases.push({ label: 'sd15-shaped, 256x256, 4 steps, batch 1', modelsDir: BENCH_MODELS, model: 'sd15-controlnet', p: { steps: 4 } });
   for (const c of cases) {
     const engine = new Engine({ modelsDir: c.modelsDir, providers: opts.providers, maxPixels: 1 << 20, maxSteps: 150 });
     const gen = () => engine.generate([{ id: 'o', params: params(c.model, c.p) }]);
     const { run } = await interleaved({ run: gen }, c.model === 'sd15-controlnet' ? 1 : opts.runs);
     const calls = run.map(perCall);
     rows.push({
-      case: c.label, unet_calls: run[0].calls.unet,
-      loop_ms_per_call: fmt(median(calls.map((x) => x.wall))), session_run_ms_per_call: fmt(median(calls.map((x) => x.inside))),
-      overhead: median(run.map((p) => p.unetLoopWallMs / (p.insideMs.unet + p.insideMs.controlnet))).toFixed(4), runs: run.length,
+      case: c.label,
+      unet_calls: run[0].calls.unet,
+      loop_ms_per_call: fmt(median(calls.map((x) => x.wall))),
+      session_run_ms_per_call: fmt(median(calls.map((x) => x.inside))),
+      overhead: median(run.map((p) => p.unetLoopWallMs / (p.insideMs.unet + p.insideMs.controlnet))).toFixed(4),
+      runs: run.length,
     });
     await engine.close();
   }
-  return writeResult('engine-overhead', { providers: opts.providers, runs: opts.runs }, [{ title: 'In-loop pipeline overhead: denoising loop wall time / time inside UNet session.run', rows }]);
+  return writeResult('engine-overhead', { providers: opts.providers, runs: opts.runs }, [
+    { title: 'In-loop pipeline overhead: denoising loop wall time / time inside UNet session.run', rows },
+  ]);
 }
 
 /** A folder of hard links to `dir` without the split ControlNet files: the old single-graph layout, same weights. */
@@ -112,29 +137,55 @@ export async function runControlNetBench(opts: { providers: ExecutionProvider[];
   const oldModels = join(BENCH_MODELS, 'old-layout');
   oldLayoutCopy(dir, join(oldModels, 'sd15-controlnet'));
   const size = opts.size;
-  const control = (await sharp({ create: { width: size, height: size, channels: 3, background: '#000' } })
-    .composite([{ input: { create: { width: size / 2, height: size / 2, channels: 3, background: '#fff' } }, left: size / 4, top: size / 4 }]).png().toBuffer()).toString('base64');
-  const unit: ControlNetUnit = { image: control, module: 'canny', model: 'default', weight: 1, guidance_start: 0, guidance_end: 1, processor_res: 512, threshold_a: 100, threshold_b: 200 };
+  const control = (
+    await sharp({ create: { width: size, height: size, channels: 3, background: '#000' } })
+      .composite([{ input: { create: { width: size / 2, height: size / 2, channels: 3, background: '#fff' } }, left: size / 4, top: size / 4 }])
+      .png()
+      .toBuffer()
+  ).toString('base64');
+  const unit: ControlNetUnit = {
+    image: control,
+    module: 'canny',
+    model: 'default',
+    weight: 1,
+    guidance_start: 0,
+    guidance_end: 1,
+    processor_res: 512,
+    threshold_a: 100,
+    threshold_b: 200,
+  };
   const p = params('sd15-controlnet', { steps: opts.steps, width: size, height: size });
   // one layout at a time (each engine holds ~9 GB of weights), each against plain steps measured in the same run
   const phase = async (modelsDir: string, label: string) => {
     const engine = new Engine({ modelsDir, providers: opts.providers, maxPixels: 1 << 20, maxSteps: 150 });
-    const runs = await interleaved({
-      plain: () => engine.generate([{ id: 'p', params: p }]),
-      control: () => engine.generate([{ id: 'c', params: { ...p, controlnet: [unit] } }]),
-    }, opts.runs);
+    const runs = await interleaved(
+      {
+        plain: () => engine.generate([{ id: 'p', params: p }]),
+        control: () => engine.generate([{ id: 'c', params: { ...p, controlnet: [unit] } }]),
+      },
+      opts.runs,
+    );
     await engine.close();
     const plainCall = median(runs.plain.map((x) => perCall(x).wall));
     return Object.entries({ 'no ControlNet': runs.plain, [label]: runs.control }).map(([layout, ps]): Row => {
       const wall = median(ps.map((x) => perCall(x).wall));
       return {
-        layout, ms_per_step: fmt(wall), unet_ms: fmt(median(ps.map((x) => x.insideMs.unet / x.calls.unet))), controlnet_ms: fmt(median(ps.map((x) => x.insideMs.controlnet / x.calls.unet))),
-        embedding_ms_per_job: fmt(median(ps.map((x) => x.insideMs.cond_embedding))), x_plain_step: (wall / plainCall).toFixed(3),
+        layout,
+        ms_per_step: fmt(wall),
+        unet_ms: fmt(median(ps.map((x) => x.insideMs.unet / x.calls.unet))),
+        controlnet_ms: fmt(median(ps.map((x) => x.insideMs.controlnet / x.calls.unet))),
+        embedding_ms_per_job: fmt(median(ps.map((x) => x.insideMs.cond_embedding))),
+        x_plain_step: (wall / plainCall).toFixed(3),
       };
     });
   };
-  const rows = [...await phase(BENCH_MODELS, '1 unit, split (embedding once per job)'), ...(opts.withOld ? await phase(oldModels, '1 unit, old single graph') : [])];
-  return writeResult('controlnet-sd15', { providers: opts.providers, size, steps: opts.steps, runs: opts.runs }, [{ title: `ControlNet cost per step, SD1.5 shape, ${size}x${size}, CFG batch 2`, rows }]);
+  const rows = [
+    ...(await phase(BENCH_MODELS, '1 unit, split (embedding once per job)')),
+    ...(opts.withOld ? await phase(oldModels, '1 unit, old single graph') : []),
+  ];
+  return writeResult('controlnet-sd15', { providers: opts.providers, size, steps: opts.steps, runs: opts.runs }, [
+    { title: `ControlNet cost per step, SD1.5 shape, ${size}x${size}, CFG batch 2`, rows },
+  ]);
 }
 
 function vmHwm(): number {
@@ -142,7 +193,15 @@ function vmHwm(): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-export async function runLoraBench(opts: { providers: ExecutionProvider[]; size: number; steps: number; runs: number; sets: number; budgetBytes?: number; tiny?: { modelsDir: string; model: string } }) {
+export async function runLoraBench(opts: {
+  providers: ExecutionProvider[];
+  size: number;
+  steps: number;
+  runs: number;
+  sets: number;
+  budgetBytes?: number;
+  tiny?: { modelsDir: string; model: string };
+}) {
   const modelsDir = opts.tiny?.modelsDir ?? BENCH_MODELS;
   const model = opts.tiny?.model ?? 'sd15-controlnet';
   const dir = opts.tiny ? join(modelsDir, model) : await ensureSd15ControlNet();
@@ -157,7 +216,10 @@ export async function runLoraBench(opts: { providers: ExecutionProvider[]; size:
       renameSync(files[kind], join(loraDir, `${name}.safetensors`));
     }
   }
-  const bytesOf = (sub: string) => readdirSync(join(dir, sub)).filter((f) => f === 'model.onnx' || f === 'weights.pb').reduce((s, f) => s + statSync(join(dir, sub, f)).size, 0);
+  const bytesOf = (sub: string) =>
+    readdirSync(join(dir, sub))
+      .filter((f) => f === 'model.onnx' || f === 'weights.pb')
+      .reduce((s, f) => s + statSync(join(dir, sub, f)).size, 0);
   const base = bytesOf('unet') + bytesOf('text_encoder') + bytesOf('vae_decoder');
   const set = bytesOf('unet') + bytesOf('text_encoder');
   // the base pinned plus one merged set: every new set evicts the one before
@@ -171,49 +233,81 @@ export async function runLoraBench(opts: { providers: ExecutionProvider[]; size:
   let stepRows: Row[] = [];
   if (opts.runs > 0) {
     const stepEngine = new Engine({ modelsDir, loraDir, providers: opts.providers, maxPixels: 1 << 20, maxSteps: 150, sessionCacheBytes: base + set + margin });
-    const runs = await interleaved({
-      none: () => stepEngine.generate([{ id: 'n', params: p }]),
-      eight: () => stepEngine.generate([{ id: 'e', params: { ...p, loras: eight } }]),
-    }, opts.runs);
+    const runs = await interleaved(
+      {
+        none: () => stepEngine.generate([{ id: 'n', params: p }]),
+        eight: () => stepEngine.generate([{ id: 'e', params: { ...p, loras: eight } }]),
+      },
+      opts.runs,
+    );
     await stepEngine.close();
     const none = median(runs.none.map((x) => perCall(x).wall));
     const withEight = median(runs.eight.map((x) => perCall(x).wall));
     stepRows = [
       { loras: '0', ms_per_step: fmt(none), unet_session_run_ms: fmt(median(runs.none.map((x) => perCall(x).inside))), x_no_lora: '1.000' },
-      { loras: '8 (merged)', ms_per_step: fmt(withEight), unet_session_run_ms: fmt(median(runs.eight.map((x) => perCall(x).inside))), x_no_lora: (withEight / none).toFixed(3) },
+      {
+        loras: '8 (merged)',
+        ms_per_step: fmt(withEight),
+        unet_session_run_ms: fmt(median(runs.eight.map((x) => perCall(x).inside))),
+        x_no_lora: (withEight / none).toFixed(3),
+      },
     ];
   }
 
   // merge and session build of one new set, taken apart
   const t0 = performance.now();
-  const merged = buildMergedNetworks(dir, eight.map((l) => ({ ...l, weight: 0.31 })), engine.listLoras());
+  const merged = buildMergedNetworks(
+    dir,
+    eight.map((l) => ({ ...l, weight: 0.31 })),
+    engine.listLoras(),
+  );
   const mergeMs = performance.now() - t0;
   const t1 = performance.now();
   const unetSession = await ort.InferenceSession.create(merged.bytes.unet as string, { executionProviders: opts.providers, graphOptimizationLevel: 'all' });
   const buildMs = performance.now() - t1;
   await unetSession.release();
-  const buildRows: Row[] = [{ what: `merge 8 LoRAs (${merged.matchedLayers} layers) into UNet + text encoder`, ms: fmt(mergeMs) }, { what: 'UNet session build from the merged graph', ms: fmt(buildMs) }];
+  const buildRows: Row[] = [
+    { what: `merge 8 LoRAs (${merged.matchedLayers} layers) into UNet + text encoder`, ms: fmt(mergeMs) },
+    { what: 'UNet session build from the merged graph', ms: fmt(buildMs) },
+  ];
 
   // 10 LoRA sets in turn under the budget (sets 0 skips it)
   if (opts.sets > 0) await engine.generate([{ id: 'base', params: p }]);
   const memRows: Row[] = [];
   let peakCache = engine.cache.bytes;
   for (let s = 0; s < opts.sets; s++) {
-    const loras = [{ name: names[s % names.length], weight: (50 + s) / 100 }, { name: names[(s + 3) % names.length], weight: 0.2 }];
+    const loras = [
+      { name: names[s % names.length], weight: (50 + s) / 100 },
+      { name: names[(s + 3) % names.length], weight: 0.2 },
+    ];
     const t = performance.now();
     await engine.generate([{ id: `s${s}`, params: { ...p, steps: 1, loras } }]);
     peakCache = Math.max(peakCache, engine.cache.bytes);
     memRows.push({
-      set: s + 1, loras: loras.map((l) => `${l.name}:${l.weight}`).join(' + '), first_job_ms: fmt(performance.now() - t),
-      cache_mib: (engine.cache.bytes / MiB).toFixed(1), lora_sessions: engine.cache.list().filter((e) => e.kind === 'lora').length,
+      set: s + 1,
+      loras: loras.map((l) => `${l.name}:${l.weight}`).join(' + '),
+      first_job_ms: fmt(performance.now() - t),
+      cache_mib: (engine.cache.bytes / MiB).toFixed(1),
+      lora_sessions: engine.cache.list().filter((e) => e.kind === 'lora').length,
       rss_mib: (process.memoryUsage().rss / MiB).toFixed(0),
     });
   }
-  memRows.push({ set: 'peak', loras: `budget ${(budget / MiB).toFixed(1)} MiB`, first_job_ms: '', cache_mib: (peakCache / MiB).toFixed(1), lora_sessions: '', rss_mib: (vmHwm() / MiB).toFixed(0) });
+  memRows.push({
+    set: 'peak',
+    loras: `budget ${(budget / MiB).toFixed(1)} MiB`,
+    first_job_ms: '',
+    cache_mib: (peakCache / MiB).toFixed(1),
+    lora_sessions: '',
+    rss_mib: (vmHwm() / MiB).toFixed(0),
+  });
   await engine.close();
-  return writeResult(`lora-${opts.tiny ? 'tiny' : 'sd15'}`, { providers: opts.providers, model, size: opts.size, steps: opts.steps, runs: opts.runs, budget_bytes: budget, base_bytes: base, set_bytes: set }, [
-    { title: `LoRA: time per step, ${model}, ${opts.size}x${opts.size}, CFG batch 2`, rows: stepRows },
-    { title: `A new LoRA set on ${model}: merge and UNet session build`, rows: buildRows },
-    { title: `${opts.sets} LoRA sets in turn under SESSION_CACHE_BYTES`, rows: memRows },
-  ]);
+  return writeResult(
+    `lora-${opts.tiny ? 'tiny' : 'sd15'}`,
+    { providers: opts.providers, model, size: opts.size, steps: opts.steps, runs: opts.runs, budget_bytes: budget, base_bytes: base, set_bytes: set },
+    [
+      { title: `LoRA: time per step, ${model}, ${opts.size}x${opts.size}, CFG batch 2`, rows: stepRows },
+      { title: `A new LoRA set on ${model}: merge and UNet session build`, rows: buildRows },
+      { title: `${opts.sets} LoRA sets in turn under SESSION_CACHE_BYTES`, rows: memRows },
+    ],
+  );
 }

@@ -21,11 +21,18 @@ const clock = () => performance.timeOrigin + performance.now();
 const SWITCH_AFTER_MS = 50;
 const job = { prompt: 'a lighthouse', width: 64, height: 64, steps: 4, sampler: 'Euler', seed: 1 };
 
-interface Ended { e: JobEnvelope; t?: JobTimings }
+interface Ended {
+  e: JobEnvelope;
+  t?: JobTimings;
+}
 
 async function streamJob(url: string, auth: string, body: unknown): Promise<{ posted: number; firstEvent: number; done: number; id: string }> {
   const posted = clock();
-  const res = await fetch(`${url}/v1/jobs/stream`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${url}/v1/jobs/stream`, {
+    method: 'POST',
+    headers: { authorization: auth, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
   let text = '';
@@ -37,7 +44,14 @@ async function streamJob(url: string, auth: string, body: unknown): Promise<{ po
     text += decoder.decode(value, { stream: true });
     if (!firstEvent && text.includes('\n\n')) {
       firstEvent = clock();
-      id = (JSON.parse(text.split('\n').find((l) => l.startsWith('data: '))!.slice(6)) as { id: string }).id;
+      id = (
+        JSON.parse(
+          text
+            .split('\n')
+            .find((l) => l.startsWith('data: '))!
+            .slice(6),
+        ) as { id: string }
+      ).id;
     }
   }
   return { posted, firstEvent, done: clock(), id };
@@ -49,10 +63,16 @@ function longestIdleWait(ended: Ended[], workers: string[], from: number, to: nu
   for (const { e, t } of ended) if (t && e.worker_id) busy.get(e.worker_id)?.push([t.taken, t.finished]);
   const idleAt = (w: string, a: number, b: number) => {
     // the idle part of [a, b] for worker w
-    const spans = busy.get(w)!.filter(([s, f]) => f > a && s < b).sort((x, y) => x[0] - y[0]);
+    const spans = busy
+      .get(w)!
+      .filter(([s, f]) => f > a && s < b)
+      .sort((x, y) => x[0] - y[0]);
     let idle = 0;
     let cursor = a;
-    for (const [s, f] of spans) { if (s > cursor) idle = Math.max(idle, s - cursor); cursor = Math.max(cursor, f); }
+    for (const [s, f] of spans) {
+      if (s > cursor) idle = Math.max(idle, s - cursor);
+      cursor = Math.max(cursor, f);
+    }
     return Math.max(idle, b - cursor);
   };
   let worst = 0;
@@ -74,7 +94,20 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
   try {
     // the engine alone, same job
     const engine = new Engine({ modelsDir, loraDir, maxPixels: 1 << 22, maxSteps: 1000 });
-    const params: GenerationParams = { kind: 'txt2img', model: 'model-a', negative_prompt: '', scheduler: 'Automatic', cfg_scale: 7, batch_size: 1, n_iter: 1, denoising_strength: 0.75, resize_mode: 0, loras: [], controlnet: [], ...job };
+    const params: GenerationParams = {
+      kind: 'txt2img',
+      model: 'model-a',
+      negative_prompt: '',
+      scheduler: 'Automatic',
+      cfg_scale: 7,
+      batch_size: 1,
+      n_iter: 1,
+      denoising_strength: 0.75,
+      resize_mode: 0,
+      loras: [],
+      controlnet: [],
+      ...job,
+    };
     const directSamples: number[] = [];
     for (let i = 0; i < opts.latencyRuns + 3; i++) {
       const t0 = performance.now();
@@ -86,32 +119,67 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
     // overhead: gateway process, one in-process worker, submit-and-stream
     // an API key (one SHA-256), not a password (scrypt by design), so the figure is the farm's and not the login's
     const token = 'bench-token';
-    const farm = farmEnv({ redisUrl: redis.url, modelsDir, env: { LORA_DIR: loraDir, AUTH_API_KEYS: `${createHash('sha256').update(token).digest('hex')}:alice` } });
+    const farm = farmEnv({
+      redisUrl: redis.url,
+      modelsDir,
+      env: { LORA_DIR: loraDir, AUTH_API_KEYS: `${createHash('sha256').update(token).digest('hex')}:alice` },
+    });
     const prefix = farm.env.QUEUE_PREFIX!;
     const gateway = await startGatewayProcess(farm);
     procs.push(gateway);
     const auth = `Bearer ${token}`;
     const timings = new Map<string, JobTimings>();
-    const w = await startWorker({ commandTimeoutMs: 30_000, redisUrl: redis.url, prefix, modelsDir, loraDir, storage, maxBatch: 4, maxPixels: 1 << 22, maxSteps: 1000, observer: { jobEnded: (e, t) => { if (t) timings.set(e.id, t); } } });
+    const w = await startWorker({
+      commandTimeoutMs: 30_000,
+      redisUrl: redis.url,
+      prefix,
+      modelsDir,
+      loraDir,
+      storage,
+      maxBatch: 4,
+      maxPixels: 1 << 22,
+      maxSteps: 1000,
+      observer: {
+        jobEnded: (e, t) => {
+          if (t) timings.set(e.id, t);
+        },
+      },
+    });
     await waitForWorkers(gateway.url, 1);
     const rows: Record<string, number[]> = { enqueue: [], wait: [], start: [], engine: [], store: [], finish: [], notify: [], total: [], overhead: [] };
     for (let i = 0; i < opts.latencyRuns + 3; i++) {
       const r = await streamJob(gateway.url, auth, { ...job, model: 'model-a', seed: i });
       const t = timings.get(r.id)!;
       if (i < 3 || !t) continue;
-      const parts = { enqueue: r.firstEvent - r.posted, wait: t.taken - r.firstEvent, start: t.engineStarted - t.taken, engine: t.engineDone - t.engineStarted,
-        store: t.stored - t.engineDone, finish: t.finished - t.stored, notify: r.done - t.finished, total: r.done - r.posted };
+      const parts = {
+        enqueue: r.firstEvent - r.posted,
+        wait: t.taken - r.firstEvent,
+        start: t.engineStarted - t.taken,
+        engine: t.engineDone - t.engineStarted,
+        store: t.stored - t.engineDone,
+        finish: t.finished - t.stored,
+        notify: r.done - t.finished,
+        total: r.done - r.posted,
+      };
       for (const [k, v] of Object.entries(parts)) rows[k].push(v);
       rows.overhead.push(parts.total - parts.engine);
     }
     await w.close();
-    const latency: Row[] = Object.entries(rows).map(([part, samples]) => { const s = summarize(samples); return { part, p50_ms: fmt(s.median_ms), p99_ms: fmt(s.p99_ms), max_ms: fmt(s.max_ms) }; });
+    const latency: Row[] = Object.entries(rows).map(([part, samples]) => {
+      const s = summarize(samples);
+      return { part, p50_ms: fmt(s.median_ms), p99_ms: fmt(s.p99_ms), max_ms: fmt(s.max_ms) };
+    });
     const d = summarize(directSamples);
     latency.push({ part: 'engine alone, in-process (reference)', p50_ms: fmt(d.median_ms), p99_ms: fmt(d.p99_ms), max_ms: fmt(d.max_ms) });
 
     // throughput and routing: a mix of two models and four LoRA sets, all submitted at once
     const sets = [[], [loras[0]], [loras[1]], [loras[0], loras[1]]].map((names) => names.map((name) => ({ name, weight: 0.7 })));
-    const mix = Array.from({ length: opts.jobs }, (_, i) => ({ ...params, model: i % 2 === 0 ? 'model-a' : 'model-b', loras: sets[Math.floor(i / 2) % 4], seed: i }));
+    const mix = Array.from({ length: opts.jobs }, (_, i) => ({
+      ...params,
+      model: i % 2 === 0 ? 'model-a' : 'model-b',
+      loras: sets[Math.floor(i / 2) % 4],
+      seed: i,
+    }));
     const throughput: Row[] = [];
     for (const count of [1, 2, 4]) {
       for (const routing of ['model', 'shared'] as const) {
@@ -120,11 +188,34 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
         const ended: Ended[] = [];
         let switches = 0;
         const ids = Array.from({ length: count }, (_, n) => `w${n}`);
-        const workers = await Promise.all(ids.map((workerId) => {
-          let last: string | null = null;
-          return startWorker({ commandTimeoutMs: 30_000, redisUrl: redis.url, prefix: p, workerId, routing, switchAfterMs: SWITCH_AFTER_MS, modelsDir, loraDir, storage, maxBatch: 4, maxPixels: 1 << 22, maxSteps: 1000,
-            observer: { jobEnded: (e, t) => { ended.push({ e, t }); }, batchStarted: ({ model }) => { if (last !== null && last !== model) switches++; last = model; } } });
-        }));
+        const workers = await Promise.all(
+          ids.map((workerId) => {
+            let last: string | null = null;
+            return startWorker({
+              commandTimeoutMs: 30_000,
+              redisUrl: redis.url,
+              prefix: p,
+              workerId,
+              routing,
+              switchAfterMs: SWITCH_AFTER_MS,
+              modelsDir,
+              loraDir,
+              storage,
+              maxBatch: 4,
+              maxPixels: 1 << 22,
+              maxSteps: 1000,
+              observer: {
+                jobEnded: (e, t) => {
+                  ended.push({ e, t });
+                },
+                batchStarted: ({ model }) => {
+                  if (last !== null && last !== model) switches++;
+                  last = model;
+                },
+              },
+            });
+          }),
+        );
         // warm-up: each worker loads model-a once, so both modes start from the same state
         const warm = await Promise.all(ids.map(() => queue.submit({ ...params, seed: 999 }, { owner: 'bench' })));
         await until(() => warm.every((s) => ended.some((x) => x.e.id === s.id)));
@@ -138,9 +229,12 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
         }
         await until(() => ended.length >= mix.length);
         const seconds = (clock() - t0) / 1000;
-            throughput.push({
-          workers: count, routing: routing === 'model' ? 'model-aware' : 'one shared queue', jobs: mix.length, jobs_per_s: (mix.length / seconds).toFixed(2),
-          model_switches_per_100_jobs: (100 * switches / mix.length).toFixed(1),
+        throughput.push({
+          workers: count,
+          routing: routing === 'model' ? 'model-aware' : 'one shared queue',
+          jobs: mix.length,
+          jobs_per_s: (mix.length / seconds).toFixed(2),
+          model_switches_per_100_jobs: ((100 * switches) / mix.length).toFixed(1),
           longest_wait_while_a_worker_idle_ms: fmt(longestIdleWait(ended, ids, t0, clock(), submittedAt)),
           failed: ended.filter((x) => x.e.status !== 'succeeded').length,
         });
@@ -148,10 +242,14 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
         await queue.close();
       }
     }
-    return writeResult('farm-routing', { ...opts, job, models: ['model-a', 'model-b'], lora_sets: sets.length, max_batch: 4, model_switch_after_ms: SWITCH_AFTER_MS }, [
-      { title: 'Farm overhead per job (tiny, 64x64, 4 steps; POST /v1/jobs/stream through a gateway process, one worker)', rows: latency },
-      { title: 'Two models x four LoRA sets, all jobs submitted at once', rows: throughput },
-    ]);
+    return writeResult(
+      'farm-routing',
+      { ...opts, job, models: ['model-a', 'model-b'], lora_sets: sets.length, max_batch: 4, model_switch_after_ms: SWITCH_AFTER_MS },
+      [
+        { title: 'Farm overhead per job (tiny, 64x64, 4 steps; POST /v1/jobs/stream through a gateway process, one worker)', rows: latency },
+        { title: 'Two models x four LoRA sets, all jobs submitted at once', rows: throughput },
+      ],
+    );
   } finally {
     for (const p of procs) await p.kill('SIGKILL');
     await redis.stop();

@@ -9,7 +9,8 @@ import { fmt, writeResult, type Row } from './lib/report';
 
 const root = new URL('..', import.meta.url).pathname;
 
-const sizeOf = (path: string): number => (statSync(path).isDirectory() ? readdirSync(path).reduce((n, f) => n + sizeOf(join(path, f)), 0) : statSync(path).size);
+const sizeOf = (path: string): number =>
+  statSync(path).isDirectory() ? readdirSync(path).reduce((n, f) => n + sizeOf(join(path, f)), 0) : statSync(path).size;
 
 export async function runImportBench() {
   const dir = join(root, '.cache/bench-models/sd15-checkpoint');
@@ -27,7 +28,11 @@ export async function runImportBench() {
   }
   const out = join(dir, 'converted');
   rmSync(out, { recursive: true, force: true });
-  const child = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/lib/import-child.ts'), checkpoint, out, tokenizer], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
+  const child = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/lib/import-child.ts'), checkpoint, out, tokenizer], {
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
   const { ms, peakRssMiB } = JSON.parse(child.trim().split('\n').pop()!) as { ms: number; peakRssMiB: number };
   const rows: Row[] = [
     { measure: 'checkpoint (fp16 LDM .safetensors)', value: `${(statSync(checkpoint).size / 2 ** 30).toFixed(2)} GiB` },

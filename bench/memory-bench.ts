@@ -24,11 +24,24 @@ export async function runMemoryBench() {
   ];
   const rows: Row[] = [];
   for (const c of cases) {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/lib/memory-child.ts'), JSON.stringify({ modelsDir, model: name, steps: 1, ...c })], { cwd: root, encoding: 'utf8' });
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', join(root, 'bench/lib/memory-child.ts'), JSON.stringify({ modelsDir, model: name, steps: 1, ...c })],
+      { cwd: root, encoding: 'utf8' },
+    );
     const { peakBytes, ms } = JSON.parse(out.trim().split('\n').pop()!) as { peakBytes: number; ms: number };
     // the engine's default VAE batch is 4: every image of these batches goes through one VAE call
     const estimate = estimatePeakBytes(profile, { width: c.width, height: c.height, images: c.batch_size, rowsPerImage: 2, chunks: 1, vaeImages: 4 });
-    rows.push({ size: `${c.width}x${c.height}`, batch: c.batch_size, peak_rss_mib: Math.round(peakBytes / MiB), estimate_mib: Math.round(estimate / MiB), estimate_over_peak: (estimate / peakBytes).toFixed(2), run_ms: Math.round(ms) });
+    rows.push({
+      size: `${c.width}x${c.height}`,
+      batch: c.batch_size,
+      peak_rss_mib: Math.round(peakBytes / MiB),
+      estimate_mib: Math.round(estimate / MiB),
+      estimate_over_peak: (estimate / peakBytes).toFixed(2),
+      run_ms: Math.round(ms),
+    });
   }
-  return writeResult('memory', { model: 'tiny', steps: 1, sampler: 'Euler', cfg_scale: 7, profile }, [{ title: 'Peak RSS of a render vs the estimate (tiny model, one process per render)', rows }]);
+  return writeResult('memory', { model: 'tiny', steps: 1, sampler: 'Euler', cfg_scale: 7, profile }, [
+    { title: 'Peak RSS of a render vs the estimate (tiny model, one process per render)', rows },
+  ]);
 }

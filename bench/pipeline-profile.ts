@@ -40,7 +40,10 @@ proto.run = async function (this: ort.InferenceSession, ...args: unknown[]) {
     if (a) {
       a.profile.insideMs[net] += t1 - t0;
       a.profile.calls[net] += 1;
-      if (net === 'unet' || net === 'controlnet') { if (a.unetFirst === 0) a.unetFirst = t0; a.unetLast = t1; }
+      if (net === 'unet' || net === 'controlnet') {
+        if (a.unetFirst === 0) a.unetFirst = t0;
+        a.unetLast = t1;
+      }
       if (net === 'vae_decoder') a.vaeLast = t1;
     }
   }

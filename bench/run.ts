@@ -13,7 +13,10 @@ const suites: Record<string, Suite> = {
   'engine-tiny': async () => {
     const { modelsDir, name } = await ensureTinyModel();
     const { runEngineBench } = await import('./engine-bench');
-    return runEngineBench({ modelsDir, model: name, width: 256, height: 256, steps: 10, batches: [1, 2, 4, 8], runs: 7, providers }, `engine-tiny-${providers.join('+')}`);
+    return runEngineBench(
+      { modelsDir, model: name, width: 256, height: 256, steps: 10, batches: [1, 2, 4, 8], runs: 7, providers },
+      `engine-tiny-${providers.join('+')}`,
+    );
   },
   'lora-controlnet': async () => {
     const { runLoraControlNetBench } = await import('./lora-controlnet-bench');
@@ -48,12 +51,24 @@ const suites: Record<string, Suite> = {
   'controlnet-sd15': async () => {
     const { runControlNetBench } = await import('./engine-perf-bench');
     const n = (v: string | undefined, d: number) => (v ? Number(v) : d);
-    return runControlNetBench({ providers, size: n(process.env.BENCH_SIZE, 128), steps: n(process.env.BENCH_STEPS, 2), runs: n(process.env.BENCH_RUNS, 1), withOld: process.env.BENCH_OLD_LAYOUT !== '0' });
+    return runControlNetBench({
+      providers,
+      size: n(process.env.BENCH_SIZE, 128),
+      steps: n(process.env.BENCH_STEPS, 2),
+      runs: n(process.env.BENCH_RUNS, 1),
+      withOld: process.env.BENCH_OLD_LAYOUT !== '0',
+    });
   },
   'lora-sd15': async () => {
     const { runLoraBench } = await import('./engine-perf-bench');
     const n = (v: string | undefined, d: number) => (v ? Number(v) : d);
-    return runLoraBench({ providers, size: n(process.env.BENCH_SIZE, 64), steps: n(process.env.BENCH_STEPS, 2), runs: n(process.env.BENCH_RUNS, 1), sets: n(process.env.BENCH_SETS, 10) });
+    return runLoraBench({
+      providers,
+      size: n(process.env.BENCH_SIZE, 64),
+      steps: n(process.env.BENCH_STEPS, 2),
+      runs: n(process.env.BENCH_RUNS, 1),
+      sets: n(process.env.BENCH_SETS, 10),
+    });
   },
   'lora-tiny': async () => {
     const tiny = await ensureTinyModel();

@@ -33,7 +33,13 @@ export async function runSd15StepBench(providers: string[] = (process.env.BENCH_
     encoder_hidden_states: new ort.Tensor('float32', new Float32Array(batch * 77 * 768).fill(0.01), [batch, 77, 768]),
   };
   const step = await timeIt(() => unet.run(feeds), { warmup: 1, runs: 3 });
-  rows.push({ measure: 'one UNet step, 512x512, batch 2 (CFG)', median_ms: fmt(step.median_ms), min_ms: fmt(step.min_ms), max_ms: fmt(step.max_ms), runs: step.runs });
+  rows.push({
+    measure: 'one UNet step, 512x512, batch 2 (CFG)',
+    median_ms: fmt(step.median_ms),
+    min_ms: fmt(step.min_ms),
+    max_ms: fmt(step.max_ms),
+    runs: step.runs,
+  });
   if (genMs > 0) rows.push({ measure: 'model generation (once)', median_ms: fmt(genMs), min_ms: fmt(genMs), max_ms: fmt(genMs), runs: 1 });
   await unet.release();
   return writeResult('engine-sd15', { providers, model: 'sd15-shaped (random weights)' }, [{ title: `SD1.5-shaped UNet on ${providers.join(',')}`, rows }]);

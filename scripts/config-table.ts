@@ -10,7 +10,10 @@ export const TABLE_END = '<!-- config-table:end -->';
 
 export function renderConfigTable(): string {
   const rows = CONFIG_VARIABLES.map(([name, def, meaning]) => {
-    const names = name.split(' / ').map((n) => `\`${n}\``).join(' / ');
+    const names = name
+      .split(' / ')
+      .map((n) => `\`${n}\``)
+      .join(' / ');
     return `| ${names} | ${def} | ${meaning} |`;
   });
   return ['| variable | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');

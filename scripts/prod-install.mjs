@@ -44,11 +44,21 @@ function main() {
     });
   }
   const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-  writeFileSync(join(dest, 'package.json'), JSON.stringify({
-    name: `${rootPkg.name}-${role}`, private: true, type: 'module', engines: rootPkg.engines,
-    workspaces: dirs.map((d) => `packages/${d}`),
-    scripts: { start: `node --import tsx ${ENTRY[role]}` },
-  }, null, 2) + '\n');
+  writeFileSync(
+    join(dest, 'package.json'),
+    JSON.stringify(
+      {
+        name: `${rootPkg.name}-${role}`,
+        private: true,
+        type: 'module',
+        engines: rootPkg.engines,
+        workspaces: dirs.map((d) => `packages/${d}`),
+        scripts: { start: `node --import tsx ${ENTRY[role]}` },
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   cpSync(join(root, 'package-lock.json'), join(dest, 'package-lock.json'));
   if (existsSync(join(root, '.npmrc'))) cpSync(join(root, '.npmrc'), join(dest, '.npmrc'));
   const args = ['install', '--omit=dev', '--no-audit', '--no-fund', '--ignore-scripts=false'];

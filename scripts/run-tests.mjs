@@ -32,12 +32,18 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-// The whole suite starts with the lint (type-aware rules and package boundaries, eslint.config.js): a failure stops it.
+// The whole suite starts with the formatter's check (prettier, .prettierrc.json; `npm run format` fixes) and the lint (type-aware rules and package boundaries, eslint.config.js): a failure stops it.
 if (filters.length === 0) {
   const eslint = join(root, 'node_modules/eslint/bin/eslint.js');
   if (!existsSync(eslint)) {
     console.error('eslint is not installed: run npm ci');
     process.exit(1);
+  }
+  const prettier = join(root, 'node_modules/prettier/bin/prettier.cjs');
+  const format = spawnSync(process.execPath, [prettier, '--check', '--log-level', 'warn', '.'], { cwd: root, stdio: 'inherit' });
+  if (format.status !== 0) {
+    console.error('formatting differs (npm run format)');
+    process.exit(format.status ?? 1);
   }
   const lint = spawnSync(process.execPath, [eslint, '.'], { cwd: root, stdio: 'inherit' });
   if (lint.status !== 0) {

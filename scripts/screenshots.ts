@@ -25,7 +25,12 @@ if (process.argv.includes('--serve')) {
   const browser = await launchBrowser();
   try {
     const open = async (width: number, height: number, opts: { colorScheme?: 'light' | 'dark'; locale?: string } = {}): Promise<Page> => {
-      const context = await browser.newContext({ httpCredentials: { username: 'alice', password: USERS.alice }, viewport: { width, height }, colorScheme: opts.colorScheme ?? 'light', locale: opts.locale ?? 'en-US' });
+      const context = await browser.newContext({
+        httpCredentials: { username: 'alice', password: USERS.alice },
+        viewport: { width, height },
+        colorScheme: opts.colorScheme ?? 'light',
+        locale: opts.locale ?? 'en-US',
+      });
       context.setDefaultTimeout(120_000);
       const page = await context.newPage();
       await page.goto(gateway.url);
@@ -46,7 +51,15 @@ if (process.argv.includes('--serve')) {
     };
 
     const page = await open(1280, 800);
-    await generate(page, { prompt: 'a lighthouse on a cliff at sunset', negative_prompt: 'blurry', width: '64', height: '64', steps: '8', batch_size: '4', seed: '7' });
+    await generate(page, {
+      prompt: 'a lighthouse on a cliff at sunset',
+      negative_prompt: 'blurry',
+      width: '64',
+      height: '64',
+      steps: '8',
+      batch_size: '4',
+      seed: '7',
+    });
     await shot(page, 'txt2img');
     await page.locator('#send-inpaint').click();
     await page.locator('#mask-stage').waitFor();

@@ -29,15 +29,28 @@ afterAll(async () => {
 
 async function pattern(w: number, h: number): Promise<Buffer> {
   const data = Buffer.alloc(w * h * 3);
-  for (let i = 0; i < w * h; i++) { data[i * 3] = (i * 7) % 256; data[i * 3 + 1] = (i * 3) % 256; data[i * 3 + 2] = 90; }
-  return sharp(data, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
+  for (let i = 0; i < w * h; i++) {
+    data[i * 3] = (i * 7) % 256;
+    data[i * 3 + 1] = (i * 3) % 256;
+    data[i * 3 + 2] = 90;
+  }
+  return sharp(data, { raw: { width: w, height: h, channels: 3 } })
+    .png()
+    .toBuffer();
 }
-const size = async (b64: string) => { const m = await sharp(Buffer.from(b64, 'base64')).metadata(); return [m.width, m.height]; };
+const size = async (b64: string) => {
+  const m = await sharp(Buffer.from(b64, 'base64')).metadata();
+  return [m.width, m.height];
+};
 
-test('extra-single-image with Lanczos x2 returns twice the size, A1111\'s html_info, and the input\'s parameters', async () => {
+test("extra-single-image with Lanczos x2 returns twice the size, A1111's html_info, and the input's parameters", async () => {
   const alice = client(gateway.url);
   const png = addPngText(await pattern(48, 32), 'parameters', 'a castle\nSteps: 5, Seed: 1');
-  const r = await alice.post('/sdapi/v1/extra-single-image', { image: `data:image/png;base64,${png.toString('base64')}`, upscaler_1: 'Lanczos', upscaling_resize: 2 });
+  const r = await alice.post('/sdapi/v1/extra-single-image', {
+    image: `data:image/png;base64,${png.toString('base64')}`,
+    upscaler_1: 'Lanczos',
+    upscaling_resize: 2,
+  });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.deepEqual(Object.keys(r.body).sort(), ['html_info', 'image']);
   assert.deepEqual(await size(r.body.image), [96, 64]);
@@ -56,8 +69,18 @@ test('extra-single-image with Lanczos x2 returns twice the size, A1111\'s html_i
 
 test('extra-batch-images: a model upscaler on an image larger than one tile, and a second image, in order', async () => {
   const alice = client(gateway.url);
-  const imageList = [{ data: (await pattern(200, 16)).toString('base64'), name: 'wide.png' }, { data: (await pattern(16, 24)).toString('base64'), name: 'small.png' }];
-  const r = await alice.post('/sdapi/v1/extra-batch-images', { imageList, upscaler_1: upscaler, resize_mode: 1, upscaling_resize_w: 400, upscaling_resize_h: 32, upscaling_crop: false });
+  const imageList = [
+    { data: (await pattern(200, 16)).toString('base64'), name: 'wide.png' },
+    { data: (await pattern(16, 24)).toString('base64'), name: 'small.png' },
+  ];
+  const r = await alice.post('/sdapi/v1/extra-batch-images', {
+    imageList,
+    upscaler_1: upscaler,
+    resize_mode: 1,
+    upscaling_resize_w: 400,
+    upscaling_resize_h: 32,
+    upscaling_crop: false,
+  });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.deepEqual(Object.keys(r.body).sort(), ['html_info', 'images']);
   // scale max(400/200, 32/16) = 2 -> 400x32; the second: max(400/16, 32/24) = 25 -> 400x600
@@ -71,9 +94,12 @@ test('fields the farm cannot honour, or cannot find, are 422s naming them; nothi
   const before = (await alice.get('/v1/jobs?limit=1')).body.total;
   const image = (await pattern(16, 16)).toString('base64');
   for (const [body, field] of [
-    [{ image, gfpgan_visibility: 0.5 }, 'gfpgan_visibility'], [{ image, codeformer_visibility: 1 }, 'codeformer_visibility'],
-    [{ image, upscaler_1: 'R-ESRGAN 4x+' }, 'upscaler_1'], [{ image, upscaler_1: 'Lanczos', upscaler_2: 'Latent' }, 'upscaler_2'],
-    [{ image: 'not an image', upscaler_1: 'Lanczos' }, 'image'], [{ image, upscaler_1: 'Lanczos', upscaling_resize: 1000 }, 'upscaling_resize'],
+    [{ image, gfpgan_visibility: 0.5 }, 'gfpgan_visibility'],
+    [{ image, codeformer_visibility: 1 }, 'codeformer_visibility'],
+    [{ image, upscaler_1: 'R-ESRGAN 4x+' }, 'upscaler_1'],
+    [{ image, upscaler_1: 'Lanczos', upscaler_2: 'Latent' }, 'upscaler_2'],
+    [{ image: 'not an image', upscaler_1: 'Lanczos' }, 'image'],
+    [{ image, upscaler_1: 'Lanczos', upscaling_resize: 1000 }, 'upscaling_resize'],
     [{ image, resize_mode: 3 }, 'resize_mode'],
   ] as const) {
     const r = await alice.post('/sdapi/v1/extra-single-image', body);

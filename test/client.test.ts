@@ -15,34 +15,62 @@ let farmClient: FarmClient;
 const small = { prompt: 'a lighthouse', width: 64, height: 64, steps: 3, model: 'tiny' };
 
 // every key of the client's Job type, checked both ways at compile time
-const JOB_KEYS = ['id', 'owner', 'status', 'input', 'output', 'error', 'progress', 'queue_position', 'webhook', 'deliveries',
-  'cancel_requested', 'created_at', 'started_at', 'completed_at', 'worker_id', 'attempts', 'batch_size', 'request_id', 'metrics', 'links'] as const satisfies readonly (keyof Job)[];
+const JOB_KEYS = [
+  'id',
+  'owner',
+  'status',
+  'input',
+  'output',
+  'error',
+  'progress',
+  'queue_position',
+  'webhook',
+  'deliveries',
+  'cancel_requested',
+  'created_at',
+  'started_at',
+  'completed_at',
+  'worker_id',
+  'attempts',
+  'batch_size',
+  'request_id',
+  'metrics',
+  'links',
+] as const satisfies readonly (keyof Job)[];
 type MissingFromList = Exclude<keyof Job, (typeof JOB_KEYS)[number]>;
 const exhaustive: MissingFromList extends never ? true : false = true;
 
 // farmFixture's own `before` has to have run first: set up lazily from the first test
 let started: Promise<void> | undefined;
-const ready = () => (started ??= (async () => {
-  farm = farmEnv({ redisUrl: fixture.redis.url, modelsDir: fixture.modelsDir });
-  fixture.procs.push(startWorkerProcess(farm));
-  const gateway = await startGatewayProcess(farm);
-  fixture.procs.push(gateway);
-  url = gateway.url;
-  farmClient = new FarmClient({ baseUrl: url, username: 'alice', password: USERS.alice });
-})());
+const ready = () =>
+  (started ??= (async () => {
+    farm = farmEnv({ redisUrl: fixture.redis.url, modelsDir: fixture.modelsDir });
+    fixture.procs.push(startWorkerProcess(farm));
+    const gateway = await startGatewayProcess(farm);
+    fixture.procs.push(gateway);
+    url = gateway.url;
+    farmClient = new FarmClient({ baseUrl: url, username: 'alice', password: USERS.alice });
+  })());
 
 test('run: submit and wait over SSE, with every step reported in order; download the PNG', async () => {
   await ready();
   const steps: number[] = [];
   const statuses: string[] = [];
-  const job = await farmClient.run({ ...small, seed: 11 }, {
-    onUpdate: (j) => statuses.push(j.status),
-    onProgress: (p) => steps.push(p.step),
-  });
+  const job = await farmClient.run(
+    { ...small, seed: 11 },
+    {
+      onUpdate: (j) => statuses.push(j.status),
+      onProgress: (p) => steps.push(p.step),
+    },
+  );
   assert.equal(job.status, 'succeeded', job.error ?? '');
   assert.equal(statuses.at(-1), 'succeeded');
   assert.ok(steps.length > 0, 'no progress reported');
-  assert.deepEqual(steps, [...steps].sort((a, b) => a - b), 'progress went backwards');
+  assert.deepEqual(
+    steps,
+    [...steps].sort((a, b) => a - b),
+    'progress went backwards',
+  );
   assert.ok(steps.every((s) => s >= 0 && s <= 3));
   const png = await farmClient.download(job);
   const meta = await sharp(Buffer.from(png)).metadata();
@@ -64,19 +92,35 @@ test('the Job type names exactly the fields the gateway sends and the OpenAPI do
   assert.equal(exhaustive, true);
   const { jobs } = await farmClient.list({ limit: 1 });
   assert.ok(jobs.length === 1);
-  assert.deepEqual(Object.keys(jobs[0]).filter((k) => !(JOB_KEYS as readonly string[]).includes(k)), [], 'the gateway sends fields the client does not type');
-  assert.deepEqual(JOB_KEYS.filter((k) => !(k in jobs[0])), [], 'the client types fields the gateway does not send');
+  assert.deepEqual(
+    Object.keys(jobs[0]).filter((k) => !(JOB_KEYS as readonly string[]).includes(k)),
+    [],
+    'the gateway sends fields the client does not type',
+  );
+  assert.deepEqual(
+    JOB_KEYS.filter((k) => !(k in jobs[0])),
+    [],
+    'the client types fields the gateway does not send',
+  );
   const doc = await (await fetch(`${url}/openapi.json`, { headers: { authorization: `Basic ${btoa(`alice:${USERS.alice}`)}` } })).json();
   const documented = Object.keys(doc.components.schemas.Job.properties ?? {});
-  assert.deepEqual(documented.filter((k) => !(JOB_KEYS as readonly string[]).includes(k)), [], 'OpenAPI documents Job fields the client lacks');
+  assert.deepEqual(
+    documented.filter((k) => !(JOB_KEYS as readonly string[]).includes(k)),
+    [],
+    'OpenAPI documents Job fields the client lacks',
+  );
 });
 
 test('errors: a bad request is a FarmApiError naming the field; an unknown job is 404; cancel ends a queued job', async () => {
   await ready();
-  const failure = async (call: Promise<unknown>) => call.then(() => assert.fail('did not throw'), (e: unknown) => {
-    assert.ok(e instanceof FarmApiError, String(e));
-    return e;
-  });
+  const failure = async (call: Promise<unknown>) =>
+    call.then(
+      () => assert.fail('did not throw'),
+      (e: unknown) => {
+        assert.ok(e instanceof FarmApiError, String(e));
+        return e;
+      },
+    );
   const bad = await failure(farmClient.submit({ ...small, width: 100 }));
   assert.deepEqual([bad.status, bad.field], [422, 'width'], bad.message);
   assert.equal((await failure(farmClient.get('no-such-job'))).status, 404);
@@ -96,8 +140,13 @@ test('a completed-job webhook verifies with verifyWebhook, and a tampered one do
   const received: { body: string; headers: Record<string, string | string[] | undefined> }[] = [];
   const server = createServer((req, res) => {
     let body = '';
-    req.on('data', (c) => { body += c; });
-    req.on('end', () => { received.push({ body, headers: req.headers }); res.writeHead(204).end(); });
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      received.push({ body, headers: req.headers });
+      res.writeHead(204).end();
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
@@ -113,4 +162,3 @@ test('a completed-job webhook verifies with verifyWebhook, and a tampered one do
     server.close();
   }
 });
-

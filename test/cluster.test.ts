@@ -22,16 +22,29 @@ afterAll(async () => {
 });
 
 /** Raw HTTP on a connection of its own (agent: false), so the chooser hands it to the next gateway in turn. */
-function rawRequest(url: string, opts: { method?: string; auth?: string; body?: unknown } = {}): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
+function rawRequest(
+  url: string,
+  opts: { method?: string; auth?: string; body?: unknown } = {},
+): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
   return new Promise((resolve, reject) => {
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-    const req = request(url, {
-      method: opts.method ?? 'GET', agent: false,
-      headers: { ...(opts.auth ? { authorization: opts.auth } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (c) => { text += c; }).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
-    });
+    const req = request(
+      url,
+      {
+        method: opts.method ?? 'GET',
+        agent: false,
+        headers: { ...(opts.auth ? { authorization: opts.auth } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+      },
+      (res) => {
+        let text = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c) => {
+            text += c;
+          })
+          .on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -40,7 +53,9 @@ function rawRequest(url: string, opts: { method?: string; auth?: string; body?: 
 /** The promise's value, or an error once `ms` have passed. */
 async function deadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms); });
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+  });
   try {
     return await Promise.race([promise, late]);
   } finally {
@@ -55,23 +70,40 @@ function sseEvents(text: string): any[] {
   });
 }
 
-const sizes = [[64, 64], [64, 96], [96, 64]] as const;
+const sizes = [
+  [64, 64],
+  [64, 96],
+  [96, 64],
+] as const;
 
 test('a stream of jobs from two users through the chooser: each succeeds once, spread over workers, images from either gateway', async () => {
   const users = { alice: client(cluster.url, 'alice'), bob: client(cluster.url, 'bob') };
-  const submitted = await Promise.all(Array.from({ length: 24 }, async (_, i) => {
-    const user = i % 2 === 0 ? 'alice' : 'bob';
-    const [width, height] = sizes[i % sizes.length];
-    const r = await users[user].post('/v1/jobs', { prompt: `a lighthouse, number ${i}`, width, height, steps: 3 + (i % 4), seed: 500 + i });
-    assert.equal(r.status, 202, JSON.stringify(r.body));
-    return { id: r.body.id as string, user, width, height } as const;
-  }));
+  const submitted = await Promise.all(
+    Array.from({ length: 24 }, async (_, i) => {
+      const user = i % 2 === 0 ? 'alice' : 'bob';
+      const [width, height] = sizes[i % sizes.length];
+      const r = await users[user].post('/v1/jobs', { prompt: `a lighthouse, number ${i}`, width, height, steps: 3 + (i % 4), seed: 500 + i });
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+      return { id: r.body.id as string, user, width, height } as const;
+    }),
+  );
   const done = await Promise.all(submitted.map((s) => users[s.user].waitForJob(s.id)));
-  assert.deepEqual(done.map((j) => j.status), done.map(() => 'succeeded'), done.map((j) => j.error).join('; '));
-  assert.deepEqual(done.map((j) => j.attempts), done.map(() => 1), 'every job ran exactly once');
+  assert.deepEqual(
+    done.map((j) => j.status),
+    done.map(() => 'succeeded'),
+    done.map((j) => j.error).join('; '),
+  );
+  assert.deepEqual(
+    done.map((j) => j.attempts),
+    done.map(() => 1),
+    'every job ran exactly once',
+  );
   const byWorker = new Set(done.map((j) => j.worker_id));
   assert.ok(byWorker.size >= 2, `work spread over ${byWorker.size} worker(s): ${[...byWorker].join(', ')}`);
-  assert.ok(done.every((j) => cluster.workers.some((w) => isWorkerOf(j.worker_id, w))), 'each job ran on one of the cluster\'s workers');
+  assert.ok(
+    done.every((j) => cluster.workers.some((w) => isWorkerOf(j.worker_id, w))),
+    "each job ran on one of the cluster's workers",
+  );
 
   // downloads: through the chooser, and straight from each gateway (results live in the shared S3 bucket)
   for (const [i, s] of submitted.entries()) {
@@ -88,23 +120,34 @@ test('a stream of jobs from two users through the chooser: each succeeds once, s
     assert.ok(direct.body.equals(viaChooser.body), 'both gateways serve the same bytes');
   }
   const handed = [...cluster.chooser.handed.values()];
-  assert.ok(handed.every((n) => n > 0), `the chooser used both gateways: ${handed}`);
+  assert.ok(
+    handed.every((n) => n > 0),
+    `the chooser used both gateways: ${handed}`,
+  );
 
   // each user lists only their own jobs
   const list = async (user: 'alice' | 'bob') => (await users[user].get('/v1/jobs?limit=100')).body;
   const [alices, bobs] = [await list('alice'), await list('bob')];
-  const ids = (user: string) => submitted.filter((s) => s.user === user).map((s) => s.id).sort();
+  const ids = (user: string) =>
+    submitted
+      .filter((s) => s.user === user)
+      .map((s) => s.id)
+      .sort();
   assert.deepEqual(alices.jobs.map((j: any) => j.id).sort(), ids('alice'));
   assert.deepEqual(bobs.jobs.map((j: any) => j.id).sort(), ids('bob'));
   assert.ok(alices.jobs.every((j: any) => j.owner === 'alice') && bobs.jobs.every((j: any) => j.owner === 'bob'));
-  assert.equal((await users.bob.get(`/v1/jobs/${ids('alice')[0]}`)).status, 404, 'another user\'s job is not found');
+  assert.equal((await users.bob.get(`/v1/jobs/${ids('alice')[0]}`)).status, 404, "another user's job is not found");
 });
 
 test('SSE through the chooser on another connection than the submission ends with the terminal event', async () => {
   const alice = client(cluster.url, 'alice');
   const before = new Map(cluster.chooser.handed);
   // two connections of their own, one after the other: round-robin hands them to different gateways
-  const created = await rawRequest(`${cluster.url}/v1/jobs`, { method: 'POST', auth: alice.auth, body: { prompt: 'a river at night', width: 128, height: 128, steps: 20, seed: 77 } });
+  const created = await rawRequest(`${cluster.url}/v1/jobs`, {
+    method: 'POST',
+    auth: alice.auth,
+    body: { prompt: 'a river at night', width: 128, height: 128, steps: 20, seed: 77 },
+  });
   assert.equal(created.status, 202, created.text);
   const job = JSON.parse(created.text);
   const sse = await rawRequest(`${cluster.url}${job.links.events}`, { auth: alice.auth });
@@ -167,11 +210,17 @@ test('SIGTERM to a gateway while clients hammer the chooser: no request fails, i
   await waitFor('more requests after the exit, and every POST made', async () => completed >= atExit + 40 && postsStarted === MAX_POSTS, 60_000);
   stopping = true;
   await Promise.all(loops);
-  console.log(`${completed} requests, statuses ${JSON.stringify([...statuses])}; connections to the leaving gateway ${handedAtSignal} before the signal, `
-    + `${cluster.chooser.handed.get(leaving.port)! - handedAtSignal} after; refused ${cluster.chooser.refused.get(leaving.port)}; in rotation now ${cluster.chooser.healthy()}`);
+  console.log(
+    `${completed} requests, statuses ${JSON.stringify([...statuses])}; connections to the leaving gateway ${handedAtSignal} before the signal, ` +
+      `${cluster.chooser.handed.get(leaving.port)! - handedAtSignal} after; refused ${cluster.chooser.refused.get(leaving.port)}; in rotation now ${cluster.chooser.healthy()}`,
+  );
 
   assert.deepEqual(failures, [], `${failures.length} of ${completed} requests failed`);
-  assert.deepEqual([...statuses.keys()].filter((s) => s !== 200 && s !== 202), [], `statuses: ${JSON.stringify([...statuses])}`);
+  assert.deepEqual(
+    [...statuses.keys()].filter((s) => s !== 200 && s !== 202),
+    [],
+    `statuses: ${JSON.stringify([...statuses])}`,
+  );
   assert.equal(code, 0, 'the gateway exited cleanly');
   await assert.rejects(fetch(`${leaving.url}/healthz`), 'the stopped gateway no longer listens');
   assert.equal((await fetch(`${staying.url}/readyz`)).status, 200, 'the remaining gateway is ready');
@@ -183,7 +232,10 @@ test('SIGTERM to a gateway while clients hammer the chooser: no request fails, i
   // nothing accepted was lost or run twice
   const ends = await Promise.all(posted.map((p) => users[p.user].waitForJob(p.id)));
   assert.equal(posted.length, MAX_POSTS, 'every POST was accepted');
-  assert.deepEqual(ends.map((j) => [j.status, j.attempts]), ends.map(() => ['succeeded', 1]));
+  assert.deepEqual(
+    ends.map((j) => [j.status, j.attempts]),
+    ends.map(() => ['succeeded', 1]),
+  );
 });
 
 test('SIGTERM to a worker running a batch: it finishes the batch and exits 0; every job succeeds once', async () => {
@@ -206,13 +258,22 @@ test('SIGTERM to a worker running a batch: it finishes the batch and exits 0; ev
   const { worker } = running;
   // what that worker has in hand at the signal: the batch it finishes before exiting
   const inHand = (await alice.get('/v1/jobs?limit=100')).body.jobs
-    .filter((j: any) => ids.includes(j.id) && j.status === 'running' && j.worker_id === running.job.worker_id).map((j: any) => j.id);
+    .filter((j: any) => ids.includes(j.id) && j.status === 'running' && j.worker_id === running.job.worker_id)
+    .map((j: any) => j.id);
   const code = await deadline(worker.kill('SIGTERM'), 60_000, 'the worker to exit');
   console.log(`worker ${running.job.worker_id} had ${inHand.length} job(s) running at the signal`);
   assert.equal(code, 0, 'the worker exited cleanly');
   const ends = await Promise.all(ids.map((id) => alice.waitForJob(id, undefined, 180_000)));
-  assert.deepEqual(ends.map((j) => j.status), ids.map(() => 'succeeded'), ends.map((j) => j.error).join('; '));
-  assert.deepEqual(ends.map((j) => j.attempts), ids.map(() => 1), 'no job ran twice');
+  assert.deepEqual(
+    ends.map((j) => j.status),
+    ids.map(() => 'succeeded'),
+    ends.map((j) => j.error).join('; '),
+  );
+  assert.deepEqual(
+    ends.map((j) => j.attempts),
+    ids.map(() => 1),
+    'no job ran twice',
+  );
   for (const id of [running.job.id, ...inHand]) {
     assert.equal(ends[ids.indexOf(id)].worker_id, running.job.worker_id, `job ${id} was finished by the worker that had it`);
   }

@@ -19,7 +19,18 @@ beforeAll(async () => {
   redis = await startRedis();
   s3 = await startS3Server();
   const { modelsDir } = await ensureTinyModel();
-  farm = farmEnv({ redisUrl: redis.url, modelsDir, storage: { STORAGE: 's3', S3_ENDPOINT: s3.endpoint, S3_BUCKET: s3.bucket, S3_FORCE_PATH_STYLE: 'true', S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' } });
+  farm = farmEnv({
+    redisUrl: redis.url,
+    modelsDir,
+    storage: {
+      STORAGE: 's3',
+      S3_ENDPOINT: s3.endpoint,
+      S3_BUCKET: s3.bucket,
+      S3_FORCE_PATH_STYLE: 'true',
+      S3_ACCESS_KEY_ID: 'S3RVER',
+      S3_SECRET_ACCESS_KEY: 'S3RVER',
+    },
+  });
   gateway = await startGatewayProcess(farm);
 });
 afterAll(async () => {
@@ -86,7 +97,10 @@ test('submit, poll, fetch the image; SSE shows progress then success; other user
     if (data) events.push(JSON.parse(data.slice(6)));
   }
   assert.equal(events.at(-1).status, 'succeeded');
-  assert.ok(events.some((e) => e.status === 'running' && e.progress?.step > 0 && e.progress.step < 24), 'a running event with step k of n');
+  assert.ok(
+    events.some((e) => e.status === 'running' && e.progress?.step > 0 && e.progress.step < 24),
+    'a running event with step k of n',
+  );
   const done = (await alice.get(`/v1/jobs/${created.body.id}`)).body;
   assert.equal(done.output.images.length, 1);
   assert.ok(done.metrics.total_seconds >= done.metrics.run_seconds);
@@ -103,18 +117,36 @@ test('submit, poll, fetch the image; SSE shows progress then success; other user
 });
 
 /** The `data` of each `event: status` block of an SSE body. */
-const statusEvents = (text: string) => text.split('\n\n').filter((b) => b.startsWith('event: status')).map((b) => JSON.parse(b.split('\n').find((l) => l.startsWith('data: '))!.slice(6)));
+const statusEvents = (text: string) =>
+  text
+    .split('\n\n')
+    .filter((b) => b.startsWith('event: status'))
+    .map((b) =>
+      JSON.parse(
+        b
+          .split('\n')
+          .find((l) => l.startsWith('data: '))!
+          .slice(6),
+      ),
+    );
 
-test('submit and stream: one POST answers with the job\'s events, from queued to succeeded; bad input is a 422 and queues nothing', async () => {
+test("submit and stream: one POST answers with the job's events, from queued to succeeded; bad input is a 422 and queues nothing", async () => {
   const alice = client(gateway.url);
-  const res = await fetch(`${gateway.url}/v1/jobs/stream`, { method: 'POST', headers: { authorization: alice.auth, 'content-type': 'application/json' }, body: JSON.stringify({ ...job, seed: 21 }) });
+  const res = await fetch(`${gateway.url}/v1/jobs/stream`, {
+    method: 'POST',
+    headers: { authorization: alice.auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ ...job, seed: 21 }),
+  });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('content-type'), 'text/event-stream');
   const events = statusEvents(await res.text());
   assert.equal(events[0].status, 'queued');
   assert.equal(res.headers.get('location'), `/v1/jobs/${events[0].id}`);
   assert.equal(events.at(-1).status, 'succeeded');
-  assert.ok(events.every((e) => e.id === events[0].id), 'one job');
+  assert.ok(
+    events.every((e) => e.id === events[0].id),
+    'one job',
+  );
   assert.deepEqual((await alice.get(`/v1/jobs/${events[0].id}`)).body.output.images, events.at(-1).output.images);
   const before = (await alice.get('/v1/jobs')).body.total;
   const bad = await alice.post('/v1/jobs/stream', { ...job, steps: 0 });
@@ -141,7 +173,9 @@ test('webhooks are signed per Standard Webhooks and retried after a 500', async 
   let failNext = true;
   const server = createServer((req, res) => {
     let body = '';
-    req.on('data', (c) => { body += c; });
+    req.on('data', (c) => {
+      body += c;
+    });
     req.on('end', () => {
       const status = failNext ? 500 : 204;
       failNext = false;
@@ -159,7 +193,11 @@ test('webhooks are signed per Standard Webhooks and retried after a 500', async 
   const polled = (await alice.get(`/v1/jobs/${created.body.id}`)).body;
   assert.match(polled.output.images[0], /^\/v1\/images\//);
   for (const r of received) {
-    const payload = verifier.verify(r.body, { 'webhook-id': r.headers['webhook-id'], 'webhook-timestamp': r.headers['webhook-timestamp'], 'webhook-signature': r.headers['webhook-signature'] }) as any;
+    const payload = verifier.verify(r.body, {
+      'webhook-id': r.headers['webhook-id'],
+      'webhook-timestamp': r.headers['webhook-timestamp'],
+      'webhook-signature': r.headers['webhook-signature'],
+    }) as any;
     assert.equal(payload.type, 'job.succeeded');
     assert.equal(payload.data.id, created.body.id);
     assert.deepEqual(payload.data.output.images, polled.output.images, 'the webhook shows the image URLs GET shows');
@@ -167,14 +205,30 @@ test('webhooks are signed per Standard Webhooks and retried after a 500', async 
   }
   assert.equal(received[0].status, 500);
   assert.equal(received.length, 2);
-  assert.throws(() => verifier.verify(received[0].body.replace('succeeded', 'failed'), { 'webhook-id': received[0].headers['webhook-id'], 'webhook-timestamp': received[0].headers['webhook-timestamp'], 'webhook-signature': received[0].headers['webhook-signature'] }));
-  const deliveries = await waitFor('recorded deliveries', async () => { const j = (await alice.get(`/v1/jobs/${created.body.id}`)).body; return j.deliveries.length === 2 ? j.deliveries : null; });
-  assert.deepEqual(deliveries.map((d: any) => [d.status, d.ok]), [[500, false], [204, true]]);
+  assert.throws(() =>
+    verifier.verify(received[0].body.replace('succeeded', 'failed'), {
+      'webhook-id': received[0].headers['webhook-id'],
+      'webhook-timestamp': received[0].headers['webhook-timestamp'],
+      'webhook-signature': received[0].headers['webhook-signature'],
+    }),
+  );
+  const deliveries = await waitFor('recorded deliveries', async () => {
+    const j = (await alice.get(`/v1/jobs/${created.body.id}`)).body;
+    return j.deliveries.length === 2 ? j.deliveries : null;
+  });
+  assert.deepEqual(
+    deliveries.map((d: any) => [d.status, d.ok]),
+    [
+      [500, false],
+      [204, true],
+    ],
+  );
 });
 
 test('metrics in Prometheus format', async () => {
   const r = await client(gateway.url).get('/metrics');
   const text = r.body.toString();
-  for (const name of ['farm_queue_jobs', 'farm_workers_live', 'farm_jobs_submitted_total', 'process_cpu_user_seconds_total', 'nodejs_eventloop_lag_seconds']) assert.ok(text.includes(name), name);
+  for (const name of ['farm_queue_jobs', 'farm_workers_live', 'farm_jobs_submitted_total', 'process_cpu_user_seconds_total', 'nodejs_eventloop_lag_seconds'])
+    assert.ok(text.includes(name), name);
   assert.match(text, /farm_workers_live 1/);
 });

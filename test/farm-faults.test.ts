@@ -23,7 +23,10 @@ test('two workers share 20 jobs; every job succeeds once', async () => {
   const ids: string[] = [];
   for (let i = 0; i < 20; i++) ids.push((await alice.post('/v1/jobs', { ...small, seed: i, steps: 4 + (i % 3) })).body.id);
   const done = await Promise.all(ids.map((id) => alice.waitForJob(id)));
-  assert.ok(done.every((j) => j.status === 'succeeded'), JSON.stringify(done.map((j) => j.status)));
+  assert.ok(
+    done.every((j) => j.status === 'succeeded'),
+    JSON.stringify(done.map((j) => j.status)),
+  );
   const byWorker = new Set(done.map((j) => j.worker_id));
   assert.equal(byWorker.size, 2, 'both workers did work');
   assert.ok(done.every((j) => j.attempts === 1));
@@ -66,7 +69,10 @@ test('Redis killed and restarted under load: 503 while down, every accepted job 
   assert.match(during.body.error.message, /Redis/);
   await fx.redis.restart();
   const done = await Promise.all(ids.map((id) => alice.waitForJob(id, undefined, 120_000)));
-  assert.deepEqual(done.map((j) => j.status), ids.map(() => 'succeeded'));
+  assert.deepEqual(
+    done.map((j) => j.status),
+    ids.map(() => 'succeeded'),
+  );
   const after = await alice.post('/v1/jobs', small);
   assert.equal(after.status, 202);
 });

@@ -7,7 +7,6 @@ import { farmEnv, startGatewayProcess, client, farmFixture } from './helpers/far
 const fx = farmFixture();
 const small = { prompt: 'a quiet bay', width: 64, height: 64, steps: 3 };
 
-
 async function gateways(count: number, env: Record<string, string>) {
   const farm = farmEnv({ redisUrl: fx.redis.url, modelsDir: fx.modelsDir, env });
   const started = await Promise.all(Array.from({ length: count }, () => startGatewayProcess(farm)));

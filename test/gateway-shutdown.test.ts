@@ -12,8 +12,15 @@ function rawGet(url: string): Promise<{ status: number; connection: string | und
   return new Promise((resolve, reject) => {
     request(url, { agent: false }, (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (c) => { body += c; }).on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, body }));
-    }).on('error', reject).end();
+      res
+        .setEncoding('utf8')
+        .on('data', (c) => {
+          body += c;
+        })
+        .on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, body }));
+    })
+      .on('error', reject)
+      .end();
   });
 }
 
@@ -26,7 +33,8 @@ test('SIGTERM under load: drain, in-flight A1111 call finishes, SSE ends with re
   const alice = client(gateway.url);
 
   const long = fetch(`${gateway.url}/sdapi/v1/txt2img`, {
-    method: 'POST', headers: { authorization: alice.auth, 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { authorization: alice.auth, 'content-type': 'application/json' },
     body: JSON.stringify({ prompt: 'a long exposure of a river', width: 128, height: 128, steps: 40 }),
   });
   const running = await waitFor('the A1111 job running', async () => {
@@ -39,10 +47,14 @@ test('SIGTERM under load: drain, in-flight A1111 call finishes, SSE ends with re
   const stream = events.text();
 
   const exited = gateway.kill('SIGTERM');
-  const draining = await waitFor('/readyz to report the drain', async () => {
-    const r = await rawGet(`${gateway.url}/readyz`);
-    return r.status === 503 && /shutting down/.test(r.body) ? r : null;
-  }, 2000);
+  const draining = await waitFor(
+    '/readyz to report the drain',
+    async () => {
+      const r = await rawGet(`${gateway.url}/readyz`);
+      return r.status === 503 && /shutting down/.test(r.body) ? r : null;
+    },
+    2000,
+  );
   assert.equal(draining.connection, 'close', 'responses during the drain close their connection');
   const stillServing = await alice.get(`/v1/jobs/${running.id}`);
   assert.equal(stillServing.status, 200, 'the gateway still answers while draining');

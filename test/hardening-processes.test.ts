@@ -18,9 +18,15 @@ test('Redis gone: POST /v1/jobs and A1111 calls answer 503 naming Redis; SIGTERM
   const alice = client(gateway.url);
   assert.equal((await alice.get('/v1/jobs')).status, 200, 'the gateway has talked to Redis');
   await fx.redis.kill();
-  for (const [path, body] of [['/v1/jobs', { prompt: 'x', width: 64, height: 64, steps: 2 }], ['/sdapi/v1/txt2img', { prompt: 'x', width: 64, height: 64, steps: 2 }]] as const) {
+  for (const [path, body] of [
+    ['/v1/jobs', { prompt: 'x', width: 64, height: 64, steps: 2 }],
+    ['/sdapi/v1/txt2img', { prompt: 'x', width: 64, height: 64, steps: 2 }],
+  ] as const) {
     const res = await fetch(`${gateway.url}${path}`, {
-      method: 'POST', headers: { authorization: alice.auth, 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(20_000),
+      method: 'POST',
+      headers: { authorization: alice.auth, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(20_000),
     });
     assert.equal(res.status, 503, path);
     assert.match(JSON.stringify(await res.json()), /Redis/, path);
@@ -31,10 +37,16 @@ test('Redis gone: POST /v1/jobs and A1111 calls answer 503 naming Redis; SIGTERM
 
 test('a worker whose MODELS_DIR is empty warns that it can run nothing', async () => {
   const farm = farmEnv({ redisUrl: fx.redis.url, modelsDir: mkdtempSync(join(tmpdir(), 'no-models-')), env: { LOG_LEVEL: 'info' } });
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/worker/src/bin.ts')], { cwd: root, env: farm.env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/worker/src/bin.ts')], {
+    cwd: root,
+    env: farm.env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   let output = '';
-  child.stdout!.on('data', (d) => { output += d; });
+  child.stdout!.on('data', (d) => {
+    output += d;
+  });
   const line = await waitFor('the worker to report in', async () => output.split('\n').find((l) => /worker ready/.test(l)));
   const entry = JSON.parse(line) as { level: number; msg: string };
   assert.equal(entry.level, 40, 'logged as a warning');

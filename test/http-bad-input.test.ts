@@ -13,7 +13,9 @@ let gateway: Proc & { url: string };
 beforeAll(async () => {
   redis = await startRedis();
   const { modelsDir } = await ensureTinyModel();
-  gateway = await startGatewayProcess(farmEnv({ redisUrl: redis.url, modelsDir, env: { BODY_LIMIT: '1mb', WEBHOOK_ALLOW_PRIVATE: 'false', WEBHOOK_ALLOWED_HOSTS: 'hooks.localhost' } }));
+  gateway = await startGatewayProcess(
+    farmEnv({ redisUrl: redis.url, modelsDir, env: { BODY_LIMIT: '1mb', WEBHOOK_ALLOW_PRIVATE: 'false', WEBHOOK_ALLOWED_HOSTS: 'hooks.localhost' } }),
+  );
 });
 afterAll(async () => {
   await gateway?.kill('SIGKILL');
@@ -42,15 +44,24 @@ function decompressionBomb(): Buffer {
   ihdr.writeUInt32BE(40_000, 0);
   ihdr.writeUInt32BE(40_000, 4);
   ihdr.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(40_001 * 3 * 4))), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.alloc(40_001 * 3 * 4))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 const ok = { prompt: 'a cat', width: 64, height: 64, steps: 3 };
 type Case = [name: string, body: unknown, status: number, message: RegExp];
 
 async function cases(): Promise<{ native: Case[]; a1111: Case[]; a1111Img2img: Case[] }> {
-  const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 200, g: 30, b: 30 } } }).png().toBuffer();
-  const noisy = await sharp(Buffer.from(Array.from({ length: 64 * 64 * 3 }, (_, i) => (i * 37) % 256)), { raw: { width: 64, height: 64, channels: 3 } }).png().toBuffer();
+  const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 200, g: 30, b: 30 } } })
+    .png()
+    .toBuffer();
+  const noisy = await sharp(Buffer.from(Array.from({ length: 64 * 64 * 3 }, (_, i) => (i * 37) % 256)), { raw: { width: 64, height: 64, channels: 3 } })
+    .png()
+    .toBuffer();
   const images = {
     notBase64: '%%%not base64%%%',
     notAnImage: Buffer.from('just some text, not pixels').toString('base64'),
@@ -105,7 +116,8 @@ async function cases(): Promise<{ native: Case[]; a1111: Case[]; a1111Img2img: C
     ['truncated PNG', { ...ok, init_images: [images.truncated] }, 422, /init_images\[0\] could not be decoded/],
     ['decompression bomb', { ...ok, init_images: [images.bomb] }, 422, /40000x40000/],
   ];
-  const withInit = (c: Case): Case => (typeof c[1] === 'object' && !('init_images' in (c[1] as object)) ? [c[0], { init_images: [png.toString('base64')], ...(c[1] as object) }, c[2], c[3]] : c);
+  const withInit = (c: Case): Case =>
+    typeof c[1] === 'object' && !('init_images' in (c[1] as object)) ? [c[0], { init_images: [png.toString('base64')], ...(c[1] as object) }, c[2], c[3]] : c;
   return { native, a1111, a1111Img2img: a1111.map(withInit) };
 }
 
@@ -119,7 +131,11 @@ test('bad input on /v1/jobs and /sdapi/v1/*2img: 4xx naming the problem, nothing
   const alice = client(gateway.url);
   const { native, a1111, a1111Img2img } = await cases();
   const queuedBefore = (await alice.get('/v1/jobs')).body.total;
-  const runs: [string, Case[]][] = [['/v1/jobs', native], ['/sdapi/v1/txt2img', a1111.filter((c) => !/init image|PNG|bomb/.test(c[0]))], ['/sdapi/v1/img2img', a1111Img2img]];
+  const runs: [string, Case[]][] = [
+    ['/v1/jobs', native],
+    ['/sdapi/v1/txt2img', a1111.filter((c) => !/init image|PNG|bomb/.test(c[0]))],
+    ['/sdapi/v1/img2img', a1111Img2img],
+  ];
   for (const [path, table] of runs) {
     for (const [name, body, status, message] of table) {
       const res = await alice.post(path, body);

@@ -14,14 +14,15 @@ function k8sDocs(): Doc[] {
   const dir = join(root, 'infra/k8s');
   return readdirSync(dir)
     .filter((f) => f.endsWith('.yaml'))
-    .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => {
-      assert.equal(d.errors.length, 0, `${f}: ${d.errors.map((e) => e.message).join('; ')}`);
-      return d.toJS() as Doc;
-    }));
+    .flatMap((f) =>
+      parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => {
+        assert.equal(d.errors.length, 0, `${f}: ${d.errors.map((e) => e.message).join('; ')}`);
+        return d.toJS() as Doc;
+      }),
+    );
 }
 
-const labelsMatch = (selector: Record<string, string>, labels: Record<string, string>) =>
-  Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+const labelsMatch = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
 /** A Dockerfile's last stage runs an existing entry point with tsx as an unprivileged user; every install goes
  *  through scripts/prod-install.mjs (what test/prod-install.test.ts runs), never `npm ci` under NODE_ENV=production
@@ -88,27 +89,41 @@ test('k8s: every object is well-formed and every reference resolves', () => {
       }
     }
     for (const v of w.spec.template.spec.volumes ?? []) {
-      if (v.persistentVolumeClaim) assert.ok(names('PersistentVolumeClaim').has(v.persistentVolumeClaim.claimName), `missing PVC ${v.persistentVolumeClaim.claimName}`);
+      if (v.persistentVolumeClaim)
+        assert.ok(names('PersistentVolumeClaim').has(v.persistentVolumeClaim.claimName), `missing PVC ${v.persistentVolumeClaim.claimName}`);
     }
   }
   for (const s of byKind('Service')) {
-    assert.ok(workloads.some((w) => labelsMatch(s.spec.selector, w.spec.template.metadata.labels)), `Service ${s.metadata.name} selects nothing`);
+    assert.ok(
+      workloads.some((w) => labelsMatch(s.spec.selector, w.spec.template.metadata.labels)),
+      `Service ${s.metadata.name} selects nothing`,
+    );
   }
   // Prometheus Operator monitors: what the KEDA prometheus trigger and the dashboards read
   for (const sm of byKind('ServiceMonitor')) {
     const services = byKind('Service').filter((svc) => labelsMatch(sm.spec.selector.matchLabels, svc.metadata.labels ?? {}));
     assert.ok(services.length > 0, `ServiceMonitor ${sm.metadata.name} selects no Service`);
     for (const ep of sm.spec.endpoints) {
-      assert.ok(services.some((svc) => svc.spec.ports.some((port: Doc) => port.name === ep.port)), `ServiceMonitor ${sm.metadata.name} port ${ep.port}`);
+      assert.ok(
+        services.some((svc) => svc.spec.ports.some((port: Doc) => port.name === ep.port)),
+        `ServiceMonitor ${sm.metadata.name} port ${ep.port}`,
+      );
       const cred = ep.authorization?.credentials;
-      if (cred) assert.ok(byKind('Secret').some((sec) => sec.metadata.name === cred.name && cred.key in (sec.stringData ?? sec.data ?? {})), `missing secret key ${cred.name}/${cred.key}`);
+      if (cred)
+        assert.ok(
+          byKind('Secret').some((sec) => sec.metadata.name === cred.name && cred.key in (sec.stringData ?? sec.data ?? {})),
+          `missing secret key ${cred.name}/${cred.key}`,
+        );
     }
   }
   for (const pm of byKind('PodMonitor')) {
     const pods = workloads.filter((w) => labelsMatch(pm.spec.selector.matchLabels, w.spec.template.metadata.labels));
     assert.ok(pods.length > 0, `PodMonitor ${pm.metadata.name} selects no pods`);
     for (const ep of pm.spec.podMetricsEndpoints) {
-      assert.ok(pods.some((w) => w.spec.template.spec.containers.some((c: Doc) => (c.ports ?? []).some((port: Doc) => port.name === ep.port))), `PodMonitor ${pm.metadata.name} port ${ep.port}`);
+      assert.ok(
+        pods.some((w) => w.spec.template.spec.containers.some((c: Doc) => (c.ports ?? []).some((port: Doc) => port.name === ep.port))),
+        `PodMonitor ${pm.metadata.name} port ${ep.port}`,
+      );
     }
   }
   assert.ok(byKind('ServiceMonitor').length > 0 && byKind('PodMonitor').length > 0, 'gateways and workers are scraped');
@@ -120,13 +135,17 @@ test('k8s: every object is well-formed and every reference resolves', () => {
     }
   }
   for (const p of byKind('PodDisruptionBudget')) {
-    assert.ok(workloads.some((w) => labelsMatch(p.spec.selector.matchLabels, w.spec.template.metadata.labels)), `PDB ${p.metadata.name} selects nothing`);
+    assert.ok(
+      workloads.some((w) => labelsMatch(p.spec.selector.matchLabels, w.spec.template.metadata.labels)),
+      `PDB ${p.metadata.name} selects nothing`,
+    );
   }
   for (const ing of byKind('Ingress')) {
     assert.ok(ing.spec.tls?.length > 0, 'Ingress must terminate TLS');
-    for (const rule of ing.spec.rules) for (const path of rule.http.paths) {
-      assert.ok(names('Service').has(path.backend.service.name), `Ingress backend ${path.backend.service.name}`);
-    }
+    for (const rule of ing.spec.rules)
+      for (const path of rule.http.paths) {
+        assert.ok(names('Service').has(path.backend.service.name), `Ingress backend ${path.backend.service.name}`);
+      }
   }
   // GPU workers: one deployment per model (WORKER_MODELS), each scaled by its own ScaledObject on that model's queue
   const workers = byKind('Deployment').filter((d) => d.spec.template.metadata.labels.app === 'worker');
@@ -145,7 +164,11 @@ test('k8s: every object is well-formed and every reference resolves', () => {
     const redis = so[0].spec.triggers.find((t: any) => t.type === 'redis');
     assert.equal(redis?.metadata.listName, `${keys.prefix}:${keys.renderQueue(model)}:wait`, `${model}: scaled on its own BullMQ wait list`);
     const prometheus = so[0].spec.triggers.find((t: any) => t.type === 'prometheus');
-    assert.equal(prometheus?.metadata.query, `max(farm_queue_jobs_by_model{model="${model}",state="waiting"})`, 'prioritized jobs count too, through the gateways\' per-model waiting gauge');
+    assert.equal(
+      prometheus?.metadata.query,
+      `max(farm_queue_jobs_by_model{model="${model}",state="waiting"})`,
+      "prioritized jobs count too, through the gateways' per-model waiting gauge",
+    );
   }
   assert.equal(models.size, workers.length, 'each model has its own deployment');
 });

@@ -23,7 +23,10 @@ function fixUpsamplingToScales(unetPath: string): number {
   model.graph!.initializer!.push(onnx.TensorProto.create({ name: scales, dims: [4], dataType: onnx.TensorProto.DataType.FLOAT, floatData: [1, 1, 2, 2] }));
   let changed = 0;
   for (const node of model.graph!.node!) {
-    if (node.opType === 'Resize' && node.input![3]) { node.input = [node.input![0], '', scales]; changed++; }
+    if (node.opType === 'Resize' && node.input![3]) {
+      node.input = [node.input![0], '', scales];
+      changed++;
+    }
   }
   writeFileSync(unetPath, onnx.ModelProto.encode(model).finish());
   return changed;
@@ -31,21 +34,22 @@ function fixUpsamplingToScales(unetPath: string): number {
 
 // farmFixture's own `before` has to have run first: set up lazily from the first test
 let started: Promise<void> | undefined;
-const ready = () => (started ??= (async () => {
-  const modelsDir = mkdtempSync(join(tmpdir(), 'sizes-models-'));
-  await generateModel({ preset: 'tiny', outDir: join(modelsDir, 'tiny'), seed: 1, controlnet: false });
-  await generateModel({ preset: 'tiny', outDir: join(modelsDir, 'tiny-fixed'), seed: 1, controlnet: false });
-  assert.equal(fixUpsamplingToScales(join(modelsDir, 'tiny-fixed/unet/model.onnx')), 1, 'the tiny UNet has one upsampler');
-  // the same export without hidden_states outputs on its text encoder
-  const te = join(modelsDir, 'tiny-fixed/text_encoder/model.onnx');
-  const model = onnx.ModelProto.decode(readFileSync(te));
-  model.graph!.output = model.graph!.output!.filter((o) => !o.name!.startsWith('hidden_states.'));
-  writeFileSync(te, onnx.ModelProto.encode(model).finish());
-  const farm = farmEnv({ redisUrl: fx.redis.url, modelsDir });
-  gateway = await startGatewayProcess(farm);
-  fx.procs.push(gateway, startWorkerProcess(farm));
-  await waitForWorkers(gateway.url);
-})());
+const ready = () =>
+  (started ??= (async () => {
+    const modelsDir = mkdtempSync(join(tmpdir(), 'sizes-models-'));
+    await generateModel({ preset: 'tiny', outDir: join(modelsDir, 'tiny'), seed: 1, controlnet: false });
+    await generateModel({ preset: 'tiny', outDir: join(modelsDir, 'tiny-fixed'), seed: 1, controlnet: false });
+    assert.equal(fixUpsamplingToScales(join(modelsDir, 'tiny-fixed/unet/model.onnx')), 1, 'the tiny UNet has one upsampler');
+    // the same export without hidden_states outputs on its text encoder
+    const te = join(modelsDir, 'tiny-fixed/text_encoder/model.onnx');
+    const model = onnx.ModelProto.decode(readFileSync(te));
+    model.graph!.output = model.graph!.output!.filter((o) => !o.name!.startsWith('hidden_states.'));
+    writeFileSync(te, onnx.ModelProto.encode(model).finish());
+    const farm = farmEnv({ redisUrl: fx.redis.url, modelsDir });
+    gateway = await startGatewayProcess(farm);
+    fx.procs.push(gateway, startWorkerProcess(farm));
+    await waitForWorkers(gateway.url);
+  })());
 
 test('72x104 renders on a generated model through /sdapi/v1 and the native API', async () => {
   await ready();
@@ -73,12 +77,22 @@ test('a fixed-2x export: 72x104 is a 422 at the gateway naming the model, 80x112
 test('clip skip: CLIP_stop_at_last_layers 2 renders with "Clip skip: 2"; on an export without hidden states it is a 422', async () => {
   await ready();
   const alice = client(gateway.url);
-  const two = await alice.post('/sdapi/v1/txt2img', { ...small, width: 64, height: 64, override_settings: { sd_model_checkpoint: 'tiny', CLIP_stop_at_last_layers: 2 } });
+  const two = await alice.post('/sdapi/v1/txt2img', {
+    ...small,
+    width: 64,
+    height: 64,
+    override_settings: { sd_model_checkpoint: 'tiny', CLIP_stop_at_last_layers: 2 },
+  });
   assert.equal(two.status, 200);
   const info = JSON.parse(two.body.info);
   assert.equal(info.clip_skip, 2);
   assert.match(info.infotexts[0], /Clip skip: 2/);
-  const refused = await alice.post('/sdapi/v1/txt2img', { ...small, width: 64, height: 64, override_settings: { sd_model_checkpoint: 'tiny-fixed', CLIP_stop_at_last_layers: 2 } });
+  const refused = await alice.post('/sdapi/v1/txt2img', {
+    ...small,
+    width: 64,
+    height: 64,
+    override_settings: { sd_model_checkpoint: 'tiny-fixed', CLIP_stop_at_last_layers: 2 },
+  });
   assert.equal(refused.status, 422);
   assert.deepEqual(refused.body.detail[0].loc, ['body', 'override_settings', 'CLIP_stop_at_last_layers']);
   assert.match(refused.body.detail[0].msg, /model "tiny-fixed".*output_hidden_states=True/);

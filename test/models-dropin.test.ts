@@ -54,7 +54,7 @@ function withoutText(png: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 
-test('the web page\'s list (/v1/models) and /sdapi/v1/sd-models show the dropped-in models; the pickle is not among them', async () => {
+test("the web page's list (/v1/models) and /sdapi/v1/sd-models show the dropped-in models; the pickle is not among them", async () => {
   const alice = client(gateway.url);
   const expected = ['civitai-style', 'hub-style', 'taiyi-zh', 'tiny', 'tiny-taiyi'];
   assert.deepEqual((await alice.get('/v1/models')).body.models, expected);
@@ -66,9 +66,17 @@ test('the web page\'s list (/v1/models) and /sdapi/v1/sd-models show the dropped
 
 test('an LDM .safetensors picked by override_settings.sd_model_checkpoint renders the pixels of the model it came from', async () => {
   const alice = client(gateway.url);
-  const original = await alice.post('/sdapi/v1/txt2img', { ...small, prompt: 'a lighthouse, (sunset:1.2)', override_settings: { sd_model_checkpoint: 'tiny' } });
+  const original = await alice.post('/sdapi/v1/txt2img', {
+    ...small,
+    prompt: 'a lighthouse, (sunset:1.2)',
+    override_settings: { sd_model_checkpoint: 'tiny' },
+  });
   assert.equal(original.status, 200, JSON.stringify(original.body));
-  const dropped = await alice.post('/sdapi/v1/txt2img', { ...small, prompt: 'a lighthouse, (sunset:1.2)', override_settings: { sd_model_checkpoint: 'civitai-style.safetensors' } });
+  const dropped = await alice.post('/sdapi/v1/txt2img', {
+    ...small,
+    prompt: 'a lighthouse, (sunset:1.2)',
+    override_settings: { sd_model_checkpoint: 'civitai-style.safetensors' },
+  });
   assert.equal(dropped.status, 200, JSON.stringify(dropped.body));
   assert.equal(JSON.parse(dropped.body.info).sd_model_name, 'civitai-style');
   assert.ok((await pixels(dropped.body.images[0])).equals(await pixels(original.body.images[0])), 'same pixels');

@@ -10,15 +10,26 @@ import { documentedRoutes, openApiDocument } from '../packages/gateway/src/opena
 
 const redis = await startRedis({ appendonly: false });
 const { modelsDir } = await ensureTinyModel();
-const gateway = await startGateway(loadConfig({
-  REDIS_URL: redis.url, PORT: '0', QUEUE_PREFIX: 'openapi', MODELS_DIR: modelsDir, AUTH_DISABLED: 'true', LOG_LEVEL: 'silent', SHUTDOWN_DRAIN_MS: '0',
-}));
+const gateway = await startGateway(
+  loadConfig({
+    REDIS_URL: redis.url,
+    PORT: '0',
+    QUEUE_PREFIX: 'openapi',
+    MODELS_DIR: modelsDir,
+    AUTH_DISABLED: 'true',
+    LOG_LEVEL: 'silent',
+    SHUTDOWN_DRAIN_MS: '0',
+  }),
+);
 afterAll(async () => {
   await gateway.close();
   await redis.stop();
 });
 
-interface Layer { route?: { path: string | string[]; methods: Record<string, boolean> }; handle?: { stack?: Layer[] } }
+interface Layer {
+  route?: { path: string | string[]; methods: Record<string, boolean> };
+  handle?: { stack?: Layer[] };
+}
 
 /** Every method + path the express app routes (express 5: app.router.stack, routers nested at '/'). */
 function appRoutes(): { method: string; path: string }[] {

@@ -35,10 +35,18 @@ export function importedPackages(text: string): string[] {
 
 test('importedPackages reads value imports and ignores relative, builtin and type-only ones', () => {
   const text = [
-    "import { a } from 'express';", "import type { B } from 'bullmq';", "import * as ort from 'onnxruntime-node';",
-    "import sharp from 'sharp';", "import { c } from '@farm/core';", "import { d } from '@aws-sdk/client-s3/dist';",
-    "import { e } from './local';", "import { f } from 'node:fs';", "import { g } from 'path';",
-    "export { h } from 'zod';", "const m = await import('pino');", "import 'tsx';",
+    "import { a } from 'express';",
+    "import type { B } from 'bullmq';",
+    "import * as ort from 'onnxruntime-node';",
+    "import sharp from 'sharp';",
+    "import { c } from '@farm/core';",
+    "import { d } from '@aws-sdk/client-s3/dist';",
+    "import { e } from './local';",
+    "import { f } from 'node:fs';",
+    "import { g } from 'path';",
+    "export { h } from 'zod';",
+    "const m = await import('pino');",
+    "import 'tsx';",
   ].join('\n');
   assert.deepEqual(importedPackages(text).sort(), ['@aws-sdk/client-s3', '@farm/core', 'express', 'onnxruntime-node', 'pino', 'sharp', 'tsx', 'zod']);
 });

@@ -17,7 +17,8 @@ const fixture = farmFixture();
 function prodInstall(role: 'gateway' | 'worker'): string {
   const dest = mkdtempSync(join(tmpdir(), `farm-prod-${role}-`));
   const r = spawnSync(process.execPath, [join(root, 'scripts/prod-install.mjs'), role, dest, '--offline'], {
-    encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' },
+    encoding: 'utf8',
+    env: { ...process.env, npm_config_loglevel: 'error' },
   });
   assert.equal(r.status, 0, `prod-install ${role} failed:\n${r.stdout}\n${r.stderr}`);
   return dest;

@@ -36,7 +36,9 @@ test(`soak: ${SOAK_SECONDS} s of tiny jobs; every job ends as asked, memory stay
 
   const procs = [{ name: 'gateway', pid: gateway.child.pid! }, ...cluster.workers.map((w, i) => ({ name: `worker${i + 1}`, pid: w.child.pid! }))];
   const samples = new Map<string, (number | null)[]>(procs.map((p) => [p.name, []]));
-  const sample = () => { for (const p of procs) samples.get(p.name)!.push(rssBytes(p.pid)); };
+  const sample = () => {
+    for (const p of procs) samples.get(p.name)!.push(rssBytes(p.pid));
+  };
   sample();
   const sampler = setInterval(sample, 1000);
 
@@ -48,17 +50,29 @@ test(`soak: ${SOAK_SECONDS} s of tiny jobs; every job ends as asked, memory stay
   const warmupEnd = start + (SOAK_SECONDS * 1000) / 3;
   try {
     const poll = async () => {
-      await Promise.all([...unfinished].map(async (id) => {
-        const r = await alice.get(`/v1/jobs/${id}`);
-        assert.equal(r.status, 200);
-        if (['succeeded', 'failed', 'canceled'].includes(r.body.status)) { unfinished.delete(id); ends.set(id, r.body); }
-      }));
+      await Promise.all(
+        [...unfinished].map(async (id) => {
+          const r = await alice.get(`/v1/jobs/${id}`);
+          assert.equal(r.status, 200);
+          if (['succeeded', 'failed', 'canceled'].includes(r.body.status)) {
+            unfinished.delete(id);
+            ends.set(id, r.body);
+          }
+        }),
+      );
     };
     // until the deadline, and at least until every sampler has had two jobs
-    for (let n = 0; Date.now() < end || n < samplers.length * 2; ) {
+    for (let n = 0; Date.now() < end || n < samplers.length * 2;) {
       while (unfinished.size < WINDOW) {
         const size = n % 2 === 0 ? 64 : 96;
-        const job = { prompt: `soak ${n}, a quiet harbour`, width: size, height: n % 3 === 0 ? 96 : 64, steps: 2 + (n % 5), seed: 10_000 + n, sampler: samplers[n % samplers.length] };
+        const job = {
+          prompt: `soak ${n}, a quiet harbour`,
+          width: size,
+          height: n % 3 === 0 ? 96 : 64,
+          steps: 2 + (n % 5),
+          seed: 10_000 + n,
+          sampler: samplers[n % samplers.length],
+        };
         const r = await alice.post('/v1/jobs', job);
         assert.equal(r.status, 202, JSON.stringify(r.body));
         const cancel = n % CANCEL_EVERY === CANCEL_EVERY - 1;
@@ -71,7 +85,14 @@ test(`soak: ${SOAK_SECONDS} s of tiny jobs; every job ends as asked, memory stay
       // pace the polling (not a synchronisation: the loop goes on until the deadline whatever happened)
       await new Promise((r) => setTimeout(r, 100));
     }
-    await waitFor('every job to end', async () => { await poll(); return unfinished.size === 0; }, 120_000);
+    await waitFor(
+      'every job to end',
+      async () => {
+        await poll();
+        return unfinished.size === 0;
+      },
+      120_000,
+    );
   } finally {
     clearInterval(sampler);
     sample();
@@ -91,10 +112,15 @@ test(`soak: ${SOAK_SECONDS} s of tiny jobs; every job ends as asked, memory stay
   }
   const canceled = jobs.filter((j) => ends.get(j.id).status === 'canceled');
   assert.ok(canceled.length >= 1, 'some of the canceled jobs ended canceled');
-  assert.ok(canceled.every((j) => j.cancel), 'only the jobs asked to cancel ended canceled');
+  assert.ok(
+    canceled.every((j) => j.cancel),
+    'only the jobs asked to cancel ended canceled',
+  );
   const samplersUsed = new Set(jobs.filter((j) => ends.get(j.id).status === 'succeeded').map((j) => j.sampler));
   const doneAfterWarmup = jobs.filter((j) => Date.parse(ends.get(j.id).completed_at) > warmupEnd).length;
-  console.log(`${jobs.length} jobs in ${((Date.now() - start) / 1000).toFixed(0)} s (${canceled.length} canceled, ${doneAfterWarmup} ended after the warm-up); samplers that succeeded: ${[...samplersUsed].join(', ')}`);
+  console.log(
+    `${jobs.length} jobs in ${((Date.now() - start) / 1000).toFixed(0)} s (${canceled.length} canceled, ${doneAfterWarmup} ended after the warm-up); samplers that succeeded: ${[...samplersUsed].join(', ')}`,
+  );
   assert.deepEqual([...samplersUsed].sort(), [...samplers].sort(), 'every sampler rendered');
   assert.ok(doneAfterWarmup > 0, 'the farm was under load after the warm-up');
 
@@ -103,7 +129,10 @@ test(`soak: ${SOAK_SECONDS} s of tiny jobs; every job ends as asked, memory stay
   for (const p of procs) {
     const xs = samples.get(p.name)!;
     console.log(`${p.name} (pid ${p.pid}) RSS MB each second: ${xs.map((x) => (x === null ? 'gone' : MB(x))).join(' ')}`);
-    assert.ok(xs.every((x) => x !== null), `${p.name} stayed up`);
+    assert.ok(
+      xs.every((x) => x !== null),
+      `${p.name} stayed up`,
+    );
     const rss = xs as number[];
     const w = Math.max(1, Math.floor(rss.length / 3));
     const warm = median(rss.slice(w - 1, w + 2));

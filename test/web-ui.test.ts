@@ -30,7 +30,12 @@ afterAll(async () => {
 });
 
 async function openPage(width = 1280, height = 800, opts: { colorScheme?: 'light' | 'dark'; locale?: string } = {}): Promise<Page> {
-  const context = await browser.newContext({ httpCredentials: { username: 'alice', password: USERS.alice }, viewport: { width, height }, colorScheme: opts.colorScheme ?? 'light', locale: opts.locale ?? 'en-US' });
+  const context = await browser.newContext({
+    httpCredentials: { username: 'alice', password: USERS.alice },
+    viewport: { width, height },
+    colorScheme: opts.colorScheme ?? 'light',
+    locale: opts.locale ?? 'en-US',
+  });
   // Renders share 2 cores with the rest of the suite; generous waits, still bounded.
   context.setDefaultTimeout(90_000);
   const page = await context.newPage();
@@ -49,7 +54,10 @@ async function generateAndWait(page: Page): Promise<void> {
   // filling fields lower down scrolled the page; a person would be back at the prompt when clicking Generate
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.getByRole('button', { name: 'Generate', exact: true }).click();
-  await page.waitForFunction((old) => { const img = document.getElementById('main-image') as HTMLImageElement; return img.getAttribute('src') && img.getAttribute('src') !== old && img.complete && img.naturalWidth > 0; }, before);
+  await page.waitForFunction((old) => {
+    const img = document.getElementById('main-image') as HTMLImageElement;
+    return img.getAttribute('src') && img.getAttribute('src') !== old && img.complete && img.naturalWidth > 0;
+  }, before);
 }
 
 /** The element's box lies inside the viewport as the page is now, and the page has not scrolled. */
@@ -59,7 +67,10 @@ async function assertInView(page: Page, selector: string) {
     return { box: { top: r.top, left: r.left, bottom: r.bottom, right: r.right }, scrollY: window.scrollY, vw: innerWidth, vh: innerHeight };
   }, selector);
   assert.equal(scrollY, 0, 'the page did not scroll');
-  assert.ok(box.top >= 0 && box.left >= 0 && box.bottom <= vh && box.right <= vw && box.bottom > box.top, `${selector} at ${JSON.stringify(box)} inside ${vw}x${vh}`);
+  assert.ok(
+    box.top >= 0 && box.left >= 0 && box.bottom <= vh && box.right <= vw && box.bottom > box.top,
+    `${selector} at ${JSON.stringify(box)} inside ${vw}x${vh}`,
+  );
 }
 
 test('no worker: a banner says so; a queued job survives a reload and is interrupted after it', async () => {
@@ -79,7 +90,10 @@ test('no worker: a banner says so; a queued job survives a reload and is interru
   assert.equal(await page.getByRole('button', { name: 'Interrupt' }).isDisabled(), true);
   // the farm agrees, read independently of the page
   const { body } = await client(gateway.url).get('/v1/jobs');
-  assert.deepEqual(body.jobs.map((j: { status: string }) => j.status), ['canceled']);
+  assert.deepEqual(
+    body.jobs.map((j: { status: string }) => j.status),
+    ['canceled'],
+  );
 
   worker = startWorkerProcess(farm);
   await waitForWorkers(gateway.url);
@@ -97,12 +111,17 @@ test('1280x800: a batch is generated and shown beside the prompt without scrolli
     const seen: string[] = [];
     (window as unknown as { previews: string[] }).previews = seen;
     const img = document.getElementById('live-preview')!;
-    new MutationObserver(() => { if (!img.hidden) seen.push(img.getAttribute('alt') ?? ''); }).observe(img, { attributes: true, attributeFilter: ['src', 'hidden'] });
+    new MutationObserver(() => {
+      if (!img.hidden) seen.push(img.getAttribute('alt') ?? '');
+    }).observe(img, { attributes: true, attributeFilter: ['src', 'hidden'] });
   });
   await fill(page, { Prompt: 'a lighthouse on a cliff', Width: '64', Height: '64', 'Sampling steps': '4', Seed: '42', 'Batch size': '2' });
   await generateAndWait(page);
   const previews = await page.evaluate(() => (window as unknown as { previews: string[] }).previews);
-  assert.ok(previews.some((alt) => /^Live preview, step [1-3]$/.test(alt)), `live previews shown while sampling: ${previews.join('; ')}`);
+  assert.ok(
+    previews.some((alt) => /^Live preview, step [1-3]$/.test(alt)),
+    `live previews shown while sampling: ${previews.join('; ')}`,
+  );
   await assertInView(page, '#main-image');
   assert.equal(await page.locator('#thumbs button').count(), 2);
   assert.match(await page.locator('#infotext').innerText(), /^a lighthouse on a cliff\nSteps: 4, .*Seed: 42, Size: 64x64/);
@@ -181,14 +200,16 @@ test('hires fix, then inpaint with a drawn mask, then PNG Info back to txt2img',
 test('ControlNet with a canny preview, zoom, then send to img2img and run it', async () => {
   const page = await openPage(1280, 800);
   const drawn = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000' } })
-    .composite([{ input: { create: { width: 24, height: 24, channels: 3, background: '#fff' } }, left: 20, top: 20 }]).png().toBuffer();
+    .composite([{ input: { create: { width: 24, height: 24, channels: 3, background: '#fff' } }, left: 20, top: 20 }])
+    .png()
+    .toBuffer();
   await page.getByText('ControlNet', { exact: true }).click();
   await page.getByLabel('Control image').setInputFiles({ name: 'square.png', mimeType: 'image/png', buffer: drawn });
   // the file is read asynchronously; the box is ticked once it has been read
   await page.waitForFunction(() => (document.getElementById('cn-enabled') as HTMLInputElement).checked);
   await page.getByRole('button', { name: 'Preview map' }).click();
   await page.getByAltText('ControlNet map preview').waitFor();
-  assert.match(await page.getByAltText('ControlNet map preview').getAttribute('src') ?? '', /^data:image\/png;base64,/);
+  assert.match((await page.getByAltText('ControlNet map preview').getAttribute('src')) ?? '', /^data:image\/png;base64,/);
   await fill(page, { Prompt: 'a house', Width: '64', Height: '64', 'Sampling steps': '3' });
   await generateAndWait(page);
   assert.match(await page.locator('#infotext').innerText(), /ControlNet 0: "Module: canny/);
@@ -215,9 +236,17 @@ test('375x800 phone: generate and see the result without scrolling; no sideways 
   await assertInView(page, '#generate');
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.ok(overflow <= 0, `horizontal overflow of ${overflow}px`);
-  const unlabeled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea')].filter((el) => !(el as HTMLInputElement).labels?.length && !el.getAttribute('aria-label')).map((el) => el.id));
+  const unlabeled = await page.evaluate(() =>
+    [...document.querySelectorAll('input, select, textarea')]
+      .filter((el) => !(el as HTMLInputElement).labels?.length && !el.getAttribute('aria-label'))
+      .map((el) => el.id),
+  );
   assert.deepEqual(unlabeled, []);
-  const narrow = await page.evaluate(() => [...document.querySelectorAll('input:not([type=checkbox]), select')].filter((el) => (el as HTMLElement).offsetParent && el.getBoundingClientRect().width < 60).map((el) => el.id));
+  const narrow = await page.evaluate(() =>
+    [...document.querySelectorAll('input:not([type=checkbox]), select')]
+      .filter((el) => (el as HTMLElement).offsetParent && el.getBoundingClientRect().width < 60)
+      .map((el) => el.id),
+  );
   assert.deepEqual(narrow, [], 'every visible field is wide enough to use');
 });
 
@@ -231,7 +260,8 @@ test('简体中文: from the browser language or the switch, every marked text t
 
   const page = await openPage();
   await page.getByLabel('Language').selectOption('zh');
-  for (const label of ['提示词', '反向提示词', '采样方法', '迭代步数', '提示词引导系数', '随机种子']) assert.equal(await page.getByLabel(label, { exact: true }).count(), 1, label);
+  for (const label of ['提示词', '反向提示词', '采样方法', '迭代步数', '提示词引导系数', '随机种子'])
+    assert.equal(await page.getByLabel(label, { exact: true }).count(), 1, label);
   assert.equal(await page.getByRole('tab', { name: '局部重绘' }).count(), 1);
   assert.equal(await page.getByText('高清修复', { exact: true }).count(), 1);
   assert.equal(await page.locator('html').getAttribute('lang'), 'zh-CN');
@@ -249,12 +279,16 @@ test('axe-core finds no WCAG A/AA failures in light and dark mode; the tabs work
   await fill(page, { Prompt: 'a quiet lake', Width: '64', Height: '64', 'Sampling steps': '2', 'Batch size': '2' });
   await generateAndWait(page);
   await page.locator('#history li[data-status=succeeded]').first().waitFor();
-  for (const details of await page.locator('details').all()) await details.evaluate((d: HTMLDetailsElement) => { d.open = true; });
+  for (const details of await page.locator('details').all())
+    await details.evaluate((d: HTMLDetailsElement) => {
+      d.open = true;
+    });
   await page.evaluate(axeSource);
   for (const colorScheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme });
     const violations = await page.evaluate(async () => {
-      const axe = (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } }).axe;
+      const axe = (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } })
+        .axe;
       const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
       return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
     });

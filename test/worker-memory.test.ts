@@ -18,7 +18,11 @@ const SIZE = 512;
 const peakBytes = (pid: number) => Number(/^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 
 test('a worker stays under its memory budget for the largest request the gateway accepts', async () => {
-  const farm = farmEnv({ redisUrl: fx.redis.url, modelsDir: fx.modelsDir, env: { WORKER_MEMORY_BYTES: BUDGET, MAX_PIXELS: String(SIZE * SIZE), MAX_IMAGES_PER_REQUEST: '2' } });
+  const farm = farmEnv({
+    redisUrl: fx.redis.url,
+    modelsDir: fx.modelsDir,
+    env: { WORKER_MEMORY_BYTES: BUDGET, MAX_PIXELS: String(SIZE * SIZE), MAX_IMAGES_PER_REQUEST: '2' },
+  });
   const gateway = await startGatewayProcess(farm);
   const worker = startWorkerProcess(farm);
   fx.procs.push(gateway, worker);
@@ -26,12 +30,23 @@ test('a worker stays under its memory budget for the largest request the gateway
   const alice = client(gateway.url);
   // the most AND parts one image of this size fits with (each part is a UNet row beside the uncond row)
   const profile = readMemoryProfile(join(fx.modelsDir, 'tiny'));
-  const fits = (parts: number) => estimatePeakBytes(profile, { width: SIZE, height: SIZE, images: 1, rowsPerImage: parts + 1, chunks: 20, vaeImages: 1 }) <= parseByteSize(BUDGET)!;
+  const fits = (parts: number) =>
+    estimatePeakBytes(profile, { width: SIZE, height: SIZE, images: 1, rowsPerImage: parts + 1, chunks: 20, vaeImages: 1 }) <= parseByteSize(BUDGET)!;
   let parts = 1;
   while (fits(parts + 1)) parts++;
   assert.ok(parts >= 2 && parts < 10, `${parts} AND parts`);
   const chunks20 = 'a BREAK '.repeat(19) + 'a';
-  const request = (n: number) => ({ prompt: Array.from({ length: n }, () => chunks20).join(' AND '), negative_prompt: chunks20, width: SIZE, height: SIZE, batch_size: 2, steps: 1, sampler: 'Euler', cfg_scale: 7, seed: 3 });
+  const request = (n: number) => ({
+    prompt: Array.from({ length: n }, () => chunks20).join(' AND '),
+    negative_prompt: chunks20,
+    width: SIZE,
+    height: SIZE,
+    batch_size: 2,
+    steps: 1,
+    sampler: 'Euler',
+    cfg_scale: 7,
+    seed: 3,
+  });
   const refused = await alice.post('/v1/jobs', request(parts + 1));
   assert.equal(refused.status, 422);
   assert.equal(refused.body.error.field, 'prompt');

@@ -10,7 +10,13 @@ const root = new URL('../..', import.meta.url).pathname;
 export type Row = Record<string, string | number>;
 
 export function machine() {
-  const version = (pkg: string) => { try { return require(`${pkg}/package.json`).version as string; } catch { return 'n/a'; } };
+  const version = (pkg: string) => {
+    try {
+      return require(`${pkg}/package.json`).version as string;
+    } catch {
+      return 'n/a';
+    }
+  };
   return {
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,

@@ -35,12 +35,19 @@ export async function timeIt(fn: () => Promise<unknown> | unknown, opts: { warmu
 export async function compare(a: () => Promise<unknown>, b: () => Promise<unknown>, opts: { warmup?: number; runs?: number } = {}) {
   const warmup = opts.warmup ?? 2;
   const runs = opts.runs ?? 7;
-  for (let i = 0; i < warmup; i++) { await a(); await b(); }
+  for (let i = 0; i < warmup; i++) {
+    await a();
+    await b();
+  }
   const sa: number[] = [];
   const sb: number[] = [];
   for (let i = 0; i < runs; i++) {
-    let t0 = performance.now(); await a(); sa.push(performance.now() - t0);
-    t0 = performance.now(); await b(); sb.push(performance.now() - t0);
+    let t0 = performance.now();
+    await a();
+    sa.push(performance.now() - t0);
+    t0 = performance.now();
+    await b();
+    sb.push(performance.now() - t0);
   }
   const ta = summarize(sa);
   const tb = summarize(sb);

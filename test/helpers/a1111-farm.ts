@@ -8,7 +8,10 @@ import { generateModel } from '@farm/modelgen';
 import { startRedis, type RedisServer } from '@farm/testkit';
 import { farmEnv, startGatewayProcess, startWorkerProcess, waitForWorkers, type Proc } from './farm';
 
-export interface A1111Farm { url: string; modelsDir: string }
+export interface A1111Farm {
+  url: string;
+  modelsDir: string;
+}
 
 /** Registers before/after hooks; the returned object is filled in once the farm is up. */
 export function a1111Farm(env: (farm: A1111Farm) => Record<string, string> = () => ({})): A1111Farm {

@@ -55,8 +55,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     if ((opts.storage ?? 's3') === 's3') {
       s3 = await startS3Server({ bucket: 'cluster-renders' });
       storage = {
-        STORAGE: 's3', S3_ENDPOINT: s3.endpoint, S3_BUCKET: s3.bucket, S3_REGION: s3.config.region, S3_FORCE_PATH_STYLE: 'true',
-        S3_ACCESS_KEY_ID: s3.config.accessKeyId, S3_SECRET_ACCESS_KEY: s3.config.secretAccessKey,
+        STORAGE: 's3',
+        S3_ENDPOINT: s3.endpoint,
+        S3_BUCKET: s3.bucket,
+        S3_REGION: s3.config.region,
+        S3_FORCE_PATH_STYLE: 'true',
+        S3_ACCESS_KEY_ID: s3.config.accessKeyId,
+        S3_SECRET_ACCESS_KEY: s3.config.secretAccessKey,
       };
     }
     const farm = farmEnv({ redisUrl: redis.url, modelsDir, storage, env: opts.env });
@@ -78,7 +83,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
     gateways.sort((a, b) => a.port - b.port);
-    chooser = await startPortChooser(gateways.map((g) => g.port), { healthPath: opts.healthPath, healthIntervalMs: 100 });
+    chooser = await startPortChooser(
+      gateways.map((g) => g.port),
+      { healthPath: opts.healthPath, healthIntervalMs: 100 },
+    );
     const live = async (n: number) => {
       for (const g of gateways) {
         if (g.child.exitCode !== null || g.child.signalCode !== null) continue;
@@ -87,7 +95,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       }
       return true;
     };
-    const waitForWorkers = async (n: number, timeoutMs = 90_000) => { await waitFor(`${n} live workers`, () => live(n), timeoutMs); };
+    const waitForWorkers = async (n: number, timeoutMs = 90_000) => {
+      await waitFor(`${n} live workers`, () => live(n), timeoutMs);
+    };
     await waitForWorkers(workers.length);
     return { redis, s3, farm, gateways, workers, chooser, url: chooser.url, addWorker, waitForWorkers, stop };
   } catch (e) {

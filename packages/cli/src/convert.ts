@@ -14,7 +14,9 @@ const { values, positionals } = parseArgs({
 });
 const source = positionals[0];
 if (!source || positionals.length > 1) {
-  console.error('usage: npm run convert -- <checkpoint.safetensors | diffusers folder> --out <dir> [--tokenizer <dir>] [--prediction-type epsilon|v_prediction] [--fp16]');
+  console.error(
+    'usage: npm run convert -- <checkpoint.safetensors | diffusers folder> --out <dir> [--tokenizer <dir>] [--prediction-type epsilon|v_prediction] [--fp16]',
+  );
   process.exit(2);
 }
 const predictionType = values['prediction-type'];
@@ -26,11 +28,16 @@ const outDir = resolve(values.out ?? `models/${basename(source).replace(/\.safet
 const started = performance.now();
 try {
   const result = await importCheckpoint(resolve(source), {
-    outDir, tokenizerDir: values.tokenizer && resolve(values.tokenizer), predictionType, fp16Weights: values.fp16,
+    outDir,
+    tokenizerDir: values.tokenizer && resolve(values.tokenizer),
+    predictionType,
+    fp16Weights: values.fp16,
     log: (line) => console.log(line),
   });
   const { variant, format } = result;
-  console.log(`wrote ${outDir} from ${format === 'ldm' ? 'an LDM checkpoint' : 'a diffusers folder'} (${variant.textEncoder} text encoder, ${variant.inpainting ? 'inpainting UNet, ' : ''}${variant.predictionType}) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `wrote ${outDir} from ${format === 'ldm' ? 'an LDM checkpoint' : 'a diffusers folder'} (${variant.textEncoder} text encoder, ${variant.inpainting ? 'inpainting UNet, ' : ''}${variant.predictionType}) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
 } catch (e) {
   console.error((e as Error).message);
   process.exit(1);

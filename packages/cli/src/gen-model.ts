@@ -23,5 +23,12 @@ if (!Number.isInteger(seed) || seed < 0) {
   process.exit(2);
 }
 const started = performance.now();
-await generateModel({ preset, outDir, seed, controlnet: values['no-controlnet'] ? false : undefined, fp16Weights: values.fp16, log: (line) => console.log(line) });
+await generateModel({
+  preset,
+  outDir,
+  seed,
+  controlnet: values['no-controlnet'] ? false : undefined,
+  fp16Weights: values.fp16,
+  log: (line) => console.log(line),
+});
 console.log(`wrote ${outDir} (preset ${preset}, seed ${seed}) in ${((performance.now() - started) / 1000).toFixed(1)} s`);

@@ -16,15 +16,22 @@ export function ensureRedisServerInstalled(log: (line: string) => void): void {
   }
   log('redis-server is missing; installing it with apt-get');
   const update = spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit' });
-  const install = spawnSync('apt-get', ['install', '-y', '-q', 'redis-server'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  if (update.status !== 0 || install.status !== 0 || !hasRedisServer()) throw new Error('installing redis-server with apt-get failed; install it by hand or set REDIS_URL');
+  const install = spawnSync('apt-get', ['install', '-y', '-q', 'redis-server'], {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  if (update.status !== 0 || install.status !== 0 || !hasRedisServer())
+    throw new Error('installing redis-server with apt-get failed; install it by hand or set REDIS_URL');
 }
 
 async function waitForPort(port: number, deadlineMs: number): Promise<void> {
   const until = Date.now() + deadlineMs;
   for (;;) {
     const ok = await new Promise<boolean>((done) => {
-      const s = createConnection({ host: '127.0.0.1', port }, () => { s.destroy(); done(true); });
+      const s = createConnection({ host: '127.0.0.1', port }, () => {
+        s.destroy();
+        done(true);
+      });
       s.on('error', () => done(false));
     });
     if (ok) return;
@@ -38,7 +45,11 @@ export async function launchRedis(dataDir: string): Promise<{ url: string; proce
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   // its own process group: a terminal's Ctrl-C must not stop Redis before the worker has finished with it
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore', detached: true });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--maxmemory-policy', 'noeviction'],
+    { stdio: 'ignore', detached: true },
+  );
   await waitForPort(port, 10_000);
   return { url: `redis://127.0.0.1:${port}`, process: child };
 }

@@ -17,13 +17,31 @@ let redisProcess: ChildProcess | null = null;
 
 function terminate(list: ChildProcess[]): Promise<unknown> {
   const alive = list.filter((c) => c.exitCode === null && c.signalCode === null);
-  return Promise.race([Promise.all(alive.map((c) => new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); }))), new Promise((r) => setTimeout(r, 60_000))]);
+  return Promise.race([
+    Promise.all(
+      alive.map(
+        (c) =>
+          new Promise((r) => {
+            c.once('exit', r);
+            c.kill('SIGTERM');
+          }),
+      ),
+    ),
+    new Promise((r) => setTimeout(r, 60_000)),
+  ]);
 }
 
 function run(role: 'gateway' | 'worker', env: NodeJS.ProcessEnv, name: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, '../..', role, 'src/bin.ts')], { env, cwd: join(here, '../../..'), stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, '../..', role, 'src/bin.ts')], {
+    env,
+    cwd: join(here, '../../..'),
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   child.on('exit', (code, signal) => {
-    if (!stopping) { log(`${name} exited (${signal ?? code}); stopping everything`); void stop(1); }
+    if (!stopping) {
+      log(`${name} exited (${signal ?? code}); stopping everything`);
+      void stop(1);
+    }
   });
   children.push(child);
   return child;

@@ -124,7 +124,14 @@ export class FarmClient {
       if (isTerminal(job.status)) return job;
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(resolve, intervalMs);
-        signal?.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason); }, { once: true });
+        signal?.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            reject(signal.reason);
+          },
+          { once: true },
+        );
       });
     }
   }

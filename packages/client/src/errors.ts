@@ -33,7 +33,10 @@ export class FarmApiError extends Error {
 
 /** wait() gave up before the job ended. */
 export class WaitTimeoutError extends Error {
-  constructor(readonly jobId: string, readonly timeoutMs: number) {
+  constructor(
+    readonly jobId: string,
+    readonly timeoutMs: number,
+  ) {
     super(`job ${jobId} did not end within ${timeoutMs} ms`);
     this.name = 'WaitTimeoutError';
   }

@@ -2,7 +2,12 @@
 // WHATWG event-stream rules that matter here: lines end in \n, \r\n or \r; `data:` lines of one event join with \n;
 // comment lines (`:`) are skipped; a blank line dispatches.
 
-export interface SseEvent { event: string; data: string; id?: string; retry?: number }
+export interface SseEvent {
+  event: string;
+  data: string;
+  id?: string;
+  retry?: number;
+}
 
 export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
   const decoder = new TextDecoder();

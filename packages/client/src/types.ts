@@ -3,7 +3,10 @@
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
 export type WebhookEventName = 'start' | 'progress' | 'completed';
 
-export interface LoraRef { name: string; weight?: number }
+export interface LoraRef {
+  name: string;
+  weight?: number;
+}
 
 export interface ControlNetUnit {
   image: string;
@@ -47,7 +50,12 @@ export interface JobRequest {
   [field: string]: unknown;
 }
 
-export interface JobProgress { step: number; steps: number; eta_seconds: number | null; [field: string]: unknown }
+export interface JobProgress {
+  step: number;
+  steps: number;
+  eta_seconds: number | null;
+  [field: string]: unknown;
+}
 
 export interface JobOutput {
   /** image URLs, relative to the farm (`/v1/images/<id>/<n>.png`) */
@@ -56,7 +64,14 @@ export interface JobOutput {
   infotexts: string[];
 }
 
-export interface WebhookDelivery { event: WebhookEventName; attempt: number; status: number | null; ok: boolean; at: string; error?: string }
+export interface WebhookDelivery {
+  event: WebhookEventName;
+  attempt: number;
+  status: number | null;
+  ok: boolean;
+  at: string;
+  error?: string;
+}
 
 /** A job as GET /v1/jobs/:id, the SSE stream and webhooks present it. */
 export interface Job {
@@ -86,13 +101,24 @@ export interface Job {
   links: { self: string; events: string; cancel: string };
 }
 
-export interface JobList { jobs: Job[]; total: number; limit: number; offset: number }
+export interface JobList {
+  jobs: Job[];
+  total: number;
+  limit: number;
+  offset: number;
+}
 
 /** The error body every non-2xx answer of /v1 carries. */
-export interface ApiErrorBody { error: { code: string; message: string; field?: string }; detail?: unknown }
+export interface ApiErrorBody {
+  error: { code: string; message: string; field?: string };
+  detail?: unknown;
+}
 
 export type WebhookType = 'job.start' | 'job.progress' | 'job.succeeded' | 'job.failed' | 'job.canceled';
-export interface WebhookPayload { type: WebhookType; data: Job }
+export interface WebhookPayload {
+  type: WebhookType;
+  data: Job;
+}
 
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];
 export const isTerminal = (status: JobStatus): boolean => TERMINAL_STATUSES.includes(status);

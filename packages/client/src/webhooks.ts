@@ -8,7 +8,9 @@ export type WebhookHeaders = Record<string, string | string[] | undefined> | Hea
 function headerRecord(headers: WebhookHeaders): Record<string, string> {
   const out: Record<string, string> = {};
   if (typeof (headers as Headers).forEach === 'function' && typeof (headers as Headers).get === 'function') {
-    (headers as Headers).forEach((value, key) => { out[key.toLowerCase()] = value; });
+    (headers as Headers).forEach((value, key) => {
+      out[key.toLowerCase()] = value;
+    });
     return out;
   }
   for (const [key, value] of Object.entries(headers as Record<string, string | string[] | undefined>)) {

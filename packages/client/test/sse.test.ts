@@ -5,7 +5,12 @@ import { readSse, type SseEvent } from '../src/sse';
 
 function streamOf(chunks: string[]): ReadableStream<Uint8Array> {
   const bytes = chunks.map((c) => new TextEncoder().encode(c));
-  return new ReadableStream({ start(controller) { for (const b of bytes) controller.enqueue(b); controller.close(); } });
+  return new ReadableStream({
+    start(controller) {
+      for (const b of bytes) controller.enqueue(b);
+      controller.close();
+    },
+  });
 }
 
 async function collect(chunks: string[]): Promise<SseEvent[]> {
@@ -27,14 +32,30 @@ test('CRLF and CR line ends, split anywhere, even inside a CRLF and a multi-byte
   const bytes = new TextEncoder().encode(text);
   // every split point of the byte stream gives the same two events
   for (let cut = 1; cut < bytes.length; cut++) {
-    const stream = new ReadableStream<Uint8Array>({ start(c) { c.enqueue(bytes.slice(0, cut)); c.enqueue(bytes.slice(cut)); c.close(); } });
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(bytes.slice(0, cut));
+        c.enqueue(bytes.slice(cut));
+        c.close();
+      },
+    });
     const out: SseEvent[] = [];
     for await (const e of readSse(stream)) out.push(e);
-    assert.deepEqual(out.map((e) => [e.event, e.data]), [['status', '飞流'], ['status', 'x']], `cut at ${cut}`);
+    assert.deepEqual(
+      out.map((e) => [e.event, e.data]),
+      [
+        ['status', '飞流'],
+        ['status', 'x'],
+      ],
+      `cut at ${cut}`,
+    );
   }
 });
 
 test('a field without a colon and a value without the optional space', async () => {
   const events = await collect(['data\n\ndata:no-space\n\n']);
-  assert.deepEqual(events.map((e) => e.data), ['', 'no-space']);
+  assert.deepEqual(
+    events.map((e) => e.data),
+    ['', 'no-space'],
+  );
 });

@@ -19,34 +19,93 @@ export type FieldType = 'str' | 'int' | 'float' | 'bool' | 'list' | 'dict' | 'an
 
 /** The fields of A1111 1.10's request models, their types and defaults (null = None). */
 const COMMON: Record<string, [FieldType, unknown]> = {
-  prompt: ['str', ''], negative_prompt: ['str', ''], styles: ['list', null], seed: ['int', -1], subseed: ['int', -1], subseed_strength: ['float', 0],
-  seed_resize_from_h: ['int', -1], seed_resize_from_w: ['int', -1], sampler_name: ['str', null], scheduler: ['str', null], batch_size: ['int', 1],
-  n_iter: ['int', 1], steps: ['int', 50], cfg_scale: ['float', 7.0], width: ['int', 512], height: ['int', 512], restore_faces: ['bool', null],
-  tiling: ['bool', null], do_not_save_samples: ['bool', false], do_not_save_grid: ['bool', false], eta: ['float', null], denoising_strength: ['float', 0.75],
-  s_min_uncond: ['float', null], s_churn: ['float', null], s_tmax: ['float', null], s_tmin: ['float', null], s_noise: ['float', null],
-  override_settings: ['dict', null], override_settings_restore_afterwards: ['bool', true], refiner_checkpoint: ['str', null], refiner_switch_at: ['float', null],
-  disable_extra_networks: ['bool', false], firstpass_image: ['str', null], comments: ['dict', null], force_task_id: ['str', null],
-  sampler_index: ['str', 'Euler'], script_name: ['str', null], script_args: ['list', []], send_images: ['bool', true], save_images: ['bool', false],
-  alwayson_scripts: ['dict', {}], infotext: ['str', null],
+  prompt: ['str', ''],
+  negative_prompt: ['str', ''],
+  styles: ['list', null],
+  seed: ['int', -1],
+  subseed: ['int', -1],
+  subseed_strength: ['float', 0],
+  seed_resize_from_h: ['int', -1],
+  seed_resize_from_w: ['int', -1],
+  sampler_name: ['str', null],
+  scheduler: ['str', null],
+  batch_size: ['int', 1],
+  n_iter: ['int', 1],
+  steps: ['int', 50],
+  cfg_scale: ['float', 7.0],
+  width: ['int', 512],
+  height: ['int', 512],
+  restore_faces: ['bool', null],
+  tiling: ['bool', null],
+  do_not_save_samples: ['bool', false],
+  do_not_save_grid: ['bool', false],
+  eta: ['float', null],
+  denoising_strength: ['float', 0.75],
+  s_min_uncond: ['float', null],
+  s_churn: ['float', null],
+  s_tmax: ['float', null],
+  s_tmin: ['float', null],
+  s_noise: ['float', null],
+  override_settings: ['dict', null],
+  override_settings_restore_afterwards: ['bool', true],
+  refiner_checkpoint: ['str', null],
+  refiner_switch_at: ['float', null],
+  disable_extra_networks: ['bool', false],
+  firstpass_image: ['str', null],
+  comments: ['dict', null],
+  force_task_id: ['str', null],
+  sampler_index: ['str', 'Euler'],
+  script_name: ['str', null],
+  script_args: ['list', []],
+  send_images: ['bool', true],
+  save_images: ['bool', false],
+  alwayson_scripts: ['dict', {}],
+  infotext: ['str', null],
 };
 const TXT2IMG: Record<string, [FieldType, unknown]> = {
-  enable_hr: ['bool', false], firstphase_width: ['int', 0], firstphase_height: ['int', 0], hr_scale: ['float', 2.0], hr_upscaler: ['str', null],
-  hr_second_pass_steps: ['int', 0], hr_resize_x: ['int', 0], hr_resize_y: ['int', 0], hr_checkpoint_name: ['str', null], hr_sampler_name: ['str', null],
-  hr_scheduler: ['str', null], hr_prompt: ['str', ''], hr_negative_prompt: ['str', ''],
+  enable_hr: ['bool', false],
+  firstphase_width: ['int', 0],
+  firstphase_height: ['int', 0],
+  hr_scale: ['float', 2.0],
+  hr_upscaler: ['str', null],
+  hr_second_pass_steps: ['int', 0],
+  hr_resize_x: ['int', 0],
+  hr_resize_y: ['int', 0],
+  hr_checkpoint_name: ['str', null],
+  hr_sampler_name: ['str', null],
+  hr_scheduler: ['str', null],
+  hr_prompt: ['str', ''],
+  hr_negative_prompt: ['str', ''],
   // Forge's hires CFG (A1111 1.10 has none and uses cfg_scale); null keeps cfg_scale
   hr_cfg: ['float', null],
 };
 const IMG2IMG: Record<string, [FieldType, unknown]> = {
-  init_images: ['list', null], resize_mode: ['int', 0], image_cfg_scale: ['float', null], mask: ['str', null], mask_blur_x: ['int', 4], mask_blur_y: ['int', 4],
-  mask_blur: ['int', null], mask_round: ['bool', true], inpainting_fill: ['int', 0], inpaint_full_res: ['bool', true], inpaint_full_res_padding: ['int', 0],
-  inpainting_mask_invert: ['int', 0], initial_noise_multiplier: ['float', null], latent_mask: ['str', null], include_init_images: ['bool', false],
+  init_images: ['list', null],
+  resize_mode: ['int', 0],
+  image_cfg_scale: ['float', null],
+  mask: ['str', null],
+  mask_blur_x: ['int', 4],
+  mask_blur_y: ['int', 4],
+  mask_blur: ['int', null],
+  mask_round: ['bool', true],
+  inpainting_fill: ['int', 0],
+  inpaint_full_res: ['bool', true],
+  inpaint_full_res_padding: ['int', 0],
+  inpainting_mask_invert: ['int', 0],
+  initial_noise_multiplier: ['float', null],
+  latent_mask: ['str', null],
+  include_init_images: ['bool', false],
 };
 
 export function a1111Fields(kind: A1111Kind): Record<string, [FieldType, unknown]> {
   return { ...COMMON, ...(kind === 'txt2img' ? TXT2IMG : IMG2IMG) };
 }
 
-export interface A1111Detail { loc: (string | number)[]; msg: string; type: string }
+export interface A1111Detail {
+  loc: (string | number)[];
+  msg: string;
+  type: string;
+}
 
 export class A1111ValidationError extends ValidationError {
   constructor(readonly detail: A1111Detail[]) {
@@ -56,22 +115,33 @@ export class A1111ValidationError extends ValidationError {
 
 /** A1111's own HTTPException answers: `{error: "HTTPException", detail, body: "", errors: "<status>: <detail>"}`. */
 export class A1111HttpError extends FarmError {
-  constructor(status: number, readonly detail: string, readonly extra: Record<string, unknown> = {}) {
+  constructor(
+    status: number,
+    readonly detail: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
     super('a1111_http_exception', status, detail);
   }
 }
 
-const invalid = (loc: (string | number)[], msg: string, type = 'value_error'): A1111ValidationError => new A1111ValidationError([{ loc: ['body', ...loc], msg, type }]);
+const invalid = (loc: (string | number)[], msg: string, type = 'value_error'): A1111ValidationError =>
+  new A1111ValidationError([{ loc: ['body', ...loc], msg, type }]);
 
 export const TYPE_MESSAGES: Record<FieldType, [string, string]> = {
-  str: ['str type expected', 'type_error.str'], int: ['value is not a valid integer', 'type_error.integer'], float: ['value is not a valid float', 'type_error.float'],
-  bool: ['value could not be parsed to a boolean', 'type_error.bool'], list: ['value is not a valid list', 'type_error.list'], dict: ['value is not a valid dict', 'type_error.dict'], any: ['', ''],
+  str: ['str type expected', 'type_error.str'],
+  int: ['value is not a valid integer', 'type_error.integer'],
+  float: ['value is not a valid float', 'type_error.float'],
+  bool: ['value could not be parsed to a boolean', 'type_error.bool'],
+  list: ['value is not a valid list', 'type_error.list'],
+  dict: ['value is not a valid dict', 'type_error.dict'],
+  any: ['', ''],
 };
 
 /** Pydantic v1's coercions for one field: numeric strings to numbers, 0/1 and "true"/"false" to booleans, numbers to strings. */
 export function coerce(type: FieldType, v: unknown): { ok: true; value: unknown } | { ok: false } {
   switch (type) {
-    case 'str': return typeof v === 'string' ? { ok: true, value: v } : typeof v === 'number' && Number.isFinite(v) ? { ok: true, value: String(v) } : { ok: false };
+    case 'str':
+      return typeof v === 'string' ? { ok: true, value: v } : typeof v === 'number' && Number.isFinite(v) ? { ok: true, value: String(v) } : { ok: false };
     case 'int': {
       const n = typeof v === 'string' && /^\s*[-+]?\d+\s*$/.test(v) ? Number(v) : v;
       return typeof n === 'number' && Number.isInteger(n) ? { ok: true, value: n } : { ok: false };
@@ -86,17 +156,39 @@ export function coerce(type: FieldType, v: unknown): { ok: true; value: unknown 
       if (typeof v === 'string' && /^(true|false|yes|no|on|off|1|0)$/i.test(v)) return { ok: true, value: /^(true|yes|on|1)$/i.test(v) };
       return { ok: false };
     }
-    case 'list': return Array.isArray(v) ? { ok: true, value: v } : { ok: false };
-    case 'dict': return v !== null && typeof v === 'object' && !Array.isArray(v) ? { ok: true, value: v } : { ok: false };
-    default: return { ok: true, value: v };
+    case 'list':
+      return Array.isArray(v) ? { ok: true, value: v } : { ok: false };
+    case 'dict':
+      return v !== null && typeof v === 'object' && !Array.isArray(v) ? { ok: true, value: v } : { ok: false };
+    default:
+      return { ok: true, value: v };
   }
 }
 
 export type A1111Request = Record<string, unknown> & {
-  prompt: string; negative_prompt: string; styles: string[] | null; seed: number; sampler_name: string | null; sampler_index: string; scheduler: string | null;
-  batch_size: number; n_iter: number; steps: number; cfg_scale: number; width: number; height: number; denoising_strength: number;
-  override_settings: Record<string, unknown> | null; alwayson_scripts: Record<string, unknown>; send_images: boolean; script_name: string | null;
-  init_images?: unknown[] | null; include_init_images?: boolean; resize_mode?: number; disable_extra_networks: boolean; force_task_id: string | null;
+  prompt: string;
+  negative_prompt: string;
+  styles: string[] | null;
+  seed: number;
+  sampler_name: string | null;
+  sampler_index: string;
+  scheduler: string | null;
+  batch_size: number;
+  n_iter: number;
+  steps: number;
+  cfg_scale: number;
+  width: number;
+  height: number;
+  denoising_strength: number;
+  override_settings: Record<string, unknown> | null;
+  alwayson_scripts: Record<string, unknown>;
+  send_images: boolean;
+  script_name: string | null;
+  init_images?: unknown[] | null;
+  include_init_images?: boolean;
+  resize_mode?: number;
+  disable_extra_networks: boolean;
+  force_task_id: string | null;
 };
 
 /** The body as A1111's pydantic model holds it: every field present, nulls kept, unknown fields dropped, values coerced. */
@@ -107,8 +199,14 @@ export function normalizeA1111(kind: A1111Kind, body: unknown): A1111Request {
   const errors: A1111Detail[] = [];
   for (const [name, [type, def]] of Object.entries(fields)) {
     const given = (body as Record<string, unknown>)[name];
-    if (given === undefined) { out[name] = structuredClone(def); continue; }
-    if (given === null) { out[name] = null; continue; }
+    if (given === undefined) {
+      out[name] = structuredClone(def);
+      continue;
+    }
+    if (given === null) {
+      out[name] = null;
+      continue;
+    }
     const c = coerce(type, given);
     if (c.ok) out[name] = c.value;
     else errors.push({ loc: ['body', name], msg: TYPE_MESSAGES[type][0], type: TYPE_MESSAGES[type][1] });
@@ -124,7 +222,10 @@ function value<T>(r: A1111Request, kind: A1111Kind, name: string): T {
 
 /** "v1-5-pruned.safetensors [6ce0161689]" -> "v1-5-pruned" */
 export function checkpointName(title: string): string {
-  return title.replace(/\s*\[[0-9a-f]+\]\s*$/i, '').replace(/\.(safetensors|ckpt|onnx)$/i, '').trim();
+  return title
+    .replace(/\s*\[[0-9a-f]+\]\s*$/i, '')
+    .replace(/\.(safetensors|ckpt|onnx)$/i, '')
+    .trim();
 }
 
 /** A1111 1.10's schedule types (sd_schedulers.py), as label and name (the list lives in samplers.ts). */
@@ -139,17 +240,32 @@ export function resolveSampler(name: string, scheduler: string | null, catalog: 
   let sampler = name.trim();
   let schedule = scheduler === null || scheduler === '' ? 'Automatic' : A1111_SCHEDULERS.find(([label, id]) => label === scheduler || id === scheduler)?.[0];
   if (schedule === undefined) throw invalid(['scheduler'], `unknown schedule type "${scheduler}"; A1111's are ${A1111_SCHEDULERS.map(([l]) => l).join(', ')}`);
-  const known = (s: string) => { try { catalog.checkSampler(s, 'Automatic'); return true; } catch { return false; } };
+  const known = (s: string) => {
+    try {
+      catalog.checkSampler(s, 'Automatic');
+      return true;
+    } catch {
+      return false;
+    }
+  };
   if (!known(sampler)) {
     for (const [label, id] of A1111_SCHEDULERS) {
       const suffix = [label, id].find((s) => sampler.endsWith(` ${s}`));
       const stem = suffix ? sampler.slice(0, -(suffix.length + 1)) : '';
-      if (stem && known(stem)) { sampler = stem; schedule = label; break; }
+      if (stem && known(stem)) {
+        sampler = stem;
+        schedule = label;
+        break;
+      }
     }
   }
   if (!known(sampler)) {
     let available: string[] = [];
-    try { catalog.checkSampler(sampler, 'Automatic'); } catch (e) { available = ((e as FarmError).details as { available?: string[] } | undefined)?.available ?? []; }
+    try {
+      catalog.checkSampler(sampler, 'Automatic');
+    } catch (e) {
+      available = ((e as FarmError).details as { available?: string[] } | undefined)?.available ?? [];
+    }
     throw new A1111HttpError(400, 'Sampler not found', { available });
   }
   try {
@@ -161,7 +277,11 @@ export function resolveSampler(name: string, scheduler: string | null, catalog: 
 }
 
 /** A prompt style from STYLES_FILE (A1111's styles.csv). */
-export interface PromptStyle { name: string; prompt: string; negative_prompt: string }
+export interface PromptStyle {
+  name: string;
+  prompt: string;
+  negative_prompt: string;
+}
 
 /** A1111's merge_prompts: a style with {prompt} wraps the prompt, any other is appended with ", ". */
 export function applyStyle(stylePrompt: string, prompt: string): string {
@@ -203,22 +323,29 @@ export interface A1111Parsed {
 /** Fields that change the image when they are not at their neutral value, and what the farm does about them. */
 function refuseUnsupported(kind: A1111Kind, r: A1111Request, sampler: string): void {
   const v = (name: string) => r[name];
-  const refuse = (field: string, why: string) => { throw invalid([field], why, 'value_error.unsupported'); };
-  if (v('restore_faces') === true) refuse('restore_faces', 'face restoration is not available on this farm (no face restorer is installed; see /sdapi/v1/face-restorers)');
+  const refuse = (field: string, why: string) => {
+    throw invalid([field], why, 'value_error.unsupported');
+  };
+  if (v('restore_faces') === true)
+    refuse('restore_faces', 'face restoration is not available on this farm (no face restorer is installed; see /sdapi/v1/face-restorers)');
   if (kind === 'txt2img' && v('enable_hr') === true) {
-    if ((v('firstphase_width') as number) > 0 || (v('firstphase_height') as number) > 0) refuse('firstphase_width', 'the old hires fix (firstphase_width/height) is not supported; use hr_scale or hr_resize_x/hr_resize_y');
+    if ((v('firstphase_width') as number) > 0 || (v('firstphase_height') as number) > 0)
+      refuse('firstphase_width', 'the old hires fix (firstphase_width/height) is not supported; use hr_scale or hr_resize_x/hr_resize_y');
   }
-  if (v('refiner_checkpoint') !== null && !['', 'None', 'none'].includes(String(v('refiner_checkpoint')))) refuse('refiner_checkpoint', 'a refiner checkpoint is not supported by this farm yet');
+  if (v('refiner_checkpoint') !== null && !['', 'None', 'none'].includes(String(v('refiner_checkpoint'))))
+    refuse('refiner_checkpoint', 'a refiner checkpoint is not supported by this farm yet');
   if (typeof v('firstpass_image') === 'string' && v('firstpass_image') !== '') refuse('firstpass_image', 'firstpass_image is not supported by this farm yet');
   // the samplers whose k-diffusion function takes eta (A1111 passes eta_ancestral = 1), and DDIM's eta_ddim = 0
   const ancestral = / a$|SDE|^DPM (fast|adaptive)$/.test(sampler);
   if (typeof v('eta') === 'number') {
     const neutral = sampler === 'DDIM' || sampler === 'DDIM CFG++' ? 0 : ancestral ? 1 : null;
-    if (neutral !== null && v('eta') !== neutral) refuse('eta', `eta ${v('eta')} is not supported by this farm yet (it runs ${sampler} with eta ${neutral}, A1111's default)`);
+    if (neutral !== null && v('eta') !== neutral)
+      refuse('eta', `eta ${v('eta')} is not supported by this farm yet (it runs ${sampler} with eta ${neutral}, A1111's default)`);
   }
   if (typeof v('s_churn') === 'number' && v('s_churn') !== 0) refuse('s_churn', 's_churn is not supported by this farm yet');
   if (typeof v('s_noise') === 'number' && v('s_noise') !== 1 && ancestral) refuse('s_noise', 's_noise other than 1 is not supported by this farm yet');
-  if (typeof v('s_min_uncond') === 'number' && v('s_min_uncond') !== 0) refuse('s_min_uncond', 'negative guidance minimum sigma (s_min_uncond) is not supported by this farm yet');
+  if (typeof v('s_min_uncond') === 'number' && v('s_min_uncond') !== 0)
+    refuse('s_min_uncond', 'negative guidance minimum sigma (s_min_uncond) is not supported by this farm yet');
   if (kind === 'img2img') {
     if (typeof v('latent_mask') === 'string' && v('latent_mask') !== '') refuse('latent_mask', 'latent_mask is not supported by this farm yet');
     if (v('resize_mode') === 3) refuse('resize_mode', 'resize_mode 3 (just resize, latent upscale) is not supported by this farm yet; use 0, 1 or 2');
@@ -231,15 +358,44 @@ function refuseUnsupported(kind: A1111Kind, r: A1111Request, sampler: string): v
  * implements it. Options the farm applies (sd_model_checkpoint, samples_format, ...) are not listed here.
  */
 export const A1111_IMAGE_OPTIONS: Record<string, unknown> = {
-  face_restoration: false, eta_ancestral: 1, eta_ddim: 0,
-  s_churn: 0, s_tmin: 0, s_tmax: 0, s_noise: 1, s_min_uncond: 0, k_sched_type: 'Automatic', sigma_min: 0, sigma_max: 0, rho: 0,
-  always_discard_next_to_last_sigma: false, img2img_extra_noise: 0, img2img_color_correction: false,
-  img2img_fix_steps: false, token_merging_ratio: 0, token_merging_ratio_img2img: 0, enable_emphasis: true, use_old_emphasis_implementation: false,
-  pad_cond_uncond: false, enable_quantization: false, sd_unet: 'Automatic', sd_hypernetwork: 'None', sd_vae_encode_method: 'Full', sd_vae_decode_method: 'Full',
-  use_old_karras_scheduler_sigmas: false, dont_fix_second_order_samplers_schedule: false, use_old_scheduling: false,
+  face_restoration: false,
+  eta_ancestral: 1,
+  eta_ddim: 0,
+  s_churn: 0,
+  s_tmin: 0,
+  s_tmax: 0,
+  s_noise: 1,
+  s_min_uncond: 0,
+  k_sched_type: 'Automatic',
+  sigma_min: 0,
+  sigma_max: 0,
+  rho: 0,
+  always_discard_next_to_last_sigma: false,
+  img2img_extra_noise: 0,
+  img2img_color_correction: false,
+  img2img_fix_steps: false,
+  token_merging_ratio: 0,
+  token_merging_ratio_img2img: 0,
+  enable_emphasis: true,
+  use_old_emphasis_implementation: false,
+  pad_cond_uncond: false,
+  enable_quantization: false,
+  sd_unet: 'Automatic',
+  sd_hypernetwork: 'None',
+  sd_vae_encode_method: 'Full',
+  sd_vae_decode_method: 'Full',
+  use_old_karras_scheduler_sigmas: false,
+  dont_fix_second_order_samplers_schedule: false,
+  use_old_scheduling: false,
   // the samplers run with A1111's defaults of these
-  beta_dist_alpha: 0.6, beta_dist_beta: 0.6, uni_pc_variant: 'bh1', uni_pc_skip_type: 'time_uniform', uni_pc_order: 3, uni_pc_lower_order_final: true,
-  sgm_noise_multiplier: false, sd_noise_schedule: 'Default',
+  beta_dist_alpha: 0.6,
+  beta_dist_beta: 0.6,
+  uni_pc_variant: 'bh1',
+  uni_pc_skip_type: 'time_uniform',
+  uni_pc_order: 3,
+  uni_pc_lower_order_final: true,
+  sgm_noise_multiplier: false,
+  sd_noise_schedule: 'Default',
 };
 
 function refuseUnsupportedOptions(options: Record<string, unknown>, fromOverride: Set<string>, vaes: string[]): void {
@@ -248,10 +404,16 @@ function refuseUnsupportedOptions(options: Record<string, unknown>, fromOverride
     const v = options[key];
     if (v === undefined || v === null) continue;
     const same = typeof neutral === 'number' ? Number(v) === neutral : v === neutral;
-    if (!same) throw invalid(loc(key), `option ${key} = ${JSON.stringify(v)} changes the image and is not supported by this farm yet (it runs with ${JSON.stringify(neutral)})`, 'value_error.unsupported');
+    if (!same)
+      throw invalid(
+        loc(key),
+        `option ${key} = ${JSON.stringify(v)} changes the image and is not supported by this farm yet (it runs with ${JSON.stringify(neutral)})`,
+        'value_error.unsupported',
+      );
   }
   const vae = options.sd_vae;
-  if (resolveVae(vae, vaes) === null) throw invalid(loc('sd_vae'), `VAE "${String(vae)}" is not installed; available: ${['Automatic', 'None', ...vaes].join(', ')} (see /sdapi/v1/sd-vae)`);
+  if (resolveVae(vae, vaes) === null)
+    throw invalid(loc('sd_vae'), `VAE "${String(vae)}" is not installed; available: ${['Automatic', 'None', ...vaes].join(', ')} (see /sdapi/v1/sd-vae)`);
 }
 
 /** A1111's own default random source (its `randn_source` option). */
@@ -267,7 +429,11 @@ export type A1111Settings = z.infer<typeof a1111SettingsSchema>;
 
 /** Reads the noise settings out of options or override_settings; a bad value is a 422 under `loc`. */
 export function readA1111Settings(values: Record<string, unknown>, loc: (string | number)[]): A1111Settings {
-  const picked = Object.fromEntries(Object.keys(a1111SettingsSchema.shape).filter((k) => values[k] !== undefined && values[k] !== null).map((k) => [k, values[k]]));
+  const picked = Object.fromEntries(
+    Object.keys(a1111SettingsSchema.shape)
+      .filter((k) => values[k] !== undefined && values[k] !== null)
+      .map((k) => [k, values[k]]),
+  );
   const parsed = a1111SettingsSchema.safeParse(picked);
   if (!parsed.success) throw new A1111ValidationError(parsed.error.issues.map((i) => ({ loc: [...loc, ...i.path], msg: i.message, type: 'value_error' })));
   return parsed.data;
@@ -287,8 +453,12 @@ export function parseA1111(kind: A1111Kind, body: unknown, ctx: A1111Context): A
   const r = normalizeA1111(kind, body);
   const get = <T>(name: string) => value<T>(r, kind, name);
 
-  const sdUpscale = parseSdUpscaleScript(kind, r.script_name, get<unknown[]>('script_args'), ctx.catalog.upscalers ?? [], { width: get<number>('width'), height: get<number>('height') });
-  if (sdUpscale && typeof r.mask === 'string' && r.mask !== '') throw invalid(['mask'], 'SD upscale with an inpainting mask is not supported by this farm yet', 'value_error.unsupported');
+  const sdUpscale = parseSdUpscaleScript(kind, r.script_name, get<unknown[]>('script_args'), ctx.catalog.upscalers ?? [], {
+    width: get<number>('width'),
+    height: get<number>('height'),
+  });
+  if (sdUpscale && typeof r.mask === 'string' && r.mask !== '')
+    throw invalid(['mask'], 'SD upscale with an inpainting mask is not supported by this farm yet', 'value_error.unsupported');
   const scripts = get<Record<string, unknown>>('alwayson_scripts');
   for (const name of Object.keys(scripts)) {
     if (name.toLowerCase() !== 'controlnet') throw new A1111HttpError(422, `always on script ${name} not found`);
@@ -328,8 +498,10 @@ export function parseA1111(kind: A1111Kind, body: unknown, ctx: A1111Context): A
   const checkpoint = options.sd_model_checkpoint;
   const model = typeof checkpoint === 'string' && checkpoint !== '' ? checkpointName(checkpoint) : undefined;
   if (model !== undefined && !ctx.catalog.models.includes(model)) {
-    throw invalid(Object.hasOwn(override, 'sd_model_checkpoint') ? ['override_settings', 'sd_model_checkpoint'] : ['options', 'sd_model_checkpoint'],
-      new UnknownModelError(model, ctx.catalog.models, ctx.catalog.refused?.[model]).message);
+    throw invalid(
+      Object.hasOwn(override, 'sd_model_checkpoint') ? ['override_settings', 'sd_model_checkpoint'] : ['options', 'sd_model_checkpoint'],
+      new UnknownModelError(model, ctx.catalog.models, ctx.catalog.refused?.[model]).message,
+    );
   }
 
   const denoising = get<number>('denoising_strength');
@@ -339,78 +511,157 @@ export function parseA1111(kind: A1111Kind, body: unknown, ctx: A1111Context): A
     const images = r.init_images;
     if (!images || images.length === 0) throw new A1111HttpError(404, 'Init image not found');
     if (typeof images[0] !== 'string') throw invalid(['init_images', 0], 'str type expected', 'type_error.str');
-    if (denoising === 0) throw invalid(['denoising_strength'], 'img2img with denoising_strength 0 returns the init image unchanged in A1111; this farm needs a value above 0', 'value_error.unsupported');
+    if (denoising === 0)
+      throw invalid(
+        ['denoising_strength'],
+        'img2img with denoising_strength 0 returns the init image unchanged in A1111; this farm needs a value above 0',
+        'value_error.unsupported',
+      );
     init = images[0];
   }
 
   const script = scripts.controlnet ?? scripts.ControlNet ?? Object.entries(scripts).find(([k]) => k.toLowerCase() === 'controlnet')?.[1];
-  if (script !== undefined && script !== null && (typeof script !== 'object' || Array.isArray(script))) throw invalid(['alwayson_scripts', 'controlnet'], 'value is not a valid dict', 'type_error.dict');
+  if (script !== undefined && script !== null && (typeof script !== 'object' || Array.isArray(script)))
+    throw invalid(['alwayson_scripts', 'controlnet'], 'value is not a valid dict', 'type_error.dict');
   const units = (script as { args?: unknown } | null | undefined)?.args ?? [];
   if (!Array.isArray(units)) throw invalid(['alwayson_scripts', 'controlnet', 'args'], 'value is not a valid list', 'type_error.list');
   const controlnet = parseControlNetUnits(units);
 
   const steps = get<number>('steps');
-  for (const [field, min] of [['steps', 1], ['batch_size', 1], ['n_iter', 1], ['width', 64], ['height', 64]] as const) {
+  for (const [field, min] of [
+    ['steps', 1],
+    ['batch_size', 1],
+    ['n_iter', 1],
+    ['width', 64],
+    ['height', 64],
+  ] as const) {
     if (get<number>(field) < min) throw invalid([field], `ensure this value is greater than or equal to ${min}`, 'value_error.number.not_ge');
   }
   const seed = get<number>('seed');
   const subseed = get<number>('subseed');
-  for (const [field, v] of [['seed', seed], ['subseed', subseed]] as const) {
+  for (const [field, v] of [
+    ['seed', seed],
+    ['subseed', subseed],
+  ] as const) {
     if (v < -1 || v > 0xffffffff) throw invalid([field], `${field} must be -1 (random) or an integer from 0 to 4294967295`, 'value_error.number.not_in_range');
   }
   const subseedStrength = get<number>('subseed_strength');
-  if (subseedStrength < 0 || subseedStrength > 1) throw invalid(['subseed_strength'], 'ensure this value is between 0 and 1', 'value_error.number.not_in_range');
+  if (subseedStrength < 0 || subseedStrength > 1)
+    throw invalid(['subseed_strength'], 'ensure this value is between 0 and 1', 'value_error.number.not_in_range');
   for (const field of ['seed_resize_from_w', 'seed_resize_from_h']) {
     const v = get<number>(field);
     if (v < -1 || v > 16384) throw invalid([field], 'ensure this value is between -1 and 16384', 'value_error.number.not_in_range');
   }
   const image = imageFields(kind, r, options, { sampler, scheduler, model: model ?? ctx.catalog.defaultModel ?? ctx.catalog.models[0] }, ctx.catalog);
   try {
-    const params = resolveParams({
-      ...image,
-      // A1111's process_images: a request's tiling of None takes the tiling option
-      tiling: (r.tiling ?? options.tiling) === true,
-      kind, model, prompt: promptForEngine, negative_prompt: negative, sampler, scheduler, discretization: 'a1111',
-      steps, cfg_scale: get<number>('cfg_scale'), width: get<number>('width'), height: get<number>('height'), seed,
-      batch_size: get<number>('batch_size'), n_iter: get<number>('n_iter'), denoising_strength: kind === 'img2img' ? denoising : 0.75, init_image: init,
-      resize_mode: kind === 'img2img' ? get<number>('resize_mode') : 0, loras: [], controlnet,
-      live_preview_every: livePreviewEvery(options),
-      randn_source: settings.randn_source ?? A1111_DEFAULT_RANDN_SOURCE, eta_noise_seed_delta: settings.eta_noise_seed_delta ?? 0,
-      clip_skip: settings.CLIP_stop_at_last_layers ?? 1, subseed, subseed_strength: subseedStrength, seed_resize_from_w: get<number>('seed_resize_from_w'), seed_resize_from_h: get<number>('seed_resize_from_h'),
-    }, ctx.limits, ctx.catalog, { unused: [] });
+    const params = resolveParams(
+      {
+        ...image,
+        // A1111's process_images: a request's tiling of None takes the tiling option
+        tiling: (r.tiling ?? options.tiling) === true,
+        kind,
+        model,
+        prompt: promptForEngine,
+        negative_prompt: negative,
+        sampler,
+        scheduler,
+        discretization: 'a1111',
+        steps,
+        cfg_scale: get<number>('cfg_scale'),
+        width: get<number>('width'),
+        height: get<number>('height'),
+        seed,
+        batch_size: get<number>('batch_size'),
+        n_iter: get<number>('n_iter'),
+        denoising_strength: kind === 'img2img' ? denoising : 0.75,
+        init_image: init,
+        resize_mode: kind === 'img2img' ? get<number>('resize_mode') : 0,
+        loras: [],
+        controlnet,
+        live_preview_every: livePreviewEvery(options),
+        randn_source: settings.randn_source ?? A1111_DEFAULT_RANDN_SOURCE,
+        eta_noise_seed_delta: settings.eta_noise_seed_delta ?? 0,
+        clip_skip: settings.CLIP_stop_at_last_layers ?? 1,
+        subseed,
+        subseed_strength: subseedStrength,
+        seed_resize_from_w: get<number>('seed_resize_from_w'),
+        seed_resize_from_h: get<number>('seed_resize_from_h'),
+      },
+      ctx.limits,
+      ctx.catalog,
+      { unused: [] },
+    );
     if (params.hires) params.hires.denoising_strength = denoising;
     if (sdUpscale) {
-      if (params.controlnet.length > 0) throw invalid(['alwayson_scripts', 'controlnet'], 'SD upscale together with ControlNet is not supported by this farm yet', 'value_error.unsupported');
+      if (params.controlnet.length > 0)
+        throw invalid(['alwayson_scripts', 'controlnet'], 'SD upscale together with ControlNet is not supported by this farm yet', 'value_error.unsupported');
       params.sd_upscale = sdUpscale;
     }
     const vae = resolveVae(options.sd_vae, ctx.vaes ?? []);
     if (vae) params.vae = vae;
     return { params, request: r, prompt, negative_prompt: negative, styles: styleNames, infoDenoising: denoising, comments };
   } catch (e) {
-    if (e instanceof UnknownSamplerError) throw new A1111HttpError(400, 'Sampler not found', { available: (e.details as { available?: string[] })?.available ?? [] });
+    if (e instanceof UnknownSamplerError)
+      throw new A1111HttpError(400, 'Sampler not found', { available: (e.details as { available?: string[] })?.available ?? [] });
     if (e instanceof FarmError && e.status === 422 && !(e instanceof A1111ValidationError)) {
       const field = (e as ValidationError).field ?? 'body';
-      const clipSkipLoc = Object.hasOwn(override, 'CLIP_stop_at_last_layers') ? ['override_settings', 'CLIP_stop_at_last_layers'] : ['options', 'CLIP_stop_at_last_layers'];
-      const loc = field === 'clip_skip' ? clipSkipLoc : field === 'init_image' ? ['init_images', 0] : field.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+      const clipSkipLoc = Object.hasOwn(override, 'CLIP_stop_at_last_layers')
+        ? ['override_settings', 'CLIP_stop_at_last_layers']
+        : ['options', 'CLIP_stop_at_last_layers'];
+      const loc =
+        field === 'clip_skip' ? clipSkipLoc : field === 'init_image' ? ['init_images', 0] : field.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p));
       throw invalid(loc, e.message);
     }
     throw e;
   }
 }
 
-const IMG2IMG_IMAGE_FIELDS = ['mask', 'mask_blur', 'mask_blur_x', 'mask_blur_y', 'mask_round', 'inpainting_fill', 'inpaint_full_res', 'inpaint_full_res_padding', 'inpainting_mask_invert', 'initial_noise_multiplier'];
-const TXT2IMG_IMAGE_FIELDS = ['enable_hr', 'hr_scale', 'hr_upscaler', 'hr_second_pass_steps', 'hr_resize_x', 'hr_resize_y', 'hr_sampler_name', 'hr_scheduler', 'hr_prompt', 'hr_negative_prompt', 'hr_cfg'];
+const IMG2IMG_IMAGE_FIELDS = [
+  'mask',
+  'mask_blur',
+  'mask_blur_x',
+  'mask_blur_y',
+  'mask_round',
+  'inpainting_fill',
+  'inpaint_full_res',
+  'inpaint_full_res_padding',
+  'inpainting_mask_invert',
+  'initial_noise_multiplier',
+];
+const TXT2IMG_IMAGE_FIELDS = [
+  'enable_hr',
+  'hr_scale',
+  'hr_upscaler',
+  'hr_second_pass_steps',
+  'hr_resize_x',
+  'hr_resize_y',
+  'hr_sampler_name',
+  'hr_scheduler',
+  'hr_prompt',
+  'hr_negative_prompt',
+  'hr_cfg',
+];
 
 /**
  * The inpainting / hires fix fields of this kind of request (and the options initial_noise_multiplier and
  * inpainting_mask_weight), checked by the shared field schema. The hires sampler resolves as the main one does
  * ("DPM++ 2M Karras" names its schedule); "Use same sampler/scheduler/checkpoint" mean the first pass's.
  */
-function imageFields(kind: A1111Kind, r: A1111Request, options: Record<string, unknown>, first: { sampler: string; scheduler: string; model?: string }, catalog: Catalog) {
+function imageFields(
+  kind: A1111Kind,
+  r: A1111Request,
+  options: Record<string, unknown>,
+  first: { sampler: string; scheduler: string; model?: string },
+  catalog: Catalog,
+) {
   const names = kind === 'img2img' ? IMG2IMG_IMAGE_FIELDS : TXT2IMG_IMAGE_FIELDS;
-  const picked: Record<string, unknown> = Object.fromEntries(names.map((n) => [n, r[n]]).filter(([n, v]) => v !== null && v !== undefined && !(n === 'mask' && v === '')));
-  if (kind === 'img2img' && picked.initial_noise_multiplier === undefined && typeof options.initial_noise_multiplier === 'number') picked.initial_noise_multiplier = options.initial_noise_multiplier;
-  if (options.inpainting_mask_weight !== undefined && options.inpainting_mask_weight !== null) picked.inpainting_mask_weight = Number(options.inpainting_mask_weight);
+  const picked: Record<string, unknown> = Object.fromEntries(
+    names.map((n) => [n, r[n]]).filter(([n, v]) => v !== null && v !== undefined && !(n === 'mask' && v === '')),
+  );
+  if (kind === 'img2img' && picked.initial_noise_multiplier === undefined && typeof options.initial_noise_multiplier === 'number')
+    picked.initial_noise_multiplier = options.initial_noise_multiplier;
+  if (options.inpainting_mask_weight !== undefined && options.inpainting_mask_weight !== null)
+    picked.inpainting_mask_weight = Number(options.inpainting_mask_weight);
   if (kind === 'txt2img' && picked.enable_hr === true) {
     const checkpoint = r.hr_checkpoint_name;
     if (typeof checkpoint === 'string' && checkpoint !== '' && checkpoint !== 'Use same checkpoint' && checkpointName(checkpoint) !== first.model) {
@@ -430,7 +681,8 @@ function imageFields(kind: A1111Kind, r: A1111Request, options: Record<string, u
     }
   }
   const parsed = z.object(imageFieldsShape).safeParse(picked);
-  if (!parsed.success) throw new A1111ValidationError(parsed.error.issues.map((i) => ({ loc: ['body', ...i.path], msg: i.message, type: `value_error.${i.code}` })));
+  if (!parsed.success)
+    throw new A1111ValidationError(parsed.error.issues.map((i) => ({ loc: ['body', ...i.path], msg: i.message, type: `value_error.${i.code}` })));
   return parsed.data;
 }
 
@@ -438,7 +690,8 @@ function parseControlNetUnits(units: unknown[]): ControlNetUnit[] {
   const out: ControlNetUnit[] = [];
   units.forEach((u, i) => {
     const at = (field: string) => ['alwayson_scripts', 'controlnet', 'args', i, field];
-    if (u === null || typeof u !== 'object' || Array.isArray(u)) throw invalid(['alwayson_scripts', 'controlnet', 'args', i], 'value is not a valid dict', 'type_error.dict');
+    if (u === null || typeof u !== 'object' || Array.isArray(u))
+      throw invalid(['alwayson_scripts', 'controlnet', 'args', i], 'value is not a valid dict', 'type_error.dict');
     const v = u as Record<string, unknown>;
     if (v.enabled === false) return;
     const num = (field: string, def: number, min = -Infinity, max = Infinity) => {
@@ -448,22 +701,40 @@ function parseControlNetUnits(units: unknown[]): ControlNetUnit[] {
       return x;
     };
     const raw = v.image ?? v.input_image;
-    const image = typeof raw === 'string' ? raw : raw && typeof raw === 'object' && typeof (raw as { image?: unknown }).image === 'string' ? (raw as { image: string }).image : undefined;
+    const image =
+      typeof raw === 'string'
+        ? raw
+        : raw && typeof raw === 'object' && typeof (raw as { image?: unknown }).image === 'string'
+          ? (raw as { image: string }).image
+          : undefined;
     if (!image) throw invalid(at('image'), 'a ControlNet unit needs image or input_image', 'value_error.missing');
     const module = String(v.module ?? 'none');
-    const threshold = (field: string, def: number) => { const x = num(field, def); return x < 0 ? def : x; };
+    const threshold = (field: string, def: number) => {
+      const x = num(field, def);
+      return x < 0 ? def : x;
+    };
     if (module !== 'canny' && module !== 'none') throw invalid(at('module'), `unknown ControlNet module "${module}"; available: canny, none`);
     out.push({
-      image, module, model: String(v.model ?? 'default'), weight: num('weight', 1, 0, 4), guidance_start: num('guidance_start', 0, 0, 1), guidance_end: num('guidance_end', 1, 0, 1),
+      image,
+      module,
+      model: String(v.model ?? 'default'),
+      weight: num('weight', 1, 0, 4),
+      guidance_start: num('guidance_start', 0, 0, 1),
+      guidance_end: num('guidance_end', 1, 0, 1),
       processor_res: Math.round(num('processor_res', -1, -1, 4096)) <= 0 ? 512 : Math.round(num('processor_res', -1, -1, 4096)),
-      threshold_a: threshold('threshold_a', 100), threshold_b: threshold('threshold_b', 200),
+      threshold_a: threshold('threshold_a', 100),
+      threshold_b: threshold('threshold_b', 200),
     });
   });
   return out;
 }
 
 /** A1111's image_grid layout: rows from n_rows (-1: about the square root, 0: the batch size), columns to fit. */
-export function gridLayout(count: number, batchSize: number, o: { n_rows: number; grid_prevent_empty_spots: boolean } = { n_rows: -1, grid_prevent_empty_spots: false }): { rows: number; cols: number } {
+export function gridLayout(
+  count: number,
+  batchSize: number,
+  o: { n_rows: number; grid_prevent_empty_spots: boolean } = { n_rows: -1, grid_prevent_empty_spots: false },
+): { rows: number; cols: number } {
   let rows: number;
   if (o.n_rows > 0) rows = o.n_rows;
   else if (o.n_rows === 0) rows = batchSize;

@@ -11,9 +11,30 @@ function hiresKey(p: GenerationParams): string {
 
 export function batchKey(p: GenerationParams): string {
   if (p.kind === 'extras') return `extras|${p.extras?.upscaler_1}|${p.extras?.upscaler_2}`;
-  const loras = [...p.loras].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((l) => `${l.name}:${l.weight}`).join(',');
-  const prompt_loras = extractLoraTags(p.prompt).loras.map((l) => `${l.name}:${l.weight}`).sort().join(',');
+  const loras = [...p.loras]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((l) => `${l.name}:${l.weight}`)
+    .join(',');
+  const prompt_loras = extractLoraTags(p.prompt)
+    .loras.map((l) => `${l.name}:${l.weight}`)
+    .sort()
+    .join(',');
   const control = p.controlnet.map((u) => `${u.module}/${u.model}`).join(',');
   const strength = p.kind === 'img2img' ? `ds=${p.denoising_strength}` : 'ds=-';
-  return [p.kind, p.model, `${p.width}x${p.height}`, p.steps, p.sampler, p.scheduler, `lora=${loras};${prompt_loras}`, p.discretization ?? 'diffusers', `cn=${control}`, strength, `tiling=${p.tiling === true}`, hiresKey(p), `vae=${p.vae ?? ''}`, ...(p.sd_upscale ? [`sdu=${p.sd_upscale.overlap}/${p.sd_upscale.upscaler}/${p.sd_upscale.scale_factor}`] : [])].join('|');
+  return [
+    p.kind,
+    p.model,
+    `${p.width}x${p.height}`,
+    p.steps,
+    p.sampler,
+    p.scheduler,
+    `lora=${loras};${prompt_loras}`,
+    p.discretization ?? 'diffusers',
+    `cn=${control}`,
+    strength,
+    `tiling=${p.tiling === true}`,
+    hiresKey(p),
+    `vae=${p.vae ?? ''}`,
+    ...(p.sd_upscale ? [`sdu=${p.sd_upscale.overlap}/${p.sd_upscale.upscaler}/${p.sd_upscale.scale_factor}`] : []),
+  ].join('|');
 }

@@ -115,7 +115,24 @@ export function isFarmError(e: unknown): e is FarmError {
 }
 
 /** Node's and the network's error codes for faults that may pass by themselves. */
-const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EBUSY', 'EMFILE', 'ENFILE', 'ENOSPC', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EBUSY',
+  'EMFILE',
+  'ENFILE',
+  'ENOSPC',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /**
  * The kind of any thrown value: a FarmError says its own; an error carrying a network/system fault code (Node's
@@ -127,7 +144,8 @@ export function errorKind(e: unknown): ErrorKind {
     const o = e as { code?: unknown; name?: unknown; $retryable?: unknown; $metadata?: { httpStatusCode?: number }; cause?: unknown };
     if (typeof o.code === 'string' && TRANSIENT_CODES.has(o.code)) return 'transient';
     if (o.name === 'TimeoutError' || o.$retryable) return 'transient';
-    if (o.$metadata && (o.$metadata.httpStatusCode === undefined || o.$metadata.httpStatusCode >= 500 || o.$metadata.httpStatusCode === 429)) return 'transient';
+    if (o.$metadata && (o.$metadata.httpStatusCode === undefined || o.$metadata.httpStatusCode >= 500 || o.$metadata.httpStatusCode === 429))
+      return 'transient';
     if (o.cause && o.cause !== e) {
       const inner = errorKind(o.cause);
       if (inner === 'transient') return inner;

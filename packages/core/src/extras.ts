@@ -9,7 +9,14 @@ import { BUILTIN_UPSCALERS } from './upscalers';
 import { parseWebhook } from './schemas';
 import type { ExtrasParams, GenerationParams } from './types';
 
-interface FieldSpec { type: FieldType; def: unknown; ge?: number; gt?: number; le?: number; literal?: number[] }
+interface FieldSpec {
+  type: FieldType;
+  def: unknown;
+  ge?: number;
+  gt?: number;
+  le?: number;
+  literal?: number[];
+}
 
 /** ExtrasBaseRequest (modules/api/models.py): none of its fields is Optional, so null is refused as pydantic does. */
 export const EXTRAS_FIELDS: Record<string, FieldSpec> = {
@@ -42,14 +49,24 @@ type Issue = A1111Detail;
 
 function checkField(name: string, spec: FieldSpec, given: unknown, issues: Issue[]): unknown {
   if (given === undefined) return spec.def;
-  if (given === null) { issues.push({ loc: ['body', name], msg: 'none is not an allowed value', type: 'type_error.none.not_allowed' }); return spec.def; }
+  if (given === null) {
+    issues.push({ loc: ['body', name], msg: 'none is not an allowed value', type: 'type_error.none.not_allowed' });
+    return spec.def;
+  }
   const c = coerce(spec.type, given);
-  if (!c.ok) { issues.push({ loc: ['body', name], msg: TYPE_MESSAGES[spec.type][0], type: TYPE_MESSAGES[spec.type][1] }); return spec.def; }
+  if (!c.ok) {
+    issues.push({ loc: ['body', name], msg: TYPE_MESSAGES[spec.type][0], type: TYPE_MESSAGES[spec.type][1] });
+    return spec.def;
+  }
   const v = c.value as number;
-  if (spec.literal && !spec.literal.includes(v)) issues.push({ loc: ['body', name], msg: `unexpected value; permitted: ${spec.literal.join(', ')}`, type: 'value_error.const' });
-  else if (spec.gt !== undefined && !(v > spec.gt)) issues.push({ loc: ['body', name], msg: `ensure this value is greater than ${spec.gt}`, type: 'value_error.number.not_gt' });
-  else if (spec.ge !== undefined && !(v >= spec.ge)) issues.push({ loc: ['body', name], msg: `ensure this value is greater than or equal to ${spec.ge}`, type: 'value_error.number.not_ge' });
-  else if (spec.le !== undefined && !(v <= spec.le)) issues.push({ loc: ['body', name], msg: `ensure this value is less than or equal to ${spec.le}`, type: 'value_error.number.not_le' });
+  if (spec.literal && !spec.literal.includes(v))
+    issues.push({ loc: ['body', name], msg: `unexpected value; permitted: ${spec.literal.join(', ')}`, type: 'value_error.const' });
+  else if (spec.gt !== undefined && !(v > spec.gt))
+    issues.push({ loc: ['body', name], msg: `ensure this value is greater than ${spec.gt}`, type: 'value_error.number.not_gt' });
+  else if (spec.ge !== undefined && !(v >= spec.ge))
+    issues.push({ loc: ['body', name], msg: `ensure this value is greater than or equal to ${spec.ge}`, type: 'value_error.number.not_ge' });
+  else if (spec.le !== undefined && !(v <= spec.le))
+    issues.push({ loc: ['body', name], msg: `ensure this value is less than or equal to ${spec.le}`, type: 'value_error.number.not_le' });
   return c.value;
 }
 
@@ -63,13 +80,22 @@ const stripDataUrl = (s: string) => (s.startsWith('data:') && s.includes(',') ? 
 function refuse(e: ExtrasParams, v: Record<string, unknown>, upscalers: string[]): Issue | null {
   const unsupported = (field: string, msg: string): Issue => ({ loc: ['body', field], msg, type: 'value_error.unsupported' });
   for (const field of ['gfpgan_visibility', 'codeformer_visibility']) {
-    if ((v[field] as number) > 0) return unsupported(field, `${field} ${String(v[field])}: face restoration is not available on this farm (no face restorer is installed; see /sdapi/v1/face-restorers); send 0`);
+    if ((v[field] as number) > 0)
+      return unsupported(
+        field,
+        `${field} ${String(v[field])}: face restoration is not available on this farm (no face restorer is installed; see /sdapi/v1/face-restorers); send 0`,
+      );
   }
   const known = [...BUILTIN_UPSCALERS, ...upscalers];
   if (e.upscaler_1 === 'None') return null;
   for (const field of ['upscaler_1', 'upscaler_2'] as const) {
     if (field === 'upscaler_2' && e.upscaler_2 === 'None') continue;
-    if (!known.includes(e[field])) return { loc: ['body', field], msg: `could not find upscaler named ${e[field]}; available: ${known.join(', ')} (see /sdapi/v1/upscalers)`, type: 'value_error' };
+    if (!known.includes(e[field]))
+      return {
+        loc: ['body', field],
+        msg: `could not find upscaler named ${e[field]}; available: ${known.join(', ')} (see /sdapi/v1/upscalers)`,
+        type: 'value_error',
+      };
   }
   return null;
 }
@@ -78,9 +104,14 @@ function resolveFields(body: Record<string, unknown>, upscalers: string[], issue
   const v: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(EXTRAS_FIELDS)) v[name] = checkField(name, spec, body[name], issues);
   const extras: ExtrasParams = {
-    resize_mode: v.resize_mode as 0 | 1, upscaling_resize: v.upscaling_resize as number, upscaling_resize_w: v.upscaling_resize_w as number,
-    upscaling_resize_h: v.upscaling_resize_h as number, upscaling_crop: v.upscaling_crop as boolean, upscaler_1: v.upscaler_1 as string,
-    upscaler_2: v.upscaler_2 as string, extras_upscaler_2_visibility: v.extras_upscaler_2_visibility as number,
+    resize_mode: v.resize_mode as 0 | 1,
+    upscaling_resize: v.upscaling_resize as number,
+    upscaling_resize_w: v.upscaling_resize_w as number,
+    upscaling_resize_h: v.upscaling_resize_h as number,
+    upscaling_crop: v.upscaling_crop as boolean,
+    upscaler_1: v.upscaler_1 as string,
+    upscaler_2: v.upscaler_2 as string,
+    extras_upscaler_2_visibility: v.extras_upscaler_2_visibility as number,
   };
   if (issues.length === 0) {
     const problem = refuse(extras, v, upscalers);
@@ -91,7 +122,8 @@ function resolveFields(body: Record<string, unknown>, upscalers: string[], issue
 
 /** An /sdapi/v1/extra-single-image or extra-batch-images body; throws A1111ValidationError (FastAPI's 422 shape). */
 export function parseA1111Extras(mode: 'single' | 'batch', body: unknown, upscalers: string[]): ExtrasRequest {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new A1111ValidationError([{ loc: ['body'], msg: 'value is not a valid dict', type: 'type_error.dict' }]);
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new A1111ValidationError([{ loc: ['body'], msg: 'value is not a valid dict', type: 'type_error.dict' }]);
   const b = body as Record<string, unknown>;
   const issues: Issue[] = [];
   const extras = resolveFields(b, upscalers, issues);
@@ -105,7 +137,8 @@ export function parseA1111Extras(mode: 'single' | 'batch', body: unknown, upscal
     issues.push({ loc: ['body', 'imageList'], msg: 'value is not a valid list', type: 'type_error.list' });
   } else {
     b.imageList.forEach((f: unknown, i) => {
-      if (f === null || typeof f !== 'object' || Array.isArray(f)) return issues.push({ loc: ['body', 'imageList', i], msg: 'value is not a valid dict', type: 'type_error.dict' });
+      if (f === null || typeof f !== 'object' || Array.isArray(f))
+        return issues.push({ loc: ['body', 'imageList', i], msg: 'value is not a valid dict', type: 'type_error.dict' });
       const file = f as Record<string, unknown>;
       for (const k of ['data', 'name']) {
         if (file[k] === undefined) issues.push({ loc: ['body', 'imageList', i, k], msg: 'field required', type: 'value_error.missing' });
@@ -120,28 +153,30 @@ export function parseA1111Extras(mode: 'single' | 'batch', body: unknown, upscal
 
 const finite = z.number().finite();
 /** The native POST /v1/jobs body of kind "extras": A1111's fields (same names, defaults and bounds) and one image. */
-export const extrasJobRequestSchema = z.object({
-  kind: z.literal('extras'),
-  image: z.string().min(1),
-  name: z.string().max(1000).optional(),
-  model: z.string().min(1).optional(),
-  resize_mode: z.union([z.literal(0), z.literal(1)]).default(0),
-  show_extras_results: z.boolean().default(true),
-  gfpgan_visibility: finite.min(0).max(1).default(0),
-  codeformer_visibility: finite.min(0).max(1).default(0),
-  codeformer_weight: finite.min(0).max(1).default(0),
-  upscaling_resize: finite.gt(0).default(2),
-  upscaling_resize_w: z.number().int().min(1).default(512),
-  upscaling_resize_h: z.number().int().min(1).default(512),
-  upscaling_crop: z.boolean().default(true),
-  upscaler_1: z.string().default('None'),
-  upscaler_2: z.string().default('None'),
-  extras_upscaler_2_visibility: finite.min(0).max(1).default(0),
-  upscale_first: z.boolean().default(false),
-  webhook: z.union([z.string(), z.object({ url: z.string(), events: z.array(z.enum(['start', 'progress', 'completed'])).optional() })]).optional(),
-  priority: z.number().int().min(1).max(1000).optional(),
-  idempotency_key: z.string().min(1).max(200).optional(),
-}).strict();
+export const extrasJobRequestSchema = z
+  .object({
+    kind: z.literal('extras'),
+    image: z.string().min(1),
+    name: z.string().max(1000).optional(),
+    model: z.string().min(1).optional(),
+    resize_mode: z.union([z.literal(0), z.literal(1)]).default(0),
+    show_extras_results: z.boolean().default(true),
+    gfpgan_visibility: finite.min(0).max(1).default(0),
+    codeformer_visibility: finite.min(0).max(1).default(0),
+    codeformer_weight: finite.min(0).max(1).default(0),
+    upscaling_resize: finite.gt(0).default(2),
+    upscaling_resize_w: z.number().int().min(1).default(512),
+    upscaling_resize_h: z.number().int().min(1).default(512),
+    upscaling_crop: z.boolean().default(true),
+    upscaler_1: z.string().default('None'),
+    upscaler_2: z.string().default('None'),
+    extras_upscaler_2_visibility: finite.min(0).max(1).default(0),
+    upscale_first: z.boolean().default(false),
+    webhook: z.union([z.string(), z.object({ url: z.string(), events: z.array(z.enum(['start', 'progress', 'completed'])).optional() })]).optional(),
+    priority: z.number().int().min(1).max(1000).optional(),
+    idempotency_key: z.string().min(1).max(200).optional(),
+  })
+  .strict();
 
 /** Whether a native POST /v1/jobs body asks for an extras job. */
 export function isExtrasJobBody(body: unknown): boolean {
@@ -160,7 +195,13 @@ export function parseExtrasJobRequest(body: unknown, upscalers: string[]) {
   const issues: Issue[] = [];
   const extras = resolveFields(fields, upscalers, issues);
   if (issues.length) throw new ValidationError(issues[0].msg, String(issues[0].loc[1]));
-  return { request: { extras, images: [{ data: stripDataUrl(image), name: name ?? '' }] } as ExtrasRequest, model, webhook: parseWebhook(webhook), priority, idempotencyKey: idempotency_key };
+  return {
+    request: { extras, images: [{ data: stripDataUrl(image), name: name ?? '' }] } as ExtrasRequest,
+    model,
+    webhook: parseWebhook(webhook),
+    priority,
+    idempotencyKey: idempotency_key,
+  };
 }
 
 /**
@@ -186,9 +227,11 @@ export function checkExtrasSize(w: number, h: number, e: ExtrasParams, maxPixels
   const scale = extrasScale(w, h, e);
   const up = e.upscaler_1 === 'None' ? { width: w, height: h } : { width: Math.floor((w * scale) / 8) * 8, height: Math.floor((h * scale) / 8) * 8 };
   const out = extrasOutputSize(w, h, e);
-  if (up.width < 1 || up.height < 1) throw new ValidationError(`upscaling ${w}x${h} by ${scale} gives an empty image (sizes are rounded down to multiples of 8)`, field);
+  if (up.width < 1 || up.height < 1)
+    throw new ValidationError(`upscaling ${w}x${h} by ${scale} gives an empty image (sizes are rounded down to multiples of 8)`, field);
   for (const s of [up, out]) {
-    if (s.width * s.height > maxPixels) throw new ValidationError(`upscaling ${w}x${h} gives ${s.width}x${s.height}, more than the ${maxPixels} pixels an extras job may make`, field);
+    if (s.width * s.height > maxPixels)
+      throw new ValidationError(`upscaling ${w}x${h} gives ${s.width}x${s.height}, more than the ${maxPixels} pixels an extras job may make`, field);
   }
   return out;
 }
@@ -222,10 +265,31 @@ export function plaintextToHtml(text: string): string {
 }
 
 /** The job of one image: kind `extras`, its output size as width x height; `model` only routes it to a live worker. */
-export function extrasJobParams(image: { data: string; name: string }, e: ExtrasParams, model: string, size: { width: number; height: number }): GenerationParams {
+export function extrasJobParams(
+  image: { data: string; name: string },
+  e: ExtrasParams,
+  model: string,
+  size: { width: number; height: number },
+): GenerationParams {
   return {
-    kind: 'extras', model, prompt: '', negative_prompt: '', sampler: 'Euler', scheduler: 'Automatic', steps: 1, cfg_scale: 0,
-    width: size.width, height: size.height, seed: 0, batch_size: 1, n_iter: 1, denoising_strength: 0, resize_mode: 0, loras: [], controlnet: [],
-    init_image: image.data, extras: { ...e, ...(image.name ? { name: image.name } : {}) },
+    kind: 'extras',
+    model,
+    prompt: '',
+    negative_prompt: '',
+    sampler: 'Euler',
+    scheduler: 'Automatic',
+    steps: 1,
+    cfg_scale: 0,
+    width: size.width,
+    height: size.height,
+    seed: 0,
+    batch_size: 1,
+    n_iter: 1,
+    denoising_strength: 0,
+    resize_mode: 0,
+    loras: [],
+    controlnet: [],
+    init_image: image.data,
+    extras: { ...e, ...(image.name ? { name: image.name } : {}) },
   };
 }

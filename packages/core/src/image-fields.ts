@@ -115,13 +115,22 @@ function resolveInpaint(f: ImageFields): InpaintParams | undefined {
 function resolveHires(f: ImageFields, ctx: ImageFieldsContext): HiresParams {
   const upscaler = f.hr_upscaler ?? DEFAULT_LATENT_UPSCALE_MODE;
   if (!knownUpscaler(upscaler, ctx.upscalers)) {
-    throw new ValidationError(`could not find upscaler named "${upscaler}"; available: ${[...Object.keys(LATENT_UPSCALE_MODES), ...BUILTIN_UPSCALERS, ...ctx.upscalers].join(', ')}`, 'hr_upscaler');
+    throw new ValidationError(
+      `could not find upscaler named "${upscaler}"; available: ${[...Object.keys(LATENT_UPSCALE_MODES), ...BUILTIN_UPSCALERS, ...ctx.upscalers].join(', ')}`,
+      'hr_upscaler',
+    );
   }
   if (f.hr_second_pass_steps > ctx.maxSteps) throw new ValidationError(`hr_second_pass_steps must be at most ${ctx.maxSteps}`, 'hr_second_pass_steps');
   if (f.hr_sampler_name || f.hr_scheduler) ctx.checkSampler(f.hr_sampler_name || 'Euler', f.hr_scheduler || 'Automatic');
   const hires: HiresParams = {
-    hr_scale: f.hr_scale, hr_resize_x: f.hr_resize_x, hr_resize_y: f.hr_resize_y, hr_upscaler: upscaler, hr_upscaler_given: f.hr_upscaler != null,
-    hr_second_pass_steps: f.hr_second_pass_steps, hr_prompt: f.hr_prompt, hr_negative_prompt: f.hr_negative_prompt,
+    hr_scale: f.hr_scale,
+    hr_resize_x: f.hr_resize_x,
+    hr_resize_y: f.hr_resize_y,
+    hr_upscaler: upscaler,
+    hr_upscaler_given: f.hr_upscaler != null,
+    hr_second_pass_steps: f.hr_second_pass_steps,
+    hr_prompt: f.hr_prompt,
+    hr_negative_prompt: f.hr_negative_prompt,
     denoising_strength: ctx.denoisingStrength ?? 0.75,
     ...(f.hr_sampler_name ? { hr_sampler_name: f.hr_sampler_name } : {}),
     ...(f.hr_scheduler ? { hr_scheduler: f.hr_scheduler } : {}),
@@ -153,12 +162,35 @@ export function resolveImageFields(f: ImageFields, ctx: ImageFieldsContext): Res
   if (ctx.kind === 'img2img') {
     out.inpaint = resolveInpaint(f);
     if (f.initial_noise_multiplier != null && f.initial_noise_multiplier !== 1) out.initial_noise_multiplier = f.initial_noise_multiplier;
-    for (const k of ['enable_hr', 'hr_scale', 'hr_upscaler', 'hr_second_pass_steps', 'hr_resize_x', 'hr_resize_y', 'hr_sampler_name', 'hr_scheduler', 'hr_prompt', 'hr_negative_prompt', 'hr_cfg']) {
+    for (const k of [
+      'enable_hr',
+      'hr_scale',
+      'hr_upscaler',
+      'hr_second_pass_steps',
+      'hr_resize_x',
+      'hr_resize_y',
+      'hr_sampler_name',
+      'hr_scheduler',
+      'hr_prompt',
+      'hr_negative_prompt',
+      'hr_cfg',
+    ]) {
       if (ctx.sent(k)) unused.push(k);
     }
   } else {
     if (f.enable_hr) out.hires = resolveHires(f, ctx);
-    for (const k of ['mask', 'mask_blur', 'mask_blur_x', 'mask_blur_y', 'inpainting_fill', 'inpaint_full_res', 'inpaint_full_res_padding', 'inpainting_mask_invert', 'mask_round', 'initial_noise_multiplier']) {
+    for (const k of [
+      'mask',
+      'mask_blur',
+      'mask_blur_x',
+      'mask_blur_y',
+      'inpainting_fill',
+      'inpaint_full_res',
+      'inpaint_full_res_padding',
+      'inpainting_mask_invert',
+      'mask_round',
+      'initial_noise_multiplier',
+    ]) {
       if (ctx.sent(k)) unused.push(k);
     }
   }

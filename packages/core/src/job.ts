@@ -27,7 +27,10 @@ export interface JobEnvelope {
   owner: string;
   status: JobStatus;
   /** the request without its images (init image, inpainting mask) */
-  input: Omit<GenerationParams, 'init_image' | 'inpaint'> & { has_init_image: boolean; inpaint?: Omit<NonNullable<GenerationParams['inpaint']>, 'mask'> & { has_mask: true } };
+  input: Omit<GenerationParams, 'init_image' | 'inpaint'> & {
+    has_init_image: boolean;
+    inpaint?: Omit<NonNullable<GenerationParams['inpaint']>, 'mask'> & { has_mask: true };
+  };
   output: { images: string[]; seeds: number[]; infotexts: string[] } | null;
   error: string | null;
   progress: { step: number; steps: number; eta_seconds: number | null } | null;

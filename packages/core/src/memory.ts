@@ -52,9 +52,13 @@ export function renderShapeOf(p: GenerationParams, chunks: number, vaeImages: nu
   const target = p.hires ? hiresTarget(p.width, p.height, p.hires) : null;
   const larger = target && target.toX * target.toY > p.width * p.height;
   return {
-    width: larger ? target.toX : p.width, height: larger ? target.toY : p.height,
-    rowsPerImage: promptParts(p.prompt) + 1, chunks, vaeImages,
-    encodes: p.kind === 'img2img' || !!p.hires, controlnet: p.controlnet.length > 0,
+    width: larger ? target.toX : p.width,
+    height: larger ? target.toY : p.height,
+    rowsPerImage: promptParts(p.prompt) + 1,
+    chunks,
+    vaeImages,
+    encodes: p.kind === 'img2img' || !!p.hires,
+    controlnet: p.controlnet.length > 0,
   };
 }
 
@@ -88,14 +92,18 @@ export function estimatePeakBytes(profile: ModelMemoryProfile, shape: RenderShap
   const pixels = shape.width * shape.height;
   const rows = shape.images * shape.rowsPerImage;
   const keys = TOKENS_PER_CHUNK * shape.chunks;
-  const unet = rows * latent * profile.unetChannels * UNET_BYTES_PER_PIXEL_CHANNEL
-    + Math.max(attentionBytes(profile, rows, profile.unetHeads, latent, latent), attentionBytes(profile, rows, profile.unetHeads, latent, keys));
+  const unet =
+    rows * latent * profile.unetChannels * UNET_BYTES_PER_PIXEL_CHANNEL +
+    Math.max(attentionBytes(profile, rows, profile.unetHeads, latent, latent), attentionBytes(profile, rows, profile.unetHeads, latent, keys));
   // the VAE's mid-block attention is single-headed over the latent's pixels
   const vae = (images: number) => images * pixels * profile.vaeChannels * VAE_BYTES_PER_PIXEL_CHANNEL + attentionBytes(profile, images, 1, latent, latent);
-  return PROCESS_BASE_BYTES + WEIGHTS_FACTOR * profile.weightsBytes
-    + unet * (shape.controlnet ? 2 : 1)
-    + vae(Math.min(shape.vaeImages, shape.images))
-    + (shape.encodes ? vae(1) : 0);
+  return (
+    PROCESS_BASE_BYTES +
+    WEIGHTS_FACTOR * profile.weightsBytes +
+    unet * (shape.controlnet ? 2 : 1) +
+    vae(Math.min(shape.vaeImages, shape.images)) +
+    (shape.encodes ? vae(1) : 0)
+  );
 }
 
 /** The most images (up to `max`) whose UNet batch fits `budget`; 0 when not even one does. */
@@ -112,7 +120,12 @@ export function imagesThatFit(profile: ModelMemoryProfile, shape: Omit<RenderSha
  * How a worker splits `total` images to stay within `budget`: images per UNet batch and per VAE call (at most
  * `shape.vaeImages`, fewer when a call of that many does not fit); null when one image does not fit.
  */
-export function planBatches(profile: ModelMemoryProfile, shape: Omit<RenderShape, 'images'>, budget: number, total: number): { images: number; vaeImages: number } | null {
+export function planBatches(
+  profile: ModelMemoryProfile,
+  shape: Omit<RenderShape, 'images'>,
+  budget: number,
+  total: number,
+): { images: number; vaeImages: number } | null {
   for (let vaeImages = Math.max(1, shape.vaeImages); vaeImages >= 1; vaeImages = vaeImages > 1 ? Math.floor(vaeImages / 2) : 0) {
     const images = imagesThatFit(profile, { ...shape, vaeImages }, budget, total);
     if (images > 0) return { images, vaeImages: Math.min(vaeImages, images) };
@@ -131,11 +144,18 @@ export function checkFitsMemory(model: string, profile: ModelMemoryProfile, shap
   const need = estimatePeakBytes(profile, least);
   if (need <= budget) return;
   if (shape.rowsPerImage > 2 && estimatePeakBytes(profile, { ...least, rowsPerImage: 2 }) <= budget) {
-    throw new ValidationError(`prompt: its ${shape.rowsPerImage - 1} AND parts at ${shape.width}x${shape.height} on model "${model}" need about ${MiB(need)}, more than ${where} (${MiB(budget)}); use fewer AND parts`, 'prompt');
+    throw new ValidationError(
+      `prompt: its ${shape.rowsPerImage - 1} AND parts at ${shape.width}x${shape.height} on model "${model}" need about ${MiB(need)}, more than ${where} (${MiB(budget)}); use fewer AND parts`,
+      'prompt',
+    );
   }
   throw new ValidationError(
     `${shape.width}x${shape.height} on model "${model}" needs about ${MiB(need)} for one image, more than ${where} (${MiB(budget)}); choose a smaller width x height`,
-    'width', [{ field: 'width', message: 'too large for the workers\' memory' }, { field: 'height', message: 'too large for the workers\' memory' }],
+    'width',
+    [
+      { field: 'width', message: "too large for the workers' memory" },
+      { field: 'height', message: "too large for the workers' memory" },
+    ],
   );
 }
 
@@ -147,13 +167,19 @@ export function checkFitsMemory(model: string, profile: ModelMemoryProfile, shap
  */
 export function minPromptChunks(prompt: string): number {
   let text = prompt;
-  for (let before = ''; before !== text;) { before = text; text = text.replace(/\[[^[\]]*\]/g, ' '); }
-  return text.split(/\bAND\b/).map((part) => {
-    const pieces = part.split(/\bBREAK\b/);
-    // text after the last BREAK starts a chunk only when there is some
-    if (pieces.length > 1 && pieces[pieces.length - 1].trim() === '') pieces.pop();
-    return pieces.reduce((n, piece) => n + Math.max(1, Math.ceil((piece.match(/\S*[\p{L}\p{N}]\S*/gu)?.length ?? 0) / 75)), 0);
-  }).reduce((a, b) => Math.max(a, b), 1);
+  for (let before = ''; before !== text;) {
+    before = text;
+    text = text.replace(/\[[^[\]]*\]/g, ' ');
+  }
+  return text
+    .split(/\bAND\b/)
+    .map((part) => {
+      const pieces = part.split(/\bBREAK\b/);
+      // text after the last BREAK starts a chunk only when there is some
+      if (pieces.length > 1 && pieces[pieces.length - 1].trim() === '') pieces.pop();
+      return pieces.reduce((n, piece) => n + Math.max(1, Math.ceil((piece.match(/\S*[\p{L}\p{N}]\S*/gu)?.length ?? 0) / 75)), 0);
+    })
+    .reduce((a, b) => Math.max(a, b), 1);
 }
 
 /** Composable-diffusion parts of a positive prompt (A1111 splits the whole text on `AND`): UNet rows per image. */

@@ -93,14 +93,25 @@ export function resolveSamplerName(sampler: string, scheduler = 'Automatic'): { 
         const suffix = ` ${key(option)}`;
         if (key(sampler).endsWith(suffix)) {
           const base = findSampler(sampler.trim().slice(0, -suffix.length));
-          if (base) { spec = base; fromSuffix = s; }
+          if (base) {
+            spec = base;
+            fromSuffix = s;
+          }
         }
       }
     }
   }
-  if (!spec) throw new UnknownSamplerError(sampler, SAMPLERS.map((s) => s.name));
+  if (!spec)
+    throw new UnknownSamplerError(
+      sampler,
+      SAMPLERS.map((s) => s.name),
+    );
   const asked = findScheduleType(scheduler);
-  if (!asked) throw new UnknownSamplerError(`${spec.name} with schedule type "${scheduler}"`, SCHEDULE_TYPES.map((s) => `schedule type ${s.label}`));
+  if (!asked)
+    throw new UnknownSamplerError(
+      `${spec.name} with schedule type "${scheduler}"`,
+      SCHEDULE_TYPES.map((s) => `schedule type ${s.label}`),
+    );
   const schedule = fromSuffix && asked.name === 'automatic' ? fromSuffix : asked;
   return { sampler: spec.name, scheduler: schedule.label };
 }

@@ -8,7 +8,13 @@ import type { SdUpscaleParams } from './types';
 export const SD_UPSCALE_SCRIPT = 'SD upscale';
 
 /** The script a request names, resolved; null when it names none. */
-export function parseSdUpscaleScript(kind: 'txt2img' | 'img2img', scriptName: string | null, scriptArgs: unknown[], upscalers: string[], tile: { width: number; height: number }): SdUpscaleParams | null {
+export function parseSdUpscaleScript(
+  kind: 'txt2img' | 'img2img',
+  scriptName: string | null,
+  scriptArgs: unknown[],
+  upscalers: string[],
+  tile: { width: number; height: number },
+): SdUpscaleParams | null {
   if (scriptName === null || scriptName === '') return null;
   // A1111 matches script titles case-insensitively; SD upscale is an img2img script only
   if (kind !== 'img2img' || scriptName.toLowerCase() !== SD_UPSCALE_SCRIPT.toLowerCase()) throw new A1111HttpError(422, `Script '${scriptName}' not found`);
@@ -17,11 +23,17 @@ export function parseSdUpscaleScript(kind: 'txt2img' | 'img2img', scriptName: st
   const names = [...BUILTIN_UPSCALERS, ...upscalers];
   const overlap = arg(1) ?? 64;
   if (typeof overlap !== 'number' || !Number.isInteger(overlap) || overlap < 0) throw bad(1, 'SD upscale overlap must be a whole number of pixels, 0 or more');
-  if (overlap >= Math.min(tile.width, tile.height)) throw bad(1, `SD upscale overlap ${overlap} must be smaller than the tile (width x height = ${tile.width}x${tile.height})`);
+  if (overlap >= Math.min(tile.width, tile.height))
+    throw bad(1, `SD upscale overlap ${overlap} must be smaller than the tile (width x height = ${tile.width}x${tile.height})`);
   const index = arg(2) ?? 0;
   const upscaler = typeof index === 'string' && names.includes(index) ? index : typeof index === 'number' && Number.isInteger(index) ? names[index] : undefined;
-  if (upscaler === undefined) throw bad(2, `SD upscale upscaler ${JSON.stringify(index)} is not an index into (or a name of) the upscalers: ${names.map((n, i) => `${i} ${n}`).join(', ')}`);
+  if (upscaler === undefined)
+    throw bad(
+      2,
+      `SD upscale upscaler ${JSON.stringify(index)} is not an index into (or a name of) the upscalers: ${names.map((n, i) => `${i} ${n}`).join(', ')}`,
+    );
   const scale = arg(3) ?? 2;
-  if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0 || scale > 16) throw bad(3, 'SD upscale scale_factor must be a number above 0 (at most 16)');
+  if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0 || scale > 16)
+    throw bad(3, 'SD upscale scale_factor must be a number above 0 (at most 16)');
   return { overlap, upscaler, scale_factor: scale };
 }

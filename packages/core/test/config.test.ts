@@ -18,7 +18,15 @@ test('defaults apply to an empty environment', () => {
 });
 
 test('values are coerced from strings; empty strings count as unset', () => {
-  const c = loadConfig({ PORT: '9000', SIGNED_URLS: 'true', WEBHOOK_ALLOW_PRIVATE: '1', EXECUTION_PROVIDERS: 'cuda, cpu', MAX_STEPS: '', STORAGE: 's3', S3_BUCKET: 'renders' });
+  const c = loadConfig({
+    PORT: '9000',
+    SIGNED_URLS: 'true',
+    WEBHOOK_ALLOW_PRIVATE: '1',
+    EXECUTION_PROVIDERS: 'cuda, cpu',
+    MAX_STEPS: '',
+    STORAGE: 's3',
+    S3_BUCKET: 'renders',
+  });
   assert.equal(c.PORT, 9000);
   assert.equal(c.SIGNED_URLS, true);
   assert.equal(c.WEBHOOK_ALLOW_PRIVATE, true);
@@ -27,9 +35,20 @@ test('values are coerced from strings; empty strings count as unset', () => {
   assert.equal(storageConfig(c).kind, 's3');
 });
 
-for (const [name, value] of [['PORT', 'eighty'], ['MAX_BATCH', '0'], ['STORAGE', 'ftp'], ['EXECUTION_PROVIDERS', 'cpu,tpu'], ['WEBHOOK_SECRET', 'hunter2'], ['SIGNED_URLS', 'maybe'], ['REDIS_URL', 'not a url']] as const) {
+for (const [name, value] of [
+  ['PORT', 'eighty'],
+  ['MAX_BATCH', '0'],
+  ['STORAGE', 'ftp'],
+  ['EXECUTION_PROVIDERS', 'cpu,tpu'],
+  ['WEBHOOK_SECRET', 'hunter2'],
+  ['SIGNED_URLS', 'maybe'],
+  ['REDIS_URL', 'not a url'],
+] as const) {
   test(`a bad ${name} fails with a message naming it`, () => {
-    assert.throws(() => loadConfig({ [name]: value }), (e: Error) => e.message.includes(name));
+    assert.throws(
+      () => loadConfig({ [name]: value }),
+      (e: Error) => e.message.includes(name),
+    );
   });
 }
 

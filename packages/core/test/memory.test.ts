@@ -1,6 +1,15 @@
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
-import { checkFitsMemory, estimatePeakBytes, minPromptChunks, planBatches, promptParts, PROCESS_BASE_BYTES, type ModelMemoryProfile, type RenderShape } from '../src/memory';
+import {
+  checkFitsMemory,
+  estimatePeakBytes,
+  minPromptChunks,
+  planBatches,
+  promptParts,
+  PROCESS_BASE_BYTES,
+  type ModelMemoryProfile,
+  type RenderShape,
+} from '../src/memory';
 import { ValidationError } from '../src/errors';
 import { defaultWorkerMemoryBytes, loadConfig } from '../src/config';
 import { totalmem } from 'node:os';
@@ -39,10 +48,16 @@ test('batches are split to fit the budget, VAE calls first shrinking when one im
 
 test('what does not fit is refused naming width and height, or the prompt when its AND parts make the difference', () => {
   const budget = estimatePeakBytes(tiny, shape()) - 1;
-  assert.throws(() => checkFitsMemory('tiny', tiny, shape(), budget, 'the budget'), (e: unknown) => e instanceof ValidationError && e.field === 'width' && /512x512/.test(e.message));
+  assert.throws(
+    () => checkFitsMemory('tiny', tiny, shape(), budget, 'the budget'),
+    (e: unknown) => e instanceof ValidationError && e.field === 'width' && /512x512/.test(e.message),
+  );
   const fits = estimatePeakBytes(tiny, shape({ width: 256, height: 256 }));
   checkFitsMemory('tiny', tiny, shape({ width: 256, height: 256 }), fits, 'the budget');
-  assert.throws(() => checkFitsMemory('tiny', tiny, shape({ width: 256, height: 256, rowsPerImage: 200 }), fits, 'the budget'), (e: unknown) => e instanceof ValidationError && e.field === 'prompt');
+  assert.throws(
+    () => checkFitsMemory('tiny', tiny, shape({ width: 256, height: 256, rowsPerImage: 200 }), fits, 'the budget'),
+    (e: unknown) => e instanceof ValidationError && e.field === 'prompt',
+  );
 });
 
 test('the gateway counts the fewest chunks a prompt can take', () => {

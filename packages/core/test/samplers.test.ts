@@ -3,10 +3,35 @@ import assert from 'node:assert/strict';
 import { SAMPLERS, SCHEDULE_TYPES, UnknownSamplerError, a1111SamplerItems, effectiveScheduleType, resolveSamplerName, samplerTotalSteps } from '../src';
 
 test('A1111 1.10 lists 20 samplers and 12 schedule types, with their aliases', () => {
-  assert.deepEqual(SAMPLERS.map((s) => s.name), ['DPM++ 2M', 'DPM++ SDE', 'DPM++ 2M SDE', 'DPM++ 2M SDE Heun', 'DPM++ 2S a', 'DPM++ 3M SDE',
-    'Euler a', 'Euler', 'LMS', 'Heun', 'DPM2', 'DPM2 a', 'DPM fast', 'DPM adaptive', 'Restart', 'DDIM', 'DDIM CFG++', 'PLMS', 'UniPC', 'LCM']);
-  assert.deepEqual(SCHEDULE_TYPES.map((s) => s.label), ['Automatic', 'Uniform', 'Karras', 'Exponential', 'Polyexponential', 'SGM Uniform',
-    'KL Optimal', 'Align Your Steps', 'Simple', 'Normal', 'DDIM', 'Beta']);
+  assert.deepEqual(
+    SAMPLERS.map((s) => s.name),
+    [
+      'DPM++ 2M',
+      'DPM++ SDE',
+      'DPM++ 2M SDE',
+      'DPM++ 2M SDE Heun',
+      'DPM++ 2S a',
+      'DPM++ 3M SDE',
+      'Euler a',
+      'Euler',
+      'LMS',
+      'Heun',
+      'DPM2',
+      'DPM2 a',
+      'DPM fast',
+      'DPM adaptive',
+      'Restart',
+      'DDIM',
+      'DDIM CFG++',
+      'PLMS',
+      'UniPC',
+      'LCM',
+    ],
+  );
+  assert.deepEqual(
+    SCHEDULE_TYPES.map((s) => s.label),
+    ['Automatic', 'Uniform', 'Karras', 'Exponential', 'Polyexponential', 'SGM Uniform', 'KL Optimal', 'Align Your Steps', 'Simple', 'Normal', 'DDIM', 'Beta'],
+  );
 });
 
 test('names, aliases and pre-1.9 "<sampler> <schedule>" names resolve to A1111 labels', () => {
@@ -21,11 +46,17 @@ test('names, aliases and pre-1.9 "<sampler> <schedule>" names resolve to A1111 l
 });
 
 test('unknown samplers and schedule types are refused naming the valid ones', () => {
-  assert.throws(() => resolveSamplerName('Nonexistent'), (e: unknown) => e instanceof UnknownSamplerError && /DPM\+\+ 2M, /.test((e as Error).message));
-  assert.throws(() => resolveSamplerName('Euler', 'Sideways'), (e: unknown) => e instanceof UnknownSamplerError && /schedule type Karras/.test((e as Error).message));
+  assert.throws(
+    () => resolveSamplerName('Nonexistent'),
+    (e: unknown) => e instanceof UnknownSamplerError && /DPM\+\+ 2M, /.test((e as Error).message),
+  );
+  assert.throws(
+    () => resolveSamplerName('Euler', 'Sideways'),
+    (e: unknown) => e instanceof UnknownSamplerError && /schedule type Karras/.test((e as Error).message),
+  );
 });
 
-test('Automatic means the sampler\'s own default schedule type, as A1111 reports it in the infotext', () => {
+test("Automatic means the sampler's own default schedule type, as A1111 reports it in the infotext", () => {
   assert.equal(effectiveScheduleType('DPM++ 2M', 'Automatic'), 'Karras');
   assert.equal(effectiveScheduleType('DPM++ 3M SDE', 'Automatic'), 'Exponential');
   assert.equal(effectiveScheduleType('Euler', 'Automatic'), 'Automatic');
@@ -33,7 +64,7 @@ test('Automatic means the sampler\'s own default schedule type, as A1111 reports
   assert.equal(effectiveScheduleType('DPM++ 2M', 'Uniform'), 'Uniform');
 });
 
-test('/sdapi/v1/samplers items equal a real A1111 server\'s answer (published, 1.9: without DDIM CFG++, which 1.10 added after DDIM)', () => {
+test("/sdapi/v1/samplers items equal a real A1111 server's answer (published, 1.9: without DDIM CFG++, which 1.10 added after DDIM)", () => {
   const T = 'True';
   const published = [
     ['DPM++ 2M', ['k_dpmpp_2m'], { scheduler: 'karras' }],
@@ -57,11 +88,15 @@ test('/sdapi/v1/samplers items equal a real A1111 server\'s answer (published, 1
     ['LCM', ['k_lcm'], {}],
   ].map(([name, aliases, options]) => ({ name, aliases, options }));
   const ours = a1111SamplerItems();
-  assert.deepEqual(JSON.stringify(ours.filter((s) => s.name !== 'DDIM CFG++')), JSON.stringify(published), 'same names, order, aliases and options (key order too)');
+  assert.deepEqual(
+    JSON.stringify(ours.filter((s) => s.name !== 'DDIM CFG++')),
+    JSON.stringify(published),
+    'same names, order, aliases and options (key order too)',
+  );
   assert.deepEqual(ours[ours.findIndex((s) => s.name === 'DDIM') + 1], { name: 'DDIM CFG++', aliases: ['ddim_cfgpp'], options: {} });
 });
 
-test('total steps of the prompt schedule: twice the steps for A1111\'s second-order samplers', () => {
+test("total steps of the prompt schedule: twice the steps for A1111's second-order samplers", () => {
   const doubled = SAMPLERS.filter((s) => samplerTotalSteps(s.name, 10) === 20).map((s) => s.name);
   assert.deepEqual(doubled, ['DPM++ SDE', 'DPM++ 2S a', 'Heun', 'DPM2', 'DPM2 a', 'Restart']);
   assert.equal(samplerTotalSteps('DPM++ SDE Karras', 5), 10);

@@ -5,8 +5,12 @@ import assert from 'node:assert/strict';
 import { A1111ValidationError, FarmError, ValidationError, parseA1111, parseJobRequest, type Catalog } from '../src/index';
 
 const catalog: Catalog = {
-  models: ['tiny'], loras: ['style'], upscalers: [],
-  checkSampler: (s) => { if (!['Euler a', 'Euler'].includes(s)) throw new FarmError('unknown_sampler', 422, `unknown sampler "${s}"`); },
+  models: ['tiny'],
+  loras: ['style'],
+  upscalers: [],
+  checkSampler: (s) => {
+    if (!['Euler a', 'Euler'].includes(s)) throw new FarmError('unknown_sampler', 422, `unknown sampler "${s}"`);
+  },
 };
 const limits = { maxPixels: 256 * 256, maxSteps: 150, maxImagesPerRequest: 16 };
 const valid = { prompt: 'a wall', width: 64, height: 64, steps: 4, seed: 3 };
@@ -16,7 +20,11 @@ test('native tiling: true reaches the params; with a LoRA or ControlNet it is a 
   assert.equal(parseJobRequest({ ...valid, tiling: true }, limits, catalog).params.tiling, true);
   assert.equal(parseJobRequest({ ...valid }, limits, catalog).params.tiling, undefined);
   for (const extra of [{ loras: [{ name: 'style', weight: 0.5 }] }, { prompt: 'a wall <lora:style:1>' }, { controlnet: [{ image: 'iVBORw0KGgo=' }] }]) {
-    assert.throws(() => parseJobRequest({ ...valid, tiling: true, ...extra }, limits, catalog), (e: ValidationError) => e.field === 'tiling', JSON.stringify(extra));
+    assert.throws(
+      () => parseJobRequest({ ...valid, tiling: true, ...extra }, limits, catalog),
+      (e: ValidationError) => e.field === 'tiling',
+      JSON.stringify(extra),
+    );
   }
 });
 
@@ -25,5 +33,8 @@ test('A1111: tiling true, or null with the tiling option on, tiles; false wins o
   assert.equal(parseA1111('txt2img', { ...valid, tiling: null }, ctx({ tiling: true })).params.tiling, true);
   assert.equal(parseA1111('txt2img', { ...valid, tiling: false }, ctx({ tiling: true })).params.tiling, undefined);
   assert.equal(parseA1111('img2img', { ...valid, init_images: ['iVBORw0KGgo='] }, ctx({ tiling: true })).params.tiling, true);
-  assert.throws(() => parseA1111('txt2img', { ...valid, tiling: true, prompt: 'a <lora:style:1>' }, ctx()), (e: A1111ValidationError) => e.detail[0].loc[1] === 'tiling');
+  assert.throws(
+    () => parseA1111('txt2img', { ...valid, tiling: true, prompt: 'a <lora:style:1>' }, ctx()),
+    (e: A1111ValidationError) => e.detail[0].loc[1] === 'tiling',
+  );
 });

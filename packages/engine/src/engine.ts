@@ -4,7 +4,22 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { NotRunnableHereError, ValidationError, defaultSessionCacheBytes, estimatePeakBytes, planBatches, renderShapeOf, type ModelMemoryProfile, checkModelSize, checkClipSkip, hiresTarget, knownUpscaler, samplerTotalSteps, type GenerationParams, type LoraRef } from '@farm/core';
+import {
+  NotRunnableHereError,
+  ValidationError,
+  defaultSessionCacheBytes,
+  estimatePeakBytes,
+  planBatches,
+  renderShapeOf,
+  type ModelMemoryProfile,
+  checkModelSize,
+  checkClipSkip,
+  hiresTarget,
+  knownUpscaler,
+  samplerTotalSteps,
+  type GenerationParams,
+  type LoraRef,
+} from '@farm/core';
 import { noiseForImage, PhiloxGenerator } from './rng';
 import { getSampler, samplerInfotext, schedulerConfigProblem, withBrownianTree } from './schedulers';
 import { ModelRegistry, type ModelInfo, type LoadedModelFiles, type ModelImporter } from './models/model-registry';
@@ -66,8 +81,17 @@ export interface EngineOptions {
   maxPromptChunks?: number;
 }
 
-export interface EngineItem { id: string; params: GenerationParams }
-export interface EngineItemResult { id: string; images: Buffer[]; seeds: number[]; infotexts: string[]; canceled: boolean }
+export interface EngineItem {
+  id: string;
+  params: GenerationParams;
+}
+export interface EngineItemResult {
+  id: string;
+  images: Buffer[];
+  seeds: number[];
+  infotexts: string[];
+  canceled: boolean;
+}
 export interface RunHooks {
   onStep?(step: number, steps: number): void;
   isCanceled?(id: string): boolean;
@@ -81,7 +105,21 @@ export interface RunHooks {
   onPreview?(id: string, step: number, png: Buffer): void;
 }
 /** What a render worker needs of an engine: `Engine` in-process, or `EngineThread` with the same behaviour in a thread. */
-export type EngineApi = Pick<Engine, 'listModels' | 'listLoras' | 'listUpscalers' | 'sizeMultiple' | 'hiddenStates' | 'memoryProfile' | 'memoryBudget' | 'validate' | 'generate' | 'unloadModels' | 'loadModel' | 'close'>;
+export type EngineApi = Pick<
+  Engine,
+  | 'listModels'
+  | 'listLoras'
+  | 'listUpscalers'
+  | 'sizeMultiple'
+  | 'hiddenStates'
+  | 'memoryProfile'
+  | 'memoryBudget'
+  | 'validate'
+  | 'generate'
+  | 'unloadModels'
+  | 'loadModel'
+  | 'close'
+>;
 export type { LoraInfo } from './lora/registry';
 import type { LoraInfo } from './lora/registry';
 
@@ -103,7 +141,10 @@ interface Plan {
   /** [channels, height / 8, width / 8] */
   latentDims: [number, number, number];
 }
-interface ItemConditioning { text: RowConditioning; inputs: ItemInputs }
+interface ItemConditioning {
+  text: RowConditioning;
+  inputs: ItemInputs;
+}
 interface Conditioning {
   perItem: Map<string, ItemConditioning>;
   control: Awaited<ReturnType<ControlNetPlanner>> | null;
@@ -113,8 +154,16 @@ interface Conditioning {
   embeddings: ActiveEmbeddings | null;
 }
 /** The denoised rows and their latent size (the hires size when hires fix ran). */
-interface Denoised { rows: Row[]; dims: [number, number] }
-interface Decoded { row: Row; pixels: Float32Array; width: number; height: number }
+interface Denoised {
+  rows: Row[];
+  dims: [number, number];
+}
+interface Decoded {
+  row: Row;
+  pixels: Float32Array;
+  width: number;
+  height: number;
+}
 
 /** Returns sessions for a model with LoRAs merged into its weights; supplied by the LoRA module. */
 export type LoraSessionBuilder = (ctx: { model: ModelInfo; loras: LoraRef[]; cache: SessionCache }) => Promise<Pick<ModelSessions, 'textEncoder' | 'unet'>>;
@@ -128,7 +177,13 @@ export class Engine {
 
   constructor(readonly opts: EngineOptions) {
     this.registry = new ModelRegistry(opts.modelsDir);
-    this.cache = new SessionCache({ providers: opts.providers, graphFlavour: opts.graphFlavour, deviceId: opts.gpuDeviceId, intraOpThreads: opts.intraOpThreads, maxBytes: opts.sessionCacheBytes ?? defaultSessionCacheBytes() });
+    this.cache = new SessionCache({
+      providers: opts.providers,
+      graphFlavour: opts.graphFlavour,
+      deviceId: opts.gpuDeviceId,
+      intraOpThreads: opts.intraOpThreads,
+      maxBytes: opts.sessionCacheBytes ?? defaultSessionCacheBytes(),
+    });
     this.upscalers = upscalerModels(opts.upscalersDir, this.cache);
     this.controlNet = createControlNetPlanner({ maxInputPixels: opts.maxInputPixels ?? 4096 * 4096 });
     this.loraSessions = loraSessionBuilder(() => this.listLoras());
@@ -176,7 +231,10 @@ export class Engine {
     const fit = planBatches(this.memoryProfile(plan.model.name), shape, budget, rows.length);
     if (!fit) {
       const need = estimatePeakBytes(this.memoryProfile(plan.model.name), { ...shape, images: 1, vaeImages: 1 });
-      throw new NotRunnableHereError(`${shape.width}x${shape.height} on model "${plan.model.name}" needs about ${Math.ceil(need / 2 ** 20)} MiB for one image, more than this worker's memory budget (${Math.ceil(budget / 2 ** 20)} MiB, WORKER_MEMORY_BYTES)`, 'insufficient_memory');
+      throw new NotRunnableHereError(
+        `${shape.width}x${shape.height} on model "${plan.model.name}" needs about ${Math.ceil(need / 2 ** 20)} MiB for one image, more than this worker's memory budget (${Math.ceil(budget / 2 ** 20)} MiB, WORKER_MEMORY_BYTES)`,
+        'insufficient_memory',
+      );
     }
     return fit;
   }
@@ -202,25 +260,35 @@ export class Engine {
 
   /** Throws a typed error naming the field for anything the pipeline cannot run. */
   validate(p: GenerationParams): void {
-    if (p.kind === 'extras') return validateExtras(p, this.listUpscalers().map((u) => u.name));
+    if (p.kind === 'extras')
+      return validateExtras(
+        p,
+        this.listUpscalers().map((u) => u.name),
+      );
     const model = this.registry.get(p.model);
     if (p.vae) this.vaeDecoderFile(p.vae);
     getSampler(p.sampler, p.scheduler);
     // a checkpoint's scheduler config exists once it is converted (generate prepares before it validates)
     const problem = model.source && !model.path ? null : schedulerConfigProblem(this.registry.files(p.model).scheduler);
     if (problem) throw new ValidationError(`model "${p.model}": scheduler/scheduler_config.json ${problem}`, 'model');
-    for (const [field, v] of [['width', p.width], ['height', p.height]] as const) {
+    for (const [field, v] of [
+      ['width', p.width],
+      ['height', p.height],
+    ] as const) {
       if (!Number.isInteger(v) || v < 64 || v % 8 !== 0) throw new ValidationError(`${field} must be a multiple of 8 and at least 64, got ${v}`, field);
     }
     checkModelSize(p.model, p.width, p.height, this.sizeMultiple(p.model));
     // (a checkpoint not converted yet is checked once converted: generate prepares, then validates)
     if (!model.source || model.path) checkClipSkip(p.model, p.clip_skip ?? 1, this.hiddenStates(p.model));
-    if (p.width * p.height > this.opts.maxPixels) throw new ValidationError(`width x height = ${p.width * p.height} exceeds the maximum of ${this.opts.maxPixels} pixels`, 'width');
-    if (!Number.isInteger(p.steps) || p.steps < 1 || p.steps > this.opts.maxSteps) throw new ValidationError(`steps must be an integer from 1 to ${this.opts.maxSteps}, got ${p.steps}`, 'steps');
+    if (p.width * p.height > this.opts.maxPixels)
+      throw new ValidationError(`width x height = ${p.width * p.height} exceeds the maximum of ${this.opts.maxPixels} pixels`, 'width');
+    if (!Number.isInteger(p.steps) || p.steps < 1 || p.steps > this.opts.maxSteps)
+      throw new ValidationError(`steps must be an integer from 1 to ${this.opts.maxSteps}, got ${p.steps}`, 'steps');
     if (!Number.isFinite(p.cfg_scale)) throw new ValidationError('cfg_scale must be a finite number', 'cfg_scale');
     if (!Number.isInteger(p.batch_size) || p.batch_size < 1) throw new ValidationError('batch_size must be a positive integer', 'batch_size');
     if (!Number.isInteger(p.n_iter) || p.n_iter < 1) throw new ValidationError('n_iter must be a positive integer', 'n_iter');
-    if (!Number.isInteger(p.seed) || p.seed < 0 || p.seed > 0xffffffff) throw new ValidationError('seed must be an integer from 0 to 4294967295 once resolved', 'seed');
+    if (!Number.isInteger(p.seed) || p.seed < 0 || p.seed > 0xffffffff)
+      throw new ValidationError('seed must be an integer from 0 to 4294967295 once resolved', 'seed');
     if (p.kind === 'img2img') {
       if (!p.init_image) throw new ValidationError('img2img needs init_image', 'init_image');
       if (!(p.denoising_strength > 0 && p.denoising_strength <= 1)) throw new ValidationError('denoising_strength must be in (0, 1]', 'denoising_strength');
@@ -237,14 +305,28 @@ export class Engine {
     if (p.hires && p.kind !== 'txt2img') throw new ValidationError('hires fix (enable_hr) is for txt2img', 'enable_hr');
     if (p.hires) {
       getSampler(p.hires.hr_sampler_name ?? p.sampler, p.hires.hr_scheduler ?? p.scheduler);
-      if (!knownUpscaler(p.hires.hr_upscaler, this.listUpscalers().map((u) => u.name))) throw new ValidationError(`could not find upscaler named "${p.hires.hr_upscaler}"`, 'hr_upscaler');
+      if (
+        !knownUpscaler(
+          p.hires.hr_upscaler,
+          this.listUpscalers().map((u) => u.name),
+        )
+      )
+        throw new ValidationError(`could not find upscaler named "${p.hires.hr_upscaler}"`, 'hr_upscaler');
       if (p.controlnet.length > 0) throw new ValidationError('ControlNet together with hires fix is not supported', 'enable_hr');
       const t = hiresTarget(p.width, p.height, p.hires);
-      if (t.toX * t.toY > this.opts.maxPixels) throw new ValidationError(`hires fix to ${t.toX}x${t.toY} exceeds the maximum of ${this.opts.maxPixels} pixels`, 'hr_scale');
+      if (t.toX * t.toY > this.opts.maxPixels)
+        throw new ValidationError(`hires fix to ${t.toX}x${t.toY} exceeds the maximum of ${this.opts.maxPixels} pixels`, 'hr_scale');
     }
     if (p.sd_upscale) {
-      if (p.kind !== 'img2img' || p.inpaint || p.controlnet.length > 0) throw new ValidationError('SD upscale is an img2img script, without inpainting mask or ControlNet', 'script_name');
-      if (!knownUpscaler(p.sd_upscale.upscaler, this.listUpscalers().map((u) => u.name))) throw new ValidationError(`could not find upscaler named "${p.sd_upscale.upscaler}"`, 'script_args');
+      if (p.kind !== 'img2img' || p.inpaint || p.controlnet.length > 0)
+        throw new ValidationError('SD upscale is an img2img script, without inpainting mask or ControlNet', 'script_name');
+      if (
+        !knownUpscaler(
+          p.sd_upscale.upscaler,
+          this.listUpscalers().map((u) => u.name),
+        )
+      )
+        throw new ValidationError(`could not find upscaler named "${p.sd_upscale.upscaler}"`, 'script_args');
     }
     if (p.tiling && loras.some((l) => l.weight !== 0)) throw new ValidationError('tiling together with LoRAs is not supported by this farm yet', 'tiling');
     if (p.tiling && p.controlnet.length > 0) throw new ValidationError('tiling together with ControlNet is not supported by this farm yet', 'tiling');
@@ -256,7 +338,8 @@ export class Engine {
   /** The decoder of a VAE in vaeDir (A1111's sd_vae); throws a ValidationError on `sd_vae` when there is none. */
   vaeDecoderFile(vae: string): string {
     const file = join(this.opts.vaeDir ?? '', vae, 'vae_decoder/model.onnx');
-    if (!this.opts.vaeDir || vae.includes('/') || vae.includes('\\') || vae.startsWith('.') || !existsSync(file)) throw new ValidationError(`VAE "${vae}" is not installed on this worker (VAE_DIR)`, 'sd_vae');
+    if (!this.opts.vaeDir || vae.includes('/') || vae.includes('\\') || vae.startsWith('.') || !existsSync(file))
+      throw new ValidationError(`VAE "${vae}" is not installed on this worker (VAE_DIR)`, 'sd_vae');
     return file;
   }
 
@@ -271,8 +354,8 @@ export class Engine {
       };
     }
     return {
-      textEncoder: merged?.textEncoder ?? await this.cache.network(model.path, 'text_encoder'),
-      unet: merged?.unet ?? await this.cache.network(model.path, 'unet'),
+      textEncoder: merged?.textEncoder ?? (await this.cache.network(model.path, 'text_encoder')),
+      unet: merged?.unet ?? (await this.cache.network(model.path, 'unet')),
       vaeDecoder: vae ? await this.cache.get(`vae:${vae}|vae_decoder`, () => this.vaeDecoderFile(vae)) : await this.cache.network(model.path, 'vae_decoder'),
     };
   }
@@ -290,7 +373,13 @@ export class Engine {
 
   private tiledFile(file: string, group: string): Promise<ort.InferenceSession> {
     let source: Uint8Array | string | null = null;
-    return this.cache.get(`${file}|tiling`, () => (source = tiledModelSource(file)), { kind: 'variant', group, dispose: () => { if (source !== null) removeTiledFiles(source); } });
+    return this.cache.get(`${file}|tiling`, () => (source = tiledModelSource(file)), {
+      kind: 'variant',
+      group,
+      dispose: () => {
+        if (source !== null) removeTiledFiles(source);
+      },
+    });
   }
 
   /** The init image as a scaled latent, as img2img starts from it. */
@@ -316,7 +405,9 @@ export class Engine {
   private async decodeLatents(sessions: ModelSessions, latents: Float32Array[], h: number, w: number): Promise<Float32Array[]> {
     const size = 4 * h * w;
     const batch = new Float32Array(latents.length * size);
-    latents.forEach((latent, i) => { for (let k = 0; k < size; k++) batch[i * size + k] = latent[k] / LATENT_SCALE; });
+    latents.forEach((latent, i) => {
+      for (let k = 0; k < size; k++) batch[i * size + k] = latent[k] / LATENT_SCALE;
+    });
     const out = await sessions.vaeDecoder.run({ latent_sample: new ort.Tensor('float32', batch, [latents.length, 4, h, w]) });
     const pixels = (out.sample ?? out[sessions.vaeDecoder.outputNames[0]]).data as Float32Array;
     const plane = pixels.length / latents.length;
@@ -331,7 +422,9 @@ export class Engine {
     if (items.length === 0) return [];
     // the sessions this batch fetches stay loaded until it ends, whatever the byte budget wants
     const first = items[0].params;
-    return this.cache.job(() => (first.kind === 'extras' ? this.extras(items, hooks) : first.sd_upscale ? this.sdUpscale(items, hooks) : this.render(items, hooks)));
+    return this.cache.job(() =>
+      first.kind === 'extras' ? this.extras(items, hooks) : first.sd_upscale ? this.sdUpscale(items, hooks) : this.render(items, hooks),
+    );
   }
 
   private async render(items: EngineItem[], hooks: RunHooks): Promise<EngineItemResult[]> {
@@ -357,7 +450,20 @@ export class Engine {
       const done = images.get(id) ?? [];
       // an interrupted item has images for a prefix of its rows; its infotexts are those images'
       const shown = done.length ? denoised.rows.filter((r) => r.itemId === id).map((r) => r.seed) : seeds;
-      return { id, images: done, seeds, infotexts: shown.map((s) => buildInfotext(p, s, { ...samplerInfotext(p, plan.scheduler), ...this.extraInfotext(p, conditioning.perItem.get(id)!, conditioning.embeddings) }, meta)), canceled: done.length === 0 };
+      return {
+        id,
+        images: done,
+        seeds,
+        infotexts: shown.map((s) =>
+          buildInfotext(
+            p,
+            s,
+            { ...samplerInfotext(p, plan.scheduler), ...this.extraInfotext(p, conditioning.perItem.get(id)!, conditioning.embeddings) },
+            meta,
+          ),
+        ),
+        canceled: done.length === 0,
+      };
     });
   }
 
@@ -367,7 +473,10 @@ export class Engine {
     const results: EngineItemResult[] = [];
     const steps = 100 * items.length;
     for (const [i, { id, params }] of items.entries()) {
-      if (hooks.isCanceled?.(id) || hooks.interrupted?.(id)) { results.push({ id, images: [], seeds: [], infotexts: [], canceled: true }); continue; }
+      if (hooks.isCanceled?.(id) || hooks.interrupted?.(id)) {
+        results.push({ id, images: [], seeds: [], infotexts: [], canceled: true });
+        continue;
+      }
       const out = await runExtras(params, (name) => this.upscalers.get(name), {
         maxInputPixels: this.opts.maxInputPixels ?? 4096 * 4096,
         onProgress: (f) => hooks.onStep?.(Math.max(1, Math.round(100 * (i + f))), steps),
@@ -385,8 +494,10 @@ export class Engine {
       const stop = () => (hooks.isCanceled?.(id) ?? false) || (hooks.interrupted?.(id) ?? false);
       const out = await runSdUpscale(params, {
         render: (tiles, onStep) => this.render(tiles, { onStep, isCanceled: stop }),
-        model: (name) => this.upscalers.get(name), maxInputPixels: this.opts.maxInputPixels ?? 4096 * 4096,
-        onStep: hooks.onStep, isCanceled: stop,
+        model: (name) => this.upscalers.get(name),
+        maxInputPixels: this.opts.maxInputPixels ?? 4096 * 4096,
+        onStep: hooks.onStep,
+        isCanceled: stop,
       });
       results.push({ id, ...out, canceled: out.images.length === 0 });
     }
@@ -395,7 +506,9 @@ export class Engine {
 
   /** Infotext fields of inpainting, inpainting models and hires fix (A1111's extra_generation_params). */
   private extraInfotext(p: GenerationParams, c: ItemConditioning, embeddings: ActiveEmbeddings | null): Record<string, string | number> {
-    const sdUpscale: Record<string, string | number> = p.sd_upscale ? { 'SD upscale overlap': p.sd_upscale.overlap, 'SD upscale upscaler': p.sd_upscale.upscaler } : {};
+    const sdUpscale: Record<string, string | number> = p.sd_upscale
+      ? { 'SD upscale overlap': p.sd_upscale.overlap, 'SD upscale upscaler': p.sd_upscale.upscaler }
+      : {};
     return { ...c.inputs.infotext, ...(p.hires ? hiresInfotext(p) : {}), ...sdUpscale, ...tiHashes(c.text.embeddings, embeddings) };
   }
 
@@ -404,7 +517,10 @@ export class Engine {
     const first = items[0].params;
     const { info: model, tokenizer, scheduler } = this.registry.files(first.model);
     return {
-      items, model, tokenizer, scheduler,
+      items,
+      model,
+      tokenizer,
+      scheduler,
       loras: mergeLoraRefs(first.loras, extractLoraTags(first.prompt).loras),
       sampler: getSampler(first.sampler, first.scheduler),
       latentDims: [4, first.height / 8, first.width / 8],
@@ -414,21 +530,39 @@ export class Engine {
   /** Conditioning: each item's text-state schedules (AND parts, prompt editing; each distinct text encoded once), its init latent for img2img, and the ControlNet plan. */
   private async condition(plan: Plan, sessions: ModelSessions): Promise<Conditioning> {
     const perItem = new Map<string, ItemConditioning>();
-    const pairs = plan.items.map(({ params: p }) => ({ prompt: extractLoraTags(p.prompt).prompt, negative: extractLoraTags(p.negative_prompt).prompt, layer: this.textLayer(plan.model, p) }));
+    const pairs = plan.items.map(({ params: p }) => ({
+      prompt: extractLoraTags(p.prompt).prompt,
+      negative: extractLoraTags(p.negative_prompt).prompt,
+      layer: this.textLayer(plan.model, p),
+    }));
     const embeddings = await embeddingTextEncoder({
-      model: plan.model, loras: plan.loras, availableLoras: () => this.listLoras(), dir: this.opts.embeddingsDir, tokenizer: plan.tokenizer,
-      texts: plan.items.flatMap(({ params: p }) => [p.prompt, p.negative_prompt, p.hires?.hr_prompt ?? '', p.hires?.hr_negative_prompt ?? '']), cache: this.cache,
+      model: plan.model,
+      loras: plan.loras,
+      availableLoras: () => this.listLoras(),
+      dir: this.opts.embeddingsDir,
+      tokenizer: plan.tokenizer,
+      texts: plan.items.flatMap(({ params: p }) => [p.prompt, p.negative_prompt, p.hires?.hr_prompt ?? '', p.hires?.hr_negative_prompt ?? '']),
+      cache: this.cache,
     });
-    const texts = await encodeConditioning(embeddings?.session ?? sessions.textEncoder, plan.tokenizer, pairs, samplerTotalSteps(plan.items[0].params.sampler, plan.items[0].params.steps), embeddings?.tokens, this.opts.maxPromptChunks);
+    const texts = await encodeConditioning(
+      embeddings?.session ?? sessions.textEncoder,
+      plan.tokenizer,
+      pairs,
+      samplerTotalSteps(plan.items[0].params.sampler, plan.items[0].params.steps),
+      embeddings?.tokens,
+      this.opts.maxPromptChunks,
+    );
     const channels = sampleChannels(sessions.unet);
-    const encodeTensor = (chw: Float32Array, width: number, height: number) => this.encodeTensor(plan.model, chw, width, height, plan.items[0].params.tiling === true);
+    const encodeTensor = (chw: Float32Array, width: number, height: number) =>
+      this.encodeTensor(plan.model, chw, width, height, plan.items[0].params.tiling === true);
     for (const [i, { id, params: p }] of plan.items.entries()) {
       const inputs = await prepareItemInputs(p, { channels, encodeTensor, maxInputPixels: this.opts.maxInputPixels ?? 4096 * 4096 });
       perItem.set(id, { text: texts[i], inputs });
     }
-    const control = plan.items[0].params.controlnet.length > 0 && this.controlNet
-      ? await this.controlNet({ model: plan.model, items: plan.items, sessions: this.cache })
-      : null;
+    const control =
+      plan.items[0].params.controlnet.length > 0 && this.controlNet
+        ? await this.controlNet({ model: plan.model, items: plan.items, sessions: this.cache })
+        : null;
     return { perItem, control, channels, embeddings };
   }
 
@@ -439,10 +573,26 @@ export class Engine {
       return Array.from({ length: p.batch_size * p.n_iter }, (_, k) => {
         const seed = (p.seed + k) % 2 ** 32;
         const { first, stream } = noiseForImage(p, k, plan.latentDims);
-        const run = plan.sampler.create({ config: plan.scheduler, steps: p.steps, strength: p.kind === 'img2img' ? p.denoising_strength : 1, discretization: p.discretization ?? 'diffusers' });
+        const run = plan.sampler.create({
+          config: plan.scheduler,
+          steps: p.steps,
+          strength: p.kind === 'img2img' ? p.denoising_strength : 1,
+          discretization: p.discretization ?? 'diffusers',
+        });
         // A1111's sources get A1111's Brownian tree for the SDE samplers (torch.randn on CUDA, which GPU/NV imitate)
-        const rng = (p.randn_source ?? 'numpy') !== 'numpy' ? withBrownianTree(stream, run.brownianRange, seed, (s, n) => new PhiloxGenerator(s).randn(n)) : stream;
-        return { itemId: id, seed, cfg: p.cfg_scale, conditioning: text, calls: 0, run, rng, ...startRow(inputs, first, (n, init) => run.initLatent(n, init)), iteration: Math.floor(k / p.batch_size) };
+        const rng =
+          (p.randn_source ?? 'numpy') !== 'numpy' ? withBrownianTree(stream, run.brownianRange, seed, (s, n) => new PhiloxGenerator(s).randn(n)) : stream;
+        return {
+          itemId: id,
+          seed,
+          cfg: p.cfg_scale,
+          conditioning: text,
+          calls: 0,
+          run,
+          rng,
+          ...startRow(inputs, first, (n, init) => run.initLatent(n, init)),
+          iteration: Math.floor(k / p.batch_size),
+        };
       });
     });
   }
@@ -451,28 +601,66 @@ export class Engine {
    * Denoise: the batched sampling loop (inpainting rows blend their known latent in at every call); with hires fix,
    * then the hires pass. Returns the rows of items that were not canceled; progress counts both passes.
    */
-  private async denoise(plan: Plan, sessions: ModelSessions, conditioning: Conditioning, rows: Row[], hooks: RunHooks, maxRowsPerCall: number): Promise<Denoised> {
+  private async denoise(
+    plan: Plan,
+    sessions: ModelSessions,
+    conditioning: Conditioning,
+    rows: Row[],
+    hooks: RunHooks,
+    maxRowsPerCall: number,
+  ): Promise<Denoised> {
     const first = plan.items[0].params;
     const secondSteps = first.hires ? hiresSteps(first, plan.scheduler) : 0;
     const opts = {
-      unet: conditioning.control?.unet ?? sessions.unet, isCanceled: hooks.isCanceled, extraFeeds: conditioning.control?.extraFeeds, maxRowsPerCall,
-      sampleChannels: conditioning.channels, alphaBarAt: alphaBarAt(plan.scheduler),
+      unet: conditioning.control?.unet ?? sessions.unet,
+      isCanceled: hooks.isCanceled,
+      extraFeeds: conditioning.control?.extraFeeds,
+      maxRowsPerCall,
+      sampleChannels: conditioning.channels,
+      alphaBarAt: alphaBarAt(plan.scheduler),
     };
     const control = liveControl(plan.items, plan.latentDims, {
-      interrupted: hooks.interrupted, skips: hooks.skips,
-      onPreview: hooks.onPreview && ((id, step, p) => { encodePng(p.rgb, p.width, p.height).then((png) => hooks.onPreview!(id, step, png), () => {}); }),
+      interrupted: hooks.interrupted,
+      skips: hooks.skips,
+      onPreview:
+        hooks.onPreview &&
+        ((id, step, p) => {
+          encodePng(p.rgb, p.width, p.height).then(
+            (png) => hooks.onPreview!(id, step, png),
+            () => {},
+          );
+        }),
     });
-    const survivors = await denoiseLoop(rows, { ...opts, control, latentDims: plan.latentDims, onStep: (step, steps) => hooks.onStep?.(step, steps + secondSteps) });
+    const survivors = await denoiseLoop(rows, {
+      ...opts,
+      control,
+      latentDims: plan.latentDims,
+      onStep: (step, steps) => hooks.onStep?.(step, steps + secondSteps),
+    });
     if (!first.hires || survivors.length === 0) return { rows: survivors, dims: [plan.latentDims[1], plan.latentDims[2]] };
     const params = (id: string) => plan.items.find((i) => i.id === id)!.params;
     const hr = await hiresPass(survivors, {
       params,
       noise: (row, shape) => noiseForImage(params(row.itemId), (row.seed - params(row.itemId).seed + 2 ** 32) % 2 ** 32, shape),
-      encodePrompts: async (prompt, negative, steps, p) => (await encodeConditioning(conditioning.embeddings?.session ?? sessions.textEncoder, plan.tokenizer, [{ prompt: extractLoraTags(prompt).prompt, negative: extractLoraTags(negative).prompt, layer: this.textLayer(plan.model, p) }], steps, conditioning.embeddings?.tokens, this.opts.maxPromptChunks))[0],
+      encodePrompts: async (prompt, negative, steps, p) =>
+        (
+          await encodeConditioning(
+            conditioning.embeddings?.session ?? sessions.textEncoder,
+            plan.tokenizer,
+            [{ prompt: extractLoraTags(prompt).prompt, negative: extractLoraTags(negative).prompt, layer: this.textLayer(plan.model, p) }],
+            steps,
+            conditioning.embeddings?.tokens,
+            this.opts.maxPromptChunks,
+          )
+        )[0],
       decode: (latent, h, w) => this.decodeLatent(sessions, latent, h, w),
       encodeTensor: (chw, width, height) => this.encodeTensor(plan.model, chw, width, height, first.tiling === true),
-      upscalerModel: (name) => this.upscalers.get(name), channels: conditioning.channels, scheduler: plan.scheduler,
-      denoise: opts, onStep: hooks.onStep, firstSteps: rows[0].run.steps,
+      upscalerModel: (name) => this.upscalers.get(name),
+      channels: conditioning.channels,
+      scheduler: plan.scheduler,
+      denoise: opts,
+      onStep: hooks.onStep,
+      firstSteps: rows[0].run.steps,
     });
     return { rows: hr.rows, dims: [hr.height, hr.width] };
   }
@@ -483,7 +671,12 @@ export class Engine {
     for (let start = 0; start < denoised.rows.length; start += per) {
       const chunk = denoised.rows.slice(start, start + per);
       for (const row of chunk) hooks.onLatent?.(row.itemId, row.x);
-      const pixels = await this.decodeLatents(sessions, chunk.map((row) => finishLatent(row.x, row.blend)), h, w);
+      const pixels = await this.decodeLatents(
+        sessions,
+        chunk.map((row) => finishLatent(row.x, row.blend)),
+        h,
+        w,
+      );
       yield chunk.map((row, i) => ({ row, pixels: pixels[i], width: w * 8, height: h * 8 }));
     }
   }
@@ -500,8 +693,9 @@ export class Engine {
         const c = conditioning.perItem.get(row.itemId)!;
         const infotext = buildInfotext(p, row.seed, { ...samplerInfotext(p, plan.scheduler), ...this.extraInfotext(p, c, conditioning.embeddings) }, meta);
         // inpainting: the original pixels pasted back outside the mask (A1111's apply_overlay)
-        const png = finishPixels(tensorToRgb(pixels, width, height), width, height, c.inputs)
-          .then(async (final) => addPngText(await encodePng(Buffer.from(final.rgb), final.width, final.height), 'parameters', infotext));
+        const png = finishPixels(tensorToRgb(pixels, width, height), width, height, c.inputs).then(async (final) =>
+          addPngText(await encodePng(Buffer.from(final.rgb), final.width, final.height), 'parameters', infotext),
+        );
         pngs.push({ itemId: row.itemId, png });
       }
     }

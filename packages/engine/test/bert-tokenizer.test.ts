@@ -6,8 +6,35 @@ import { join } from 'node:path';
 import { BertTokenizer, loadTokenizer, tokenizeWeighted, padChunks } from '../src/tokenizer';
 
 // A hand-made vocab.txt: the id of a token is its line number.
-const lines = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '飞', '流', '直', '下', '三', '千', '，', 'oil', 'paint', '##ing', '!',
-  'nai', '##ve', 'cafe', ',', '##s', '1', '##0', '(', ')', '油', '画'];
+const lines = [
+  '[PAD]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[MASK]',
+  '飞',
+  '流',
+  '直',
+  '下',
+  '三',
+  '千',
+  '，',
+  'oil',
+  'paint',
+  '##ing',
+  '!',
+  'nai',
+  '##ve',
+  'cafe',
+  ',',
+  '##s',
+  '1',
+  '##0',
+  '(',
+  ')',
+  '油',
+  '画',
+];
 const vocabText = lines.join('\n') + '\n';
 const id = (t: string) => lines.indexOf(t);
 const bert = BertTokenizer.fromStrings(vocabText, { do_lower_case: true });
@@ -38,7 +65,10 @@ test('chunks: [CLS] tokens [SEP] then [PAD] to 77; emphasis weights apply to Chi
   assert.equal(chunk.ids.length, 77);
   assert.deepEqual(Array.from(chunk.ids.slice(0, 13)), [2, 5, 6, 7, 8, 9, 10, 1, 11, 25, 26, 3, 0]);
   assert.ok(chunk.ids.slice(12).every((v) => v === 0));
-  assert.deepEqual(Array.from(chunk.weights.slice(0, 12), (w) => Math.round(w * 100) / 100), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1.3, 1.3, 1]);
+  assert.deepEqual(
+    Array.from(chunk.weights.slice(0, 12), (w) => Math.round(w * 100) / 100),
+    [1, 1, 1, 1, 1, 1, 1, 1, 1, 1.3, 1.3, 1],
+  );
   const a = tokenizeWeighted(bert, '油画');
   const b = padChunks(bert, tokenizeWeighted(bert, ''), a.length);
   assert.deepEqual(Array.from(b[0].ids.slice(0, 3)), [2, 3, 0]);
@@ -48,7 +78,13 @@ test('chunks: [CLS] tokens [SEP] then [PAD] to 77; emphasis weights apply to Chi
 test('model_max_length from the config sets the chunk length', () => {
   const short = BertTokenizer.fromStrings(vocabText, { model_max_length: 8 });
   const chunks = tokenizeWeighted(short, '飞流直下三千飞流直下');
-  assert.deepEqual(chunks.map((c) => Array.from(c.ids)), [[2, 5, 6, 7, 8, 9, 10, 3], [2, 5, 6, 7, 8, 3, 0, 0]]);
+  assert.deepEqual(
+    chunks.map((c) => Array.from(c.ids)),
+    [
+      [2, 5, 6, 7, 8, 9, 10, 3],
+      [2, 5, 6, 7, 8, 3, 0, 0],
+    ],
+  );
   // transformers' "no limit" sentinel falls back to SD's 77
   assert.equal(BertTokenizer.fromStrings(vocabText, { model_max_length: 1e30 }).maxLength, 77);
 });

@@ -16,7 +16,7 @@ test('SeedSequence.generate_state matches numpy', () => {
 
 const cpuRandn = (seed: number, n: number) => new TorchCpuGenerator(seed).randn(n);
 
-test('BrownianTree increments equal torchsde\'s BrownianTree(entropy=7, tol=1e-6, pool_size=24) with torch\'s CPU generator', () => {
+test("BrownianTree increments equal torchsde's BrownianTree(entropy=7, tol=1e-6, pool_size=24) with torch's CPU generator", () => {
   // BrownianTree(0.029167, torch.zeros(6), 14.614641, entropy=7, tol=1e-6, pool_size=24)(a, b).tolist()
   const want: [number, number, number[]][] = [
     [0.5, 1.5, [-0.23547983169555664, 1.2866365909576416, 0.010746141895651817, 1.7208319902420044, -0.9645646810531616, 0.8608461022377014]],

@@ -15,8 +15,23 @@ import { applyFinalNorm, clipSkipSupport } from '../src/pipeline/clip-skip';
 const { modelsDir } = await ensureTinyModel();
 const engine = new Engine({ modelsDir, maxPixels: 256 * 256, maxSteps: 150 });
 const base: GenerationParams = {
-  kind: 'txt2img', model: 'tiny', prompt: 'a lighthouse', negative_prompt: '', sampler: 'Euler', scheduler: 'Automatic',
-  steps: 3, cfg_scale: 7, width: 64, height: 64, seed: 3, batch_size: 1, n_iter: 1, denoising_strength: 0.75, resize_mode: 0, loras: [], controlnet: [],
+  kind: 'txt2img',
+  model: 'tiny',
+  prompt: 'a lighthouse',
+  negative_prompt: '',
+  sampler: 'Euler',
+  scheduler: 'Automatic',
+  steps: 3,
+  cfg_scale: 7,
+  width: 64,
+  height: 64,
+  seed: 3,
+  batch_size: 1,
+  n_iter: 1,
+  denoising_strength: 0.75,
+  resize_mode: 0,
+  loras: [],
+  controlnet: [],
 };
 const gen = async (over: Partial<GenerationParams>, e = engine) => (await e.generate([{ id: 'j', params: { ...base, ...over } }]))[0];
 const raw = async (png: Buffer) => sharp(png).raw().toBuffer();
@@ -47,11 +62,17 @@ test('clip skip 1 is the default; 2 and 3 change the image and are written in th
   assert.equal(parseInfotext(readPngText(plain.images[0]).parameters)['Clip skip'], undefined);
   const three = await gen({ clip_skip: 3 });
   assert.ok(!(await raw(three.images[0])).equals(await raw(two.images[0])));
-  assert.throws(() => engine.validate({ ...base, clip_skip: 4 }), (e: unknown) => e instanceof ValidationError && e.field === 'clip_skip' && /2 layers \+ 1/.test(e.message));
+  assert.throws(
+    () => engine.validate({ ...base, clip_skip: 4 }),
+    (e: unknown) => e instanceof ValidationError && e.field === 'clip_skip' && /2 layers \+ 1/.test(e.message),
+  );
 });
 
 test('items with different clip skips batch together and equal their runs alone', async () => {
-  const together = await engine.generate([{ id: 'a', params: { ...base, clip_skip: 2 } }, { id: 'b', params: { ...base, seed: 4 } }]);
+  const together = await engine.generate([
+    { id: 'a', params: { ...base, clip_skip: 2 } },
+    { id: 'b', params: { ...base, seed: 4 } },
+  ]);
   assert.ok((await raw(together[0].images[0])).equals(await raw((await gen({ clip_skip: 2 })).images[0])));
   assert.ok((await raw(together[1].images[0])).equals(await raw((await gen({ seed: 4 })).images[0])));
 });
@@ -65,8 +86,13 @@ test('an export without hidden states: clip skip 2 is a ValidationError naming t
   writeFileSync(path, onnx.ModelProto.encode(model).finish());
   const other = new Engine({ modelsDir: dir, maxPixels: 256 * 256, maxSteps: 150 });
   assert.equal(other.hiddenStates('plain-export'), 0);
-  assert.throws(() => other.validate({ ...base, model: 'plain-export', clip_skip: 2 }), (e: unknown) => e instanceof ValidationError && e.field === 'clip_skip'
-    && /model "plain-export".*no hidden_states\.\* outputs.*output_hidden_states=True/.test(e.message));
+  assert.throws(
+    () => other.validate({ ...base, model: 'plain-export', clip_skip: 2 }),
+    (e: unknown) =>
+      e instanceof ValidationError &&
+      e.field === 'clip_skip' &&
+      /model "plain-export".*no hidden_states\.\* outputs.*output_hidden_states=True/.test(e.message),
+  );
   assert.equal((await gen({ model: 'plain-export' }, other)).images.length, 1, 'clip skip 1 still runs');
   await other.close();
 });

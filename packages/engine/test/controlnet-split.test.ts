@@ -20,16 +20,22 @@ const FP32_EPS = 2 ** -23;
 function relativeError(a: Float32Array, b: Float32Array): number {
   let diff = 0;
   let scale = 0;
-  for (let i = 0; i < a.length; i++) { diff = Math.max(diff, Math.abs(a[i] - b[i])); scale = Math.max(scale, Math.abs(a[i])); }
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(a[i]));
+  }
   return diff / scale;
 }
 
 function seeded(n: number, seed: number, scale = 1): Float32Array {
   let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return (s / 2 ** 32 - 0.5) * 2 * scale; });
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return (s / 2 ** 32 - 0.5) * 2 * scale;
+  });
 }
 
-test('generated models hold the split ControlNet; embedding + rest give the whole graph\'s residuals', async () => {
+test("generated models hold the split ControlNet; embedding + rest give the whole graph's residuals", async () => {
   for (const f of ['cond_embedding.onnx', 'model.embedded.onnx']) assert.ok(existsSync(join(tiny, 'controlnet', f)), f);
   const cache = new SessionCache();
   const whole = await cache.network(tiny, 'controlnet');
@@ -66,12 +72,41 @@ test('the engine renders the same image from the split and the old single-graph 
   const oldDir = mkdtempSync(join(tmpdir(), 'cn-old-'));
   cpSync(tiny, join(oldDir, 'tiny'), { recursive: true });
   for (const f of ['cond_embedding.onnx', 'model.embedded.onnx']) rmSync(join(oldDir, 'tiny', 'controlnet', f));
-  const control = (await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000' } })
-    .composite([{ input: { create: { width: 20, height: 30, channels: 3, background: '#fff' } }, left: 12, top: 10 }]).png().toBuffer()).toString('base64');
-  const unit = (weight: number): ControlNetUnit => ({ image: control, module: 'canny', model: 'default', weight, guidance_start: 0, guidance_end: 1, processor_res: 512, threshold_a: 100, threshold_b: 200 });
+  const control = (
+    await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000' } })
+      .composite([{ input: { create: { width: 20, height: 30, channels: 3, background: '#fff' } }, left: 12, top: 10 }])
+      .png()
+      .toBuffer()
+  ).toString('base64');
+  const unit = (weight: number): ControlNetUnit => ({
+    image: control,
+    module: 'canny',
+    model: 'default',
+    weight,
+    guidance_start: 0,
+    guidance_end: 1,
+    processor_res: 512,
+    threshold_a: 100,
+    threshold_b: 200,
+  });
   const params: GenerationParams = {
-    kind: 'txt2img', model: 'tiny', prompt: 'a house', negative_prompt: '', sampler: 'Euler', scheduler: 'Automatic', steps: 5, cfg_scale: 7,
-    width: 64, height: 64, seed: 11, batch_size: 2, n_iter: 1, denoising_strength: 0.75, resize_mode: 0, loras: [], controlnet: [unit(1), unit(0.6)],
+    kind: 'txt2img',
+    model: 'tiny',
+    prompt: 'a house',
+    negative_prompt: '',
+    sampler: 'Euler',
+    scheduler: 'Automatic',
+    steps: 5,
+    cfg_scale: 7,
+    width: 64,
+    height: 64,
+    seed: 11,
+    batch_size: 2,
+    n_iter: 1,
+    denoising_strength: 0.75,
+    resize_mode: 0,
+    loras: [],
+    controlnet: [unit(1), unit(0.6)],
   };
   const render = async (dir: string) => {
     const engine = new Engine({ modelsDir: dir, maxPixels: 1 << 20, maxSteps: 50 });
@@ -82,11 +117,23 @@ test('the engine renders the same image from the split and the old single-graph 
     await engine.generate([{ id: 'warm', params: { ...params, steps: 1, batch_size: 1 } }]);
     for (const { key } of engine.cache.list()) {
       if (!key.includes('|controlnet|')) continue;
-      const session = await engine.cache.get(key, () => { throw new Error('loaded above'); });
+      const session = await engine.cache.get(key, () => {
+        throw new Error('loaded above');
+      });
       const run = session.run.bind(session);
-      session.run = ((...args: Parameters<typeof run>) => { if (key.includes('cond_embedding')) embeddingRuns++; else controlNetRuns++; return run(...args); }) as typeof session.run;
+      session.run = ((...args: Parameters<typeof run>) => {
+        if (key.includes('cond_embedding')) embeddingRuns++;
+        else controlNetRuns++;
+        return run(...args);
+      }) as typeof session.run;
     }
-    const [r] = await engine.generate([{ id: 'x', params }, { id: 'y', params: { ...params, seed: 40, controlnet: [unit(0.8), unit(0.3)] } }], { onLatent: (_, x) => latents.push(Float32Array.from(x)) });
+    const [r] = await engine.generate(
+      [
+        { id: 'x', params },
+        { id: 'y', params: { ...params, seed: 40, controlnet: [unit(0.8), unit(0.3)] } },
+      ],
+      { onLatent: (_, x) => latents.push(Float32Array.from(x)) },
+    );
     await engine.close();
     return { latents, png: r.images, embeddingRuns, controlNetRuns };
   };
@@ -101,6 +148,9 @@ test('the engine renders the same image from the split and the old single-graph 
   assert.equal(split.latents.length, 4);
   // the same arithmetic as the whole graph up to the one fused addition per step (see above), carried through 5 Euler
   // steps of the UNet: 1e3 ulps of the latents' scale
-  split.latents.forEach((l, i) => { const err = relativeError(old.latents[i], l); assert.ok(err <= 1e3 * FP32_EPS, `latent ${i}: ${err}`); });
+  split.latents.forEach((l, i) => {
+    const err = relativeError(old.latents[i], l);
+    assert.ok(err <= 1e3 * FP32_EPS, `latent ${i}: ${err}`);
+  });
   rmSync(oldDir, { recursive: true, force: true });
 });

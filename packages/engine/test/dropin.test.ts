@@ -9,16 +9,38 @@ import { Engine, scanModelsDir, type ModelImporter } from '../src/index';
 
 test('scanModelsDir: ONNX folders, checkpoint files, diffusers folders, VAE files; pickles refused; dot folders skipped', () => {
   const dir = mkdtempSync(join(tmpdir(), 'scan-'));
-  for (const f of ['a/unet/model.onnx', 'a/text_encoder/model.onnx', 'd/unet/diffusion_pytorch_model.safetensors', 'd/vae/diffusion_pytorch_model.safetensors',
-    'p/unet/diffusion_pytorch_model.bin', 'p/vae/diffusion_pytorch_model.bin', '.converted/x-1/unet/model.onnx', '.converted/x-1/text_encoder/model.onnx']) {
+  for (const f of [
+    'a/unet/model.onnx',
+    'a/text_encoder/model.onnx',
+    'd/unet/diffusion_pytorch_model.safetensors',
+    'd/vae/diffusion_pytorch_model.safetensors',
+    'p/unet/diffusion_pytorch_model.bin',
+    'p/vae/diffusion_pytorch_model.bin',
+    '.converted/x-1/unet/model.onnx',
+    '.converted/x-1/text_encoder/model.onnx',
+  ]) {
     mkdirSync(join(dir, f, '..'), { recursive: true });
     writeFileSync(join(dir, f), '');
   }
   for (const f of ['a.safetensors', 'c.safetensors', 'kl-f8.vae.safetensors', 'old.ckpt', 'w.bin', 'notes.txt']) writeFileSync(join(dir, f), '');
   const s = scanModelsDir(dir);
-  assert.deepEqual(s.models.map((m) => [m.name, m.format]), [['a', 'onnx'], ['d', 'diffusers'], ['a.safetensors', 'ldm'], ['c', 'ldm']]);
-  assert.deepEqual(s.vaes.map((v) => v.name), ['kl-f8.vae']);
-  assert.deepEqual(s.refused.map((r) => r.file), ['p', 'old.ckpt', 'w.bin']);
+  assert.deepEqual(
+    s.models.map((m) => [m.name, m.format]),
+    [
+      ['a', 'onnx'],
+      ['d', 'diffusers'],
+      ['a.safetensors', 'ldm'],
+      ['c', 'ldm'],
+    ],
+  );
+  assert.deepEqual(
+    s.vaes.map((v) => v.name),
+    ['kl-f8.vae'],
+  );
+  assert.deepEqual(
+    s.refused.map((r) => r.file),
+    ['p', 'old.ckpt', 'w.bin'],
+  );
   assert.ok(s.refused.every((r) => /pickle.*never unpickled.*safetensors/.test(r.reason)));
 });
 
@@ -27,14 +49,35 @@ test('a dropped-in checkpoint converts once, on first use, with the conversion r
   await generateModel({ preset: 'tiny', outDir: join(dir, 'tiny'), seed: 1, controlnet: false });
   writeLdmCheckpoint(join(dir, 'mine.safetensors'), { preset: 'tiny', seed: 1 });
   let conversions = 0;
-  const importer: ModelImporter = async (source, outDir, opts) => { conversions++; await importCheckpoint(source.path, { outDir, ...opts }); };
+  const importer: ModelImporter = async (source, outDir, opts) => {
+    conversions++;
+    await importCheckpoint(source.path, { outDir, ...opts });
+  };
   const params: GenerationParams = {
-    kind: 'txt2img', model: 'mine', prompt: 'a cat', negative_prompt: '', sampler: 'Euler', scheduler: 'Automatic', steps: 3, cfg_scale: 7,
-    width: 64, height: 64, seed: 3, batch_size: 1, n_iter: 1, denoising_strength: 0.75, resize_mode: 0, loras: [], controlnet: [],
+    kind: 'txt2img',
+    model: 'mine',
+    prompt: 'a cat',
+    negative_prompt: '',
+    sampler: 'Euler',
+    scheduler: 'Automatic',
+    steps: 3,
+    cfg_scale: 7,
+    width: 64,
+    height: 64,
+    seed: 3,
+    batch_size: 1,
+    n_iter: 1,
+    denoising_strength: 0.75,
+    resize_mode: 0,
+    loras: [],
+    controlnet: [],
   } as GenerationParams;
   const steps: string[] = [];
   const engine = new Engine({ modelsDir: dir, maxPixels: 1 << 16, maxSteps: 50, importer });
-  assert.deepEqual(engine.listModels().map((m) => m.name), ['tiny', 'mine']);
+  assert.deepEqual(
+    engine.listModels().map((m) => m.name),
+    ['tiny', 'mine'],
+  );
   const [first] = await engine.generate([{ id: 'a', params }], { onStep: (s, n) => steps.push(`${s}/${n}`) });
   assert.equal(first.images.length, 1);
   assert.deepEqual(steps, ['1/4', '2/4', '3/4', '4/4', '1/3', '2/3', '3/3'], 'four network conversions, then three sampling steps');

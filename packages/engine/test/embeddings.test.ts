@@ -28,23 +28,56 @@ const rows = new Float32Array(ids.length * dim);
 ids.forEach((id, i) => rows.set(table.subarray(id * dim, (id + 1) * dim), i * dim));
 writeFileSync(join(dir, 'tinycastle.safetensors'), writeSafetensors({ emb_params: { dtype: 'F32', shape: [ids.length, dim], data: rows } }, { step: '500' }));
 writeFileSync(join(dir, 'widedim.safetensors'), writeSafetensors({ emb_params: { dtype: 'F32', shape: [1, 48], data: new Float32Array(48).fill(0.5) } }));
-writeFileSync(join(dir, 'sdxlstyle.safetensors'), writeSafetensors({ clip_l: { dtype: 'F32', shape: [1, 32], data: new Float32Array(32) }, clip_g: { dtype: 'F32', shape: [1, 64], data: new Float32Array(64) } }));
+writeFileSync(
+  join(dir, 'sdxlstyle.safetensors'),
+  writeSafetensors({
+    clip_l: { dtype: 'F32', shape: [1, 32], data: new Float32Array(32) },
+    clip_g: { dtype: 'F32', shape: [1, 64], data: new Float32Array(64) },
+  }),
+);
 writeFileSync(join(dir, 'pickled.pt'), 'PK\u0003\u0004 never unpickled');
-const hash = createHash('sha256').update(readFileSync(join(dir, 'tinycastle.safetensors'))).digest('hex').slice(0, 12);
+const hash = createHash('sha256')
+  .update(readFileSync(join(dir, 'tinycastle.safetensors')))
+  .digest('hex')
+  .slice(0, 12);
 
 const engine = new Engine({ modelsDir, embeddingsDir: dir, maxPixels: 256 * 256, maxSteps: 150 });
 const plain = new Engine({ modelsDir, maxPixels: 256 * 256, maxSteps: 150 });
 const base: GenerationParams = {
-  kind: 'txt2img', model: 'tiny', prompt: 'a tinycastle at night', negative_prompt: '', sampler: 'Euler', scheduler: 'Automatic',
-  steps: 3, cfg_scale: 7, width: 64, height: 64, seed: 5, batch_size: 1, n_iter: 1, denoising_strength: 0.75, resize_mode: 0, loras: [], controlnet: [],
+  kind: 'txt2img',
+  model: 'tiny',
+  prompt: 'a tinycastle at night',
+  negative_prompt: '',
+  sampler: 'Euler',
+  scheduler: 'Automatic',
+  steps: 3,
+  cfg_scale: 7,
+  width: 64,
+  height: 64,
+  seed: 5,
+  batch_size: 1,
+  n_iter: 1,
+  denoising_strength: 0.75,
+  resize_mode: 0,
+  loras: [],
+  controlnet: [],
 };
 const png = async (e: Engine, over: Partial<GenerationParams>) => (await e.generate([{ id: 'j', params: { ...base, ...over } }]))[0].images[0];
 const raw = async (b: Buffer) => sharp(b).raw().toBuffer();
 
 test('the folder: single-tensor safetensors load, several tensors are skipped, pickles are not read', () => {
   const { loaded, skipped } = scanEmbeddings(dir);
-  assert.deepEqual(loaded.map((e) => [e.name, e.vectors, e.dim]), [['tinycastle', ids.length, 32], ['widedim', 1, 48]]);
-  assert.deepEqual(skipped.map((e) => e.name), ['sdxlstyle']);
+  assert.deepEqual(
+    loaded.map((e) => [e.name, e.vectors, e.dim]),
+    [
+      ['tinycastle', ids.length, 32],
+      ['widedim', 1, 48],
+    ],
+  );
+  assert.deepEqual(
+    skipped.map((e) => e.name),
+    ['sdxlstyle'],
+  );
   assert.deepEqual(embeddingItem(loaded[0]), { step: 500, sd_checkpoint: null, sd_checkpoint_name: null, shape: 32, vectors: ids.length });
 });
 
@@ -63,7 +96,10 @@ test('an embedding of another width is not applied (A1111 skips it): its name st
 });
 
 test('embeddings batch with items that use none, and equal their runs alone', async () => {
-  const together = await engine.generate([{ id: 'a', params: base }, { id: 'b', params: { ...base, prompt: 'a lighthouse', seed: 6 } }]);
+  const together = await engine.generate([
+    { id: 'a', params: base },
+    { id: 'b', params: { ...base, prompt: 'a lighthouse', seed: 6 } },
+  ]);
   assert.ok((await raw(together[0].images[0])).equals(await raw(await png(engine, {}))));
   assert.ok((await raw(together[1].images[0])).equals(await raw(await png(plain, { prompt: 'a lighthouse', seed: 6 }))));
 });

@@ -11,17 +11,47 @@ import { promptSchedule } from '../src/tokenizer';
 const { modelsDir } = await ensureTinyModel();
 const engine = new Engine({ modelsDir, maxPixels: 256 * 256, maxSteps: 150 });
 const base: GenerationParams = {
-  kind: 'txt2img', model: 'tiny', prompt: 'a lighthouse', negative_prompt: 'fog', sampler: 'Euler', scheduler: 'Automatic',
-  steps: 6, cfg_scale: 7, width: 64, height: 64, seed: 3, batch_size: 1, n_iter: 1, denoising_strength: 0.75, resize_mode: 0, loras: [], controlnet: [],
+  kind: 'txt2img',
+  model: 'tiny',
+  prompt: 'a lighthouse',
+  negative_prompt: 'fog',
+  sampler: 'Euler',
+  scheduler: 'Automatic',
+  steps: 6,
+  cfg_scale: 7,
+  width: 64,
+  height: 64,
+  seed: 3,
+  batch_size: 1,
+  n_iter: 1,
+  denoising_strength: 0.75,
+  resize_mode: 0,
+  loras: [],
+  controlnet: [],
 };
-const pixels = async (over: Partial<GenerationParams>) => sharp((await engine.generate([{ id: 'j', params: { ...base, ...over } }]))[0].images[0]).raw().toBuffer();
+const pixels = async (over: Partial<GenerationParams>) =>
+  sharp((await engine.generate([{ id: 'j', params: { ...base, ...over } }]))[0].images[0])
+    .raw()
+    .toBuffer();
 const maxDiff = (a: Buffer, b: Buffer) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
 test('conditioning is chosen per model call from the schedule (A1111: first entry with call <= end_at_step)', () => {
   const states = (v: number) => ({ data: Float32Array.of(v), sequence: 1, channels: 1 });
   const withStates = (p: string) => promptSchedule(p, 6).map((e, i) => ({ ...e, states: states(i) }));
-  const c: RowConditioning = { parts: [{ weight: 1, schedule: withStates('[a:b:2]') }, { weight: 0.5, schedule: withStates('[x|y]') }], uncond: withStates('n'), sequence: 1, embeddings: [] };
-  const texts = [0, 1, 2, 3, 4, 5].map((call) => conditioningAt(c, call).conds.map((x) => x.states.data[0]).join(''));
+  const c: RowConditioning = {
+    parts: [
+      { weight: 1, schedule: withStates('[a:b:2]') },
+      { weight: 0.5, schedule: withStates('[x|y]') },
+    ],
+    uncond: withStates('n'),
+    sequence: 1,
+    embeddings: [],
+  };
+  const texts = [0, 1, 2, 3, 4, 5].map((call) =>
+    conditioningAt(c, call)
+      .conds.map((x) => x.states.data[0])
+      .join(''),
+  );
   // [a:b:2] -> a for calls 0..2, b after; [x|y] -> x for calls 0 and 1, then y, x, y, x
   assert.deepEqual(texts, ['00', '00', '01', '12', '13', '14']);
   assert.equal(conditioningAt(c, 0).conds[1].weight, 0.5);

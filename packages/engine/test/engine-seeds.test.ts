@@ -9,8 +9,23 @@ import { Engine, readPngText, parseInfotext } from '../src/index';
 const { modelsDir } = await ensureTinyModel();
 const engine = new Engine({ modelsDir, maxPixels: 256 * 256, maxSteps: 150 });
 const base: GenerationParams = {
-  kind: 'txt2img', model: 'tiny', prompt: 'a lighthouse', negative_prompt: '', sampler: 'Euler a', scheduler: 'Automatic',
-  steps: 4, cfg_scale: 7, width: 64, height: 64, seed: 42, batch_size: 1, n_iter: 1, denoising_strength: 0.75, resize_mode: 0, loras: [], controlnet: [],
+  kind: 'txt2img',
+  model: 'tiny',
+  prompt: 'a lighthouse',
+  negative_prompt: '',
+  sampler: 'Euler a',
+  scheduler: 'Automatic',
+  steps: 4,
+  cfg_scale: 7,
+  width: 64,
+  height: 64,
+  seed: 42,
+  batch_size: 1,
+  n_iter: 1,
+  denoising_strength: 0.75,
+  resize_mode: 0,
+  loras: [],
+  controlnet: [],
   randn_source: 'NV',
 };
 const gen = async (over: Partial<GenerationParams> = {}) => (await engine.generate([{ id: 'j', params: { ...base, ...over } }]))[0];
@@ -18,7 +33,12 @@ const png = async (over: Partial<GenerationParams> = {}) => (await gen(over)).im
 const raw = async (b: Buffer) => sharp(b).raw().toBuffer();
 
 test('GPU and NV are the same Philox noise; CPU and numpy are other streams', async () => {
-  const [gpu, nv, cpu, numpy] = await Promise.all([png({ randn_source: 'GPU' }), png({ randn_source: 'NV' }), png({ randn_source: 'CPU' }), png({ randn_source: 'numpy' })]);
+  const [gpu, nv, cpu, numpy] = await Promise.all([
+    png({ randn_source: 'GPU' }),
+    png({ randn_source: 'NV' }),
+    png({ randn_source: 'CPU' }),
+    png({ randn_source: 'numpy' }),
+  ]);
   assert.ok((await raw(gpu)).equals(await raw(nv)), 'same pixels');
   assert.ok(!(await raw(gpu)).equals(await raw(cpu)));
   assert.ok(!(await raw(cpu)).equals(await raw(numpy)));
@@ -43,7 +63,7 @@ test('eta_noise_seed_delta changes ancestral noise only: Euler a differs, Euler 
   assert.equal(parseInfotext(readPngText(eulerEnsd).parameters).ENSD, '31337');
 });
 
-test('variation seed: strength 0 is the seed, strength 1 is the subseed\'s first noise (Euler: no later noise)', async () => {
+test("variation seed: strength 0 is the seed, strength 1 is the subseed's first noise (Euler: no later noise)", async () => {
   const plain = await png({ sampler: 'Euler' });
   assert.ok((await raw(await png({ sampler: 'Euler', subseed: 7, subseed_strength: 0 }))).equals(await raw(plain)));
   const full = await png({ sampler: 'Euler', subseed: 7, subseed_strength: 1 });

@@ -8,18 +8,45 @@ const { modelsDir } = await ensureTinyModel();
 const opts = { modelsDir, maxPixels: 256 * 256, maxSteps: 50 };
 const local = new Engine(opts);
 const threaded = new EngineThread(opts);
-afterAll(async () => { await threaded.close(); await local.close(); });
+afterAll(async () => {
+  await threaded.close();
+  await local.close();
+});
 
 const base: GenerationParams = {
-  kind: 'txt2img', model: 'tiny', prompt: 'a lighthouse', negative_prompt: 'fog', sampler: 'Euler a', scheduler: 'Automatic',
-  steps: 4, cfg_scale: 7, width: 64, height: 64, seed: 21, batch_size: 2, n_iter: 1, denoising_strength: 0.75, resize_mode: 0, loras: [], controlnet: [],
+  kind: 'txt2img',
+  model: 'tiny',
+  prompt: 'a lighthouse',
+  negative_prompt: 'fog',
+  sampler: 'Euler a',
+  scheduler: 'Automatic',
+  steps: 4,
+  cfg_scale: 7,
+  width: 64,
+  height: 64,
+  seed: 21,
+  batch_size: 2,
+  n_iter: 1,
+  denoising_strength: 0.75,
+  resize_mode: 0,
+  loras: [],
+  controlnet: [],
 };
 
 test('the engine thread gives the same PNG bytes, seeds and infotexts as the engine in-process, and reports every step', async () => {
-  const items = [{ id: 'a', params: base }, { id: 'b', params: { ...base, prompt: 'a boat', seed: 3, batch_size: 1 } }];
+  const items = [
+    { id: 'a', params: base },
+    { id: 'b', params: { ...base, prompt: 'a boat', seed: 3, batch_size: 1 } },
+  ];
   const steps: number[] = [];
   const latents: string[] = [];
-  const there = await threaded.generate(items, { onStep: (s) => steps.push(s), onLatent: (id, x) => { assert.ok(x instanceof Float32Array); latents.push(id); } });
+  const there = await threaded.generate(items, {
+    onStep: (s) => steps.push(s),
+    onLatent: (id, x) => {
+      assert.ok(x instanceof Float32Array);
+      latents.push(id);
+    },
+  });
   const here = await local.generate(items);
   assert.deepEqual(steps, [1, 2, 3, 4]);
   assert.deepEqual(latents, ['a', 'a', 'b']);
@@ -28,15 +55,27 @@ test('the engine thread gives the same PNG bytes, seeds and infotexts as the eng
     assert.deepEqual(r.seeds, here[i].seeds);
     assert.deepEqual(r.infotexts, here[i].infotexts);
     assert.equal(r.images.length, here[i].images.length);
-    r.images.forEach((png, k) => { assert.ok(Buffer.isBuffer(png)); assert.ok(png.equals(here[i].images[k]), `item ${i} image ${k}`); });
+    r.images.forEach((png, k) => {
+      assert.ok(Buffer.isBuffer(png));
+      assert.ok(png.equals(here[i].images[k]), `item ${i} image ${k}`);
+    });
   }
 });
 
 test('a cancel asked on the main thread stops that item between steps; the others finish', async () => {
   const asked = new Set<string>();
-  const r = await threaded.generate([{ id: 'keep', params: base }, { id: 'drop', params: { ...base, seed: 9 } }], {
-    isCanceled: (id) => { asked.add(id); return id === 'drop'; },
-  });
+  const r = await threaded.generate(
+    [
+      { id: 'keep', params: base },
+      { id: 'drop', params: { ...base, seed: 9 } },
+    ],
+    {
+      isCanceled: (id) => {
+        asked.add(id);
+        return id === 'drop';
+      },
+    },
+  );
   assert.deepEqual([...asked].sort(), ['drop', 'keep'], 'the thread asked the main thread about each item');
   assert.equal(r[0].canceled, false);
   assert.equal(r[0].images.length, 2);
@@ -45,12 +84,15 @@ test('a cancel asked on the main thread stops that item between steps; the other
 });
 
 test('errors raised in the thread keep their class, status and field', async () => {
-  await assert.rejects(threaded.generate([{ id: 'x', params: { ...base, kind: 'img2img', init_image: Buffer.from('not an image').toString('base64') } }]), (e: unknown) => {
-    assert.ok(e instanceof ValidationError, String(e));
-    assert.equal(e.field, 'init_image');
-    assert.equal(e.status, 422);
-    return true;
-  });
+  await assert.rejects(
+    threaded.generate([{ id: 'x', params: { ...base, kind: 'img2img', init_image: Buffer.from('not an image').toString('base64') } }]),
+    (e: unknown) => {
+      assert.ok(e instanceof ValidationError, String(e));
+      assert.equal(e.field, 'init_image');
+      assert.equal(e.status, 422);
+      return true;
+    },
+  );
   // the thread is still serving after an error
   assert.equal((await threaded.generate([{ id: 'ok', params: { ...base, batch_size: 1 } }]))[0].images.length, 1);
 });

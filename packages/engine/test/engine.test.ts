@@ -9,8 +9,23 @@ const { modelsDir } = await ensureTinyModel();
 const engine = new Engine({ modelsDir, maxPixels: 256 * 256, maxSteps: 150 });
 
 const base: GenerationParams = {
-  kind: 'txt2img', model: 'tiny', prompt: 'a lighthouse on a cliff, (sunset:1.2)', negative_prompt: 'blurry', sampler: 'Euler a', scheduler: 'Automatic',
-  steps: 8, cfg_scale: 7, width: 64, height: 64, seed: 42, batch_size: 1, n_iter: 1, denoising_strength: 0.75, resize_mode: 0, loras: [], controlnet: [],
+  kind: 'txt2img',
+  model: 'tiny',
+  prompt: 'a lighthouse on a cliff, (sunset:1.2)',
+  negative_prompt: 'blurry',
+  sampler: 'Euler a',
+  scheduler: 'Automatic',
+  steps: 8,
+  cfg_scale: 7,
+  width: 64,
+  height: 64,
+  seed: 42,
+  batch_size: 1,
+  n_iter: 1,
+  denoising_strength: 0.75,
+  resize_mode: 0,
+  loras: [],
+  controlnet: [],
 };
 const gen = async (over: Partial<GenerationParams> = {}, id = 'job') => (await engine.generate([{ id, params: { ...base, ...over } }]))[0];
 const pixels = async (png: Buffer) => sharp(png).raw().toBuffer();
@@ -62,7 +77,12 @@ test('a batch of items with different prompts, seeds and CFG equals each run alo
 test('every sampler runs end to end and reports steps 1..n in order', async () => {
   for (const sampler of ['Euler', 'Euler a', 'DPM++ 2M', 'DPM++ 2M Karras', 'Heun', 'DDIM', 'LMS', 'LCM']) {
     const steps: number[] = [];
-    const r = await engine.generate([{ id: 's', params: { ...base, sampler, steps: 4 } }], { onStep: (s, n) => { steps.push(s); assert.equal(n, 4); } });
+    const r = await engine.generate([{ id: 's', params: { ...base, sampler, steps: 4 } }], {
+      onStep: (s, n) => {
+        steps.push(s);
+        assert.equal(n, 4);
+      },
+    });
     assert.deepEqual(steps, [1, 2, 3, 4], sampler);
     assert.equal(r[0].images.length, 1);
   }
@@ -75,10 +95,17 @@ test('img2img with low strength stays close to its input latent, high strength m
   const init = await engine.encodeInit(engine.registry.get('tiny'), params);
   const distance = async (denoising_strength: number) => {
     let latent: Float32Array = new Float32Array();
-    await engine.generate([{ id: 'i', params: { ...params, denoising_strength } }], { onLatent: (_, x) => { latent = x; } });
+    await engine.generate([{ id: 'i', params: { ...params, denoising_strength } }], {
+      onLatent: (_, x) => {
+        latent = x;
+      },
+    });
     let d = 0;
     let n = 0;
-    for (let i = 0; i < init.length; i++) { d += (latent[i] - init[i]) ** 2; n += init[i] ** 2; }
+    for (let i = 0; i < init.length; i++) {
+      d += (latent[i] - init[i]) ** 2;
+      n += init[i] ** 2;
+    }
     return Math.sqrt(d / n);
   };
   const low = await distance(0.1);
@@ -91,9 +118,17 @@ test('img2img with low strength stays close to its input latent, high strength m
 });
 
 test('cancelling one item between steps drops only its rows', async () => {
-  const items = [{ id: 'keep', params: { ...base, seed: 7 } }, { id: 'drop', params: { ...base, seed: 8 } }];
+  const items = [
+    { id: 'keep', params: { ...base, seed: 7 } },
+    { id: 'drop', params: { ...base, seed: 8 } },
+  ];
   let step = 0;
-  const r = await engine.generate(items, { onStep: (s) => { step = s; }, isCanceled: (id) => id === 'drop' && step >= 3 });
+  const r = await engine.generate(items, {
+    onStep: (s) => {
+      step = s;
+    },
+    isCanceled: (id) => id === 'drop' && step >= 3,
+  });
   assert.equal(r[1].canceled, true);
   assert.equal(r[1].images.length, 0);
   assert.equal(r[0].canceled, false);
@@ -130,7 +165,11 @@ test('a model whose scheduler_config has an unknown prediction_type or timestep_
   const { join } = await import('node:path');
   const { tmpdir } = await import('node:os');
   const dir = mkdtempSync(join(tmpdir(), 'variant-models-'));
-  const variants = { 'tiny-sample': { prediction_type: 'sample' }, 'tiny-odd-spacing': { timestep_spacing: 'sideways' }, 'tiny-v': { prediction_type: 'v_prediction' } };
+  const variants = {
+    'tiny-sample': { prediction_type: 'sample' },
+    'tiny-odd-spacing': { timestep_spacing: 'sideways' },
+    'tiny-v': { prediction_type: 'v_prediction' },
+  };
   for (const [name, patch] of Object.entries(variants)) {
     cpSync(join(modelsDir, 'tiny'), join(dir, name), { recursive: true });
     const file = join(dir, name, 'scheduler/scheduler_config.json');
@@ -139,8 +178,14 @@ test('a model whose scheduler_config has an unknown prediction_type or timestep_
   const variantEngine = new Engine({ modelsDir: dir, maxPixels: 64 * 64, maxSteps: 10 });
   try {
     const params = (model: string) => ({ ...base, model, steps: 2 });
-    assert.throws(() => variantEngine.validate(params('tiny-sample')), (e: unknown) => e instanceof ValidationError && /prediction_type "sample" is not supported; supported: epsilon, v_prediction/.test((e as Error).message));
-    assert.throws(() => variantEngine.validate(params('tiny-odd-spacing')), (e: unknown) => e instanceof ValidationError && /timestep_spacing "sideways"/.test((e as Error).message));
+    assert.throws(
+      () => variantEngine.validate(params('tiny-sample')),
+      (e: unknown) => e instanceof ValidationError && /prediction_type "sample" is not supported; supported: epsilon, v_prediction/.test((e as Error).message),
+    );
+    assert.throws(
+      () => variantEngine.validate(params('tiny-odd-spacing')),
+      (e: unknown) => e instanceof ValidationError && /timestep_spacing "sideways"/.test((e as Error).message),
+    );
     // a v-prediction model runs, and reads its output as v: the same weights give another image than as epsilon
     const [v] = await variantEngine.generate([{ id: 'v', params: params('tiny-v') }]);
     const eps = await gen({ steps: 2 });

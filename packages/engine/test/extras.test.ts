@@ -11,28 +11,42 @@ const { upscalersDir, name: modelUpscaler } = await ensureTinyUpscaler();
 const engine = new Engine({ modelsDir: '/nonexistent', upscalersDir, maxPixels: 256 * 256, maxSteps: 150 });
 
 const fields = (over: Partial<ExtrasParams> = {}): ExtrasParams => ({
-  resize_mode: 0, upscaling_resize: 2, upscaling_resize_w: 512, upscaling_resize_h: 512, upscaling_crop: true,
-  upscaler_1: 'Lanczos', upscaler_2: 'None', extras_upscaler_2_visibility: 0, ...over,
+  resize_mode: 0,
+  upscaling_resize: 2,
+  upscaling_resize_w: 512,
+  upscaling_resize_h: 512,
+  upscaling_crop: true,
+  upscaler_1: 'Lanczos',
+  upscaler_2: 'None',
+  extras_upscaler_2_visibility: 0,
+  ...over,
 });
 
 /** A w x h RGB(A) PNG of a smooth, position-dependent pattern. */
 async function pattern(w: number, h: number, channels: 3 | 4 = 3): Promise<Buffer> {
   const data = Buffer.alloc(w * h * channels);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const o = (y * w + x) * channels;
-    data[o] = (x * 7) % 256; data[o + 1] = (y * 11) % 256; data[o + 2] = ((x + y) * 5) % 256;
-    if (channels === 4) data[o + 3] = 128;
-  }
-  return sharp(data, { raw: { width: w, height: h, channels } }).png().toBuffer();
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const o = (y * w + x) * channels;
+      data[o] = (x * 7) % 256;
+      data[o + 1] = (y * 11) % 256;
+      data[o + 2] = ((x + y) * 5) % 256;
+      if (channels === 4) data[o + 3] = 128;
+    }
+  return sharp(data, { raw: { width: w, height: h, channels } })
+    .png()
+    .toBuffer();
 }
 
 const run = async (png: Buffer, e: ExtrasParams, onStep?: (s: number, n: number) => void) => {
-  const r = (await engine.generate([{ id: 'x', params: extrasJobParams({ data: png.toString('base64'), name: '' }, e, 'any', { width: 0, height: 0 }) }], { onStep }))[0];
+  const r = (
+    await engine.generate([{ id: 'x', params: extrasJobParams({ data: png.toString('base64'), name: '' }, e, 'any', { width: 0, height: 0 }) }], { onStep })
+  )[0];
   const raw = await sharp(r.images[0]).raw().toBuffer({ resolveWithObject: true });
   return { r, raw: raw.data, width: raw.info.width, height: raw.info.height, channels: raw.info.channels };
 };
 
-test('Lanczos x2 doubles the size; the infotext is A1111\'s; the input\'s parameters chunk travels on', async () => {
+test("Lanczos x2 doubles the size; the infotext is A1111's; the input's parameters chunk travels on", async () => {
   const png = addPngText(await pattern(40, 24), 'parameters', 'a lighthouse\nSteps: 20');
   const { r, width, height, channels } = await run(png, fields());
   assert.deepEqual([width, height, channels], [80, 48, 3]);
@@ -67,7 +81,11 @@ test('resize_mode 1 with crop: scale to cover, then the centre cut out on the ta
   assert.equal(cropped.r.infotexts[0], 'Postprocess upscale to: 100x100, Postprocess crop to: 100x100, Postprocess upscaler: Nearest');
   for (let y = 0; y < 100; y++) {
     const row = cropped.raw.subarray(y * 300, (y + 1) * 300);
-    if (y < 2 || y >= 98) assert.ok(row.every((v) => v === 0), `row ${y} is the black canvas`);
+    if (y < 2 || y >= 98)
+      assert.ok(
+        row.every((v) => v === 0),
+        `row ${y} is the black canvas`,
+      );
     else assert.ok(row.equals(uncropped.raw.subarray(((y - 2) * 144 + 22) * 3, ((y - 2) * 144 + 122) * 3)), `row ${y}`);
   }
 });
@@ -89,7 +107,10 @@ test('upscaler_2 is blended in at its visibility (PIL blend: truncated)', async 
 
 test('a model upscaler on an image larger than one tile (192 px) gives the asked size, reporting progress per tile', async () => {
   const steps: number[] = [];
-  const { width, height } = await run(await pattern(200, 24), fields({ upscaler_1: modelUpscaler }), (s, n) => { assert.equal(n, 100); steps.push(s); });
+  const { width, height } = await run(await pattern(200, 24), fields({ upscaler_1: modelUpscaler }), (s, n) => {
+    assert.equal(n, 100);
+    steps.push(s);
+  });
   assert.deepEqual([width, height], [400, 48]);
   assert.ok(steps.length >= 2 && steps.at(-1) === 100, `progress ${steps.join(',')}`);
 });

@@ -35,7 +35,10 @@ test('mask blur: 2*int(2.5*sigma+0.5)+1 taps, normalised, reflect-101 borders', 
   assert.equal(out[15], Math.round((255 * g(0)) / sum));
   assert.equal(out[13], Math.round((255 * g(2)) / sum));
   const flat = blurMask({ data: new Uint8Array(64).fill(200), width: 8, height: 8 }, 3, 3).data;
-  assert.ok(flat.every((v) => v === 200), 'a constant mask stays constant');
+  assert.ok(
+    flat.every((v) => v === 200),
+    'a constant mask stays constant',
+  );
 });
 
 test('crop region: bounding box plus padding, clipped; expanded to the processing aspect ratio inside the image', () => {
@@ -76,7 +79,10 @@ test('resample: torch interpolate semantics for 2x upscaling; antialiased downsc
   close(resample(Float32Array.of(0, 1, 2), 1, 1, 3, 1, 2, 'nearest'), [0, 1]);
   close(resample(Float32Array.of(0, 1, 2), 1, 1, 3, 1, 2, 'nearest-exact'), [0, 2]);
   // bicubic A=-0.75 at x=0.25 between 0 and 1 with clamped neighbours 0 and 1: hand-computed weights
-  const c = (x: number, a = -0.75) => { x = Math.abs(x); return x < 1 ? ((a + 2) * x - (a + 3)) * x * x + 1 : x < 2 ? (((x - 5) * x + 8) * x - 4) * a : 0; };
+  const c = (x: number, a = -0.75) => {
+    x = Math.abs(x);
+    return x < 1 ? ((a + 2) * x - (a + 3)) * x * x + 1 : x < 2 ? (((x - 5) * x + 8) * x - 4) * a : 0;
+  };
   const b = resample(row, 1, 1, 2, 1, 4, 'bicubic');
   close([b[1]], [0 * c(1.25) + 0 * c(0.25) + 1 * c(0.75) + 1 * c(1.75)]);
   // PIL triangle filter stretched 2x: taps at distance 0.5, 0.5, 1.5 (weights .75 .75 .25), the one outside the image dropped

@@ -5,7 +5,7 @@ import type { GenerationParams } from '@farm/core';
 import { cheapApproximation, liveControl, previewGrid } from '../src/pipeline/live-control';
 import type { Row } from '../src/pipeline/denoise';
 
-test('cheap approximation: A1111\'s 4x3 coefficients, then (v + 1) / 2 to bytes', () => {
+test("cheap approximation: A1111's 4x3 coefficients, then (v + 1) / 2 to bytes", () => {
   // one pixel, latent channels (1, 0, 0, 0) -> RGB (0.298, 0.207, 0.208) -> bytes floor((v * 0.5 + 0.5) * 255)
   assert.deepEqual([...cheapApproximation(Float32Array.from([1, 0, 0, 0]), 1, 1)], [165, 153, 154]);
   // (0, 0, 0, 1) -> (-0.184, -0.271, -0.473)
@@ -16,14 +16,21 @@ test('cheap approximation: A1111\'s 4x3 coefficients, then (v + 1) / 2 to bytes'
   assert.deepEqual([grid.width, grid.height], [4, 4], 'three tiles: two rows of two');
 });
 
-const row = (itemId: string, iteration: number): Row => ({ itemId, iteration, run: { done: false, scaleInput: (x: Float32Array) => x } } as unknown as Row);
+const row = (itemId: string, iteration: number): Row => ({ itemId, iteration, run: { done: false, scaleInput: (x: Float32Array) => x } }) as unknown as Row;
 const params = (over: Partial<GenerationParams> = {}) => ({ batch_size: 2, n_iter: 2, ...over }) as GenerationParams;
 
 test('skip ends the lowest running iteration once per request; interrupt ends it and drops the later ones', () => {
   const rows = [row('a', 0), row('a', 0), row('a', 1), row('a', 1), row('b', 0)];
   let skips = 0;
   let interrupted = false;
-  const control = liveControl([{ id: 'a', params: params() }, { id: 'b', params: params({ n_iter: 1 }) }], [4, 1, 1], { skips: (id) => (id === 'a' ? skips : 0), interrupted: (id) => id === 'a' && interrupted });
+  const control = liveControl(
+    [
+      { id: 'a', params: params() },
+      { id: 'b', params: params({ n_iter: 1 }) },
+    ],
+    [4, 1, 1],
+    { skips: (id) => (id === 'a' ? skips : 0), interrupted: (id) => id === 'a' && interrupted },
+  );
   assert.deepEqual(control(rows, 1), { finish: [], drop: [] });
   skips = 1;
   const afterSkip = control(rows, 2);
@@ -40,10 +47,24 @@ test('skip ends the lowest running iteration once per request; interrupt ends it
 
 test('previews every N steps for items that ask, one grid of the current iteration', () => {
   const seen: [string, number, number][] = [];
-  const control = liveControl([{ id: 'a', params: params({ live_preview_every: 2 }) }, { id: 'b', params: params() }], [4, 2, 2], {
-    onPreview: (id, step, p) => seen.push([id, step, p.width]),
-  });
+  const control = liveControl(
+    [
+      { id: 'a', params: params({ live_preview_every: 2 }) },
+      { id: 'b', params: params() },
+    ],
+    [4, 2, 2],
+    {
+      onPreview: (id, step, p) => seen.push([id, step, p.width]),
+    },
+  );
   const rows = [row('a', 0), row('a', 0), row('a', 1), row('b', 0)].map((r) => ({ ...r, x: new Float32Array(16) }));
   for (let step = 1; step <= 4; step++) control(rows, step);
-  assert.deepEqual(seen, [['a', 2, 4], ['a', 4, 4]], 'iteration 0 of a (two tiles side by side); b asked for none');
+  assert.deepEqual(
+    seen,
+    [
+      ['a', 2, 4],
+      ['a', 4, 4],
+    ],
+    'iteration 0 of a (two tiles side by side); b asked for none',
+  );
 });

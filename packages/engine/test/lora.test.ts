@@ -7,7 +7,16 @@ import { ensureTinyLoras } from '@farm/testkit';
 import { Engine } from '../src/index';
 import { onnx } from '../src/onnx/onnx-proto';
 import {
-  parseSafetensors, writeSafetensors, readSafetensors, mapLoraKeys, linearWeights, loadModelProto, readFloats, buildMergedNetworks, listLoras, extractLoraTags,
+  parseSafetensors,
+  writeSafetensors,
+  readSafetensors,
+  mapLoraKeys,
+  linearWeights,
+  loadModelProto,
+  readFloats,
+  buildMergedNetworks,
+  listLoras,
+  extractLoraTags,
 } from '../src/lora';
 
 const { modelsDir, loraDir } = await ensureTinyLoras();
@@ -18,7 +27,10 @@ const modules = { unet: [...unetWeights.keys()], text_encoder: [...teWeights.key
 
 test('safetensors round trip in F32, F16 and BF16', () => {
   const values = Float32Array.of(0, 1, -2.5, 0.333, 65504, 1e-3);
-  const buf = writeSafetensors({ a: { dtype: 'F32', shape: [2, 3], data: values }, b: { dtype: 'F16', shape: [6], data: values }, c: { dtype: 'BF16', shape: [6], data: values } }, { note: 'x' });
+  const buf = writeSafetensors(
+    { a: { dtype: 'F32', shape: [2, 3], data: values }, b: { dtype: 'F16', shape: [6], data: values }, c: { dtype: 'BF16', shape: [6], data: values } },
+    { note: 'x' },
+  );
   const { tensors, metadata } = parseSafetensors(buf);
   assert.equal(metadata.note, 'x');
   assert.deepEqual(tensors.get('a')!.shape, [2, 3]);
@@ -28,7 +40,7 @@ test('safetensors round trip in F32, F16 and BF16', () => {
   assert.throws(() => parseSafetensors(Buffer.from([1, 2])), /not a safetensors file/);
 });
 
-test('kohya and diffusers/PEFT keys map to the graph\'s Linear layers', () => {
+test("kohya and diffusers/PEFT keys map to the graph's Linear layers", () => {
   const kohya = mapLoraKeys(readSafetensors(join(loraDir, 'tiny-style-kohya.safetensors')).tensors, modules);
   assert.deepEqual(kohya.unmatched, []);
   assert.ok(kohya.layers.some((l) => l.target === 'unet' && l.module === 'down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q'));
@@ -38,7 +50,10 @@ test('kohya and diffusers/PEFT keys map to the graph\'s Linear layers', () => {
   const peft = mapLoraKeys(readSafetensors(join(loraDir, 'tiny-detail-diffusers.safetensors')).tensors, modules);
   assert.deepEqual(peft.unmatched, []);
   assert.ok(peft.layers.some((l) => l.module.endsWith('ff.net.0.proj')));
-  assert.ok(peft.layers.every((l) => l.alpha === l.down.shape[0]), 'no alpha key means alpha = rank');
+  assert.ok(
+    peft.layers.every((l) => l.alpha === l.down.shape[0]),
+    'no alpha key means alpha = rank',
+  );
   const odd = mapLoraKeys(new Map([['lora_unet_not_a_layer.lora_down.weight', { dtype: 'F32', shape: [1, 1], data: Float32Array.of(1) }]]), modules);
   assert.deepEqual(odd.unmatched, ['lora_unet_not_a_layer.lora_down.weight']);
 });
@@ -55,7 +70,11 @@ test('a merged weight equals W + weight * (alpha / rank) * up @ down, computed i
   const layer = layers.find((l) => l.module === module)!;
   const { inFeatures: nIn, outFeatures: nOut } = unetWeights.get(module)!;
   const rank = 4;
-  for (const [i, o] of [[0, 0], [3, 7], [nIn - 1, nOut - 1]]) {
+  for (const [i, o] of [
+    [0, 0],
+    [3, 7],
+    [nIn - 1, nOut - 1],
+  ]) {
     let delta = 0;
     for (let r = 0; r < rank; r++) delta += layer.up.data[o * rank + r] * layer.down.data[r * nIn + i];
     const expected = before[i * nOut + o] + 0.7 * (2 / 4) * delta;
@@ -66,7 +85,10 @@ test('a merged weight equals W + weight * (alpha / rank) * up @ down, computed i
   for (const o of [0, nOut - 1]) {
     let merged = 0;
     let plain = 0;
-    for (let i = 0; i < nIn; i++) { merged += x[i] * after[i * nOut + o]; plain += x[i] * before[i * nOut + o]; }
+    for (let i = 0; i < nIn; i++) {
+      merged += x[i] * after[i * nOut + o];
+      plain += x[i] * before[i * nOut + o];
+    }
     let low = 0;
     for (let r = 0; r < rank; r++) {
       let xd = 0;
@@ -85,28 +107,69 @@ test('two LoRAs add up: merging both equals the sum of their deltas', () => {
   const base = readFloats(unetWeights.get(module)!.initializer);
   const a = readFloats(decode(buildMergedNetworks(modelPath, [{ name: 'tiny-style-kohya', weight: 1 }], available).bytes.unet).get(module)!.initializer);
   const b = readFloats(decode(buildMergedNetworks(modelPath, [{ name: 'tiny-detail-diffusers', weight: 0.5 }], available).bytes.unet).get(module)!.initializer);
-  const both = readFloats(decode(buildMergedNetworks(modelPath, [{ name: 'tiny-style-kohya', weight: 1 }, { name: 'tiny-detail-diffusers', weight: 0.5 }], available).bytes.unet).get(module)!.initializer);
+  const both = readFloats(
+    decode(
+      buildMergedNetworks(
+        modelPath,
+        [
+          { name: 'tiny-style-kohya', weight: 1 },
+          { name: 'tiny-detail-diffusers', weight: 0.5 },
+        ],
+        available,
+      ).bytes.unet,
+    ).get(module)!.initializer,
+  );
   for (let i = 0; i < base.length; i += 97) assert.ok(Math.abs(both[i] - (a[i] + b[i] - base[i])) < 1e-5, `index ${i}`);
 });
 
 test('in the pipeline: a LoRA changes the image, weight 0 gives the image without it, tags work, unknown names are refused', async () => {
   const engine = new Engine({ modelsDir, loraDir, maxPixels: 1 << 20, maxSteps: 50 });
   const base: GenerationParams = {
-    kind: 'txt2img', model: 'tiny', prompt: 'a garden', negative_prompt: '', sampler: 'Euler a', scheduler: 'Automatic', steps: 6, cfg_scale: 7,
-    width: 64, height: 64, seed: 11, batch_size: 1, n_iter: 1, denoising_strength: 0.75, resize_mode: 0, loras: [], controlnet: [],
+    kind: 'txt2img',
+    model: 'tiny',
+    prompt: 'a garden',
+    negative_prompt: '',
+    sampler: 'Euler a',
+    scheduler: 'Automatic',
+    steps: 6,
+    cfg_scale: 7,
+    width: 64,
+    height: 64,
+    seed: 11,
+    batch_size: 1,
+    n_iter: 1,
+    denoising_strength: 0.75,
+    resize_mode: 0,
+    loras: [],
+    controlnet: [],
   };
   const image = async (over: Partial<GenerationParams>) => (await engine.generate([{ id: 'l', params: { ...base, ...over } }]))[0].images[0];
   const pixels = (png: Buffer) => sharp(png).raw().toBuffer();
   const plain = await pixels(await image({}));
   const styled = await pixels(await image({ loras: [{ name: 'tiny-style-kohya', weight: 1 }] }));
-  assert.ok(styled.some((v, i) => Math.abs(v - plain[i]) > 8), 'the LoRA changes the output');
+  assert.ok(
+    styled.some((v, i) => Math.abs(v - plain[i]) > 8),
+    'the LoRA changes the output',
+  );
   const zero = await pixels(await image({ loras: [{ name: 'tiny-style-kohya', weight: 0 }] }));
   assert.deepEqual(zero, plain);
   const tagged = await pixels(await image({ prompt: 'a garden <lora:tiny-style-kohya:1>' }));
   assert.deepEqual(tagged, styled, 'a prompt tag equals the listed LoRA, and the tag is stripped before tokenizing');
-  assert.deepEqual(extractLoraTags('a <lora:x:0.5> b <lora:y>'), { prompt: 'a b', loras: [{ name: 'x', weight: 0.5 }, { name: 'y', weight: 1 }] });
-  await assert.rejects(image({ loras: [{ name: 'nope', weight: 1 }] }), (e: unknown) => e instanceof UnknownLoraError && /available: tiny-detail-diffusers, tiny-style-kohya/.test((e as Error).message));
-  assert.deepEqual(engine.listLoras().map((l) => l.name), ['tiny-detail-diffusers', 'tiny-style-kohya']);
+  assert.deepEqual(extractLoraTags('a <lora:x:0.5> b <lora:y>'), {
+    prompt: 'a b',
+    loras: [
+      { name: 'x', weight: 0.5 },
+      { name: 'y', weight: 1 },
+    ],
+  });
+  await assert.rejects(
+    image({ loras: [{ name: 'nope', weight: 1 }] }),
+    (e: unknown) => e instanceof UnknownLoraError && /available: tiny-detail-diffusers, tiny-style-kohya/.test((e as Error).message),
+  );
+  assert.deepEqual(
+    engine.listLoras().map((l) => l.name),
+    ['tiny-detail-diffusers', 'tiny-style-kohya'],
+  );
   await engine.close();
 });
 
@@ -117,8 +180,23 @@ test('models with external data merge too: same weights, same images as the inli
   const dir = mkdtempSync(join(tmpdir(), 'lora-ext-'));
   await generateModel({ preset: { ...presets.tiny, externalData: true }, outDir: join(dir, 'tiny'), seed: 1, controlnet: false });
   const params: GenerationParams = {
-    kind: 'txt2img', model: 'tiny', prompt: 'a garden', negative_prompt: '', sampler: 'Euler', scheduler: 'Automatic', steps: 4, cfg_scale: 7,
-    width: 64, height: 64, seed: 5, batch_size: 1, n_iter: 1, denoising_strength: 0.75, resize_mode: 0, loras: [{ name: 'tiny-style-kohya', weight: 1 }], controlnet: [],
+    kind: 'txt2img',
+    model: 'tiny',
+    prompt: 'a garden',
+    negative_prompt: '',
+    sampler: 'Euler',
+    scheduler: 'Automatic',
+    steps: 4,
+    cfg_scale: 7,
+    width: 64,
+    height: 64,
+    seed: 5,
+    batch_size: 1,
+    n_iter: 1,
+    denoising_strength: 0.75,
+    resize_mode: 0,
+    loras: [{ name: 'tiny-style-kohya', weight: 1 }],
+    controlnet: [],
   };
   const external = new Engine({ modelsDir: dir, loraDir, maxPixels: 1 << 20, maxSteps: 50 });
   const inline = new Engine({ modelsDir, loraDir, maxPixels: 1 << 20, maxSteps: 50 });

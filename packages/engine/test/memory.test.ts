@@ -38,7 +38,10 @@ function assertClose(actual: Float32Array, expected: Float32Array) {
   assert.equal(actual.length, expected.length);
   let max = 0;
   let scale = 0;
-  for (let i = 0; i < actual.length; i++) { max = Math.max(max, Math.abs(actual[i] - expected[i])); scale = Math.max(scale, Math.abs(expected[i])); }
+  for (let i = 0; i < actual.length; i++) {
+    max = Math.max(max, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
   assert.ok(max <= 1e-4 * scale, `max difference ${max} at scale ${scale}`);
 }
 
@@ -55,10 +58,13 @@ test('attention in uneven query slices gives what the fused attention kernel giv
   assertClose(await outputs(withSlice(join(model, 'unet/model.onnx'), 1000), unetFeeds), fused);
   assertClose(await outputs(join(model, 'unet/model.onnx'), unetFeeds), fused);
   const vaeFeeds = { latent_sample: new ort.Tensor('float32', wave(4 * h * w, 0.23), [1, 4, h, w]) };
-  assertClose(await outputs(withSlice(join(model, 'vae_decoder/model.onnx'), 700), vaeFeeds), await outputs(join(model, 'vae_decoder/model.gpu.onnx'), vaeFeeds));
+  assertClose(
+    await outputs(withSlice(join(model, 'vae_decoder/model.onnx'), 700), vaeFeeds),
+    await outputs(join(model, 'vae_decoder/model.gpu.onnx'), vaeFeeds),
+  );
 });
 
-test('the memory profile is read from the graphs (the tiny preset\'s shapes)', () => {
+test("the memory profile is read from the graphs (the tiny preset's shapes)", () => {
   const p = readMemoryProfile(model);
   assert.equal(p.unetChannels, 32);
   assert.equal(p.unetHeads, 2);
@@ -68,8 +74,23 @@ test('the memory profile is read from the graphs (the tiny preset\'s shapes)', (
 });
 
 const base: GenerationParams = {
-  kind: 'txt2img', model: 'tiny', prompt: 'a red boat', negative_prompt: 'fog', sampler: 'Euler a', scheduler: 'Automatic',
-  steps: 3, cfg_scale: 7, width: 64, height: 64, seed: 9, batch_size: 3, n_iter: 1, denoising_strength: 0.75, resize_mode: 0, loras: [], controlnet: [],
+  kind: 'txt2img',
+  model: 'tiny',
+  prompt: 'a red boat',
+  negative_prompt: 'fog',
+  sampler: 'Euler a',
+  scheduler: 'Automatic',
+  steps: 3,
+  cfg_scale: 7,
+  width: 64,
+  height: 64,
+  seed: 9,
+  batch_size: 3,
+  n_iter: 1,
+  denoising_strength: 0.75,
+  resize_mode: 0,
+  loras: [],
+  controlnet: [],
 };
 const profile = readMemoryProfile(model);
 const oneImage = estimatePeakBytes(profile, { width: 64, height: 64, images: 1, rowsPerImage: 2, chunks: 1, vaeImages: 1 });
@@ -82,8 +103,10 @@ test('a batch split to fit the budget gives the same images as the whole batch',
     const [b] = await split.generate([{ id: 'b', params: base }]);
     assert.equal(b.images.length, 3);
     assert.deepEqual(b.images, a.images);
-    await assert.rejects(new Engine({ modelsDir: dir, maxPixels: 1 << 20, maxSteps: 50, memoryBudget: oneImage - 1 }).generate([{ id: 'c', params: base }]),
-      (e: unknown) => e instanceof NotRunnableHereError && /64x64/.test(e.message) && /WORKER_MEMORY_BYTES/.test(e.message));
+    await assert.rejects(
+      new Engine({ modelsDir: dir, maxPixels: 1 << 20, maxSteps: 50, memoryBudget: oneImage - 1 }).generate([{ id: 'c', params: base }]),
+      (e: unknown) => e instanceof NotRunnableHereError && /64x64/.test(e.message) && /WORKER_MEMORY_BYTES/.test(e.message),
+    );
   } finally {
     await whole.close();
     await split.close();
@@ -93,8 +116,14 @@ test('a batch split to fit the budget gives the same images as the whole batch',
 test('a prompt over MAX_PROMPT_CHUNKS is refused naming the field, before the text encoder runs', async () => {
   const engine = new Engine({ modelsDir: dir, maxPixels: 1 << 20, maxSteps: 50, maxPromptChunks: 2 });
   try {
-    await assert.rejects(engine.generate([{ id: 'p', params: { ...base, prompt: 'a BREAK b BREAK c' } }]), (e: unknown) => e instanceof ValidationError && e.field === 'prompt');
-    await assert.rejects(engine.generate([{ id: 'n', params: { ...base, negative_prompt: 'x BREAK '.repeat(5_000) } }]), (e: unknown) => e instanceof ValidationError && e.field === 'negative_prompt' && /MAX_PROMPT_CHUNKS/.test(e.message));
+    await assert.rejects(
+      engine.generate([{ id: 'p', params: { ...base, prompt: 'a BREAK b BREAK c' } }]),
+      (e: unknown) => e instanceof ValidationError && e.field === 'prompt',
+    );
+    await assert.rejects(
+      engine.generate([{ id: 'n', params: { ...base, negative_prompt: 'x BREAK '.repeat(5_000) } }]),
+      (e: unknown) => e instanceof ValidationError && e.field === 'negative_prompt' && /MAX_PROMPT_CHUNKS/.test(e.message),
+    );
     const [ok] = await engine.generate([{ id: 'ok', params: { ...base, batch_size: 1, prompt: 'a BREAK b' } }]);
     assert.equal(ok.images.length, 1);
   } finally {

@@ -6,8 +6,17 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { SAMPLERS, SCHEDULE_TYPES } from '@farm/core';
 import {
-  SD15_SCHEDULER as C, alphasCumprod, getSampler, DiscreteSchedule, LcmSchedule, SCHEDULE_FUNCTIONS, sigmaPlan,
-  KSamplerRun, TimestepSamplerRun, type SamplerRun, type SchedulerConfig,
+  SD15_SCHEDULER as C,
+  alphasCumprod,
+  getSampler,
+  DiscreteSchedule,
+  LcmSchedule,
+  SCHEDULE_FUNCTIONS,
+  sigmaPlan,
+  KSamplerRun,
+  TimestepSamplerRun,
+  type SamplerRun,
+  type SchedulerConfig,
 } from '../src/schedulers';
 
 const ref = JSON.parse(readFileSync(new URL('./fixtures/samplers-reference.json', import.meta.url), 'utf8'));
@@ -76,7 +85,10 @@ function drive(run: SamplerRun, prediction: Prediction = 'epsilon'): { x: Float3
       const e = epsAlpha(x, a);
       // A1111 converts v back with ā at the truncated timestep (UniPC's are fractional): build v with the same ā
       const at = acp[Math.trunc(t)];
-      out = prediction === 'epsilon' ? e : Float32Array.from(x, (v, i) => Math.sqrt(at) * e[i] - Math.sqrt(1 - at) * ((v - Math.sqrt(1 - at) * e[i]) / Math.sqrt(at)));
+      out =
+        prediction === 'epsilon'
+          ? e
+          : Float32Array.from(x, (v, i) => Math.sqrt(at) * e[i] - Math.sqrt(1 - at) * ((v - Math.sqrt(1 - at) * e[i]) / Math.sqrt(at)));
     }
     x = run.step(out, x, noise, out);
     assert.ok(++calls < 5000, 'the run does not finish');
@@ -99,13 +111,17 @@ test('k-diffusion SD1.5 Automatic sigmas for 10 steps: t = 999, 888, ..., 0, sta
   for (let i = 0; i < 10; i++) assert.ok(Math.abs(m.sigmaToT(s[i]) - (999 - 111 * i)) < 1e-6, `t of sigma ${i}`);
 });
 
-test('every schedule type reproduces the reference sigmas for SD1.5 (10 and 7 steps, and on LCM\'s table)', () => {
+test("every schedule type reproduces the reference sigmas for SD1.5 (10 and 7 steps, and on LCM's table)", () => {
   const m = DiscreteSchedule.fromConfig(C);
   const lcm = new LcmSchedule(C);
   for (const { label } of SCHEDULE_TYPES) {
     const fn = label === 'Automatic' ? SCHEDULE_FUNCTIONS.Uniform : SCHEDULE_FUNCTIONS[label];
     assert.ok(fn, `no function for ${label}`);
-    for (const [n, key, inner] of [[10, 'schedules10', m], [7, 'schedules7', m], [10, 'lcm_schedules10', lcm]] as const) {
+    for (const [n, key, inner] of [
+      [10, 'schedules10', m],
+      [7, 'schedules7', m],
+      [10, 'lcm_schedules10', lcm],
+    ] as const) {
       const got = fn({ n, sigmaMin: inner.sigmaMin, sigmaMax: inner.sigmaMax, inner });
       closeArrays(got, ref[key][label], 1e-6, `${label} ${key}`);
     }
@@ -205,7 +221,15 @@ test('the SDE samplers take their noise from the Brownian hook when the source h
     const asked: [number, number][] = [];
     const run = getSampler(name).create({ config: C, steps: 4, strength: 1, discretization: 'a1111' });
     let x = run.initLatent(N0);
-    const noise = { randn: () => { throw new Error('randn used'); }, brownian: (s: number, sn: number, n: number) => { asked.push([s, sn]); return new Float32Array(n); } };
+    const noise = {
+      randn: () => {
+        throw new Error('randn used');
+      },
+      brownian: (s: number, sn: number, n: number) => {
+        asked.push([s, sn]);
+        return new Float32Array(n);
+      },
+    };
     while (!run.done) x = run.step(new Float32Array(4), x, noise);
     assert.ok(asked.length > 0 && asked.every(([s, sn]) => s > sn && sn > 0), name);
   }

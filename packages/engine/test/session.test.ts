@@ -12,13 +12,20 @@ import { ModelRegistry } from '../src/models/model-registry';
 
 /** A one-node model: out = sample + timestep, with the timestep's dtype and shape as given. */
 function addModel(timestepType: number, timestepDims: number[]): Uint8Array {
-  const value = (name: string, type: number, dims: number[]) => ({ name, type: { tensorType: { elemType: type, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
-  const nodes = timestepType === onnx.TensorProto.DataType.FLOAT
-    ? [{ opType: 'Add', input: ['sample', 'timestep'], output: ['out_sample'] }]
-    : [{ opType: 'Cast', input: ['timestep'], output: ['t32'], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] },
-       { opType: 'Add', input: ['sample', 't32'], output: ['out_sample'] }];
+  const value = (name: string, type: number, dims: number[]) => ({
+    name,
+    type: { tensorType: { elemType: type, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
+  });
+  const nodes =
+    timestepType === onnx.TensorProto.DataType.FLOAT
+      ? [{ opType: 'Add', input: ['sample', 'timestep'], output: ['out_sample'] }]
+      : [
+          { opType: 'Cast', input: ['timestep'], output: ['t32'], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] },
+          { opType: 'Add', input: ['sample', 't32'], output: ['out_sample'] },
+        ];
   return onnx.ModelProto.encode({
-    irVersion: 8, opsetImport: [{ domain: '', version: 17 }],
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
     graph: { name: 'g', node: nodes, input: [value('sample', 1, [2]), value('timestep', timestepType, timestepDims)], output: [value('out_sample', 1, [2])] },
   }).finish();
 }
@@ -40,8 +47,16 @@ test('session cache returns the same session per key and evicts the least recent
 test('a GPU provider missing from this build is a ProviderUnavailableError naming it', async (t) => {
   const cache = new SessionCache({ providers: ['cuda'] });
   let error: unknown = null;
-  await cache.get('x', () => addModel(onnx.TensorProto.DataType.FLOAT, [1])).catch((e) => { error = e; });
-  if (error === null) { t.skip('this onnxruntime-node build has CUDA'); await cache.close(); return; }
+  await cache
+    .get('x', () => addModel(onnx.TensorProto.DataType.FLOAT, [1]))
+    .catch((e) => {
+      error = e;
+    });
+  if (error === null) {
+    t.skip('this onnxruntime-node build has CUDA');
+    await cache.close();
+    return;
+  }
   assert.ok(error instanceof ProviderUnavailableError, String(error));
   assert.match((error as Error).message, /cuda.*ONNXRUNTIME_NODE_INSTALL=cuda12/s);
 });
@@ -64,14 +79,23 @@ test('timestep tensors follow the session metadata: int64 [B], float32 [1]', asy
 test('model registry lists diffusers folders, names the available ones for unknown models, refreshes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'registry-'));
   const make = (name: string, parts: string[]) => {
-    for (const p of parts) { mkdirSync(join(dir, name, p), { recursive: true }); writeFileSync(join(dir, name, p, 'model.onnx'), ''); }
+    for (const p of parts) {
+      mkdirSync(join(dir, name, p), { recursive: true });
+      writeFileSync(join(dir, name, p, 'model.onnx'), '');
+    }
   };
   make('alpha', ['unet', 'text_encoder']);
   make('broken', ['unet']);
   const registry = new ModelRegistry(dir);
-  assert.deepEqual(registry.list().map((m) => m.name), ['alpha']);
+  assert.deepEqual(
+    registry.list().map((m) => m.name),
+    ['alpha'],
+  );
   assert.equal(registry.get('alpha').hasControlNet, false);
-  assert.throws(() => registry.get('beta'), (e: unknown) => e instanceof UnknownModelError && /available: alpha/.test((e as Error).message));
+  assert.throws(
+    () => registry.get('beta'),
+    (e: unknown) => e instanceof UnknownModelError && /available: alpha/.test((e as Error).message),
+  );
   make('beta', ['unet', 'text_encoder', 'controlnet', 'unet_controlnet']);
   registry.refresh();
   assert.equal(registry.get('beta').hasControlNet, true);

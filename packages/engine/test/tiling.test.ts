@@ -23,12 +23,34 @@ function twoConvs(k3: number[], k2: number[]): onnx.ModelProto {
   const weight = (name: string, k: number[], n: number) => ({ name, dataType: f32, dims: [1, 1, n, n], floatData: k });
   const ints = onnx.AttributeProto.AttributeType.INTS;
   return onnx.ModelProto.create({
-    irVersion: 8, opsetImport: [{ domain: '', version: 17 }],
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
     graph: {
-      name: 'g', input: [io('x')], output: [io('a'), io('b')], initializer: [weight('k3', k3, 3), weight('k2', k2, 2)],
+      name: 'g',
+      input: [io('x')],
+      output: [io('a'), io('b')],
+      initializer: [weight('k3', k3, 3), weight('k2', k2, 2)],
       node: [
-        { opType: 'Conv', name: 'c3', input: ['x', 'k3'], output: ['a'], attribute: [{ name: 'pads', type: ints, ints: [1, 1, 1, 1] }, { name: 'kernel_shape', type: ints, ints: [3, 3] }] },
-        { opType: 'Conv', name: 'c2', input: ['x', 'k2'], output: ['b'], attribute: [{ name: 'pads', type: ints, ints: [0, 0, 1, 1] }, { name: 'kernel_shape', type: ints, ints: [2, 2] }] },
+        {
+          opType: 'Conv',
+          name: 'c3',
+          input: ['x', 'k3'],
+          output: ['a'],
+          attribute: [
+            { name: 'pads', type: ints, ints: [1, 1, 1, 1] },
+            { name: 'kernel_shape', type: ints, ints: [3, 3] },
+          ],
+        },
+        {
+          opType: 'Conv',
+          name: 'c2',
+          input: ['x', 'k2'],
+          output: ['b'],
+          attribute: [
+            { name: 'pads', type: ints, ints: [0, 0, 1, 1] },
+            { name: 'kernel_shape', type: ints, ints: [2, 2] },
+          ],
+        },
       ],
     },
   });
@@ -44,20 +66,22 @@ test('a Conv with pads 1 convolves circularly after the rewrite; asymmetric pads
   const x = Float32Array.from({ length: H * W }, (_, i) => i + 1);
   const out = await session.run({ x: new ort.Tensor('float32', x, [1, 1, H, W]) });
   const mod = (a: number, n: number) => ((a % n) + n) % n;
-  for (let y = 0; y < H; y++) for (let xx = 0; xx < W; xx++) {
-    let circular = 0;
-    for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) circular += k3[(dy + 1) * 3 + dx + 1] * x[mod(y + dy, H) * W + mod(xx + dx, W)];
-    assert.equal((out.a.data as Float32Array)[y * W + xx], circular, `a[${y}][${xx}]`);
-    let zero = 0;
-    for (let dy = 0; dy <= 1; dy++) for (let dx = 0; dx <= 1; dx++) zero += y + dy < H && xx + dx < W ? k2[dy * 2 + dx] * x[(y + dy) * W + xx + dx] : 0;
-    assert.equal((out.b.data as Float32Array)[y * W + xx], zero, `b[${y}][${xx}]`);
-  }
+  for (let y = 0; y < H; y++)
+    for (let xx = 0; xx < W; xx++) {
+      let circular = 0;
+      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) circular += k3[(dy + 1) * 3 + dx + 1] * x[mod(y + dy, H) * W + mod(xx + dx, W)];
+      assert.equal((out.a.data as Float32Array)[y * W + xx], circular, `a[${y}][${xx}]`);
+      let zero = 0;
+      for (let dy = 0; dy <= 1; dy++) for (let dx = 0; dx <= 1; dx++) zero += y + dy < H && xx + dx < W ? k2[dy * 2 + dx] * x[(y + dy) * W + xx + dx] : 0;
+      assert.equal((out.b.data as Float32Array)[y * W + xx], zero, `b[${y}][${xx}]`);
+    }
 });
 
 /** [C, H, W] rolled by (dy, dx) with wrap-around. */
 function roll(t: Float32Array, c: number, h: number, w: number, dy: number, dx: number): Float32Array {
   const out = new Float32Array(t.length);
-  for (let k = 0; k < c; k++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[(k * h + (y + dy) % h) * w + (x + dx) % w] = t[(k * h + y) * w + x];
+  for (let k = 0; k < c; k++)
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[(k * h + ((y + dy) % h)) * w + ((x + dx) % w)] = t[(k * h + y) * w + x];
   return out;
 }
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
@@ -81,17 +105,38 @@ test('the rewritten UNet and VAE decoder commute with a circular shift; the orig
     }
   };
   const states = noise(77 * 32, 2);
-  await check('unet', (x) => ({
-    sample: new ort.Tensor('float32', x, [1, 4, h, w]), timestep: new ort.Tensor('float32', Float32Array.of(500), [1]),
-    encoder_hidden_states: new ort.Tensor('float32', states, [1, 77, 32]),
-  }), [4, h, w], 1);
+  await check(
+    'unet',
+    (x) => ({
+      sample: new ort.Tensor('float32', x, [1, 4, h, w]),
+      timestep: new ort.Tensor('float32', Float32Array.of(500), [1]),
+      encoder_hidden_states: new ort.Tensor('float32', states, [1, 77, 32]),
+    }),
+    [4, h, w],
+    1,
+  );
   await check('vae_decoder', (x) => ({ latent_sample: new ort.Tensor('float32', x, [1, 4, h, w]) }), [3, h * 8, w * 8], 8);
 });
 
 const params = (over: Partial<GenerationParams> = {}): GenerationParams => ({
-  kind: 'txt2img', model: 'tiny', prompt: 'a brick wall texture', negative_prompt: '', sampler: 'Euler a', scheduler: 'Automatic',
-  steps: 3, cfg_scale: 7, width: 64, height: 64, seed: 11, batch_size: 1, n_iter: 1, denoising_strength: 0.75, resize_mode: 0,
-  loras: [], controlnet: [], ...over,
+  kind: 'txt2img',
+  model: 'tiny',
+  prompt: 'a brick wall texture',
+  negative_prompt: '',
+  sampler: 'Euler a',
+  scheduler: 'Automatic',
+  steps: 3,
+  cfg_scale: 7,
+  width: 64,
+  height: 64,
+  seed: 11,
+  batch_size: 1,
+  n_iter: 1,
+  denoising_strength: 0.75,
+  resize_mode: 0,
+  loras: [],
+  controlnet: [],
+  ...over,
 });
 
 /**
@@ -109,15 +154,23 @@ async function seams(png: Buffer): Promise<{ seamX: number; seamY: number; inner
   const corr = (a: number[], b: number[]) => {
     const ma = a.reduce((s, v) => s + v, 0) / a.length;
     const mb = b.reduce((s, v) => s + v, 0) / b.length;
-    let ab = 0; let aa = 0; let bb = 0;
-    a.forEach((v, i) => { ab += (v - ma) * (b[i] - mb); aa += (v - ma) ** 2; bb += (b[i] - mb) ** 2; });
+    let ab = 0;
+    let aa = 0;
+    let bb = 0;
+    a.forEach((v, i) => {
+      ab += (v - ma) * (b[i] - mb);
+      aa += (v - ma) ** 2;
+      bb += (b[i] - mb) ** 2;
+    });
     return ab / Math.sqrt(aa * bb);
   };
   const rgb = (f: (c: number) => number) => (f(0) + f(1) + f(2)) / 3;
   const mean = (n: number, f: (i: number) => number) => Array.from({ length: n }, (_, i) => f(i)).reduce((s, v) => s + v, 0) / n;
   return {
-    seamX: rgb((c) => corr(col(W - 1, c), col(0, c))), seamY: rgb((c) => corr(row(H - 1, c), row(0, c))),
-    innerX: mean(W - 1, (x) => rgb((c) => corr(col(x, c), col(x + 1, c)))), innerY: mean(H - 1, (y) => rgb((c) => corr(row(y, c), row(y + 1, c)))),
+    seamX: rgb((c) => corr(col(W - 1, c), col(0, c))),
+    seamY: rgb((c) => corr(row(H - 1, c), row(0, c))),
+    innerX: mean(W - 1, (x) => rgb((c) => corr(col(x, c), col(x + 1, c)))),
+    innerY: mean(H - 1, (y) => rgb((c) => corr(row(y, c), row(y + 1, c)))),
   };
 }
 

@@ -36,7 +36,11 @@ test('emphasis parsing follows A1111', () => {
   assert.equal(w.a, 1);
   assert.ok(Math.abs(parsePromptAttention('((a))')[0][1] - 1.21) < 1e-9);
   assert.deepEqual(parsePromptAttention('\\(literal\\)'), [['(literal)', 1]]);
-  assert.deepEqual(parsePromptAttention('a BREAK b'), [['a', 1], ['BREAK', -1], ['b', 1]]);
+  assert.deepEqual(parsePromptAttention('a BREAK b'), [
+    ['a', 1],
+    ['BREAK', -1],
+    ['b', 1],
+  ]);
   assert.ok(Math.abs(parsePromptAttention('(unclosed')[0][1] - 1.1) < 1e-9);
   assert.deepEqual(parsePromptAttention(''), [['', 1]]);
 });

@@ -12,14 +12,26 @@ const GEN_MODES = ['txt2img', 'img2img', 'inpaint'];
 const TABS = [...GEN_MODES, 'extras', 'pnginfo'];
 
 const state = {
-  mode: 'txt2img', initImage: null, inpaintImage: null, controlImage: null, extrasImage: null,
+  mode: 'txt2img',
+  initImage: null,
+  inpaintImage: null,
+  controlImage: null,
+  extrasImage: null,
   /** every job this page knows, by id, newest data from the API or its stream */
-  jobs: new Map(), streams: new Map(),
+  jobs: new Map(),
+  streams: new Map(),
   /** the job the gallery shows, and which of its images is selected */
-  shown: null, selected: 0, preview: null, genError: '',
+  shown: null,
+  selected: 0,
+  preview: null,
+  genError: '',
   history: { jobs: [], total: 0, offset: 0 },
-  health: { state: 'ok' }, warning: null,
-  serverStyles: [], userStyles: [], modelInfo: new Map(), pngParams: null,
+  health: { state: 'ok' },
+  warning: null,
+  serverStyles: [],
+  userStyles: [],
+  modelInfo: new Map(),
+  pngParams: null,
 };
 const mask = new MaskEditor($('mask-canvas'));
 
@@ -27,8 +39,15 @@ const mask = new MaskEditor($('mask-canvas'));
 
 async function errorMessage(res) {
   let body = null;
-  try { body = await res.json(); } catch { /* not JSON */ }
-  const detail = body?.error?.message ?? (Array.isArray(body?.detail) ? body.detail.map((d) => `${(d.loc ?? []).slice(1).join('.')}: ${d.msg}`).join('; ') : body?.detail) ?? body?.error;
+  try {
+    body = await res.json();
+  } catch {
+    /* not JSON */
+  }
+  const detail =
+    body?.error?.message ??
+    (Array.isArray(body?.detail) ? body.detail.map((d) => `${(d.loc ?? []).slice(1).join('.')}: ${d.msg}`).join('; ') : body?.detail) ??
+    body?.error;
   if (res.status === 401) return t('err_login');
   if (res.status === 429) return t('err_rate', { s: res.headers.get('retry-after') ?? '?' });
   if (res.status === 503) return t('err_unavailable', { detail: detail ?? res.statusText });
@@ -57,20 +76,23 @@ function readAsDataUrl(blob) {
   });
 }
 
-const imageSize = (src) => new Promise((resolve, reject) => {
-  const img = new Image();
-  img.onload = () => resolve({ width: img.naturalWidth, height: img.naturalHeight });
-  img.onerror = () => reject(new Error(t('err_file')));
-  img.src = src;
-});
+const imageSize = (src) =>
+  new Promise((resolve, reject) => {
+    const img = new Image();
+    img.onload = () => resolve({ width: img.naturalWidth, height: img.naturalHeight });
+    img.onerror = () => reject(new Error(t('err_file')));
+    img.src = src;
+  });
 
 // ---------- lists, models, options ----------
 
 function fillSelect(select, items, selected) {
-  select.replaceChildren(...items.map((v) => {
-    const [value, label] = Array.isArray(v) ? v : [v, v];
-    return new Option(label, value, value === selected, value === selected);
-  }));
+  select.replaceChildren(
+    ...items.map((v) => {
+      const [value, label] = Array.isArray(v) ? v : [v, v];
+      return new Option(label, value, value === selected, value === selected);
+    }),
+  );
 }
 
 async function loadModels() {
@@ -88,15 +110,31 @@ function showModelHash() {
 
 async function loadLists() {
   const [samplers, loras, upscalers, latent, vaes, styles] = await Promise.all([
-    api('/v1/samplers'), api('/sdapi/v1/loras').catch(() => []), api('/sdapi/v1/upscalers').catch(() => []),
-    api('/sdapi/v1/latent-upscale-modes').catch(() => []), api('/sdapi/v1/sd-vae').catch(() => []), api('/sdapi/v1/prompt-styles').catch(() => []),
+    api('/v1/samplers'),
+    api('/sdapi/v1/loras').catch(() => []),
+    api('/sdapi/v1/upscalers').catch(() => []),
+    api('/sdapi/v1/latent-upscale-modes').catch(() => []),
+    api('/sdapi/v1/sd-vae').catch(() => []),
+    api('/sdapi/v1/prompt-styles').catch(() => []),
   ]);
-  fillSelect($('sampler'), samplers.samplers.map((s) => s.name), 'Euler a');
-  fillSelect($('scheduler'), samplers.schedulers.map((s) => s.label), 'Automatic');
+  fillSelect(
+    $('sampler'),
+    samplers.samplers.map((s) => s.name),
+    'Euler a',
+  );
+  fillSelect(
+    $('scheduler'),
+    samplers.schedulers.map((s) => s.label),
+    'Automatic',
+  );
   state.loras = loras.map((l) => l.name);
   renderLoras();
   fillSelect($('hr_upscaler'), [...latent.map((m) => m.name), ...upscalers.map((u) => u.name).filter((n) => n !== 'None')], 'Latent');
-  fillSelect($('extras-upscaler'), upscalers.map((u) => u.name).filter((n) => n !== 'None'), upscalers.find((u) => u.name !== 'None')?.name);
+  fillSelect(
+    $('extras-upscaler'),
+    upscalers.map((u) => u.name).filter((n) => n !== 'None'),
+    upscalers.find((u) => u.name !== 'None')?.name,
+  );
   fillSelect($('sd_vae'), ['Automatic', 'None', ...vaes.map((v) => v.model_name)], 'Automatic');
   state.serverStyles = styles;
 }
@@ -145,7 +183,9 @@ function optionValue(el) {
 
 // ---------- styles ----------
 
-function allStyles() { return [...state.serverStyles, ...state.userStyles]; }
+function allStyles() {
+  return [...state.serverStyles, ...state.userStyles];
+}
 
 function renderStyles() {
   const names = allStyles().map((s) => s.name);
@@ -162,7 +202,10 @@ function applyStyle() {
 
 async function saveStyle() {
   const name = $('style-name').value.trim();
-  if (!name) { $('style-note').textContent = t('style_name_needed'); return; }
+  if (!name) {
+    $('style-note').textContent = t('style_name_needed');
+    return;
+  }
   const style = { name, prompt: $('prompt').value, negative_prompt: $('negative_prompt').value };
   state.userStyles = [...state.userStyles.filter((s) => s.name !== name), style];
   await saveOption('webui_styles', state.userStyles, $('style-note'));
@@ -198,10 +241,21 @@ function requestBody() {
   const vae = $('sd_vae').value;
   if (vae !== 'Automatic' && vae !== 'None') throw new Error(t('vae_unsupported', { vae }));
   const body = {
-    model: $('model').value, prompt: $('prompt').value, negative_prompt: $('negative_prompt').value,
-    sampler: $('sampler').value, scheduler: $('scheduler').value, steps: num('steps'), cfg_scale: num('cfg_scale'),
-    width: num('width'), height: num('height'), seed: num('seed'), batch_size: num('batch_size'), n_iter: num('n_iter'),
-    clip_skip: num('clip_skip'), randn_source: $('randn_source').value, eta_noise_seed_delta: num('ensd'),
+    model: $('model').value,
+    prompt: $('prompt').value,
+    negative_prompt: $('negative_prompt').value,
+    sampler: $('sampler').value,
+    scheduler: $('scheduler').value,
+    steps: num('steps'),
+    cfg_scale: num('cfg_scale'),
+    width: num('width'),
+    height: num('height'),
+    seed: num('seed'),
+    batch_size: num('batch_size'),
+    n_iter: num('n_iter'),
+    clip_skip: num('clip_skip'),
+    randn_source: $('randn_source').value,
+    eta_noise_seed_delta: num('ensd'),
     live_preview_every: $('live_previews').checked ? num('preview_every') : 0,
   };
   // fields A1111 leaves at their neutral values are not sent, so the request names only what the user chose
@@ -209,12 +263,27 @@ function requestBody() {
   if (num('subseed_strength') > 0) Object.assign(body, { subseed: num('subseed'), subseed_strength: num('subseed_strength') });
   if ($('cn-enabled').checked) {
     if (!state.controlImage) throw new Error(t('cn_need_image'));
-    body.controlnet = [{ image: state.controlImage, module: $('cn-module').value, weight: num('cn-weight'), guidance_start: num('cn-start'), guidance_end: num('cn-end'), threshold_a: num('cn-low'), threshold_b: num('cn-high') }];
+    body.controlnet = [
+      {
+        image: state.controlImage,
+        module: $('cn-module').value,
+        weight: num('cn-weight'),
+        guidance_start: num('cn-start'),
+        guidance_end: num('cn-end'),
+        threshold_a: num('cn-low'),
+        threshold_b: num('cn-high'),
+      },
+    ];
   }
   if (state.mode === 'txt2img' && $('enable_hr').checked) {
     Object.assign(body, {
-      enable_hr: true, hr_upscaler: $('hr_upscaler').value, hr_scale: num('hr_scale'), hr_second_pass_steps: num('hr_second_pass_steps'),
-      hr_resize_x: num('hr_resize_x'), hr_resize_y: num('hr_resize_y'), denoising_strength: num('hr_denoise'),
+      enable_hr: true,
+      hr_upscaler: $('hr_upscaler').value,
+      hr_scale: num('hr_scale'),
+      hr_second_pass_steps: num('hr_second_pass_steps'),
+      hr_resize_x: num('hr_resize_x'),
+      hr_resize_y: num('hr_resize_y'),
+      denoising_strength: num('hr_denoise'),
     });
   }
   if (state.mode === 'img2img') {
@@ -225,9 +294,16 @@ function requestBody() {
     if (!state.inpaintImage) throw new Error(t('need_inpaint_image'));
     if (mask.isEmpty()) throw new Error(t('need_mask'));
     Object.assign(body, {
-      kind: 'img2img', init_image: state.inpaintImage, mask: mask.toMask(), denoising_strength: num('denoising_strength'), resize_mode: num('resize_mode'),
-      mask_blur: num('mask_blur'), inpainting_mask_invert: num('inpainting_mask_invert'), inpainting_fill: num('inpainting_fill'),
-      inpaint_full_res: $('inpaint_full_res').value === '1', inpaint_full_res_padding: num('inpaint_full_res_padding'),
+      kind: 'img2img',
+      init_image: state.inpaintImage,
+      mask: mask.toMask(),
+      denoising_strength: num('denoising_strength'),
+      resize_mode: num('resize_mode'),
+      mask_blur: num('mask_blur'),
+      inpainting_mask_invert: num('inpainting_mask_invert'),
+      inpainting_fill: num('inpainting_fill'),
+      inpaint_full_res: $('inpaint_full_res').value === '1',
+      inpaint_full_res_padding: num('inpaint_full_res_padding'),
     });
   }
   return body;
@@ -292,7 +368,10 @@ function follow(id) {
     if (source.readyState !== EventSource.CLOSED) return;
     // refused (the job is gone or not ours): read it once more, then stop
     state.streams.delete(id);
-    api(`/v1/jobs/${id}`).then(update, () => { state.jobs.delete(id); renderAll(); });
+    api(`/v1/jobs/${id}`).then(update, () => {
+      state.jobs.delete(id);
+      renderAll();
+    });
   };
 }
 
@@ -327,7 +406,10 @@ function activeJobs() {
 async function reattach() {
   const page = await api('/v1/jobs?limit=100');
   const active = page.jobs.filter((j) => ACTIVE.includes(j.status));
-  for (const j of active) { state.jobs.set(j.id, j); follow(j.id); }
+  for (const j of active) {
+    state.jobs.set(j.id, j);
+    follow(j.id);
+  }
   if (active.length && !state.shown) showJob(active[0].id);
   renderQueue();
 }
@@ -355,7 +437,7 @@ function setProgress(pct) {
 function renderGallery() {
   const job = state.shown ? state.jobs.get(state.shown) : null;
   $('gen-error').textContent = state.genError;
-  const images = job?.status === 'succeeded' ? job.output?.images ?? [] : [];
+  const images = job?.status === 'succeeded' ? (job.output?.images ?? []) : [];
   const active = job && ACTIVE.includes(job.status);
   $('interrupt').disabled = !active;
   // Skip ends the current iteration of batch count; with one iteration it would be Interrupt
@@ -394,19 +476,26 @@ function renderGallery() {
     $('main-image').removeAttribute('src');
   }
   $('thumbs').hidden = images.length < 2;
-  $('thumbs').replaceChildren(...(images.length < 2 ? [] : images.map((src, i) => {
-    const b = document.createElement('button');
-    b.type = 'button';
-    b.className = 'thumb';
-    b.setAttribute('aria-pressed', String(i === state.selected));
-    b.setAttribute('aria-label', t('image_n', { n: i + 1 }));
-    const img = new Image();
-    img.src = src;
-    img.alt = '';
-    b.append(img);
-    b.addEventListener('click', () => { state.selected = i; renderGallery(); });
-    return b;
-  })));
+  $('thumbs').replaceChildren(
+    ...(images.length < 2
+      ? []
+      : images.map((src, i) => {
+          const b = document.createElement('button');
+          b.type = 'button';
+          b.className = 'thumb';
+          b.setAttribute('aria-pressed', String(i === state.selected));
+          b.setAttribute('aria-label', t('image_n', { n: i + 1 }));
+          const img = new Image();
+          img.src = src;
+          img.alt = '';
+          b.append(img);
+          b.addEventListener('click', () => {
+            state.selected = i;
+            renderGallery();
+          });
+          return b;
+        })),
+  );
 }
 
 function renderQueue() {
@@ -417,7 +506,11 @@ function renderQueue() {
     li.dataset.status = j.status;
     const text = document.createElement('span');
     text.textContent = `${statusText(j)} — ${j.input.prompt || t('empty_prompt')}`;
-    li.append(text, button(t('open'), () => showJob(j.id)), button(t('cancel'), () => void cancelJob(j.id), `${t('cancel')}: ${j.input.prompt || j.id}`));
+    li.append(
+      text,
+      button(t('open'), () => showJob(j.id)),
+      button(t('cancel'), () => void cancelJob(j.id), `${t('cancel')}: ${j.input.prompt || j.id}`),
+    );
     return li;
   });
   if (!items.length) {
@@ -457,11 +550,24 @@ function renderHistory() {
     const i = j.input;
     const extras = i.kind === 'extras';
     // an upscale (Extras) has no prompt, sampler or seed of its own: its upscaler and size say what it was
-    const what = extras ? `${t('tab_extras')} · ${i.extras?.upscaler_1 ?? ''} · ${i.width}x${i.height}`
+    const what = extras
+      ? `${t('tab_extras')} · ${i.extras?.upscaler_1 ?? ''} · ${i.width}x${i.height}`
       : `${i.inpaint ? t('tab_inpaint') : t(`tab_${i.kind}`)} · ${i.model} · ${i.sampler} · ${i.width}x${i.height} · ${t('seed')} ${i.seed} — ${i.prompt || t('empty_prompt')}`;
     text.textContent = `${t(`status_${j.status}`)} · ${what}`;
     const who = i.prompt || j.id;
-    li.append(thumbs, text, button(t('open'), () => { state.jobs.set(j.id, j); showJob(j.id); if (ACTIVE.includes(j.status)) follow(j.id); }, `${t('open')}: ${who}`));
+    li.append(
+      thumbs,
+      text,
+      button(
+        t('open'),
+        () => {
+          state.jobs.set(j.id, j);
+          showJob(j.id);
+          if (ACTIVE.includes(j.status)) follow(j.id);
+        },
+        `${t('open')}: ${who}`,
+      ),
+    );
     if (!extras) li.append(button(t('reuse_params'), () => applyFields(fromJobInput(i)), `${t('reuse_params')}: ${who}`));
     if (ACTIVE.includes(j.status)) li.append(button(t('cancel'), () => void cancelJob(j.id), `${t('cancel')}: ${who}`));
     return li;
@@ -482,14 +588,20 @@ function renderHistory() {
 let historyLoading = null;
 async function loadHistory() {
   // one request at a time; a change during it asks for one more afterwards
-  if (historyLoading) { historyLoading.again = true; return; }
+  if (historyLoading) {
+    historyLoading.again = true;
+    return;
+  }
   historyLoading = { again: false };
   try {
     const page = await api(`/v1/jobs?limit=${HISTORY_PAGE}&offset=${state.history.offset}`);
     state.history = { jobs: page.jobs, total: page.total, offset: state.history.offset };
     for (const j of page.jobs) {
       // jobs started elsewhere (another tab, the API) are followed too, so the list stays live
-      if (ACTIVE.includes(j.status)) { if (!state.jobs.has(j.id)) state.jobs.set(j.id, j); follow(j.id); }
+      if (ACTIVE.includes(j.status)) {
+        if (!state.jobs.has(j.id)) state.jobs.set(j.id, j);
+        follow(j.id);
+      }
     }
     renderHistory();
     renderQueue();
@@ -536,7 +648,16 @@ function renderHiresTarget() {
   const s = Number($('hr_scale').value);
   let tw = Math.trunc(w * s);
   let th = Math.trunc(h * s);
-  if (rx && ry) { tw = rx; th = ry; } else if (rx) { tw = rx; th = Math.floor((rx * h) / w); } else if (ry) { th = ry; tw = Math.floor((ry * w) / h); }
+  if (rx && ry) {
+    tw = rx;
+    th = ry;
+  } else if (rx) {
+    tw = rx;
+    th = Math.floor((rx * h) / w);
+  } else if (ry) {
+    th = ry;
+    tw = Math.floor((ry * w) / h);
+  }
   $('hr-target').textContent = t('hr_target', { w: tw, h: th });
 }
 
@@ -599,7 +720,11 @@ function selectedSeed() {
 async function copySeed() {
   const seed = selectedSeed();
   if (seed === null) return;
-  try { await navigator.clipboard.writeText(String(seed)); } catch { /* no clipboard permission: the note still shows it */ }
+  try {
+    await navigator.clipboard.writeText(String(seed));
+  } catch {
+    /* no clipboard permission: the note still shows it */
+  }
   $('action-note').textContent = t('seed_copied', { seed });
 }
 
@@ -611,11 +736,17 @@ function insertLora() {
 
 async function previewControlMap() {
   $('gen-error').textContent = '';
-  if (!state.controlImage) { $('gen-error').textContent = t('cn_need_image'); return; }
+  if (!state.controlImage) {
+    $('gen-error').textContent = t('cn_need_image');
+    return;
+  }
   try {
     const r = await post('/controlnet/detect', {
-      controlnet_module: $('cn-module').value, controlnet_input_images: [state.controlImage], controlnet_processor_res: 256,
-      controlnet_threshold_a: Number($('cn-low').value), controlnet_threshold_b: Number($('cn-high').value),
+      controlnet_module: $('cn-module').value,
+      controlnet_input_images: [state.controlImage],
+      controlnet_processor_res: 256,
+      controlnet_threshold_a: Number($('cn-low').value),
+      controlnet_threshold_b: Number($('cn-high').value),
     });
     $('cn-map').src = `data:image/png;base64,${r.images[0]}`;
     $('cn-map').hidden = false;
@@ -628,12 +759,17 @@ async function previewControlMap() {
 
 async function runExtras() {
   $('extras-error').textContent = '';
-  if (!state.extrasImage) { $('extras-error').textContent = t('need_init'); return; }
+  if (!state.extrasImage) {
+    $('extras-error').textContent = t('need_init');
+    return;
+  }
   $('extras-run').disabled = true;
   try {
     const r = await post('/sdapi/v1/extra-single-image', {
-      image: state.extrasImage.slice(state.extrasImage.indexOf(',') + 1), resize_mode: 0,
-      upscaling_resize: Number($('extras-scale').value), upscaler_1: $('extras-upscaler').value,
+      image: state.extrasImage.slice(state.extrasImage.indexOf(',') + 1),
+      resize_mode: 0,
+      upscaling_resize: Number($('extras-scale').value),
+      upscaler_1: $('extras-upscaler').value,
     });
     $('extras-result').src = `data:image/png;base64,${r.image}`;
     $('extras-result').hidden = false;
@@ -656,7 +792,10 @@ async function readPngInfo(file) {
     $('pnginfo-preview').hidden = false;
     const r = await post('/sdapi/v1/png-info', { image: dataUrl });
     $('pnginfo-text').textContent = r.info || t('pnginfo_none');
-    if (r.info) { state.pngParams = r.parameters; $('pnginfo-send').disabled = false; }
+    if (r.info) {
+      state.pngParams = r.parameters;
+      $('pnginfo-send').disabled = false;
+    }
   } catch (e) {
     $('pnginfo-text').textContent = '';
     $('pnginfo-error').textContent = e.message;
@@ -666,42 +805,123 @@ async function readPngInfo(file) {
 // ---------- wiring ----------
 
 $('panel-gen').addEventListener('submit', generate);
-for (const id of ['prompt', 'negative_prompt']) $(id).addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) void generate(e); });
-$('interrupt').addEventListener('click', () => { const id = state.shown && ACTIVE.includes(state.jobs.get(state.shown)?.status) ? state.shown : activeJobs().at(-1)?.id; if (id) void cancelJob(id); });
+for (const id of ['prompt', 'negative_prompt'])
+  $(id).addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) void generate(e);
+  });
+$('interrupt').addEventListener('click', () => {
+  const id = state.shown && ACTIVE.includes(state.jobs.get(state.shown)?.status) ? state.shown : activeJobs().at(-1)?.id;
+  if (id) void cancelJob(id);
+});
 $('skip').addEventListener('click', () => {
   const id = state.shown;
   if (!id) return;
-  post(`/v1/jobs/${id}/skip`, {}).catch((e) => { state.genError = e.message; renderGallery(); });
+  post(`/v1/jobs/${id}/skip`, {}).catch((e) => {
+    state.genError = e.message;
+    renderGallery();
+  });
 });
-$('seed-random').addEventListener('click', () => { $('seed').value = '-1'; });
-$('seed-reuse').addEventListener('click', () => { const s = selectedSeed(); if (s !== null) $('seed').value = String(s); });
+$('seed-random').addEventListener('click', () => {
+  $('seed').value = '-1';
+});
+$('seed-reuse').addEventListener('click', () => {
+  const s = selectedSeed();
+  if (s !== null) $('seed').value = String(s);
+});
 $('lora-add').addEventListener('click', insertLora);
 $('style-apply').addEventListener('click', applyStyle);
 $('style-save').addEventListener('click', () => void saveStyle());
-$('init-image').addEventListener('change', (e) => { const f = e.target.files?.[0]; if (f) readAsDataUrl(f).then(setInitImage).catch((err) => failSubmit(err.message)); });
-$('inpaint-image').addEventListener('change', (e) => { const f = e.target.files?.[0]; if (f) readAsDataUrl(f).then(setInpaintImage).catch((err) => failSubmit(err.message)); });
-$('cn-image').addEventListener('change', (e) => { const f = e.target.files?.[0]; if (f) readAsDataUrl(f).then((d) => { state.controlImage = d; $('cn-enabled').checked = true; }, (err) => failSubmit(err.message)); });
+$('init-image').addEventListener('change', (e) => {
+  const f = e.target.files?.[0];
+  if (f)
+    readAsDataUrl(f)
+      .then(setInitImage)
+      .catch((err) => failSubmit(err.message));
+});
+$('inpaint-image').addEventListener('change', (e) => {
+  const f = e.target.files?.[0];
+  if (f)
+    readAsDataUrl(f)
+      .then(setInpaintImage)
+      .catch((err) => failSubmit(err.message));
+});
+$('cn-image').addEventListener('change', (e) => {
+  const f = e.target.files?.[0];
+  if (f)
+    readAsDataUrl(f).then(
+      (d) => {
+        state.controlImage = d;
+        $('cn-enabled').checked = true;
+      },
+      (err) => failSubmit(err.message),
+    );
+});
 $('cn-preview').addEventListener('click', () => void previewControlMap());
-$('brush-size').addEventListener('input', () => { mask.brush = Number($('brush-size').value); });
-$('eraser').addEventListener('change', () => { mask.erase = $('eraser').checked; });
+$('brush-size').addEventListener('input', () => {
+  mask.brush = Number($('brush-size').value);
+});
+$('eraser').addEventListener('change', () => {
+  mask.erase = $('eraser').checked;
+});
 $('mask-invert').addEventListener('click', () => mask.invert());
 $('mask-clear').addEventListener('click', () => mask.clear());
 for (const id of ['width', 'height', 'hr_scale', 'hr_resize_x', 'hr_resize_y']) $(id).addEventListener('input', renderHiresTarget);
-$('main-button').addEventListener('click', () => { $('zoom-image').src = $('main-image').src; $('zoom-image').alt = $('main-image').alt; $('zoom').showModal(); });
+$('main-button').addEventListener('click', () => {
+  $('zoom-image').src = $('main-image').src;
+  $('zoom-image').alt = $('main-image').alt;
+  $('zoom').showModal();
+});
 $('copy-seed').addEventListener('click', () => void copySeed());
 $('send-img2img').addEventListener('click', () => void sendSelected('img2img'));
 $('send-inpaint').addEventListener('click', () => void sendSelected('inpaint'));
-$('history-prev').addEventListener('click', () => { state.history.offset = Math.max(0, state.history.offset - HISTORY_PAGE); void loadHistory(); });
-$('history-next').addEventListener('click', () => { state.history.offset += HISTORY_PAGE; void loadHistory(); });
-$('model').addEventListener('change', () => { showModelHash(); void saveOption('sd_model_checkpoint', $('model').value); });
-$('model-refresh').addEventListener('click', () => { post('/sdapi/v1/refresh-checkpoints', {}).catch(() => null).then(loadModels).catch((e) => failSubmit(e.message)); });
+$('history-prev').addEventListener('click', () => {
+  state.history.offset = Math.max(0, state.history.offset - HISTORY_PAGE);
+  void loadHistory();
+});
+$('history-next').addEventListener('click', () => {
+  state.history.offset += HISTORY_PAGE;
+  void loadHistory();
+});
+$('model').addEventListener('change', () => {
+  showModelHash();
+  void saveOption('sd_model_checkpoint', $('model').value);
+});
+$('model-refresh').addEventListener('click', () => {
+  post('/sdapi/v1/refresh-checkpoints', {})
+    .catch(() => null)
+    .then(loadModels)
+    .catch((e) => failSubmit(e.message));
+});
 for (const el of document.querySelectorAll('[data-option]')) el.addEventListener('change', () => void saveOption(el.dataset.option, optionValue(el)));
-$('extras-image').addEventListener('change', (e) => { const f = e.target.files?.[0]; if (f) readAsDataUrl(f).then((d) => { state.extrasImage = d; }, (err) => { $('extras-error').textContent = err.message; }); });
+$('extras-image').addEventListener('change', (e) => {
+  const f = e.target.files?.[0];
+  if (f)
+    readAsDataUrl(f).then(
+      (d) => {
+        state.extrasImage = d;
+      },
+      (err) => {
+        $('extras-error').textContent = err.message;
+      },
+    );
+});
 $('extras-run').addEventListener('click', () => void runExtras());
-$('pnginfo-file').addEventListener('change', (e) => { const f = e.target.files?.[0]; if (f) void readPngInfo(f); });
+$('pnginfo-file').addEventListener('change', (e) => {
+  const f = e.target.files?.[0];
+  if (f) void readPngInfo(f);
+});
 $('pnginfo-drop').addEventListener('dragover', (e) => e.preventDefault());
-$('pnginfo-drop').addEventListener('drop', (e) => { e.preventDefault(); const f = e.dataTransfer?.files?.[0]; if (f) void readPngInfo(f); });
-$('pnginfo-send').addEventListener('click', () => { if (!state.pngParams) return; applyFields(fromInfotextParameters(state.pngParams)); selectTab('txt2img'); $('prompt').focus(); });
+$('pnginfo-drop').addEventListener('drop', (e) => {
+  e.preventDefault();
+  const f = e.dataTransfer?.files?.[0];
+  if (f) void readPngInfo(f);
+});
+$('pnginfo-send').addEventListener('click', () => {
+  if (!state.pngParams) return;
+  applyFields(fromInfotextParameters(state.pngParams));
+  selectTab('txt2img');
+  $('prompt').focus();
+});
 $('lang').addEventListener('change', () => {
   localStorage.setItem('lang', $('lang').value);
   applyLanguage($('lang').value);
@@ -719,7 +939,12 @@ for (const tab of tabs) {
     $(`tab-${TABS[next]}`).focus();
   });
 }
-document.addEventListener('visibilitychange', () => { if (!document.hidden) { void loadHistory(); void checkHealth(); } });
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden) {
+    void loadHistory();
+    void checkHealth();
+  }
+});
 
 const lang = initialLanguage(localStorage.getItem('lang'), navigator.languages);
 $('lang').value = lang;
@@ -729,7 +954,9 @@ renderAll();
 void checkHealth();
 setInterval(() => void checkHealth(), 5000);
 // jobs submitted elsewhere (the API, another tab) have no stream here until the list shows them: look every 10 s
-setInterval(() => { if (!document.hidden) void loadHistory(); }, 10_000);
+setInterval(() => {
+  if (!document.hidden) void loadHistory();
+}, 10_000);
 (async () => {
   await Promise.all([loadModels(), loadLists()]);
   await loadOptions();

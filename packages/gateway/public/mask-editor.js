@@ -10,7 +10,11 @@ export class MaskEditor {
     this.last = null;
     canvas.addEventListener('pointerdown', (e) => this.down(e));
     canvas.addEventListener('pointermove', (e) => this.move(e));
-    for (const type of ['pointerup', 'pointercancel', 'pointerleave']) canvas.addEventListener(type, () => { this.drawing = false; this.last = null; });
+    for (const type of ['pointerup', 'pointercancel', 'pointerleave'])
+      canvas.addEventListener(type, () => {
+        this.drawing = false;
+        this.last = null;
+      });
   }
 
   /** Sizes the canvas to the image's pixels and clears it. */
@@ -20,7 +24,9 @@ export class MaskEditor {
     this.clear();
   }
 
-  clear() { this.ctx.clearRect(0, 0, this.canvas.width, this.canvas.height); }
+  clear() {
+    this.ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+  }
 
   /** The point in canvas pixels under a pointer event (the canvas is shown scaled). */
   point(e) {

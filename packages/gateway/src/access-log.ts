@@ -26,10 +26,20 @@ export function accessLog(logger: Logger): RequestHandler {
       const location = String(res.getHeader('location') ?? '');
       const jobId = /^\/v1\/jobs\/([\w-]+)$/.exec(location)?.[1];
       const level = PROBES.has(req.path) ? 'debug' : status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
-      logger[level]({
-        req_id: requestId, method: req.method, route: req.route?.path ?? null, path: req.path, status, ms: Math.round(ms * 10) / 10,
-        user: req.user?.id ?? null, ...(jobId ? { job_id: jobId } : {}), ...(aborted ? { aborted: true } : {}),
-      }, `${req.method} ${req.path} ${status}`);
+      logger[level](
+        {
+          req_id: requestId,
+          method: req.method,
+          route: req.route?.path ?? null,
+          path: req.path,
+          status,
+          ms: Math.round(ms * 10) / 10,
+          user: req.user?.id ?? null,
+          ...(jobId ? { job_id: jobId } : {}),
+          ...(aborted ? { aborted: true } : {}),
+        },
+        `${req.method} ${req.path} ${status}`,
+      );
     };
     res.once('finish', done);
     res.once('close', done);

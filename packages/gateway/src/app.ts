@@ -61,7 +61,9 @@ export function createApp(deps: AppDeps) {
   app.use(resourceRoutes({ queue: deps.queue, storage: deps.storage, catalog: deps.catalog, signedUrls: deps.config.SIGNED_URLS }));
   for (const router of deps.extraRouters?.({ metrics }) ?? []) app.use(router);
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));
-  app.use((req, res) => { res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` }, detail: 'Not Found' }); });
+  app.use((req, res) => {
+    res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` }, detail: 'Not Found' });
+  });
   app.use(errorHandler(deps.log ?? (() => {}), deps.debug));
   return { app, metrics, shutdown };
 }

@@ -10,12 +10,18 @@ import { checkMemoryAdmission } from './limits/memory-admission';
 
 function localUpscalers(dir?: string): string[] {
   if (!dir || !existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.onnx')).map((f) => f.replace(/\.onnx$/, '')).sort();
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.onnx'))
+    .map((f) => f.replace(/\.onnx$/, ''))
+    .sort();
 }
 
 function localLoras(dir?: string): string[] {
   if (!dir || !existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.safetensors')).map((f) => f.replace(/\.safetensors$/, '')).sort();
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.safetensors'))
+    .map((f) => f.replace(/\.safetensors$/, ''))
+    .sort();
 }
 
 /** A catalog younger than this is used as it is; one up to STALE_MS old is used while a fresh one is read beside it. */
@@ -27,18 +33,31 @@ const STALE_MS = 10_000;
  * request's path while the cached one is under STALE_MS old). `{ fresh: true }` reads it now (a model the cached
  * catalog lacks may have just arrived).
  */
-export function createCatalog(queue: FarmQueue, opts: { modelsDir?: string; loraDir?: string; upscalersDir?: string; defaultModel?: string }): (o?: { fresh?: boolean }) => Promise<Catalog> {
+export function createCatalog(
+  queue: FarmQueue,
+  opts: { modelsDir?: string; loraDir?: string; upscalersDir?: string; defaultModel?: string },
+): (o?: { fresh?: boolean }) => Promise<Catalog> {
   const read = readCatalog(queue, opts);
   let cached: { at: number; catalog: Catalog } | null = null;
   let reading: Promise<Catalog> | null = null;
   const refresh = () => {
-    reading ??= read().then((catalog) => { cached = { at: Date.now(), catalog }; return catalog; }).finally(() => { reading = null; });
+    reading ??= read()
+      .then((catalog) => {
+        cached = { at: Date.now(), catalog };
+        return catalog;
+      })
+      .finally(() => {
+        reading = null;
+      });
     return reading;
   };
   return async (o = {}) => {
     const age = cached ? Date.now() - cached.at : Infinity;
     if (o.fresh || age >= STALE_MS || !cached) return refresh();
-    if (age >= FRESH_MS) refresh().catch(() => { /* the next call reads again */ });
+    if (age >= FRESH_MS)
+      refresh().catch(() => {
+        /* the next call reads again */
+      });
     return cached.catalog;
   };
 }
@@ -58,9 +77,19 @@ function readCatalog(queue: FarmQueue, opts: { modelsDir?: string; loraDir?: str
       for (const [m, n] of Object.entries(w.hiddenStates ?? {})) hiddenStates[m] = Math.min(hiddenStates[m] ?? n, n);
     }
     return {
-      models: [...models].sort(), loras: [...loras].sort(), upscalers: [...upscalers].sort(), defaultModel: opts.defaultModel, sizeMultiples, hiddenStates, refused,
-      checkSampler: (s, sch) => { getSampler(s, sch); },
-      checkMemory: (p) => { checkMemoryAdmission(workers, p); },
+      models: [...models].sort(),
+      loras: [...loras].sort(),
+      upscalers: [...upscalers].sort(),
+      defaultModel: opts.defaultModel,
+      sizeMultiples,
+      hiddenStates,
+      refused,
+      checkSampler: (s, sch) => {
+        getSampler(s, sch);
+      },
+      checkMemory: (p) => {
+        checkMemoryAdmission(workers, p);
+      },
     };
   };
 }

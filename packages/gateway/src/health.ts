@@ -7,7 +7,9 @@ import type { ShutdownState } from './shutdown';
 
 export function healthRoutes(queue: FarmQueue, shutdown?: ShutdownState): Router {
   const r = Router();
-  r.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
+  r.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
   r.get('/readyz', async (_req, res) => {
     if (shutdown?.draining) return res.status(503).json({ status: 'not ready', reason: 'shutting down' });
     try {

@@ -5,8 +5,11 @@ import type { ErrorRequestHandler, Request, Response, NextFunction, RequestHandl
 import { FarmError, RateLimitedError, UnavailableError } from '@farm/core';
 import { isRedisConnectionError } from '@farm/queue';
 
-export const asyncRoute = (fn: (req: Request, res: Response, next: NextFunction) => Promise<unknown>): RequestHandler =>
-  (req, res, next) => { fn(req, res, next).catch(next); };
+export const asyncRoute =
+  (fn: (req: Request, res: Response, next: NextFunction) => Promise<unknown>): RequestHandler =>
+  (req, res, next) => {
+    fn(req, res, next).catch(next);
+  };
 
 export function errorBody(e: FarmError) {
   return { error: { code: e.code, message: e.message, ...('field' in e && e.field ? { field: e.field } : {}) } };
@@ -27,7 +30,10 @@ export function clientGone(req: Request, res: Response): boolean {
   return res.destroyed || (req.socket?.destroyed ?? false);
 }
 
-export function errorHandler(log: (msg: string, fields: Record<string, unknown>) => void, debug: (msg: string, fields: Record<string, unknown>) => void = () => {}): ErrorRequestHandler {
+export function errorHandler(
+  log: (msg: string, fields: Record<string, unknown>) => void,
+  debug: (msg: string, fields: Record<string, unknown>) => void = () => {},
+): ErrorRequestHandler {
   return (raw, req, res, _next) => {
     if (res.headersSent) return;
     const err = asFarmError(raw);
@@ -41,9 +47,17 @@ export function errorHandler(log: (msg: string, fields: Record<string, unknown>)
       return res.status(err.status).json({ ...errorBody(err), detail: err.message });
     }
     const e = err as { type?: string; status?: number; message?: string };
-    if (e.type === 'entity.parse.failed') return res.status(400).json({ error: { code: 'malformed_json', message: `the body is not valid JSON: ${e.message}` }, detail: `the body is not valid JSON: ${e.message}` });
-    if (e.type === 'entity.too.large') return res.status(413).json({ error: { code: 'too_large', message: 'the request body is larger than the configured limit (BODY_LIMIT)' }, detail: 'the request body is larger than the configured limit (BODY_LIMIT)' });
-    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return res.status(e.status).json({ error: { code: 'bad_request', message: e.message ?? 'bad request' }, detail: e.message ?? 'bad request' });
+    if (e.type === 'entity.parse.failed')
+      return res
+        .status(400)
+        .json({ error: { code: 'malformed_json', message: `the body is not valid JSON: ${e.message}` }, detail: `the body is not valid JSON: ${e.message}` });
+    if (e.type === 'entity.too.large')
+      return res.status(413).json({
+        error: { code: 'too_large', message: 'the request body is larger than the configured limit (BODY_LIMIT)' },
+        detail: 'the request body is larger than the configured limit (BODY_LIMIT)',
+      });
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
+      return res.status(e.status).json({ error: { code: 'bad_request', message: e.message ?? 'bad request' }, detail: e.message ?? 'bad request' });
     log('unhandled error', { path: req.path, error: (err as Error)?.stack ?? String(err) });
     res.status(500).json({ error: { code: 'internal', message: 'internal error' }, detail: 'internal error' });
   };

@@ -10,7 +10,10 @@ export function metricsAccess(token: string | undefined, login: RequestHandler):
   return (req, res, next) => {
     const header = req.headers.authorization ?? '';
     const presented = /^Bearer (\S+)$/.exec(header)?.[1];
-    if (expected && presented && timingSafeEqual(digest(presented), expected)) { next(); return; }
+    if (expected && presented && timingSafeEqual(digest(presented), expected)) {
+      next();
+      return;
+    }
     login(req, res, next);
   };
 }

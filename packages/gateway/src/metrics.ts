@@ -9,7 +9,10 @@ export function createMetrics(queue: FarmQueue) {
   client.collectDefaultMetrics({ register: registry });
   const submitted = new client.Counter({ name: 'farm_jobs_submitted_total', help: 'jobs accepted by this gateway', registers: [registry] });
   new client.Gauge({
-    name: 'farm_queue_jobs', help: 'jobs in the render queue by state', labelNames: ['state'], registers: [registry],
+    name: 'farm_queue_jobs',
+    help: 'jobs in the render queue by state',
+    labelNames: ['state'],
+    registers: [registry],
     async collect() {
       const c = await queue.counts().catch(() => null);
       if (c) for (const state of ['waiting', 'active', 'delayed', 'succeeded', 'failed'] as const) this.set({ state }, c[state]);
@@ -17,7 +20,10 @@ export function createMetrics(queue: FarmQueue) {
   });
   new client.Gauge({
     // one series per model: what KEDA's prometheus trigger of each model's worker deployment reads
-    name: 'farm_queue_jobs_by_model', help: 'jobs in each model\'s render queue by state', labelNames: ['model', 'state'], registers: [registry],
+    name: 'farm_queue_jobs_by_model',
+    help: "jobs in each model's render queue by state",
+    labelNames: ['model', 'state'],
+    registers: [registry],
     async collect() {
       const byModel = await queue.countsByModel().catch(() => null);
       for (const [model, c] of Object.entries(byModel ?? {})) {
@@ -26,8 +32,12 @@ export function createMetrics(queue: FarmQueue) {
     },
   });
   new client.Gauge({
-    name: 'farm_workers_live', help: 'workers with a recent heartbeat', registers: [registry],
-    async collect() { this.set((await queue.workers().catch(() => [])).length); },
+    name: 'farm_workers_live',
+    help: 'workers with a recent heartbeat',
+    registers: [registry],
+    async collect() {
+      this.set((await queue.workers().catch(() => [])).length);
+    },
   });
   return {
     registry,

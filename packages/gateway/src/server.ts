@@ -30,20 +30,41 @@ export async function startGateway(config: FarmConfig): Promise<RunningGateway> 
   const webhookSecret = config.WEBHOOK_SECRET ?? generateWebhookSecret();
   if (!config.WEBHOOK_SECRET) logger.warn('WEBHOOK_SECRET is not set; webhooks are signed with a random secret of this process');
   const queue = new FarmQueue({
-    redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, maxQueued: config.MAX_QUEUED, maxQueuedPerUser: config.MAX_QUEUED_PER_USER, attempts: config.JOB_ATTEMPTS,
+    redisUrl: config.REDIS_URL,
+    prefix: config.QUEUE_PREFIX,
+    maxQueued: config.MAX_QUEUED,
+    maxQueuedPerUser: config.MAX_QUEUED_PER_USER,
+    attempts: config.JOB_ATTEMPTS,
   });
   const storage = createStorage({ ...storageConfig(config), ...(config.STORAGE === 's3' ? { createBucket: false } : {}) });
-  const catalog = createCatalog(queue, { modelsDir: config.MODELS_DIR, loraDir: config.LORA_DIR, upscalersDir: config.UPSCALERS_DIR, defaultModel: config.DEFAULT_MODEL });
+  const catalog = createCatalog(queue, {
+    modelsDir: config.MODELS_DIR,
+    loraDir: config.LORA_DIR,
+    upscalersDir: config.UPSCALERS_DIR,
+    defaultModel: config.DEFAULT_MODEL,
+  });
   const auth = createAuth({ users: config.AUTH_USERS, apiKeys: config.AUTH_API_KEYS, disabled: config.AUTH_DISABLED });
   const { app, shutdown } = createApp({
-    config, queue, storage, auth, catalog, logger,
+    config,
+    queue,
+    storage,
+    auth,
+    catalog,
+    logger,
     extraRouters: ({ metrics }) => [a1111Router({ config, queue, storage, catalog, metrics }), openApiRouter()],
     log: (msg, fields) => logger.error(fields, msg),
     debug: (msg, fields) => logger.debug(fields, msg),
   });
   const webhookWorker = createWebhookWorker({
-    redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, lifecycle: queue.lifecycle, log: (msg, fields) => logger.warn(fields ?? {}, msg),
-    send: createWebhookSender({ secret: webhookSecret, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, allowedHosts: parseAllowedHosts(config.WEBHOOK_ALLOWED_HOSTS) }),
+    redisUrl: config.REDIS_URL,
+    prefix: config.QUEUE_PREFIX,
+    lifecycle: queue.lifecycle,
+    log: (msg, fields) => logger.warn(fields ?? {}, msg),
+    send: createWebhookSender({
+      secret: webhookSecret,
+      allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+      allowedHosts: parseAllowedHosts(config.WEBHOOK_ALLOWED_HOSTS),
+    }),
   });
   const server = createServer(app);
   server.keepAliveTimeout = 5000;
@@ -54,7 +75,11 @@ export async function startGateway(config: FarmConfig): Promise<RunningGateway> 
   logger.info({ url }, 'gateway listening');
   let closing: Promise<void> | null = null;
   return {
-    url, port, server, queue, webhookSecret,
+    url,
+    port,
+    server,
+    queue,
+    webhookSecret,
     close() {
       closing ??= (async () => {
         logger.info({ drainMs: config.SHUTDOWN_DRAIN_MS }, 'draining: /readyz 503, Connection: close');

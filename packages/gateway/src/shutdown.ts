@@ -15,7 +15,10 @@ export class ShutdownState {
 
   /** Registers a long-lived response to end when the gateway closes; returns the unregister function. */
   onClose(end: () => void): () => void {
-    if (this.closing) { end(); return () => {}; }
+    if (this.closing) {
+      end();
+      return () => {};
+    }
     this.streamClosers.add(end);
     return () => this.streamClosers.delete(end);
   }

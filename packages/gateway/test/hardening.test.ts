@@ -25,7 +25,13 @@ const users = `alice:${hashPassword(PASSWORD, { N: 1024, r: 8, p: 1 })},bob:${ha
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const ALICE = basic('alice', PASSWORD);
 
-interface Farm { queue: FarmQueue; server: Server; base: string; logged: string[]; redis: RedisServer }
+interface Farm {
+  queue: FarmQueue;
+  server: Server;
+  base: string;
+  logged: string[];
+  redis: RedisServer;
+}
 const farms: Farm[] = [];
 
 async function startFarm(env: Record<string, string> = {}, redis?: RedisServer): Promise<Farm> {
@@ -34,10 +40,21 @@ async function startFarm(env: Record<string, string> = {}, redis?: RedisServer):
   const config: FarmConfig = loadConfig({ QUEUE_PREFIX: prefix, AUTH_USERS: users, RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_SUBMITS: '0', ...env });
   const queue = new FarmQueue({ redisUrl: redis.url, prefix, maxQueuedPerUser: config.MAX_QUEUED_PER_USER });
   const storage = createStorage({ kind: 'fs', dir: mkdtempSync(join(tmpdir(), 'gw-hard-')) });
-  const catalog = async () => ({ models: ['tiny'], loras: [], defaultModel: 'tiny', checkSampler(s: string, sch: string) { getSampler(s, sch); } });
+  const catalog = async () => ({
+    models: ['tiny'],
+    loras: [],
+    defaultModel: 'tiny',
+    checkSampler(s: string, sch: string) {
+      getSampler(s, sch);
+    },
+  });
   const logged: string[] = [];
   const { app } = createApp({
-    config, queue, storage, catalog, auth: createAuth({ users: config.AUTH_USERS, apiKeys: config.AUTH_API_KEYS, disabled: false }),
+    config,
+    queue,
+    storage,
+    catalog,
+    auth: createAuth({ users: config.AUTH_USERS, apiKeys: config.AUTH_API_KEYS, disabled: false }),
     extraRouters: ({ metrics }) => [a1111Router({ config, queue, storage, catalog, metrics }), openApiRouter()],
     log: (msg, fields) => logged.push(`${msg} ${JSON.stringify(fields)}`),
   });
@@ -49,7 +66,9 @@ async function startFarm(env: Record<string, string> = {}, redis?: RedisServer):
 }
 
 let farm: Farm;
-beforeAll(async () => { farm = await startFarm({ MAX_QUEUED_PER_USER: '2' }); });
+beforeAll(async () => {
+  farm = await startFarm({ MAX_QUEUED_PER_USER: '2' });
+});
 afterAll(async () => {
   for (const f of farms) {
     f.server.closeAllConnections();
@@ -62,7 +81,11 @@ afterAll(async () => {
 /** fetch that fails the test instead of hanging */
 const call = (base: string, path: string, init: RequestInit & { auth?: string | null } = {}) => {
   const { auth = ALICE, ...rest } = init;
-  return fetch(`${base}${path}`, { ...rest, headers: { ...(auth ? { authorization: auth } : {}), ...(rest.headers as Record<string, string> | undefined) }, signal: AbortSignal.timeout(20_000) });
+  return fetch(`${base}${path}`, {
+    ...rest,
+    headers: { ...(auth ? { authorization: auth } : {}), ...(rest.headers as Record<string, string> | undefined) },
+    signal: AbortSignal.timeout(20_000),
+  });
 };
 const postJson = (base: string, path: string, body: unknown, headers: Record<string, string> = {}, auth: string | null = ALICE) =>
   call(base, path, { method: 'POST', auth, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
@@ -108,9 +131,16 @@ test('defect 8: /readyz is ready without workers and reports them; A1111 calls a
 
 test('defect 9: a worker silent for minutes is dropped from the workers hash', async () => {
   const key = farm.queue.keys.workers;
-  await farm.queue.redis.hset(key, 'ghost', JSON.stringify({ id: 'ghost', host: 'h', models: ['tiny'], loras: [], loadedModel: null, busy: false, lastSeen: Date.now() - 3600_000 }));
+  await farm.queue.redis.hset(
+    key,
+    'ghost',
+    JSON.stringify({ id: 'ghost', host: 'h', models: ['tiny'], loras: [], loadedModel: null, busy: false, lastSeen: Date.now() - 3600_000 }),
+  );
   await fakeWorker(farm.queue, 'alive');
-  assert.deepEqual((await farm.queue.workers()).map((w) => w.id), ['alive']);
+  assert.deepEqual(
+    (await farm.queue.workers()).map((w) => w.id),
+    ['alive'],
+  );
   assert.equal(await farm.queue.redis.hexists(key, 'ghost'), 0);
   await farm.queue.unregisterWorker('alive');
 });
@@ -119,14 +149,22 @@ test('issue 15 item 7: an A1111 call whose job is lost ends with a clear 503; a 
   await fakeWorker(farm.queue, 'w-lost');
   const pending = postJson(farm.base, '/sdapi/v1/txt2img', { prompt: 'lost', width: 64, height: 64, steps: 2 });
   const current = farm.queue.keys.a1111Calls('alice');
-  const [id] = await waitUntil(async () => { const ids = await farm.queue.redis.lrange(current, 0, -1); return ids.length ? ids : null; });
+  const [id] = await waitUntil(async () => {
+    const ids = await farm.queue.redis.lrange(current, 0, -1);
+    return ids.length ? ids : null;
+  });
   await farm.queue.redis.del(farm.queue.keys.job(id));
   const res = await pending;
   assert.equal(res.status, 503);
   assert.match(((await res.json()) as { detail: string }).detail, new RegExp(`job ${id} was lost`));
 
   const leaving = new AbortController();
-  const gone = fetch(`${farm.base}/sdapi/v1/txt2img`, { method: 'POST', signal: leaving.signal, headers: { authorization: ALICE, 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'bye', width: 64, height: 64, steps: 2 }) });
+  const gone = fetch(`${farm.base}/sdapi/v1/txt2img`, {
+    method: 'POST',
+    signal: leaving.signal,
+    headers: { authorization: ALICE, 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt: 'bye', width: 64, height: 64, steps: 2 }),
+  });
   await waitUntil(async () => (await farm.queue.redis.llen(current)) > 0);
   leaving.abort();
   await assert.rejects(gone);
@@ -138,7 +176,8 @@ test('issue 15 item 7: an A1111 call whose job is lost ends with a clear 503; a 
 test('defect 9: A1111 too_many_jobs carries Retry-After', async () => {
   await fakeWorker(farm.queue, 'w-cap');
   const ids: string[] = [];
-  for (let i = 0; i < 2; i++) ids.push(((await (await postJson(farm.base, '/v1/jobs', { prompt: 'cap', width: 64, height: 64, steps: 2 })).json()) as { id: string }).id);
+  for (let i = 0; i < 2; i++)
+    ids.push(((await (await postJson(farm.base, '/v1/jobs', { prompt: 'cap', width: 64, height: 64, steps: 2 })).json()) as { id: string }).id);
   const res = await postJson(farm.base, '/sdapi/v1/txt2img', { prompt: 'over', width: 64, height: 64, steps: 2 });
   assert.equal(res.status, 429);
   assert.match(res.headers.get('retry-after') ?? '', /^\d+$/);
@@ -147,11 +186,19 @@ test('defect 9: A1111 too_many_jobs carries Retry-After', async () => {
 });
 
 test('defect 6: cross-site and non-JSON state changes are refused; same-origin JSON passes', async () => {
-  const evil = await call(farm.base, '/sdapi/v1/interrupt', { method: 'POST', headers: { origin: 'http://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' });
+  const evil = await call(farm.base, '/sdapi/v1/interrupt', {
+    method: 'POST',
+    headers: { origin: 'http://evil.example', 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'a=1',
+  });
   assert.equal(evil.status, 403);
   const evilEmpty = await call(farm.base, '/sdapi/v1/interrupt', { method: 'POST', headers: { origin: 'http://evil.example' } });
   assert.equal(evilEmpty.status, 403);
-  const fetchSite = await call(farm.base, '/v1/jobs', { method: 'POST', headers: { 'sec-fetch-site': 'cross-site', 'content-type': 'application/json' }, body: '{"prompt":"x"}' });
+  const fetchSite = await call(farm.base, '/v1/jobs', {
+    method: 'POST',
+    headers: { 'sec-fetch-site': 'cross-site', 'content-type': 'application/json' },
+    body: '{"prompt":"x"}',
+  });
   assert.equal(fetchSite.status, 403);
   for (const type of ['application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'text/plain']) {
     const res = await call(farm.base, '/sdapi/v1/interrupt', { method: 'POST', headers: { 'content-type': type }, body: '{}' });
@@ -185,7 +232,10 @@ test('defect 9: malformed Authorization headers are refused without counting as 
   assert.equal((await call(f.base, '/v1/models', { auth: `Bearer ${key} junk` })).status, 401);
   for (let i = 0; i < 8; i++) assert.equal((await call(f.base, '/v1/models', { auth: 'Basic  x' })).status, 401);
   assert.equal((await call(f.base, '/v1/models', { auth: basic('alice', 'wrong') })).status, 401, 'the malformed ones did not count');
-  assert.throws(() => parseUsers('alice:hunter2'), (e: Error) => !e.message.includes('hunter2') && /entry 1/.test(e.message));
+  assert.throws(
+    () => parseUsers('alice:hunter2'),
+    (e: Error) => !e.message.includes('hunter2') && /entry 1/.test(e.message),
+  );
 });
 
 test('defect 5: throttled wrong passwords, but never a locked-out right one; X-Forwarded-For only from TRUST_PROXY', async () => {
@@ -209,11 +259,19 @@ test('defects 7 and 8: with Redis down every route that needs it answers 503 say
   await fakeWorker(f.queue, 'w-down');
   await f.redis.kill();
   const cases: [string, string, unknown?][] = [
-    ['POST', '/v1/jobs', { prompt: 'x', width: 64, height: 64, steps: 2 }], ['GET', '/v1/jobs'], ['POST', '/sdapi/v1/txt2img', { prompt: 'x', width: 64, height: 64, steps: 2 }],
-    ['GET', '/sdapi/v1/progress'], ['POST', '/sdapi/v1/interrupt', {}], ['GET', '/sdapi/v1/options'], ['POST', '/sdapi/v1/options', { sd_model_checkpoint: 'tiny' }],
+    ['POST', '/v1/jobs', { prompt: 'x', width: 64, height: 64, steps: 2 }],
+    ['GET', '/v1/jobs'],
+    ['POST', '/sdapi/v1/txt2img', { prompt: 'x', width: 64, height: 64, steps: 2 }],
+    ['GET', '/sdapi/v1/progress'],
+    ['POST', '/sdapi/v1/interrupt', {}],
+    ['GET', '/sdapi/v1/options'],
+    ['POST', '/sdapi/v1/options', { sd_model_checkpoint: 'tiny' }],
   ];
   for (const [method, path, body] of cases) {
-    const res = body === undefined ? await call(f.base, path, { method }) : await call(f.base, path, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res =
+      body === undefined
+        ? await call(f.base, path, { method })
+        : await call(f.base, path, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const text = await res.text();
     assert.equal(res.status, 503, `${method} ${path}: ${text}`);
     assert.match(text, /Redis/, `${method} ${path}`);
@@ -230,10 +288,17 @@ async function loopBusyDuring(work: () => Promise<unknown>): Promise<number> {
 }
 
 test('defect 4: /controlnet/detect runs off the event loop and caps count and resolution', async () => {
-  const png = (await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 200, g: 40, b: 40 } } }).png().toBuffer()).toString('base64');
-  const detect = (images: string[], res: number) => postJson(farm.base, '/controlnet/detect', { controlnet_module: 'canny', controlnet_input_images: images, controlnet_processor_res: res });
+  const png = (
+    await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 200, g: 40, b: 40 } } })
+      .png()
+      .toBuffer()
+  ).toString('base64');
+  const detect = (images: string[], res: number) =>
+    postJson(farm.base, '/controlnet/detect', { controlnet_module: 'canny', controlnet_input_images: images, controlnet_processor_res: res });
   let answer: Response | undefined;
-  const busy = await loopBusyDuring(async () => { answer = await detect([png, png], 1024); });
+  const busy = await loopBusyDuring(async () => {
+    answer = await detect([png, png], 1024);
+  });
   assert.equal(answer!.status, 200);
   const maps = ((await answer!.json()) as { images: string[] }).images;
   assert.equal(maps.length, 2);

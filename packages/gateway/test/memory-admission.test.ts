@@ -34,7 +34,11 @@ beforeAll(async () => {
   const storage = createStorage({ kind: 'fs', dir: mkdtempSync(join(tmpdir(), 'gw-mem-')) });
   const catalog = createCatalog(queue, { defaultModel: 'tiny' });
   const { app } = createApp({
-    config, queue, storage, catalog, auth: createAuth({ users: '', apiKeys: '', disabled: true }),
+    config,
+    queue,
+    storage,
+    catalog,
+    auth: createAuth({ users: '', apiKeys: '', disabled: true }),
     extraRouters: ({ metrics }) => [a1111Router({ config, queue, storage, catalog, metrics })],
   });
   server = app.listen(0, '127.0.0.1');
@@ -48,12 +52,27 @@ afterAll(async () => {
   await redis.stop();
 });
 
-const worker = (id: string, memoryBudget?: number) => queue.registerWorker({
-  id, host: 'test', models: ['tiny'], loras: [], loadedModel: null, busy: false, ...(memoryBudget ? { memoryBudget, memory: { tiny } } : {}),
-});
+const worker = (id: string, memoryBudget?: number) =>
+  queue.registerWorker({
+    id,
+    host: 'test',
+    models: ['tiny'],
+    loras: [],
+    loadedModel: null,
+    busy: false,
+    ...(memoryBudget ? { memoryBudget, memory: { tiny } } : {}),
+  });
 const post = async (path: string, body: unknown) => {
-  const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(20_000) });
-  return { status: res.status, body: (await res.json()) as { error?: { field?: string; message: string }; detail?: { loc: string[]; msg: string }[] | string; id?: string } };
+  const res = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(20_000),
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as { error?: { field?: string; message: string }; detail?: { loc: string[]; msg: string }[] | string; id?: string },
+  };
 };
 const queued = async () => (await queue.counts()).waiting ?? 0;
 

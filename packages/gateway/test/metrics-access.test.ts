@@ -7,13 +7,18 @@ import express, { type RequestHandler } from 'express';
 import { metricsAccess } from '../src/metrics-access';
 
 const login: RequestHandler = (req, res, next) => {
-  if (req.headers['x-user']) { next(); return; }
+  if (req.headers['x-user']) {
+    next();
+    return;
+  }
   res.status(401).json({ error: { code: 'unauthorized', message: 'login required' } });
 };
 
 async function serve(token: string | undefined) {
   const app = express();
-  app.get('/metrics', metricsAccess(token, login), (_req, res) => { res.type('text/plain').send('farm_up 1\n'); });
+  app.get('/metrics', metricsAccess(token, login), (_req, res) => {
+    res.type('text/plain').send('farm_up 1\n');
+  });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;

@@ -21,7 +21,10 @@ let server: Server;
 let base: string;
 
 // The header names the user, so one test can act as two users.
-const headerAuth: RequestHandler = (req, _res, next) => { req.user = { id: String(req.headers['x-test-user'] ?? 'alice') }; next(); };
+const headerAuth: RequestHandler = (req, _res, next) => {
+  req.user = { id: String(req.headers['x-test-user'] ?? 'alice') };
+  next();
+};
 
 beforeAll(async () => {
   redis = await startRedis({ appendonly: false });
@@ -29,8 +32,12 @@ beforeAll(async () => {
   queue = new FarmQueue({ redisUrl: redis.url, prefix: 'gwtest' });
   const storage = createStorage({ kind: 'fs', dir: mkdtempSync(join(tmpdir(), 'gw-store-')) });
   const catalog = async () => ({
-    models: ['tiny'], loras: [], defaultModel: 'tiny',
-    checkSampler(s: string, sch: string) { getSampler(s, sch); },
+    models: ['tiny'],
+    loras: [],
+    defaultModel: 'tiny',
+    checkSampler(s: string, sch: string) {
+      getSampler(s, sch);
+    },
   });
   const { app } = createApp({ config, queue, storage, auth: headerAuth, catalog });
   server = app.listen(0, '127.0.0.1');
@@ -45,7 +52,12 @@ afterAll(async () => {
   await redis.stop();
 });
 
-const post = (body: unknown, user = 'alice') => fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-test-user': user }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+const post = (body: unknown, user = 'alice') =>
+  fetch(`${base}/v1/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-test-user': user },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 
 test('/healthz answers; /readyz is ready while no worker is alive and says so', async () => {
   assert.equal((await fetch(`${base}/healthz`)).status, 200);
@@ -106,9 +118,16 @@ test('submit -> 202 with links; the owner reads it, another user gets 404; cance
   assert.match(text, /"status":"canceled"/);
 });
 
-test('/metrics exposes the gateway\'s metric names and the standard process metrics (job outcomes are the workers\')', async () => {
+test("/metrics exposes the gateway's metric names and the standard process metrics (job outcomes are the workers')", async () => {
   const text = await (await fetch(`${base}/metrics`)).text();
-  for (const name of ['farm_jobs_submitted_total', 'farm_queue_jobs', 'farm_workers_live', 'process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds']) {
+  for (const name of [
+    'farm_jobs_submitted_total',
+    'farm_queue_jobs',
+    'farm_workers_live',
+    'process_cpu_user_seconds_total',
+    'process_resident_memory_bytes',
+    'nodejs_eventloop_lag_seconds',
+  ]) {
     assert.ok(text.includes(name), name);
   }
   for (const name of ['farm_jobs_finished_total', 'farm_gateway_process']) assert.ok(!text.includes(name), `${name} belongs to workers, or is renamed`);

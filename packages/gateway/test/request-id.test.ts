@@ -18,13 +18,36 @@ test('the job carries the X-Request-Id of its submission; a generated id when no
   const redis = await startRedis({ appendonly: false });
   const config = loadConfig({ QUEUE_PREFIX: 'reqid', AUTH_DISABLED: 'true' });
   const queue = new FarmQueue({ redisUrl: redis.url, prefix: 'reqid' });
-  const catalog = async () => ({ models: ['tiny'], loras: [], defaultModel: 'tiny', checkSampler(s: string, sch: string) { getSampler(s, sch); } });
-  const { app } = createApp({ config, queue, storage: createStorage({ kind: 'fs', dir: mkdtempSync(join(tmpdir(), 'reqid-')) }), catalog, auth: createAuth({ users: '', apiKeys: '', disabled: true }) });
+  const catalog = async () => ({
+    models: ['tiny'],
+    loras: [],
+    defaultModel: 'tiny',
+    checkSampler(s: string, sch: string) {
+      getSampler(s, sch);
+    },
+  });
+  const { app } = createApp({
+    config,
+    queue,
+    storage: createStorage({ kind: 'fs', dir: mkdtempSync(join(tmpdir(), 'reqid-')) }),
+    catalog,
+    auth: createAuth({ users: '', apiKeys: '', disabled: true }),
+  });
   const server = app.listen(0, '127.0.0.1');
-  onTestFinished(async () => { server.closeAllConnections(); await new Promise((r) => server.close(r)); queue.disconnect(); await redis.stop(); });
+  onTestFinished(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    queue.disconnect();
+    await redis.stop();
+  });
   await new Promise((r) => server.once('listening', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const submit = (headers: Record<string, string>) => fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ prompt: 'x', width: 64, height: 64, steps: 2 }) });
+  const submit = (headers: Record<string, string>) =>
+    fetch(`${base}/v1/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ prompt: 'x', width: 64, height: 64, steps: 2 }),
+    });
 
   const given = await submit({ 'x-request-id': 'trace-42' });
   assert.equal(given.status, 202);

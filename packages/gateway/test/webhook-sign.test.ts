@@ -7,7 +7,7 @@ import { Webhook } from 'standardwebhooks';
 import { generateWebhookSecret, signWebhook } from '../src/webhooks/sign';
 import { createWebhookSender, isPrivateAddress, assertPublicUrl } from '../src/webhooks/send';
 
-test('signatures are the spec\'s HMAC, computed here independently, and verify with the standardwebhooks package', () => {
+test("signatures are the spec's HMAC, computed here independently, and verify with the standardwebhooks package", () => {
   const secret = generateWebhookSecret();
   const body = JSON.stringify({ type: 'job.succeeded', data: { id: 'j1' } });
   const ts = Math.floor(Date.now() / 1000);
@@ -21,7 +21,8 @@ test('signatures are the spec\'s HMAC, computed here independently, and verify w
 });
 
 test('private, loopback, link-local and metadata addresses are recognised', () => {
-  for (const ip of ['127.0.0.1', '10.1.2.3', '192.168.0.1', '172.16.5.5', '169.254.169.254', '100.64.0.1', '::1', 'fd00::1', 'fe80::1', '::ffff:127.0.0.1']) assert.ok(isPrivateAddress(ip), ip);
+  for (const ip of ['127.0.0.1', '10.1.2.3', '192.168.0.1', '172.16.5.5', '169.254.169.254', '100.64.0.1', '::1', 'fd00::1', 'fe80::1', '::ffff:127.0.0.1'])
+    assert.ok(isPrivateAddress(ip), ip);
   for (const ip of ['8.8.8.8', '172.32.0.1', '2606:4700::1111']) assert.ok(!isPrivateAddress(ip), ip);
 });
 
@@ -35,8 +36,13 @@ test('the sender posts a signed body, and refuses a loopback receiver unless all
   const got: { headers: IncomingHttpHeaders; body: string }[] = [];
   const server = createServer((req, res) => {
     let body = '';
-    req.on('data', (c) => { body += c; });
-    req.on('end', () => { got.push({ headers: req.headers, body }); res.writeHead(204).end(); });
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      got.push({ headers: req.headers, body });
+      res.writeHead(204).end();
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {

@@ -13,11 +13,21 @@ const FLOAT32_MIN = -3.4028234663852886e38;
 
 export function buildBertTextEncoder(g: GraphBuilder, c: TextEncoderConfig) {
   const dim = c.hiddenSize;
-  const words = g.op('Gather', [g.randomParam('embeddings.word_embeddings.weight', [c.vocabSize, dim], 0.2), 'input_ids'], { axis: 0 }, '/embeddings/word_embeddings/Gather');
+  const words = g.op(
+    'Gather',
+    [g.randomParam('embeddings.word_embeddings.weight', [c.vocabSize, dim], 0.2), 'input_ids'],
+    { axis: 0 },
+    '/embeddings/word_embeddings/Gather',
+  );
   const seqLen = g.op('Slice', [g.op('Shape', ['input_ids'], {}, '/embeddings/Shape'), g.ints([1]), g.ints([2])], {}, '/embeddings/Slice_len');
   const positionTable = g.randomParam('embeddings.position_embeddings.weight', [c.maxPositions, dim], 0.1);
   const positions = g.op('Slice', [positionTable, g.ints([0]), seqLen, g.ints([0])], {}, '/embeddings/position_embeddings/Slice');
-  const types = g.op('Gather', [g.randomParam('embeddings.token_type_embeddings.weight', [c.typeVocabSize ?? 2, dim], 0.1), 'token_type_ids'], { axis: 0 }, '/embeddings/token_type_embeddings/Gather');
+  const types = g.op(
+    'Gather',
+    [g.randomParam('embeddings.token_type_embeddings.weight', [c.typeVocabSize ?? 2, dim], 0.1), 'token_type_ids'],
+    { axis: 0 },
+    '/embeddings/token_type_embeddings/Gather',
+  );
   const summed = g.op('Add', [g.op('Add', [words, types], {}, '/embeddings/Add'), positions], {}, '/embeddings/Add_1');
   let h = g.layerNorm(summed, 'embeddings.LayerNorm', dim, EPS);
   // [B, S] -> [B, 1, 1, S] additive mask
@@ -28,7 +38,9 @@ export function buildBertTextEncoder(g: GraphBuilder, c: TextEncoderConfig) {
     const path = `encoder.layer.${l}`;
     const scope = GraphBuilder.scope(path);
     const attn = attention(g, h, `${path}.attention`, dim, c.heads, {
-      mask, names: ['self.query', 'self.key', 'self.value', 'output.dense'], qkvBias: true,
+      mask,
+      names: ['self.query', 'self.key', 'self.value', 'output.dense'],
+      qkvBias: true,
     });
     h = g.layerNorm(g.op('Add', [attn, h], {}, `${scope}/attention/output/Add`), `${path}.attention.output.LayerNorm`, dim, EPS);
     const inner = g.gelu(g.linear(h, `${path}.intermediate.dense`, dim, c.intermediateSize), `${path}.intermediate.intermediate_act_fn`);

@@ -10,14 +10,19 @@ import { onnx } from '@farm/engine/onnx-proto';
 export const CONTROL_INPUT = 'controlnet_cond';
 export const EMBEDDING_NAME = 'controlnet_cond_embedding';
 
-export interface ControlNetHalves { embedding: onnx.IModelProto; rest: onnx.IModelProto }
+export interface ControlNetHalves {
+  embedding: onnx.IModelProto;
+  rest: onnx.IModelProto;
+}
 
 /** Element type of a value: its value_info, else the float initializer or Cast target of the node making it. */
 function elemTypeOf(graph: NonNullable<onnx.IModelProto['graph']>, name: string, producer: onnx.INodeProto, inits: Map<string, onnx.ITensorProto>): number {
   const info = [...(graph.valueInfo ?? []), ...(graph.output ?? [])].find((v) => v.name === name);
   if (info?.type?.tensorType?.elemType) return info.type.tensorType.elemType;
   if (producer.opType === 'Cast') return Number(producer.attribute?.find((a) => a.name === 'to')?.i ?? onnx.TensorProto.DataType.FLOAT);
-  const weight = (producer.input ?? []).map((i) => inits.get(i)).find((t) => t && (t.dataType === onnx.TensorProto.DataType.FLOAT || t.dataType === onnx.TensorProto.DataType.FLOAT16));
+  const weight = (producer.input ?? [])
+    .map((i) => inits.get(i))
+    .find((t) => t && (t.dataType === onnx.TensorProto.DataType.FLOAT || t.dataType === onnx.TensorProto.DataType.FLOAT16));
   return weight?.dataType ?? onnx.TensorProto.DataType.FLOAT;
 }
 
@@ -42,7 +47,7 @@ export function splitControlNet(model: onnx.IModelProto): ControlNetHalves | nul
   }
   const producedIn = new Map<string, onnx.INodeProto>();
   for (const n of embedding) for (const o of n.output ?? []) producedIn.set(o, n);
-  const later = nodes.filter((n) => !embedding.has(n) && ((n.input ?? []).some((i) => fromImage.has(i) || fromOthers.has(i))));
+  const later = nodes.filter((n) => !embedding.has(n) && (n.input ?? []).some((i) => fromImage.has(i) || fromOthers.has(i)));
   if (later.some((n) => (n.input ?? []).includes(CONTROL_INPUT))) return null;
   const outputs = new Set((graph.output ?? []).map((o) => o.name!));
   const boundary = [...producedIn.keys()].filter((v) => outputs.has(v) || later.some((n) => (n.input ?? []).includes(v)));
@@ -64,7 +69,10 @@ export function splitControlNet(model: onnx.IModelProto): ControlNetHalves | nul
   const embNodes = withFree([...embedding]);
   const restNodes = withFree(later).map((n) => ({ ...n, input: (n.input ?? []).map((i) => (i === cut ? EMBEDDING_NAME : i)) }));
   const embOut = embNodes.map((n) => (n.output?.includes(cut) ? { ...n, output: n.output.map((o) => (o === cut ? EMBEDDING_NAME : o)) } : n));
-  const used = (part: onnx.INodeProto[]) => { const names = new Set(part.flatMap((n) => n.input ?? [])); return (graph.initializer ?? []).filter((t) => names.has(t.name!)); };
+  const used = (part: onnx.INodeProto[]) => {
+    const names = new Set(part.flatMap((n) => n.input ?? []));
+    return (graph.initializer ?? []).filter((t) => names.has(t.name!));
+  };
   const elemType = elemTypeOf(graph, cut, producedIn.get(cut)!, inits);
   const embeddingInfo: onnx.IValueInfoProto = {
     name: EMBEDDING_NAME,
@@ -72,8 +80,26 @@ export function splitControlNet(model: onnx.IModelProto): ControlNetHalves | nul
   };
   const header = { irVersion: model.irVersion, producerName: model.producerName, producerVersion: model.producerVersion, opsetImport: model.opsetImport };
   return {
-    embedding: { ...header, graph: { name: `${graph.name}_cond_embedding`, node: embOut, initializer: used(embOut), input: (graph.input ?? []).filter((i) => i.name === CONTROL_INPUT), output: [embeddingInfo] } },
-    rest: { ...header, graph: { name: `${graph.name}_embedded`, node: restNodes, initializer: used(restNodes), input: [...(graph.input ?? []).filter((i) => i.name !== CONTROL_INPUT), embeddingInfo], output: graph.output } },
+    embedding: {
+      ...header,
+      graph: {
+        name: `${graph.name}_cond_embedding`,
+        node: embOut,
+        initializer: used(embOut),
+        input: (graph.input ?? []).filter((i) => i.name === CONTROL_INPUT),
+        output: [embeddingInfo],
+      },
+    },
+    rest: {
+      ...header,
+      graph: {
+        name: `${graph.name}_embedded`,
+        node: restNodes,
+        initializer: used(restNodes),
+        input: [...(graph.input ?? []).filter((i) => i.name !== CONTROL_INPUT), embeddingInfo],
+        output: graph.output,
+      },
+    },
   };
 }
 

@@ -11,7 +11,11 @@ import { writeOnnxModel } from './write-onnx';
 
 const F = onnx.TensorProto.DataType.FLOAT;
 
-export interface EsrganConfig { features: number; growth: number; blocks: number }
+export interface EsrganConfig {
+  features: number;
+  growth: number;
+  blocks: number;
+}
 
 function lrelu(g: GraphBuilder, x: string, name: string): string {
   return g.op('LeakyRelu', [x], { alpha: 0.2 }, `/${name}/LeakyRelu`);

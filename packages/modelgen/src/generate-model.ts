@@ -42,9 +42,19 @@ export type WeightedNetwork = 'text_encoder' | 'unet' | 'vae';
 const sourceOf = (sub: string): WeightedNetwork => (sub.startsWith('vae') ? 'vae' : sub === 'text_encoder' ? 'text_encoder' : 'unet');
 
 export const SCHEDULER_CONFIG = {
-  _class_name: 'PNDMScheduler', _diffusers_version: '0.30.0', beta_end: 0.012, beta_schedule: 'scaled_linear', beta_start: 0.00085,
-  clip_sample: false, num_train_timesteps: 1000, prediction_type: 'epsilon', set_alpha_to_one: false, skip_prk_steps: true,
-  steps_offset: 1, timestep_spacing: 'leading', trained_betas: null,
+  _class_name: 'PNDMScheduler',
+  _diffusers_version: '0.30.0',
+  beta_end: 0.012,
+  beta_schedule: 'scaled_linear',
+  beta_start: 0.00085,
+  clip_sample: false,
+  num_train_timesteps: 1000,
+  prediction_type: 'epsilon',
+  set_alpha_to_one: false,
+  skip_prk_steps: true,
+  steps_offset: 1,
+  timestep_spacing: 'leading',
+  trained_betas: null,
 };
 
 /**
@@ -60,15 +70,32 @@ export const GRAPH_VERSION = 6;
 function modelIndex(withControlNet: boolean, tokenizerClass: string) {
   const onnxModel = ['diffusers', 'OnnxRuntimeModel'];
   return {
-    _farm_graph_version: GRAPH_VERSION, _class_name: 'OnnxStableDiffusionPipeline', _diffusers_version: '0.30.0', feature_extractor: [null, null], requires_safety_checker: false,
-    safety_checker: [null, null], scheduler: ['diffusers', 'PNDMScheduler'], text_encoder: onnxModel, tokenizer: ['transformers', tokenizerClass],
-    unet: onnxModel, vae_decoder: onnxModel, vae_encoder: onnxModel, ...(withControlNet ? { controlnet: onnxModel, unet_controlnet: onnxModel } : {}),
+    _farm_graph_version: GRAPH_VERSION,
+    _class_name: 'OnnxStableDiffusionPipeline',
+    _diffusers_version: '0.30.0',
+    feature_extractor: [null, null],
+    requires_safety_checker: false,
+    safety_checker: [null, null],
+    scheduler: ['diffusers', 'PNDMScheduler'],
+    text_encoder: onnxModel,
+    tokenizer: ['transformers', tokenizerClass],
+    unet: onnxModel,
+    vae_decoder: onnxModel,
+    vae_encoder: onnxModel,
+    ...(withControlNet ? { controlnet: onnxModel, unet_controlnet: onnxModel } : {}),
   };
 }
 
 /** text_encoder/config.json as transformers writes it (optimum's ONNX exports keep it beside model.onnx). */
 export function textEncoderConfigJson(t: ModelConfig['textEncoder']): Record<string, unknown> {
-  const common = { vocab_size: t.vocabSize, hidden_size: t.hiddenSize, num_hidden_layers: t.layers, num_attention_heads: t.heads, intermediate_size: t.intermediateSize, max_position_embeddings: t.maxPositions };
+  const common = {
+    vocab_size: t.vocabSize,
+    hidden_size: t.hiddenSize,
+    num_hidden_layers: t.layers,
+    num_attention_heads: t.heads,
+    intermediate_size: t.intermediateSize,
+    max_position_embeddings: t.maxPositions,
+  };
   return t.kind === 'bert'
     ? { architectures: ['BertModel'], model_type: 'bert', ...common, type_vocab_size: t.typeVocabSize, hidden_act: 'gelu', layer_norm_eps: 1e-12 }
     : { architectures: ['CLIPTextModel'], model_type: 'clip_text_model', ...common, hidden_act: 'quick_gelu' };
@@ -79,17 +106,35 @@ export function writeTokenizer(tokenizerDir: string, config: ModelConfig): void 
   mkdirSync(tokenizerDir, { recursive: true });
   if (config.textEncoder.kind === 'bert') {
     writeFileSync(join(tokenizerDir, 'vocab.txt'), buildWordPieceVocab(config.textEncoder.vocabSize).join('\n') + '\n');
-    writeFileSync(join(tokenizerDir, 'tokenizer_config.json'), JSON.stringify({
-      tokenizer_class: 'BertTokenizer', do_lower_case: true, strip_accents: null, tokenize_chinese_chars: true, model_max_length: 77,
-      unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]',
-    }, null, 2));
+    writeFileSync(
+      join(tokenizerDir, 'tokenizer_config.json'),
+      JSON.stringify(
+        {
+          tokenizer_class: 'BertTokenizer',
+          do_lower_case: true,
+          strip_accents: null,
+          tokenize_chinese_chars: true,
+          model_max_length: 77,
+          unk_token: '[UNK]',
+          sep_token: '[SEP]',
+          pad_token: '[PAD]',
+          cls_token: '[CLS]',
+          mask_token: '[MASK]',
+        },
+        null,
+        2,
+      ),
+    );
     return;
   }
   const { vocab, merges } = buildTokenizerFiles(config.tokenizerMerges);
   if (Object.keys(vocab).length > config.textEncoder.vocabSize) throw new Error('tokenizer vocabulary larger than the embedding');
   writeFileSync(join(tokenizerDir, 'vocab.json'), JSON.stringify(vocab));
   writeFileSync(join(tokenizerDir, 'merges.txt'), ['#version: 0.2', ...merges].join('\n') + '\n');
-  writeFileSync(join(tokenizerDir, 'special_tokens_map.json'), JSON.stringify({ bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', pad_token: '<|endoftext|>', unk_token: '<|endoftext|>' }, null, 2));
+  writeFileSync(
+    join(tokenizerDir, 'special_tokens_map.json'),
+    JSON.stringify({ bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', pad_token: '<|endoftext|>', unk_token: '<|endoftext|>' }, null, 2),
+  );
 }
 
 export async function generateModel(opts: GenerateModelOptions): Promise<void> {
@@ -111,7 +156,11 @@ export async function generateModel(opts: GenerateModelOptions): Promise<void> {
       if (flavour === 'gpu') builder.flavour = { fusedAttention: true, float16 };
       const graph = { builder, ...build(builder) };
       const file = flavour === 'gpu' ? 'model.gpu.onnx' : 'model.onnx';
-      writeOnnxModel(join(dir, file), sub, graph, { externalData: config.externalData, fp16Weights: flavour === 'portable' && (opts.fp16Weights ?? false), float16 });
+      writeOnnxModel(join(dir, file), sub, graph, {
+        externalData: config.externalData,
+        fp16Weights: flavour === 'portable' && (opts.fp16Weights ?? false),
+        float16,
+      });
       log(`${sub}/${file}: ${(parameterCount(graph) / 1e6).toFixed(2)}M parameters`);
     }
   };

@@ -4,7 +4,22 @@ import { ATTENTION_SLICE_INITIALIZER, toFloat16Array } from '@farm/core';
 import { GraphBuilder } from './onnx-builder';
 
 /** Multi-head attention over [B, S, C] with an optional context [B, T, Cctx] (cross-attention). */
-export function attention(g: GraphBuilder, x: string, path: string, dim: number, heads: number, opts: { context?: string; contextDim?: number; mask?: string; /** the mask as [1, 1, S, T] for fused attention */ fusedMask?: string; names?: [string, string, string, string]; outBias?: boolean; qkvBias?: boolean } = {}): string {
+export function attention(
+  g: GraphBuilder,
+  x: string,
+  path: string,
+  dim: number,
+  heads: number,
+  opts: {
+    context?: string;
+    contextDim?: number;
+    mask?: string;
+    /** the mask as [1, 1, S, T] for fused attention */ fusedMask?: string;
+    names?: [string, string, string, string];
+    outBias?: boolean;
+    qkvBias?: boolean;
+  } = {},
+): string {
   const [q, k, v, out] = opts.names ?? ['to_q', 'to_k', 'to_v', 'to_out.0'];
   const scope = GraphBuilder.scope(path);
   const headDim = dim / heads;
@@ -75,9 +90,18 @@ function slicedAttention(g: GraphBuilder, qh: string, kh: string, vh: string, sc
   // the body reads qh, kh, vh and rows from the outer scope; its constants are its own, so graph surgery that keeps
   // the initializers nodes name (the ControlNet split) keeps what the body needs
   const b = `${s}/body`;
-  const node = (opType: string, input: string[], output: string, attribute: onnx.IAttributeProto[] = []): onnx.INodeProto => ({ opType, name: `${b}/${output}`, input, output: [`${b}/${output}`], attribute });
+  const node = (opType: string, input: string[], output: string, attribute: onnx.IAttributeProto[] = []): onnx.INodeProto => ({
+    opType,
+    name: `${b}/${output}`,
+    input,
+    output: [`${b}/${output}`],
+    attribute,
+  });
   const out = (name: string) => `${b}/${name}`;
-  const tensor = (name: string, type: number, rank: number): onnx.IValueInfoProto => ({ name, type: { tensorType: { elemType: type, shape: { dim: Array.from({ length: rank }, () => ({})) } } } });
+  const tensor = (name: string, type: number, rank: number): onnx.IValueInfoProto => ({
+    name,
+    type: { tensorType: { elemType: type, shape: { dim: Array.from({ length: rank }, () => ({})) } } },
+  });
   const body: onnx.IGraphProto = {
     name: `${s}/body`,
     initializer: [
@@ -101,7 +125,13 @@ function slicedAttention(g: GraphBuilder, qh: string, kh: string, vh: string, sc
     output: [tensor(out('cond_out'), onnx.TensorProto.DataType.BOOL, 0), tensor(out('acc_out'), elem, 4)],
   };
   const result = `${s}/Loop_output_0`;
-  g.nodes.push({ opType: 'Loop', name: `${s}/Loop`, input: [tripCount, '', empty], output: [result], attribute: [{ name: 'body', type: AttributeType.GRAPH, g: body }] });
+  g.nodes.push({
+    opType: 'Loop',
+    name: `${s}/Loop`,
+    input: [tripCount, '', empty],
+    output: [result],
+    attribute: [{ name: 'body', type: AttributeType.GRAPH, g: body }],
+  });
   return result;
 }
 
@@ -131,7 +161,16 @@ export function toImage(g: GraphBuilder, seq: string, like: string, scope: strin
 }
 
 /** diffusers Transformer2DModel (SD1.5: conv proj_in/proj_out, one BasicTransformerBlock with GEGLU). */
-export function transformer2d(g: GraphBuilder, x: string, path: string, channels: number, heads: number, groups: number, context: string, contextDim: number): string {
+export function transformer2d(
+  g: GraphBuilder,
+  x: string,
+  path: string,
+  channels: number,
+  heads: number,
+  groups: number,
+  context: string,
+  contextDim: number,
+): string {
   const scope = GraphBuilder.scope(path);
   const normed = g.groupNorm(x, `${path}.norm`, channels, groups, 1e-6);
   const projected = g.conv(normed, `${path}.proj_in`, channels, channels, 1);
@@ -139,7 +178,12 @@ export function transformer2d(g: GraphBuilder, x: string, path: string, channels
   const block = `${path}.transformer_blocks.0`;
   const bscope = GraphBuilder.scope(block);
   h = g.op('Add', [attention(g, g.layerNorm(h, `${block}.norm1`, channels), `${block}.attn1`, channels, heads), h], {}, `${bscope}/Add`);
-  h = g.op('Add', [attention(g, g.layerNorm(h, `${block}.norm2`, channels), `${block}.attn2`, channels, heads, { context, contextDim }), h], {}, `${bscope}/Add_1`);
+  h = g.op(
+    'Add',
+    [attention(g, g.layerNorm(h, `${block}.norm2`, channels), `${block}.attn2`, channels, heads, { context, contextDim }), h],
+    {},
+    `${bscope}/Add_1`,
+  );
   const inner = channels * 4;
   const proj = g.linear(g.layerNorm(h, `${block}.norm3`, channels), `${block}.ff.net.0.proj`, channels, inner * 2);
   const [value, gate] = g.opMulti('Split', [proj, g.ints([inner, inner])], 2, { axis: -1 }, `${bscope}/ff/net.0/Split`);
@@ -191,7 +235,12 @@ export function timestepEmbedding(g: GraphBuilder, timestep: string, baseChannel
   const t = g.op('Unsqueeze', [timestep, g.ints([1])], {}, `/${prefix}time_proj/Unsqueeze`);
   g.keepFloat32.add(`${prefix}time_proj.freqs`).add(timestep);
   const args = g.op('Mul', [t, g.param(`${prefix}time_proj.freqs`, [1, half], freqs)], {}, `/${prefix}time_proj/Mul`);
-  let features = g.op('Concat', [g.op('Cos', [args], {}, `/${prefix}time_proj/Cos`), g.op('Sin', [args], {}, `/${prefix}time_proj/Sin`)], { axis: -1 }, `/${prefix}time_proj/Concat`);
+  let features = g.op(
+    'Concat',
+    [g.op('Cos', [args], {}, `/${prefix}time_proj/Cos`), g.op('Sin', [args], {}, `/${prefix}time_proj/Sin`)],
+    { axis: -1 },
+    `/${prefix}time_proj/Concat`,
+  );
   // float16 graphs: the sinusoid of t (up to 999) in float32, as diffusers computes it, then float16 for the MLP
   if (g.flavour.float16) features = g.op('Cast', [features], { to: 10 }, `/${prefix}time_proj/Cast`);
   const h = g.silu(g.linear(features, `${prefix}time_embedding.linear_1`, baseChannels, embedDim), `${prefix}time_embedding.act`);

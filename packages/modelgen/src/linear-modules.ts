@@ -19,9 +19,12 @@ export function listLinearModules(config: ModelConfig | keyof typeof presets, ne
 
 /** Every learned parameter of a network (the VAE: encoder and decoder together), with its torch name and shape. */
 export function listWeights(config: ModelConfig, network: 'unet' | 'text_encoder' | 'vae'): WeightEntry[] {
-  const builds: ((g: GraphBuilder) => unknown)[] = network === 'unet' ? [(g) => buildUNet(g, config.unet, { withResiduals: false })]
-    : network === 'vae' ? [(g) => buildVaeEncoder(g, config.vae), (g) => buildVaeDecoder(g, config.vae)]
-      : [(g) => (config.textEncoder.kind === 'bert' ? buildBertTextEncoder(g, config.textEncoder) : buildTextEncoder(g, config.textEncoder))];
+  const builds: ((g: GraphBuilder) => unknown)[] =
+    network === 'unet'
+      ? [(g) => buildUNet(g, config.unet, { withResiduals: false })]
+      : network === 'vae'
+        ? [(g) => buildVaeEncoder(g, config.vae), (g) => buildVaeDecoder(g, config.vae)]
+        : [(g) => (config.textEncoder.kind === 'bert' ? buildBertTextEncoder(g, config.textEncoder) : buildTextEncoder(g, config.textEncoder))];
   const seen = new Set<string>();
   return builds.flatMap((build) => {
     const g = new GraphBuilder(new SeededRandom(0), true);

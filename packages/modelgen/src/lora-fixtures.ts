@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { linearWeights, loadModelProto, writeSafetensors } from '@farm/engine/lora';
 import { SeededRandom } from './seeded-random';
 
-export interface LoraFixtureFiles { kohya: string; diffusers: string }
+export interface LoraFixtureFiles {
+  kohya: string;
+  diffusers: string;
+}
 
 export function writeLoraFixtures(modelDir: string, outDir: string, opts: { seed?: number; rank?: number } = {}): LoraFixtureFiles {
   const rng = new SeededRandom(opts.seed ?? 7);

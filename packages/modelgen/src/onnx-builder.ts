@@ -47,9 +47,7 @@ function transpose(data: Float32Array, rows: number, cols: number): Float32Array
 function attribute(name: string, value: AttrValue): onnx.IAttributeProto {
   if (typeof value === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
   if (Array.isArray(value)) return { name, type: AttributeType.INTS, ints: value };
-  return Number.isInteger(value) && !Object.is(value, -0)
-    ? { name, type: AttributeType.INT, i: value }
-    : { name, type: AttributeType.FLOAT, f: value };
+  return Number.isInteger(value) && !Object.is(value, -0) ? { name, type: AttributeType.INT, i: value } : { name, type: AttributeType.FLOAT, f: value };
 }
 
 export function valueInfo(name: string, elemType: number, shape: Dim[]): onnx.IValueInfoProto {
@@ -65,7 +63,10 @@ export function valueInfo(name: string, elemType: number, shape: Dim[]): onnx.IV
  * attention there), weights and activations in float16 (IO stays float32 through Casts at the graph's edges; the
  * timestep's sinusoid stays float32). Fused attention alone (fp32) also runs on CPU, which is how tests check it.
  */
-export interface GraphFlavour { fusedAttention: boolean; float16: boolean }
+export interface GraphFlavour {
+  fusedAttention: boolean;
+  float16: boolean;
+}
 export const PORTABLE: GraphFlavour = { fusedAttention: false, float16: false };
 
 export class GraphBuilder {
@@ -85,21 +86,38 @@ export class GraphBuilder {
 
   /** dryRun builds the graph structure without drawing the large random weights (for listing modules).
    * With a `source`, learned parameters come from it (lazily) instead of the random generator. */
-  constructor(readonly rng: SeededRandom, private readonly dryRun = false, private readonly source?: WeightSource) {}
+  constructor(
+    readonly rng: SeededRandom,
+    private readonly dryRun = false,
+    private readonly source?: WeightSource,
+  ) {}
 
   /** A module path `down_blocks.0.resnets.0` -> node prefix `/down_blocks.0/resnets.0`. */
   static scope(path: string): string {
-    return path ? '/' + path.split('.').reduce<string[]>((acc, part) => {
-      if (/^\d+$/.test(part) && acc.length > 0) acc[acc.length - 1] += '.' + part;
-      else acc.push(part);
-      return acc;
-    }, []).join('/') : '';
+    return path
+      ? '/' +
+          path
+            .split('.')
+            .reduce<string[]>((acc, part) => {
+              if (/^\d+$/.test(part) && acc.length > 0) acc[acc.length - 1] += '.' + part;
+              else acc.push(part);
+              return acc;
+            }, [])
+            .join('/')
+      : '';
   }
 
   op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, name?: string, outputs = 1, domain?: string): string {
     const nodeName = name ?? `/${opType}_${this.tmpCounter++}`;
     const outs = Array.from({ length: outputs }, (_, i) => `${nodeName}_output_${i}`);
-    this.nodes.push({ opType, name: nodeName, input: inputs, output: outs, attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)), ...(domain ? { domain } : {}) });
+    this.nodes.push({
+      opType,
+      name: nodeName,
+      input: inputs,
+      output: outs,
+      attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+      ...(domain ? { domain } : {}),
+    });
     return outs[0];
   }
 
@@ -124,7 +142,12 @@ export class GraphBuilder {
   }
 
   randomParam(name: string, dims: number[], std: number): string {
-    return this.learned(name, dims, () => this.rng.normal(dims.reduce((a, b) => a * b, 1), std));
+    return this.learned(name, dims, () =>
+      this.rng.normal(
+        dims.reduce((a, b) => a * b, 1),
+        std,
+      ),
+    );
   }
 
   /** A learned parameter: drawn by `random` (in graph order, so generated models keep their bytes), or read from
@@ -136,7 +159,9 @@ export class GraphBuilder {
     const source = this.source;
     const count = dims.reduce((a, b) => a * b, 1);
     this.initializers.push({
-      name, dims, data: new Float32Array(0),
+      name,
+      dims,
+      data: new Float32Array(0),
       load: () => (transposed ? transpose(source.read(key, count), shape[0], shape[1]) : source.read(key, count)),
     });
     return name;
@@ -172,7 +197,14 @@ export class GraphBuilder {
     const scope = GraphBuilder.scope(path);
     this.linearModules.push(path);
     const std = (opts.gain ?? 1) / Math.sqrt(inDim);
-    const w = this.learned(`onnx::MatMul_${this.matmulCounter++}`, [inDim, outDim], () => this.rng.normal(inDim * outDim, std), `${path}.weight`, [outDim, inDim], true);
+    const w = this.learned(
+      `onnx::MatMul_${this.matmulCounter++}`,
+      [inDim, outDim],
+      () => this.rng.normal(inDim * outDim, std),
+      `${path}.weight`,
+      [outDim, inDim],
+      true,
+    );
     let y = this.op('MatMul', [x, w], {}, `${scope}/MatMul`);
     if (opts.bias ?? true) {
       const b = this.randomParam(`${path}.bias`, [outDim], 0.02);
@@ -186,19 +218,35 @@ export class GraphBuilder {
     const pad = (kernel - 1) >> 1;
     const w = this.randomParam(`${path}.weight`, [outCh, inCh, kernel, kernel], (opts.gain ?? 1) / Math.sqrt(inCh * kernel * kernel));
     const b = this.randomParam(`${path}.bias`, [outCh], 0.02);
-    return this.op('Conv', [x, w, b], {
-      kernel_shape: [kernel, kernel], pads: opts.pads ?? [pad, pad, pad, pad], strides: [opts.stride ?? 1, opts.stride ?? 1], dilations: [1, 1], group: 1,
-    }, `${GraphBuilder.scope(path)}/Conv`);
+    return this.op(
+      'Conv',
+      [x, w, b],
+      {
+        kernel_shape: [kernel, kernel],
+        pads: opts.pads ?? [pad, pad, pad, pad],
+        strides: [opts.stride ?? 1, opts.stride ?? 1],
+        dilations: [1, 1],
+        group: 1,
+      },
+      `${GraphBuilder.scope(path)}/Conv`,
+    );
   }
 
   /** GroupNorm as torch exports it: Reshape [B,G,-1] -> InstanceNormalization -> Reshape back -> affine. */
   groupNorm(x: string, path: string, channels: number, groups: number, eps = 1e-5): string {
     const scope = GraphBuilder.scope(path);
     const grouped = this.op('Reshape', [x, this.ints([0, groups, -1])], {}, `${scope}/Reshape`);
-    const normed = this.op('InstanceNormalization', [grouped, this.filled(`${path}.instnorm_scale`, [groups], 1), this.filled(`${path}.instnorm_bias`, [groups], 0)], { epsilon: eps }, `${scope}/InstanceNormalization`);
+    const normed = this.op(
+      'InstanceNormalization',
+      [grouped, this.filled(`${path}.instnorm_scale`, [groups], 1), this.filled(`${path}.instnorm_bias`, [groups], 0)],
+      { epsilon: eps },
+      `${scope}/InstanceNormalization`,
+    );
     const shape = this.op('Shape', [x], {}, `${scope}/Shape`);
     const back = this.op('Reshape', [normed, shape], {}, `${scope}/Reshape_1`);
-    const gamma = this.learned(`${path}.weight`, [channels, 1, 1], () => Float32Array.from(this.rng.normal(channels, 0.05), (v) => 1 + v), `${path}.weight`, [channels]);
+    const gamma = this.learned(`${path}.weight`, [channels, 1, 1], () => Float32Array.from(this.rng.normal(channels, 0.05), (v) => 1 + v), `${path}.weight`, [
+      channels,
+    ]);
     const beta = this.learned(`${path}.bias`, [channels, 1, 1], () => this.rng.normal(channels, 0.05), `${path}.bias`, [channels]);
     return this.op('Add', [this.op('Mul', [back, gamma], {}, `${scope}/Mul`), beta], {}, `${scope}/Add`);
   }

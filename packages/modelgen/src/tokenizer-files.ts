@@ -52,11 +52,17 @@ export function buildTokenizerFiles(numMerges: number): { vocab: Record<string, 
     const [left, right] = best.split(' ');
     merges.push(best);
     const merged = left + right;
-    if (!known.has(merged)) { known.add(merged); tokens.push(merged); }
+    if (!known.has(merged)) {
+      known.add(merged);
+      tokens.push(merged);
+    }
     words = words.map(({ symbols, count }) => {
       const out: string[] = [];
       for (let i = 0; i < symbols.length; i++) {
-        if (i < symbols.length - 1 && symbols[i] === left && symbols[i + 1] === right) { out.push(merged); i++; } else out.push(symbols[i]);
+        if (i < symbols.length - 1 && symbols[i] === left && symbols[i + 1] === right) {
+          out.push(merged);
+          i++;
+        } else out.push(symbols[i]);
       }
       return { symbols: out, count };
     });

@@ -66,7 +66,8 @@ export function buildUNet(g: GraphBuilder, c: UNetConfig, opts: { withResiduals:
       h = g.op('Concat', [h, skip.value], { axis: 1 }, `/up_blocks.${i}/Concat_${j}`);
       h = resnet(g, h, `up_blocks.${i}.resnets.${j}`, ch + skip.channels, outCh, c.normGroups, tembInfo);
       ch = outCh;
-      if (reversedAttention[i]) h = transformer2d(g, h, `up_blocks.${i}.attentions.${j}`, ch, c.heads, c.normGroups, 'encoder_hidden_states', c.crossAttentionDim);
+      if (reversedAttention[i])
+        h = transformer2d(g, h, `up_blocks.${i}.attentions.${j}`, ch, c.heads, c.normGroups, 'encoder_hidden_states', c.crossAttentionDim);
     }
     if (i < reversed.length - 1) h = upsample(g, h, `up_blocks.${i}.upsamplers.0`, ch, skips[skips.length - 1].value);
   });

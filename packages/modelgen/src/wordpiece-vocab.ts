@@ -21,7 +21,12 @@ const SPECIALS = ['[PAD]', ...Array.from({ length: 99 }, (_, i) => `[unused${i +
 export function buildWordPieceVocab(size: number): string[] {
   const tokens: string[] = [];
   const seen = new Set<string>();
-  const add = (t: string) => { if (tokens.length < size && !seen.has(t)) { seen.add(t); tokens.push(t); } };
+  const add = (t: string) => {
+    if (tokens.length < size && !seen.has(t)) {
+      seen.add(t);
+      tokens.push(t);
+    }
+  };
   SPECIALS.forEach(add);
   for (let cp = 33; cp <= 126; cp++) {
     const ch = String.fromCharCode(cp);

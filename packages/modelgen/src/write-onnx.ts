@@ -30,7 +30,13 @@ function float16Edges(graph: BuiltGraph): onnx.INodeProto[] {
   const isFloat = (v: onnx.IValueInfoProto) => v.type?.tensorType?.elemType === DataType.FLOAT;
   const rename = new Map<string, string>();
   const casts: onnx.INodeProto[] = [];
-  const cast = (input: string, output: string, to: number) => ({ opType: 'Cast', name: `/Cast_${output}`, input: [input], output: [output], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: to }] });
+  const cast = (input: string, output: string, to: number) => ({
+    opType: 'Cast',
+    name: `/Cast_${output}`,
+    input: [input],
+    output: [output],
+    attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: to }],
+  });
   for (const input of graph.inputs) {
     if (!isFloat(input) || builder.keepFloat32.has(input.name!)) continue;
     rename.set(input.name!, `${input.name}_fp16`);
@@ -47,7 +53,9 @@ function float16Edges(graph: BuiltGraph): onnx.INodeProto[] {
 
 export function writeOnnxModel(path: string, name: string, graph: BuiltGraph, opts: { externalData: boolean; fp16Weights?: boolean; float16?: boolean }): void {
   // model.onnx keeps weights.pb; another flavour's file (model.gpu.onnx) gets weights.gpu.pb
-  const externalFile = basename(path).replace(/^model/, 'weights').replace(/\.onnx$/, '.pb');
+  const externalFile = basename(path)
+    .replace(/^model/, 'weights')
+    .replace(/\.onnx$/, '.pb');
   const edges = opts.float16 ? float16Edges(graph) : [];
   let fd: number | undefined;
   let offset = 0;
@@ -65,7 +73,13 @@ export function writeOnnxModel(path: string, name: string, graph: BuiltGraph, op
         dataType = DataType.FLOAT16;
       } else if (opts.fp16Weights && data instanceof Float32Array && data.length >= FP16_MIN_ELEMENTS) {
         const stored = `${init.name}_fp16`;
-        casts.push({ opType: 'Cast', name: `/Cast_fp16_${casts.length}`, input: [stored], output: [init.name], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: DataType.FLOAT }] });
+        casts.push({
+          opType: 'Cast',
+          name: `/Cast_fp16_${casts.length}`,
+          input: [stored],
+          output: [init.name],
+          attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: DataType.FLOAT }],
+        });
         const half = toFloat16Array(data);
         bytes = new Uint8Array(half.buffer);
         dataType = DataType.FLOAT16;
@@ -74,7 +88,10 @@ export function writeOnnxModel(path: string, name: string, graph: BuiltGraph, op
       if (fd === undefined || bytes.byteLength < 1024) return { name: init.name, dims: init.dims, dataType, rawData: bytes };
       writeSync(fd, bytes, 0, bytes.byteLength, offset);
       const entry: onnx.ITensorProto = {
-        name: init.name, dims: init.dims, dataType, dataLocation: DataLocation.EXTERNAL,
+        name: init.name,
+        dims: init.dims,
+        dataType,
+        dataLocation: DataLocation.EXTERNAL,
         externalData: [
           { key: 'location', value: externalFile },
           { key: 'offset', value: String(offset) },
@@ -88,7 +105,10 @@ export function writeOnnxModel(path: string, name: string, graph: BuiltGraph, op
       irVersion: 8,
       producerName: 'sd-render-farm-modelgen',
       producerVersion: '1',
-      opsetImport: [{ domain: '', version: 17 }, ...(graph.builder.nodes.some((n) => n.domain === 'com.microsoft') ? [{ domain: 'com.microsoft', version: 1 }] : [])],
+      opsetImport: [
+        { domain: '', version: 17 },
+        ...(graph.builder.nodes.some((n) => n.domain === 'com.microsoft') ? [{ domain: 'com.microsoft', version: 1 }] : []),
+      ],
       graph: { name, node: [...casts, ...edges, ...graph.builder.nodes], initializer, input: graph.inputs, output: graph.outputs },
     });
     writeFileSync(path, onnx.ModelProto.encode(model).finish());

@@ -15,7 +15,8 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'import-'));
 const { modelsDir } = await ensureTinyModel();
 const tiny = join(modelsDir, 'tiny');
 const NETWORKS = ['text_encoder', 'unet', 'vae_encoder', 'vae_decoder'];
-const sameOnnx = (a: string, b: string) => NETWORKS.forEach((n) => assert.ok(readFileSync(join(a, n, 'model.onnx')).equals(readFileSync(join(b, n, 'model.onnx'))), n));
+const sameOnnx = (a: string, b: string) =>
+  NETWORKS.forEach((n) => assert.ok(readFileSync(join(a, n, 'model.onnx')).equals(readFileSync(join(b, n, 'model.onnx'))), n));
 
 test('LDM <-> diffusers names follow the SD1.5 conversion rules (pairs known from SD1.5 checkpoints)', () => {
   const unet = new KeyTable(unetPairs(unetStructure(presets.sd15.unet)));
@@ -55,7 +56,10 @@ test('LDM <-> diffusers names follow the SD1.5 conversion rules (pairs known fro
     assert.equal(table.toDiffusers(ldm), diffusers);
   }
   // every parameter of the SD1.5 graph has its own LDM name and maps back; the structure reads back from those names
-  for (const [table, network] of [[unet, 'unet'], [vae, 'vae']] as const) {
+  for (const [table, network] of [
+    [unet, 'unet'],
+    [vae, 'vae'],
+  ] as const) {
     const keys = listWeights(presets.sd15, network).map((w) => w.key);
     const ldm = keys.map((k) => table.toLdm(k));
     assert.equal(new Set(ldm).size, keys.length);
@@ -65,7 +69,7 @@ test('LDM <-> diffusers names follow the SD1.5 conversion rules (pairs known fro
   assert.deepEqual(ldmUnetStructure(ldmNames), { levels: 4, layersPerBlock: 2, attention: [true, true, true, false] });
 });
 
-test('an LDM single file (fp32, with EMA copies and schedule buffers) imports to the generator\'s own graph, byte for byte', async () => {
+test("an LDM single file (fp32, with EMA copies and schedule buffers) imports to the generator's own graph, byte for byte", async () => {
   const dir = tmp();
   writeLdmCheckpoint(join(dir, 'tiny.safetensors'), { preset: 'tiny', seed: 1, ema: true });
   const result = await importCheckpoint(join(dir, 'tiny.safetensors'), { outDir: join(dir, 'out'), tokenizerDir: join(tiny, 'tokenizer') });
@@ -75,7 +79,7 @@ test('an LDM single file (fp32, with EMA copies and schedule buffers) imports to
   assert.equal(readFileSync(join(dir, 'out/tokenizer/vocab.json'), 'utf8'), readFileSync(join(tiny, 'tokenizer/vocab.json'), 'utf8'));
 });
 
-test('a diffusers folder imports byte for byte; without a tokenizer option a single file borrows its neighbour\'s', async () => {
+test("a diffusers folder imports byte for byte; without a tokenizer option a single file borrows its neighbour's", async () => {
   const dir = tmp();
   writeDiffusersFolder(join(dir, 'tiny-diffusers'), { preset: 'tiny', seed: 1 });
   await importCheckpoint(join(dir, 'tiny-diffusers'), { outDir: join(dir, 'out') });
@@ -112,7 +116,10 @@ test('fp16 and bf16 checkpoints: the graph holds the stored values widened to fl
     await importCheckpoint(join(dir, `${dtype}.safetensors`), { outDir: join(dir, dtype), tokenizerDir: join(tiny, 'tokenizer') });
     const imported = f32(initializers(join(dir, dtype), 'unet').get('conv_in.weight')!);
     assert.deepEqual(imported, convIn.map(round), dtype);
-    assert.ok(imported.some((v, i) => v !== convIn[i]), `${dtype} rounding is visible`);
+    assert.ok(
+      imported.some((v, i) => v !== convIn[i]),
+      `${dtype} rounding is visible`,
+    );
     assert.deepEqual(linearWeightOf(join(dir, dtype), 'down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q'), linear.map(round), dtype);
   }
 });
@@ -134,8 +141,11 @@ test('a checkpoint that does not match its graph is refused with the missing and
   ]);
   copyFileSync(join(dir, 'full.yaml'), join(dir, 'broken.yaml'));
   full.close();
-  await assert.rejects(importCheckpoint(join(dir, 'broken.safetensors'), { outDir: join(dir, 'out'), tokenizerDir: join(tiny, 'tokenizer') }),
-    (e: Error) => /unet:\s+missing \(1\): down_blocks\.0\.attentions\.0\.transformer_blocks\.0\.attn1\.to_k\.weight\s+unexpected \(1\): model\.diffusion_model\.extra_block\.weight/.test(e.message));
+  await assert.rejects(importCheckpoint(join(dir, 'broken.safetensors'), { outDir: join(dir, 'out'), tokenizerDir: join(tiny, 'tokenizer') }), (e: Error) =>
+    /unet:\s+missing \(1\): down_blocks\.0\.attentions\.0\.transformer_blocks\.0\.attn1\.to_k\.weight\s+unexpected \(1\): model\.diffusion_model\.extra_block\.weight/.test(
+      e.message,
+    ),
+  );
 });
 
 test('pickles are refused by name, never opened; variants: 9-channel inpainting UNet, v-prediction from the sidecar yaml', async () => {
@@ -144,7 +154,10 @@ test('pickles are refused by name, never opened; variants: 9-channel inpainting 
   writeDiffusersFolder(join(dir, 'pickled'), { preset: 'tiny', seed: 1 });
   writeFileSync(join(dir, 'pickled/text_encoder/pytorch_model.bin'), 'not opened');
   renameSync(join(dir, 'pickled/unet/diffusion_pytorch_model.safetensors'), join(dir, 'pickled/unet/diffusion_pytorch_model.bin'));
-  await assert.rejects(importCheckpoint(join(dir, 'pickled'), { outDir: join(dir, 'o') }), /diffusion_pytorch_model\.bin: pickle weights are refused.*safetensors/);
+  await assert.rejects(
+    importCheckpoint(join(dir, 'pickled'), { outDir: join(dir, 'o') }),
+    /diffusion_pytorch_model\.bin: pickle weights are refused.*safetensors/,
+  );
   const inpaint = { ...presets.tiny, unet: { ...presets.tiny.unet, inChannels: 9 } };
   writeLdmCheckpoint(join(dir, 'inpaint.safetensors'), { preset: inpaint, seed: 1, parameterization: 'v' });
   const r = await importCheckpoint(join(dir, 'inpaint.safetensors'), { outDir: join(dir, 'inpaint'), tokenizerDir: join(tiny, 'tokenizer') });
@@ -153,6 +166,10 @@ test('pickles are refused by name, never opened; variants: 9-channel inpainting 
   const sample = loadModelProto(join(dir, 'inpaint/unet/model.onnx')).graph!.input!.find((i) => i.name === 'sample')!;
   assert.equal(Number(sample.type!.tensorType!.shape!.dim![1].dimValue), 9);
   // --prediction-type overrides the yaml
-  const e = await importCheckpoint(join(dir, 'inpaint.safetensors'), { outDir: join(dir, 'eps'), tokenizerDir: join(tiny, 'tokenizer'), predictionType: 'epsilon' });
+  const e = await importCheckpoint(join(dir, 'inpaint.safetensors'), {
+    outDir: join(dir, 'eps'),
+    tokenizerDir: join(tiny, 'tokenizer'),
+    predictionType: 'epsilon',
+  });
   assert.equal(e.variant.predictionType, 'epsilon');
 });

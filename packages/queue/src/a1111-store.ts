@@ -5,10 +5,17 @@ import type { FarmKeys } from './keys';
 import { redisOp } from './redis';
 
 export class A1111Store {
-  constructor(private readonly redis: Redis, private readonly keys: FarmKeys) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: FarmKeys,
+  ) {}
 
-  private optionsKey(owner: string): string { return this.keys.a1111Options(owner); }
-  private callsKey(owner: string): string { return this.keys.a1111Calls(owner); }
+  private optionsKey(owner: string): string {
+    return this.keys.a1111Options(owner);
+  }
+  private callsKey(owner: string): string {
+    return this.keys.a1111Calls(owner);
+  }
 
   /** The options this user has set (JSON values by key); keys never set are absent. */
   async options(owner: string): Promise<Record<string, unknown>> {

@@ -4,8 +4,25 @@
 import type { JobEnvelope } from './types';
 
 /** Every stored field; `queue_position` is not stored (it is read from BullMQ when asked). */
-const FIELDS = ['id', 'owner', 'status', 'input', 'output', 'error', 'progress', 'webhook', 'deliveries', 'cancel_requested',
-  'created_at', 'started_at', 'completed_at', 'worker_id', 'attempts', 'batch_size', 'request_id'] as const;
+const FIELDS = [
+  'id',
+  'owner',
+  'status',
+  'input',
+  'output',
+  'error',
+  'progress',
+  'webhook',
+  'deliveries',
+  'cancel_requested',
+  'created_at',
+  'started_at',
+  'completed_at',
+  'worker_id',
+  'attempts',
+  'batch_size',
+  'request_id',
+] as const;
 
 /** Field/value pairs for HSET. */
 export function encodeFields(fields: Partial<JobEnvelope>): string[] {

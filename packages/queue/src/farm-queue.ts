@@ -74,9 +74,16 @@ export class FarmQueue {
     // Connection errors surface as rejected commands (redisOp turns them into 503s); the events are only logged,
     // once per outage.
     let down = false;
-    const onError = (e: Error) => { if (!down) { down = true; this.warn('Redis connection error', { error: e.message }); } };
+    const onError = (e: Error) => {
+      if (!down) {
+        down = true;
+        this.warn('Redis connection error', { error: e.message });
+      }
+    };
     this.redis = requestConnection(opts.redisUrl, opts.commandTimeoutMs);
-    this.redis.on('error', onError).on('ready', () => { down = false; });
+    this.redis.on('error', onError).on('ready', () => {
+      down = false;
+    });
     const connection = requestConnection(opts.redisUrl, opts.commandTimeoutMs);
     connection.on('error', onError);
     this.queueConnection = connection;
@@ -142,7 +149,8 @@ export class FarmQueue {
         const envelope = this.newEnvelope(tries === 0 && opts.id ? opts.id : randomUUID(), params, opts);
         const limits = { maxQueued: this.opts.maxQueued ?? 0, maxUnfinished: this.opts.maxQueuedPerUser ?? 0, idempotencyKey: opts.idempotencyKey };
         let admitted = await this.admitAndAdd(envelope, params, opts, limits);
-        if (admitted.outcome === 'user_cap' && (await this.store.pruneUnfinished(opts.owner)) > 0) admitted = await this.admitAndAdd(envelope, params, opts, limits);
+        if (admitted.outcome === 'user_cap' && (await this.store.pruneUnfinished(opts.owner)) > 0)
+          admitted = await this.admitAndAdd(envelope, params, opts, limits);
         if (admitted.outcome === 'duplicate') {
           const prior = await this.get(admitted.id);
           if (prior) return prior;
@@ -150,7 +158,11 @@ export class FarmQueue {
         }
         if (admitted.outcome === 'queue_full') throw new QueueFullError(`the queue is full (${admitted.waiting} jobs waiting); try again later`);
         if (admitted.outcome === 'user_cap') {
-          throw new RateLimitedError(`you already have ${this.opts.maxQueuedPerUser} jobs queued or running (the per-user limit); wait for some to finish or cancel some`, USER_CAP_RETRY_SECONDS, 'too_many_jobs');
+          throw new RateLimitedError(
+            `you already have ${this.opts.maxQueuedPerUser} jobs queued or running (the per-user limit); wait for some to finish or cancel some`,
+            USER_CAP_RETRY_SECONDS,
+            'too_many_jobs',
+          );
         }
         if (admitted.outcome !== 'admitted' || !('prioritized' in admitted)) throw new Error(`unexpected admission outcome ${admitted.outcome}`);
         // BullMQ takes the wait list first (FIFO), then prioritized jobs by priority: a prioritized job's place is at most this
@@ -160,7 +172,12 @@ export class FarmQueue {
     });
   }
 
-  private async admitAndAdd(envelope: JobEnvelope, params: GenerationParams, opts: SubmitOptions, limits: { maxQueued: number; maxUnfinished: number; idempotencyKey?: string }): Promise<AdmitReply> {
+  private async admitAndAdd(
+    envelope: JobEnvelope,
+    params: GenerationParams,
+    opts: SubmitOptions,
+    limits: { maxQueued: number; maxUnfinished: number; idempotencyKey?: string },
+  ): Promise<AdmitReply> {
     const model = params.model;
     const queue = this.renderQueue(model);
     const others = [...this.knownModels.models].filter((m) => m !== model).map((m) => bullmqKeys(this.renderQueue(m)));
@@ -176,31 +193,43 @@ export class FarmQueue {
     (pipeline as unknown as Record<string, (...a: unknown[]) => unknown>).farm_admit(...args);
     const data: RenderJobData = { id: envelope.id, owner: envelope.owner, ...resolveJob(params) };
     // the job's name is its batch key: a worker gathering a batch reads the next jobs' names, not their data
-    const job = new Job<RenderJobData>(queue, data.batchKey, data, {
-      jobId: envelope.id,
-      ...(opts.priority ? { priority: opts.priority } : {}),
-      attempts: this.opts.attempts ?? 3,
-      backoff: { type: 'exponential', delay: 1000 },
-      removeOnComplete: { age: 3600, count: 10000 },
-      removeOnFail: { age: 24 * 3600 },
-    }, envelope.id);
+    const job = new Job<RenderJobData>(
+      queue,
+      data.batchKey,
+      data,
+      {
+        jobId: envelope.id,
+        ...(opts.priority ? { priority: opts.priority } : {}),
+        attempts: this.opts.attempts ?? 3,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: { age: 3600, count: 10000 },
+        removeOnFail: { age: 24 * 3600 },
+      },
+      envelope.id,
+    );
     void job.addJob(pipeline); // queued on the pipeline synchronously (as BullMQ's own addBulk does)
     const [[admitError, reply], [addError]] = (await pipeline.exec()) as [Error | null, unknown][];
     if (admitError) {
-      if (!addError) await queue.remove(envelope.id).catch((e: Error) => this.warn('could not remove a job whose admission failed', { jobId: envelope.id, error: e.message }));
+      if (!addError)
+        await queue
+          .remove(envelope.id)
+          .catch((e: Error) => this.warn('could not remove a job whose admission failed', { jobId: envelope.id, error: e.message }));
       throw admitError;
     }
     const admitted = JobLifecycle.parseAdmit(reply);
     if (addError) {
       // a refused submission must not pin its idempotency key to a job that never existed
       if (admitted.outcome === 'admitted') {
-        await this.lifecycle.withdraw(envelope, opts.idempotencyKey)
+        await this.lifecycle
+          .withdraw(envelope, opts.idempotencyKey)
           .catch((w: Error) => this.warn('could not withdraw a job BullMQ refused', { jobId: envelope.id, error: w.message }));
       }
       throw addError;
     }
     if (admitted.outcome !== 'admitted') {
-      await queue.remove(envelope.id).catch((e: Error) => this.warn('could not remove the job of a refused admission; a worker drops it', { jobId: envelope.id, error: e.message }));
+      await queue
+        .remove(envelope.id)
+        .catch((e: Error) => this.warn('could not remove the job of a refused admission; a worker drops it', { jobId: envelope.id, error: e.message }));
     }
     this.knownModels.models.add(model);
     return admitted;
@@ -209,11 +238,29 @@ export class FarmQueue {
   private newEnvelope(id: string, params: GenerationParams, opts: SubmitOptions): JobEnvelope {
     const { init_image, inpaint, ...rest } = params;
     const { mask: _mask, ...inpaintFields } = inpaint ?? { mask: '' };
-    const input: JobEnvelope['input'] = { ...rest, has_init_image: init_image !== undefined, ...(inpaint ? { inpaint: { ...inpaintFields as Omit<typeof inpaint, 'mask'>, has_mask: true as const } } : {}) };
+    const input: JobEnvelope['input'] = {
+      ...rest,
+      has_init_image: init_image !== undefined,
+      ...(inpaint ? { inpaint: { ...(inpaintFields as Omit<typeof inpaint, 'mask'>), has_mask: true as const } } : {}),
+    };
     return {
-      id, owner: opts.owner, status: 'queued', input, output: null, error: null,
-      progress: null, queue_position: null, webhook: opts.webhook ? { url: opts.webhook.url, events: opts.webhook.events ?? ['start', 'completed'] } : null,
-      deliveries: [], cancel_requested: false, created_at: new Date().toISOString(), started_at: null, completed_at: null, worker_id: null, attempts: 0, batch_size: null,
+      id,
+      owner: opts.owner,
+      status: 'queued',
+      input,
+      output: null,
+      error: null,
+      progress: null,
+      queue_position: null,
+      webhook: opts.webhook ? { url: opts.webhook.url, events: opts.webhook.events ?? ['start', 'completed'] } : null,
+      deliveries: [],
+      cancel_requested: false,
+      created_at: new Date().toISOString(),
+      started_at: null,
+      completed_at: null,
+      worker_id: null,
+      attempts: 0,
+      batch_size: null,
       ...(opts.requestId ? { request_id: opts.requestId } : {}),
     };
   }
@@ -291,7 +338,9 @@ export class FarmQueue {
     if (!this.subscriber) {
       this.subscriber = requestConnection(this.opts.redisUrl, this.opts.commandTimeoutMs);
       this.subscriber.on('error', (e) => this.warn('Redis subscriber connection error', { error: e.message }));
-      this.subscriber.on('message', (ch: string, message: string) => { for (const l of this.listeners.get(ch) ?? []) l(message); });
+      this.subscriber.on('message', (ch: string, message: string) => {
+        for (const l of this.listeners.get(ch) ?? []) l(message);
+      });
     }
     const sub = this.subscriber;
     return (async () => {
@@ -347,9 +396,14 @@ export class FarmQueue {
       for (const model of await this.models(true)) {
         const c = await this.renderQueue(model).getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
         out[model] = {
-          waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0,
-          queued: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0), running: c.active ?? 0,
-          succeeded: c.completed ?? 0, failed: c.failed ?? 0, canceled: 0,
+          waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+          active: c.active ?? 0,
+          delayed: c.delayed ?? 0,
+          queued: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0),
+          running: c.active ?? 0,
+          succeeded: c.completed ?? 0,
+          failed: c.failed ?? 0,
+          canceled: 0,
         };
       }
       return out;

@@ -7,7 +7,10 @@ import type { FarmKeys } from './keys';
 import type { JobEnvelope } from './types';
 
 export class JobStore {
-  constructor(private readonly redis: Redis, private readonly keys: FarmKeys) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: FarmKeys,
+  ) {}
 
   async get(id: string): Promise<JobEnvelope | null> {
     return decodeHash(await this.redis.hgetall(this.keys.job(id)));

@@ -63,7 +63,9 @@ return {'withdrawn', ''}`;
  * start. KEYS: job, cancel flag, unfinished. ARGV: channel, id, now (JSON), then the running field pairs.
  * A job asked to stop before it ran ends canceled here; a terminal one is left as it is.
  */
-export const START = LIB + `
+export const START =
+  LIB +
+  `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
 if terminal(redis.call('HGET', KEYS[1], 'status')) then return {'terminal', envelope(KEYS[1])} end
 if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('HGET', KEYS[1], 'cancel_requested') == 'true' then
@@ -76,20 +78,25 @@ redis.call('HSET', KEYS[1], 'status', '"running"', unpack(ARGV, 4))
 return {'started', publish(ARGV[1], KEYS[1])}`;
 
 /** progress. KEYS: job. ARGV: channel, progress JSON. Only a running job takes progress. */
-export const PROGRESS = LIB + `
+export const PROGRESS =
+  LIB +
+  `
 if redis.call('HGET', KEYS[1], 'status') ~= '"running"' then return {'ignored', ''} end
 redis.call('HSET', KEYS[1], 'progress', ARGV[2])
 return {'progressed', publish(ARGV[1], KEYS[1])}`;
 
 /** Builds the script of a transition into a terminal state. KEYS: job, unfinished, cancel flag. ARGV: channel, id, field pairs. */
 function toTerminal(status: 'succeeded' | 'failed' | 'canceled'): string {
-  return LIB + `
+  return (
+    LIB +
+    `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
 if terminal(redis.call('HGET', KEYS[1], 'status')) then return {'terminal', envelope(KEYS[1])} end
 redis.call('HSET', KEYS[1], 'status', '"${status}"', unpack(ARGV, 3))
 redis.call('SREM', KEYS[2], ARGV[2])
 redis.call('DEL', KEYS[3])
-return {'${status}', publish(ARGV[1], KEYS[1])}`;
+return {'${status}', publish(ARGV[1], KEYS[1])}`
+  );
 }
 
 export const SUCCEED = toTerminal('succeeded');
@@ -97,14 +104,18 @@ export const FAIL = toTerminal('failed');
 export const CANCEL = toTerminal('canceled');
 
 /** retry (an attempt failed, another follows). KEYS: job. ARGV: channel, error JSON, attempts made. Back to queued. */
-export const RETRY = LIB + `
+export const RETRY =
+  LIB +
+  `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
 if terminal(redis.call('HGET', KEYS[1], 'status')) then return {'terminal', envelope(KEYS[1])} end
 redis.call('HSET', KEYS[1], 'status', '"queued"', 'error', ARGV[2], 'progress', 'null', 'attempts', ARGV[3])
 return {'retrying', publish(ARGV[1], KEYS[1])}`;
 
 /** request_cancel (a running job). KEYS: job, cancel flag. ARGV: channel, cancel channel, id, flag ttl s. */
-export const REQUEST_CANCEL = LIB + `
+export const REQUEST_CANCEL =
+  LIB +
+  `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
 if terminal(redis.call('HGET', KEYS[1], 'status')) then return {'terminal', envelope(KEYS[1])} end
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[4])
@@ -113,7 +124,9 @@ redis.call('PUBLISH', ARGV[2], ARGV[3])
 return {'cancel_requested', publish(ARGV[1], KEYS[1])}`;
 
 /** record_delivery (a webhook attempt; allowed on terminal jobs). KEYS: job. ARGV: channel, delivery JSON. */
-export const RECORD_DELIVERY = LIB + `
+export const RECORD_DELIVERY =
+  LIB +
+  `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
 local list = redis.call('HGET', KEYS[1], 'deliveries')
 if list == false or list == '[]' then list = '[' .. ARGV[2] .. ']' else list = string.sub(list, 1, -2) .. ',' .. ARGV[2] .. ']' end

@@ -21,21 +21,43 @@ export interface EventSink {
   emit(envelope: JobEnvelope, event: WebhookEvent): Promise<void>;
 }
 
-export interface JobRef { id: string; owner: string }
+export interface JobRef {
+  id: string;
+  owner: string;
+}
 
-export type Outcome = 'started' | 'progressed' | 'succeeded' | 'failed' | 'canceled' | 'retrying' | 'cancel_requested' | 'recorded' | 'terminal' | 'missing' | 'ignored';
-export interface Transition { outcome: Outcome; envelope: JobEnvelope | null }
+export type Outcome =
+  'started' | 'progressed' | 'succeeded' | 'failed' | 'canceled' | 'retrying' | 'cancel_requested' | 'recorded' | 'terminal' | 'missing' | 'ignored';
+export interface Transition {
+  outcome: Outcome;
+  envelope: JobEnvelope | null;
+}
 
 export type AdmitResult = { outcome: 'admitted' } | { outcome: 'duplicate'; id: string } | { outcome: 'queue_full'; waiting: number } | { outcome: 'user_cap' };
 
-export interface AdmitLimits { maxQueued: number; maxUnfinished: number; idempotencyKey?: string }
+export interface AdmitLimits {
+  maxQueued: number;
+  maxUnfinished: number;
+  idempotencyKey?: string;
+}
 
 const RETENTION_SECONDS = 7 * 24 * 3600;
 const IDEMPOTENCY_SECONDS = 24 * 3600;
 const CANCEL_FLAG_SECONDS = 24 * 3600;
 
 // admit's key count varies (one depth triple per model queue): its caller passes the count first
-const SCRIPTS = { admit: [null, ADMIT], withdraw: [4, WITHDRAW], start: [3, START], progress: [1, PROGRESS], succeed: [3, SUCCEED], fail: [3, FAIL], cancel: [3, CANCEL], retry: [1, RETRY], requestCancel: [2, REQUEST_CANCEL], recordDelivery: [1, RECORD_DELIVERY] } as const;
+const SCRIPTS = {
+  admit: [null, ADMIT],
+  withdraw: [4, WITHDRAW],
+  start: [3, START],
+  progress: [1, PROGRESS],
+  succeed: [3, SUCCEED],
+  fail: [3, FAIL],
+  cancel: [3, CANCEL],
+  retry: [1, RETRY],
+  requestCancel: [2, REQUEST_CANCEL],
+  recordDelivery: [1, RECORD_DELIVERY],
+} as const;
 type ScriptName = keyof typeof SCRIPTS;
 type Runner = (...args: (string | number)[]) => Promise<[string, string]>;
 
@@ -48,7 +70,10 @@ export function defineLifecycleScripts(redis: Redis): void {
 }
 
 /** Where an admitted job goes: its model's queue name and the depth keys the queue cap sums (its own queue's first). */
-export interface AdmitTarget { model: string; depth: QueueDepthKeys[] }
+export interface AdmitTarget {
+  model: string;
+  depth: QueueDepthKeys[];
+}
 
 /** The admit script's answer; `waiting`/`prioritized`: the own queue's lengths before the job was added. */
 export type AdmitReply = AdmitResult | { outcome: 'admitted'; waiting: number; prioritized: number };
@@ -56,11 +81,17 @@ export type AdmitReply = AdmitResult | { outcome: 'admitted'; waiting: number; p
 export class JobLifecycle {
   private readonly run: Record<ScriptName, Runner>;
 
-  constructor(private readonly redis: Redis, private readonly keys: FarmKeys, private readonly events: EventSink,
-    private readonly warn: (msg: string, fields: Record<string, unknown>) => void = () => {}) {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: FarmKeys,
+    private readonly events: EventSink,
+    private readonly warn: (msg: string, fields: Record<string, unknown>) => void = () => {},
+  ) {
     defineLifecycleScripts(redis);
     const commands = redis as unknown as Record<string, Runner>;
-    this.run = Object.fromEntries(Object.keys(SCRIPTS).map((name) => [name, (...args: (string | number)[]) => commands[`farm_${name}`].apply(redis, args)])) as Record<ScriptName, Runner>;
+    this.run = Object.fromEntries(
+      Object.keys(SCRIPTS).map((name) => [name, (...args: (string | number)[]) => commands[`farm_${name}`].apply(redis, args)]),
+    ) as Record<ScriptName, Runner>;
   }
 
   /**
@@ -72,8 +103,24 @@ export class JobLifecycle {
     const k = this.keys;
     const idem = limits.idempotencyKey ? k.idempotency(envelope.owner, limits.idempotencyKey) : k.idempotency(envelope.owner, '');
     const depth = target.depth.flatMap((d) => [d.wait, d.prioritized, d.delayed]);
-    return [5 + depth.length, k.job(envelope.id), k.owner(envelope.owner), k.unfinished(envelope.owner), idem, k.renderModels, ...depth,
-      envelope.id, Date.parse(envelope.created_at), limits.maxUnfinished, RETENTION_SECONDS, limits.maxQueued, IDEMPOTENCY_SECONDS, limits.idempotencyKey ? '1' : '0', target.model, ...encodeEnvelope(envelope)];
+    return [
+      5 + depth.length,
+      k.job(envelope.id),
+      k.owner(envelope.owner),
+      k.unfinished(envelope.owner),
+      idem,
+      k.renderModels,
+      ...depth,
+      envelope.id,
+      Date.parse(envelope.created_at),
+      limits.maxUnfinished,
+      RETENTION_SECONDS,
+      limits.maxQueued,
+      IDEMPOTENCY_SECONDS,
+      limits.idempotencyKey ? '1' : '0',
+      target.model,
+      ...encodeEnvelope(envelope),
+    ];
   }
 
   static parseAdmit(reply: unknown): AdmitReply {
@@ -99,8 +146,21 @@ export class JobLifecycle {
   /** queued -> running as attempt `attempt` (1-based). A job asked to stop before it ran ends canceled instead. */
   async start(ref: JobRef, run: { workerId: string; batchSize: number; steps: number; attempt: number; at?: Date }): Promise<Transition> {
     const now = (run.at ?? new Date()).toISOString();
-    const t = await this.transition('start', ref.id, [this.keys.job(ref.id), this.keys.cancel(ref.id), this.keys.unfinished(ref.owner)], ref.id, JSON.stringify(now),
-      ...encodeFields({ attempts: run.attempt, started_at: now, worker_id: run.workerId, batch_size: run.batchSize, queue_position: null, progress: { step: 0, steps: run.steps, eta_seconds: null } }));
+    const t = await this.transition(
+      'start',
+      ref.id,
+      [this.keys.job(ref.id), this.keys.cancel(ref.id), this.keys.unfinished(ref.owner)],
+      ref.id,
+      JSON.stringify(now),
+      ...encodeFields({
+        attempts: run.attempt,
+        started_at: now,
+        worker_id: run.workerId,
+        batch_size: run.batchSize,
+        queue_position: null,
+        progress: { step: 0, steps: run.steps, eta_seconds: null },
+      }),
+    );
     await this.emitFor(t);
     return t;
   }
@@ -118,7 +178,12 @@ export class JobLifecycle {
 
   /** The job's last attempt failed: it ends failed. `attempts`: how many were made, when known. */
   async fail(ref: JobRef, error: string, opts: { attempts?: number; at?: Date } = {}): Promise<Transition> {
-    return this.finish('fail', ref, { error, completed_at: (opts.at ?? new Date()).toISOString(), progress: null, ...(opts.attempts !== undefined ? { attempts: opts.attempts } : {}) });
+    return this.finish('fail', ref, {
+      error,
+      completed_at: (opts.at ?? new Date()).toISOString(),
+      progress: null,
+      ...(opts.attempts !== undefined ? { attempts: opts.attempts } : {}),
+    });
   }
 
   /** Attempt `attempts` failed and another follows: back to queued, with the reason. */
@@ -155,7 +220,13 @@ export class JobLifecycle {
   }
 
   private async finish(name: 'succeed' | 'fail' | 'cancel', ref: JobRef, fields: Partial<JobEnvelope>): Promise<Transition> {
-    const t = await this.transition(name, ref.id, [this.keys.job(ref.id), this.keys.unfinished(ref.owner), this.keys.cancel(ref.id)], ref.id, ...encodeFields(fields));
+    const t = await this.transition(
+      name,
+      ref.id,
+      [this.keys.job(ref.id), this.keys.unfinished(ref.owner), this.keys.cancel(ref.id)],
+      ref.id,
+      ...encodeFields(fields),
+    );
     if (t.envelope) await this.emitTerminal(t.envelope);
     return t;
   }
@@ -166,7 +237,9 @@ export class JobLifecycle {
     if (t.outcome === 'canceled' || t.outcome === 'terminal') return this.emitTerminal(t.envelope);
     const event = t.outcome === 'started' ? 'start' : t.outcome === 'progressed' ? 'progress' : null;
     if (event) {
-      await this.events.emit(t.envelope, event).catch((e: Error) => this.warn(`could not queue the ${event} webhook`, { jobId: t.envelope!.id, error: e.message }));
+      await this.events
+        .emit(t.envelope, event)
+        .catch((e: Error) => this.warn(`could not queue the ${event} webhook`, { jobId: t.envelope!.id, error: e.message }));
     }
   }
 

@@ -10,7 +10,10 @@ import { blockingConnection } from './redis';
 import type { RenderJobData } from './types';
 import type { FarmKeys } from './keys';
 
-export interface Held { job: Job<RenderJobData>; token: string }
+export interface Held {
+  job: Job<RenderJobData>;
+  token: string;
+}
 
 /** BullMQ events that may mean a job to take: added, back to waiting (retry, stalled recovery, hand-back), delayed. */
 const WAKE_EVENTS = new Set(['added', 'waiting', 'delayed']);
@@ -37,7 +40,9 @@ export class ModelQueues {
 
   constructor(private readonly opts: ModelQueuesOptions) {
     this.wake = blockingConnection(opts.redisUrl);
-    this.wake.on('error', (e) => { if (!this.closing) opts.log('Redis connection error (wake-up reader)', { error: e.message }, 'warn'); });
+    this.wake.on('error', (e) => {
+      if (!this.closing) opts.log('Redis connection error (wake-up reader)', { error: e.message }, 'warn');
+    });
   }
 
   /** Opens the queues of models not seen before (a model dropped into MODELS_DIR later gets its queue then). */
@@ -45,11 +50,17 @@ export class ModelQueues {
     for (const model of models) {
       if (this.workers.has(model) || this.closing) continue;
       const worker = new Worker<RenderJobData>(this.opts.keys.renderQueue(model), null, {
-        connection: this.opts.connection, prefix: this.opts.prefix, autorun: false,
-        lockDuration: this.opts.lockMs, stalledInterval: this.opts.stalledIntervalMs, maxStalledCount: 2,
+        connection: this.opts.connection,
+        prefix: this.opts.prefix,
+        autorun: false,
+        lockDuration: this.opts.lockMs,
+        stalledInterval: this.opts.stalledIntervalMs,
+        maxStalledCount: 2,
       });
       worker.on('error', (e) => this.opts.log('bullmq error', { model, error: e.message }, 'warn'));
-      worker.on('failed', (job) => { if (job?.deferredFailure) this.opts.onFailedForGood(job); });
+      worker.on('failed', (job) => {
+        if (job?.deferredFailure) this.opts.onFailedForGood(job);
+      });
       this.workers.set(model, worker);
       // read events from now on (what is already queued, the next survey sees)
       const last = await this.opts.connection.xrevrange(worker.keys.events, '+', '-', 'COUNT', 1);
@@ -70,11 +81,13 @@ export class ModelQueues {
   async take(model: string, count: number): Promise<Held[]> {
     const worker = this.workers.get(model);
     if (!worker || this.closing) return [];
-    const fetched = await Promise.all(Array.from({ length: count }, async (): Promise<Held | null> => {
-      const token: string = randomUUID();
-      const job = (await worker.getNextJob(token, { block: false })) as Job<RenderJobData> | undefined;
-      return job ? { job, token } : null;
-    }));
+    const fetched = await Promise.all(
+      Array.from({ length: count }, async (): Promise<Held | null> => {
+        const token: string = randomUUID();
+        const job = (await worker.getNextJob(token, { block: false })) as Job<RenderJobData> | undefined;
+        return job ? { job, token } : null;
+      }),
+    );
     const got = fetched.filter((h): h is Held => h !== null);
     if (got.length === 0) return [];
     const key = got[0].job.data.batchKey;
@@ -85,7 +98,9 @@ export class ModelQueues {
 
   /** Puts a job this worker will not run back at the head of its queue. */
   async handBack(h: Held): Promise<void> {
-    await h.job.moveToWait(h.token).catch((e: Error) => this.opts.log('could not hand a job back; its lock will expire', { jobId: h.job.id, error: e.message }, 'warn'));
+    await h.job
+      .moveToWait(h.token)
+      .catch((e: Error) => this.opts.log('could not hand a job back; its lock will expire', { jobId: h.job.id, error: e.message }, 'warn'));
   }
 
   /** Sleeps until one of the queues reports a job that may be taken, or `timeoutMs` passes. */
@@ -97,7 +112,8 @@ export class ModelQueues {
     }
     for (let deadline = Date.now() + timeoutMs; !this.closing;) {
       const block = Math.max(1, Math.round(deadline - Date.now()));
-      const reply = (await this.wake.xread('COUNT', 500, 'BLOCK', block, 'STREAMS', ...streams, ...streams.map((s) => this.lastIds.get(s)!))) as [string, [string, string[]][]][] | null;
+      const reply = (await this.wake.xread('COUNT', 500, 'BLOCK', block, 'STREAMS', ...streams, ...streams.map((s) => this.lastIds.get(s)!))) as
+        [string, [string, string[]][]][] | null;
       if (!reply) return;
       let relevant = false;
       for (const [stream, entries] of reply) {

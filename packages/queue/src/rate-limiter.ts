@@ -17,14 +17,21 @@ if next_tat - now > span then return {0, math.ceil(next_tat - now - span)} end
 redis.call('SET', KEYS[1], next_tat, 'PX', math.ceil(next_tat - now))
 return {1, 0}`;
 
-export interface RateDecision { allowed: boolean; retryAfterSeconds: number }
+export interface RateDecision {
+  allowed: boolean;
+  retryAfterSeconds: number;
+}
 
 export class RateLimiter {
   private readonly intervalMs: number;
   private readonly spanMs = 60_000;
 
   /** `key(user)` names the user's state (FarmKeys.rateLimit); limiters with the same keys share one budget. */
-  constructor(private readonly redis: Redis, private readonly key: (user: string) => string, readonly perMinute: number) {
+  constructor(
+    private readonly redis: Redis,
+    private readonly key: (user: string) => string,
+    readonly perMinute: number,
+  ) {
     this.intervalMs = this.spanMs / perMinute;
   }
 

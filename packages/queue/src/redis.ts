@@ -13,13 +13,21 @@ export function blockingConnection(url: string): Redis {
 
 /** `commandTimeoutMs`: longest wait for an answer (default COMMAND_TIMEOUT_MS; benchmarks on a loaded machine raise it). */
 export function requestConnection(url: string, commandTimeoutMs = COMMAND_TIMEOUT_MS): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: commandTimeoutMs, connectTimeout: 5000, retryStrategy: (n) => Math.min(n * 200, 2000) });
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: 1,
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: 5000,
+    retryStrategy: (n) => Math.min(n * 200, 2000),
+  });
   // the offline queue only bridges the first connect (commands issued right after construction)
-  redis.once('ready', () => { redis.options.enableOfflineQueue = false; });
+  redis.once('ready', () => {
+    redis.options.enableOfflineQueue = false;
+  });
   return redis;
 }
 
-const CONNECTION_ERROR = /ECONNREFUSED|ECONNRESET|Connection is closed|Stream isn't writeable|enableOfflineQueue|MaxRetriesPerRequest|ETIMEDOUT|EPIPE|connect|Command timed out/i;
+const CONNECTION_ERROR =
+  /ECONNREFUSED|ECONNRESET|Connection is closed|Stream isn't writeable|enableOfflineQueue|MaxRetriesPerRequest|ETIMEDOUT|EPIPE|connect|Command timed out/i;
 
 export function isRedisConnectionError(e: unknown): boolean {
   return e instanceof Error && !(e instanceof UnavailableError) && CONNECTION_ERROR.test(e.message);

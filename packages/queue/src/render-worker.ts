@@ -9,7 +9,16 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { TransientError, errorKind, isRetryable, isTerminal, type GenerationParams, type JobEnvelope, type JobStatus, type ModelMemoryProfile } from '@farm/core';
+import {
+  TransientError,
+  errorKind,
+  isRetryable,
+  isTerminal,
+  type GenerationParams,
+  type JobEnvelope,
+  type JobStatus,
+  type ModelMemoryProfile,
+} from '@farm/core';
 import { FarmQueue } from './farm-queue';
 import { blockingConnection, requestConnection } from './redis';
 import type { JobRef, Transition } from './lifecycle';
@@ -32,11 +41,16 @@ export interface RenderEngine {
   unloadModels?(): Promise<void>;
   /** A1111's reload-checkpoint: load the sessions of a model again */
   loadModel?(name: string): Promise<void>;
-  generate(items: { id: string; params: GenerationParams }[], hooks: {
-    onStep?(step: number, steps: number): void; isCanceled?(id: string): boolean;
-    interrupted?(id: string): boolean; skips?(id: string): number; onPreview?(id: string, step: number, png: Buffer): void;
-  }):
-    Promise<{ id: string; images: Buffer[]; seeds: number[]; infotexts: string[]; canceled: boolean }[]>;
+  generate(
+    items: { id: string; params: GenerationParams }[],
+    hooks: {
+      onStep?(step: number, steps: number): void;
+      isCanceled?(id: string): boolean;
+      interrupted?(id: string): boolean;
+      skips?(id: string): number;
+      onPreview?(id: string, step: number, png: Buffer): void;
+    },
+  ): Promise<{ id: string; images: Buffer[]; seeds: number[]; infotexts: string[]; canceled: boolean }[]>;
 }
 
 export type LogLevel = 'info' | 'warn' | 'error';
@@ -134,20 +148,33 @@ export class RenderWorker {
     this.lockMs = opts.lockDurationMs ?? 30_000;
     const switchAfterMs = opts.switchAfterMs ?? 500;
     this.policy = { switchAfterMs, starveAfterMs: opts.starveAfterMs ?? 10 * switchAfterMs };
-    this.queue = new FarmQueue({ redisUrl: opts.redisUrl, prefix: opts.prefix, commandTimeoutMs: opts.commandTimeoutMs, log: (msg, fields) => this.log(msg, fields, 'warn') });
+    this.queue = new FarmQueue({
+      redisUrl: opts.redisUrl,
+      prefix: opts.prefix,
+      commandTimeoutMs: opts.commandTimeoutMs,
+      log: (msg, fields) => this.log(msg, fields, 'warn'),
+    });
     this.connection = blockingConnection(opts.redisUrl);
     this.connection.on('error', (e) => this.log('Redis connection error (queue connection)', { error: e.message }, 'warn'));
     this.survey = new Survey(this.connection, this.queue.keys);
     this.queues = new ModelQueues({
-      redisUrl: opts.redisUrl, prefix: this.queue.prefix, keys: this.queue.keys, connection: this.connection, lockMs: this.lockMs, stalledIntervalMs: opts.stalledIntervalMs ?? 30_000,
+      redisUrl: opts.redisUrl,
+      prefix: this.queue.prefix,
+      keys: this.queue.keys,
+      connection: this.connection,
+      lockMs: this.lockMs,
+      stalledIntervalMs: opts.stalledIntervalMs ?? 30_000,
       log: (msg, fields, level) => this.log(msg, fields, level),
       // A job that lost its worker more than maxStalledCount times (one that crashes workers) is failed by BullMQ
       // inside a fetch and never reaches us; its envelope must still end.
       onFailedForGood: (job) => {
         const error = `the job stopped its worker ${job.stalledCounter} times and is not retried again (${job.deferredFailure})`;
         this.log('job failed', { jobId: job.id, error, willRetry: false }, 'error');
-        this.queue.lifecycle.fail({ id: job.id!, owner: job.data.owner }, error)
-          .then((t) => { if (t.outcome === 'failed' && t.envelope) this.opts.observer?.jobEnded?.(t.envelope); })
+        this.queue.lifecycle
+          .fail({ id: job.id!, owner: job.data.owner }, error)
+          .then((t) => {
+            if (t.outcome === 'failed' && t.envelope) this.opts.observer?.jobEnded?.(t.envelope);
+          })
           .catch((e: Error) => this.log('could not record a failed job', { jobId: job.id, error: e.message }, 'error'));
       },
     });
@@ -188,8 +215,19 @@ export class RenderWorker {
   async start(): Promise<void> {
     await this.cancelSub.subscribe(this.queue.keys.cancelChannel, this.queue.keys.workerCommandChannel);
     await this.heartbeat();
-    this.timers.push(setInterval(() => { this.heartbeat().catch((e: Error) => this.log('heartbeat failed', { error: e.message }, 'warn')); }, this.opts.heartbeatMs ?? 5000));
-    this.timers.push(setInterval(() => { this.extendLocks(); }, Math.max(500, this.lockMs / 3)));
+    this.timers.push(
+      setInterval(() => {
+        this.heartbeat().catch((e: Error) => this.log('heartbeat failed', { error: e.message }, 'warn'));
+      }, this.opts.heartbeatMs ?? 5000),
+    );
+    this.timers.push(
+      setInterval(
+        () => {
+          this.extendLocks();
+        },
+        Math.max(500, this.lockMs / 3),
+      ),
+    );
     this.loop = this.run();
   }
 
@@ -203,8 +241,14 @@ export class RenderWorker {
     const models = this.models();
     await this.queues.ensure(models);
     await this.queue.registerWorker({
-      id: this.id, host: hostname(), models, ...this.modelLimits(models), loras: this.opts.engine.listLoras().map((l) => l.name), upscalers: this.opts.engine.listUpscalers?.().map((u) => u.name) ?? [],
-      loadedModel: this.loadedModel, busy: this.busy,
+      id: this.id,
+      host: hostname(),
+      models,
+      ...this.modelLimits(models),
+      loras: this.opts.engine.listLoras().map((l) => l.name),
+      upscalers: this.opts.engine.listUpscalers?.().map((u) => u.name) ?? [],
+      loadedModel: this.loadedModel,
+      busy: this.busy,
     });
     if (this.loadedModel) await this.queue.redis.zadd(this.queue.keys.warm(this.loadedModel), Date.now(), this.id);
   }
@@ -222,7 +266,12 @@ export class RenderWorker {
   }
 
   /** what each model can run: size multiples other than 8 (fixed 2x upsamplers), clip-skip hidden states, memory */
-  private modelLimits(models: string[]): { sizeMultiples: Record<string, number>; hiddenStates: Record<string, number>; memory: Record<string, ModelMemoryProfile>; memoryBudget?: number } {
+  private modelLimits(models: string[]): {
+    sizeMultiples: Record<string, number>;
+    hiddenStates: Record<string, number>;
+    memory: Record<string, ModelMemoryProfile>;
+    memoryBudget?: number;
+  } {
     const sizeMultiples: Record<string, number> = {};
     const hiddenStates: Record<string, number> = {};
     const memory: Record<string, ModelMemoryProfile> = {};
@@ -234,14 +283,18 @@ export class RenderWorker {
         if (h !== undefined) hiddenStates[name] = h;
         const profile = this.opts.engine.memoryBudget !== undefined ? this.opts.engine.memoryProfile?.(name) : undefined;
         if (profile) memory[name] = profile;
-      } catch { /* a broken model fails its jobs with the reason */ }
+      } catch {
+        /* a broken model fails its jobs with the reason */
+      }
     }
     return { sizeMultiples, hiddenStates, memory, ...(this.opts.engine.memoryBudget !== undefined ? { memoryBudget: this.opts.engine.memoryBudget } : {}) };
   }
 
   private extendLocks(): void {
     for (const { job, token } of this.held.values()) {
-      job.extendLock(token, this.lockMs).catch((e: Error) => this.log('could not extend a job lock; another worker may take the job', { jobId: job.id, error: e.message }, 'warn'));
+      job
+        .extendLock(token, this.lockMs)
+        .catch((e: Error) => this.log('could not extend a job lock; another worker may take the job', { jobId: job.id, error: e.message }, 'warn'));
     }
   }
 
@@ -302,10 +355,20 @@ export class RenderWorker {
       const run: Run = { starts: new Map(), startErrors: new Map(), dropped: new Set(), taken };
       for (const h of valid) {
         const id = h.job.id!;
-        run.starts.set(id, this.startJob(h, valid.length, at).then(
-          (t) => { if (t.outcome !== 'started') run.dropped.add(id); return t; },
-          (e: unknown) => { run.dropped.add(id); run.startErrors.set(id, e); return null; },
-        ));
+        run.starts.set(
+          id,
+          this.startJob(h, valid.length, at).then(
+            (t) => {
+              if (t.outcome !== 'started') run.dropped.add(id);
+              return t;
+            },
+            (e: unknown) => {
+              run.dropped.add(id);
+              run.startErrors.set(id, e);
+              return null;
+            },
+          ),
+        );
       }
       const model = valid[0].job.data.params.model;
       this.setWarm(model);
@@ -319,7 +382,13 @@ export class RenderWorker {
   }
 
   private startJob(h: Held, batchSize: number, at: Date): Promise<Transition> {
-    return this.queue.lifecycle.start(ref(h), { workerId: this.id, batchSize, steps: h.job.data.params.steps, attempt: h.job.attemptsStarted || h.job.attemptsMade + 1, at });
+    return this.queue.lifecycle.start(ref(h), {
+      workerId: this.id,
+      batchSize,
+      steps: h.job.data.params.steps,
+      attempt: h.job.attemptsStarted || h.job.attemptsMade + 1,
+      at,
+    });
   }
 
   private async generate(runnable: Held[], started: number, run: Run): Promise<void> {
@@ -334,18 +403,30 @@ export class RenderWorker {
       const eta = ((t - started) / 1000 / step) * (steps - step);
       for (const h of runnable) {
         if (this.canceled.has(h.job.id!) || run.dropped.has(h.job.id!)) continue;
-        progressUpdates.push(this.queue.lifecycle.progress(ref(h), { step, steps, eta_seconds: Math.round(eta * 10) / 10 })
-          .catch((e: Error) => this.log('could not report progress', { jobId: h.job.id, error: e.message }, 'warn')));
+        progressUpdates.push(
+          this.queue.lifecycle
+            .progress(ref(h), { step, steps, eta_seconds: Math.round(eta * 10) / 10 })
+            .catch((e: Error) => this.log('could not report progress', { jobId: h.job.id, error: e.message }, 'warn')),
+        );
       }
     };
     const engineStarted = now();
     let results;
     try {
-      results = await this.opts.engine.generate(runnable.map((h) => ({ id: h.job.id!, params: h.job.data.params })), {
-        onStep, isCanceled: (id) => this.canceled.has(id) || run.dropped.has(id),
-        interrupted: (id) => this.interrupted.has(id), skips: (id) => this.skips.get(id) ?? 0,
-        onPreview: (id, step, png) => { progressUpdates.push(this.queue.previews.set(id, step, png).catch((e: Error) => this.log('could not store a preview', { jobId: id, error: e.message }, 'warn'))); },
-      });
+      results = await this.opts.engine.generate(
+        runnable.map((h) => ({ id: h.job.id!, params: h.job.data.params })),
+        {
+          onStep,
+          isCanceled: (id) => this.canceled.has(id) || run.dropped.has(id),
+          interrupted: (id) => this.interrupted.has(id),
+          skips: (id) => this.skips.get(id) ?? 0,
+          onPreview: (id, step, png) => {
+            progressUpdates.push(
+              this.queue.previews.set(id, step, png).catch((e: Error) => this.log('could not store a preview', { jobId: id, error: e.message }, 'warn')),
+            );
+          },
+        },
+      );
     } catch (e) {
       await Promise.all(progressUpdates);
       if (runnable.length > 1) {
@@ -358,7 +439,10 @@ export class RenderWorker {
     }
     const engineDone = now();
     await Promise.all(progressUpdates);
-    for (const h of runnable) { this.interrupted.delete(h.job.id!); this.skips.delete(h.job.id!); }
+    for (const h of runnable) {
+      this.interrupted.delete(h.job.id!);
+      this.skips.delete(h.job.id!);
+    }
     for (const r of results) {
       const h = runnable.find((x) => x.job.id === r.id)!;
       await this.startedOr(h, run, async () => {
@@ -420,7 +504,11 @@ export class RenderWorker {
       if (kind === 'bug') this.log('job failed: unexpected error', { jobId: h.job.id, error: message, stack: (error as Error)?.stack, willRetry }, 'error');
       else this.log('job failed', { jobId: h.job.id, kind, error: message, willRetry }, 'warn');
       const t = willRetry
-        ? await this.queue.lifecycle.retry(ref(h), `attempt ${h.job.attemptsMade + 1} failed: ${message}; retrying`, h.job.attemptsStarted || h.job.attemptsMade + 1)
+        ? await this.queue.lifecycle.retry(
+            ref(h),
+            `attempt ${h.job.attemptsMade + 1} failed: ${message}; retrying`,
+            h.job.attemptsStarted || h.job.attemptsMade + 1,
+          )
         : await this.queue.lifecycle.fail(ref(h), message, { attempts: h.job.attemptsStarted || h.job.attemptsMade + 1 });
       if (t.outcome === 'terminal' || t.outcome === 'missing') {
         if (t.envelope) await this.queue.lifecycle.emitTerminal(t.envelope);
@@ -430,20 +518,30 @@ export class RenderWorker {
       await h.job.moveToFailed(willRetry ? toError(error) : new UnrecoverableError(message), h.token, false);
     } catch (e) {
       // Redis is unreachable or BullMQ refused: the lock runs out and the stalled-job check hands the job to a worker
-      this.log('could not record a job failure; the job will be recovered when its lock expires', { jobId: h.job.id, error: (e as Error).message, cause: message }, 'error');
+      this.log(
+        'could not record a job failure; the job will be recovered when its lock expires',
+        { jobId: h.job.id, error: (e as Error).message, cause: message },
+        'error',
+      );
     }
   }
 
   /** Stops taking jobs and finishes the running batch (nothing else is held). Safe to call twice. */
   async close(): Promise<void> {
-    if (this.closing) { await this.loop; return; }
+    if (this.closing) {
+      await this.loop;
+      return;
+    }
     this.closing = true;
     const stopping = this.queues.close();
     await this.loop;
     await stopping;
     for (const t of this.timers) clearInterval(t);
     await this.queue.unregisterWorker(this.id).catch((e: Error) => this.log('could not unregister the worker', { error: e.message }, 'warn'));
-    if (this.loadedModel) await this.queue.redis.zrem(this.queue.keys.warm(this.loadedModel), this.id).catch((e: Error) => this.log('could not clear the warm model', { error: e.message }, 'warn'));
+    if (this.loadedModel)
+      await this.queue.redis
+        .zrem(this.queue.keys.warm(this.loadedModel), this.id)
+        .catch((e: Error) => this.log('could not clear the warm model', { error: e.message }, 'warn'));
     this.connection.disconnect();
     this.cancelSub.disconnect();
     await this.queue.close();

@@ -44,15 +44,23 @@ export function planRoute(states: ModelQueueState[], warm: string | null, now: n
   const redundant = warmState !== undefined && warmState.warmBefore > 0;
   const eligible: { model: string; age: number; nobodyWarm: boolean }[] = [];
   let wakeInMs: number | null = null;
-  const wakeAt = (ms: number) => { wakeInMs = wakeInMs === null ? ms : Math.min(wakeInMs, ms); };
+  const wakeAt = (ms: number) => {
+    wakeInMs = wakeInMs === null ? ms : Math.min(wakeInMs, ms);
+  };
   for (const s of states) {
     if (s.nextDueMs !== null) wakeAt(Math.max(0, s.nextDueMs - now));
     if (s.model === warm || s.ready === 0 || s.oldestMs === null) continue;
     const age = now - s.oldestMs;
     const nobodyWarm = s.warmElsewhere === 0;
     const threshold = hasWarmWork
-      ? (nobodyWarm ? (redundant ? 0 : Math.max(policy.starveAfterMs, policy.starveAfterMs - (now - warmSinceMs) + age)) : Infinity)
-      : (nobodyWarm ? 0 : policy.switchAfterMs);
+      ? nobodyWarm
+        ? redundant
+          ? 0
+          : Math.max(policy.starveAfterMs, policy.starveAfterMs - (now - warmSinceMs) + age)
+        : Infinity
+      : nobodyWarm
+        ? 0
+        : policy.switchAfterMs;
     if (age >= threshold) eligible.push({ model: s.model, age, nobodyWarm });
     else if (Number.isFinite(threshold)) wakeAt(threshold - age);
   }

@@ -57,15 +57,28 @@ for m = 0, #KEYS / 4 - 1 do
 end
 return out`;
 
-export interface HeadJob { id: string; batchKey: string; /** envelope status (JSON text, e.g. '"queued"'), '' when none */ status: string }
-export interface QueueSurvey extends ModelQueueState { head: HeadJob[] }
+export interface HeadJob {
+  id: string;
+  batchKey: string;
+  /** envelope status (JSON text, e.g. '"queued"'), '' when none */ status: string;
+}
+export interface QueueSurvey extends ModelQueueState {
+  head: HeadJob[];
+}
 
 export class Survey {
-  constructor(private readonly redis: Redis, private readonly keys: FarmKeys) {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: FarmKeys,
+  ) {
     if (!('farm_survey' in redis)) redis.defineCommand('farm_survey', { lua: SURVEY });
   }
 
-  async read(workerId: string, queues: { model: string; queue: { keys: Record<string, string>; toKey(type: string): string } }[], opts: { now: number; liveSinceMs: number; headLength: number }): Promise<QueueSurvey[]> {
+  async read(
+    workerId: string,
+    queues: { model: string; queue: { keys: Record<string, string>; toKey(type: string): string } }[],
+    opts: { now: number; liveSinceMs: number; headLength: number },
+  ): Promise<QueueSurvey[]> {
     if (queues.length === 0) return [];
     const keys = queues.flatMap(({ model, queue }) => [queue.keys.wait, queue.keys.prioritized, queue.keys.delayed, this.keys.warm(model)]);
     const args = [workerId, opts.liveSinceMs, opts.now, opts.headLength, this.keys.jobPrefix, ...queues.map(({ queue }) => queue.toKey(''))];

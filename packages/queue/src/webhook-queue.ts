@@ -33,13 +33,17 @@ export class WebhookEmitter implements EventSink {
     } else if (event === 'completed') {
       this.lastProgress.delete(envelope.id);
     }
-    await this.queue.add(event, { jobId: envelope.id, event, url: envelope.webhook.url, payload: present(envelope) }, {
-      jobId: deliveryId(envelope, event),
-      attempts: event === 'progress' ? 1 : 6,
-      backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: { age: 24 * 3600 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    });
+    await this.queue.add(
+      event,
+      { jobId: envelope.id, event, url: envelope.webhook.url, payload: present(envelope) },
+      {
+        jobId: deliveryId(envelope, event),
+        attempts: event === 'progress' ? 1 : 6,
+        backoff: { type: 'exponential', delay: 500 },
+        removeOnComplete: { age: 24 * 3600 },
+        removeOnFail: { age: 7 * 24 * 3600 },
+      },
+    );
   }
 }
 
@@ -53,23 +57,34 @@ export interface WebhookWorkerOptions {
 
 export function createWebhookWorker(opts: WebhookWorkerOptions): Worker<DeliveryJobData> {
   const record = (job: Job<DeliveryJobData>, status: number | null, ok: boolean, error?: string) =>
-    opts.lifecycle.recordDelivery(job.data.jobId, { event: job.data.event, attempt: job.attemptsMade + 1, status, ok, at: new Date().toISOString(), ...(error ? { error } : {}) });
+    opts.lifecycle.recordDelivery(job.data.jobId, {
+      event: job.data.event,
+      attempt: job.attemptsMade + 1,
+      status,
+      ok,
+      at: new Date().toISOString(),
+      ...(error ? { error } : {}),
+    });
   const connection = blockingConnection(opts.redisUrl);
   connection.on('error', (e) => opts.log?.('webhook worker: Redis connection error', { error: e.message }));
-  const worker = new Worker<DeliveryJobData>(WEBHOOK_QUEUE, async (job) => {
-    let status: number;
-    try {
-      ({ status } = await opts.send({ ...job.data, deliveryId: job.id! }));
-    } catch (e) {
-      await record(job, null, false, (e as Error).message);
-      throw e;
-    }
-    const ok = status >= 200 && status < 300;
-    await record(job, status, ok, ok ? undefined : `HTTP ${status}`);
-    if (ok) return;
-    if (status === 429 || status >= 500) throw new Error(`webhook answered HTTP ${status}`);
-    throw new UnrecoverableError(`webhook answered HTTP ${status}; not retried`);
-  }, { connection, prefix: opts.prefix, concurrency: 8 });
+  const worker = new Worker<DeliveryJobData>(
+    WEBHOOK_QUEUE,
+    async (job) => {
+      let status: number;
+      try {
+        ({ status } = await opts.send({ ...job.data, deliveryId: job.id! }));
+      } catch (e) {
+        await record(job, null, false, (e as Error).message);
+        throw e;
+      }
+      const ok = status >= 200 && status < 300;
+      await record(job, status, ok, ok ? undefined : `HTTP ${status}`);
+      if (ok) return;
+      if (status === 429 || status >= 500) throw new Error(`webhook answered HTTP ${status}`);
+      throw new UnrecoverableError(`webhook answered HTTP ${status}; not retried`);
+    },
+    { connection, prefix: opts.prefix, concurrency: 8 },
+  );
   worker.on('error', (e) => opts.log?.('webhook worker error', { error: e.message }));
   worker.on('closed', () => connection.disconnect());
   return worker;

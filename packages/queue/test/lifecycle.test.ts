@@ -13,14 +13,33 @@ const redis = await startRedis();
 afterAll(() => redis.stop());
 
 const params: GenerationParams = {
-  kind: 'txt2img', model: 'tiny', prompt: 'a', negative_prompt: '', sampler: 'Euler', scheduler: 'Automatic', steps: 4, cfg_scale: 7.123456789012345, width: 64, height: 64,
-  seed: 1, batch_size: 1, n_iter: 1, denoising_strength: 0.3333333333333333, resize_mode: 0, loras: [{ name: 'x', weight: 0.1 }], controlnet: [],
+  kind: 'txt2img',
+  model: 'tiny',
+  prompt: 'a',
+  negative_prompt: '',
+  sampler: 'Euler',
+  scheduler: 'Automatic',
+  steps: 4,
+  cfg_scale: 7.123456789012345,
+  width: 64,
+  height: 64,
+  seed: 1,
+  batch_size: 1,
+  n_iter: 1,
+  denoising_strength: 0.3333333333333333,
+  resize_mode: 0,
+  loras: [{ name: 'x', weight: 0.1 }],
+  controlnet: [],
 };
 const webhook = { url: 'http://hooks.example/x', events: ['start', 'progress', 'completed'] as ('start' | 'progress' | 'completed')[] };
 
 async function withQueue(fn: (q: FarmQueue) => Promise<void>, opts: { maxQueued?: number } = {}): Promise<void> {
   const q = new FarmQueue({ redisUrl: redis.url, prefix: `l${randomUUID().slice(0, 8)}`, ...opts });
-  try { await fn(q); } finally { await q.close(); }
+  try {
+    await fn(q);
+  } finally {
+    await q.close();
+  }
 }
 
 /** Every envelope published on the job's channel, in order. */
@@ -44,7 +63,11 @@ test('admit stores the envelope exactly (floats, empty lists) and indexes it; st
     assert.deepEqual(stored.deliveries, []);
     assert.equal(await q.store.unfinishedCount('ann'), 1);
     const data = (await q.renderJob(e.id))!.data;
-    assert.deepEqual({ ...data, params: undefined }, { ...resolveJob(params), params: undefined, id: e.id, owner: 'ann' }, 'the render job carries the job resolved once');
+    assert.deepEqual(
+      { ...data, params: undefined },
+      { ...resolveJob(params), params: undefined, id: e.id, owner: 'ann' },
+      'the render job carries the job resolved once',
+    );
     const sub = await published(q, e.id);
     const t = await q.lifecycle.start(e, { workerId: 'w1', batchSize: 2, steps: 4, attempt: 1 });
     assert.equal(t.outcome, 'started');
@@ -57,7 +80,11 @@ test('admit stores the envelope exactly (floats, empty lists) and indexes it; st
     assert.equal(p.outcome, 'progressed');
     assert.deepEqual((await q.get(e.id))!.progress, { step: 2, steps: 4, eta_seconds: 1.5 });
     await sub.stop();
-    assert.deepEqual(sub.seen.map((s) => s.status), ['running', 'running'], 'each transition published its envelope');
+    assert.deepEqual(
+      sub.seen.map((s) => s.status),
+      ['running', 'running'],
+      'each transition published its envelope',
+    );
     assert.equal(sub.seen[1].progress!.step, 2);
   });
 });
@@ -90,9 +117,14 @@ test('a terminal job refuses every transition, unchanged', async () => {
     const before = (await q.get(e.id))!;
     assert.equal(before.status, 'failed');
     for (const t of [
-      await q.lifecycle.start(e, { workerId: 'w2', batchSize: 1, steps: 4, attempt: 1 }), await q.lifecycle.retry(e, 'again', 2), await q.lifecycle.succeed(e, { images: [], seeds: [], infotexts: [] }),
-      await q.lifecycle.fail(e, 'other'), await q.lifecycle.cancel(e), await q.lifecycle.requestCancel(e),
-    ]) assert.equal(t.outcome, 'terminal');
+      await q.lifecycle.start(e, { workerId: 'w2', batchSize: 1, steps: 4, attempt: 1 }),
+      await q.lifecycle.retry(e, 'again', 2),
+      await q.lifecycle.succeed(e, { images: [], seeds: [], infotexts: [] }),
+      await q.lifecycle.fail(e, 'other'),
+      await q.lifecycle.cancel(e),
+      await q.lifecycle.requestCancel(e),
+    ])
+      assert.equal(t.outcome, 'terminal');
     assert.equal((await q.lifecycle.progress(e, { step: 1, steps: 4, eta_seconds: null })).outcome, 'ignored');
     assert.deepEqual(await q.get(e.id), before);
     assert.equal(await q.isCancelRequested(e.id), false);
@@ -165,7 +197,8 @@ test('webhook deliveries are appended to the envelope, terminal or not', async (
     await q.lifecycle.recordDelivery(e.id, { event: 'completed', attempt: 1, status: 500, ok: false, at, error: 'HTTP 500' });
     await q.lifecycle.recordDelivery(e.id, { event: 'completed', attempt: 2, status: 200, ok: true, at });
     assert.deepEqual((await q.get(e.id))!.deliveries, [
-      { event: 'completed', attempt: 1, status: 500, ok: false, at, error: 'HTTP 500' }, { event: 'completed', attempt: 2, status: 200, ok: true, at },
+      { event: 'completed', attempt: 1, status: 500, ok: false, at, error: 'HTTP 500' },
+      { event: 'completed', attempt: 2, status: 200, ok: true, at },
     ]);
   });
 });
@@ -179,6 +212,10 @@ test('eight concurrent submissions with one idempotency key admit one job; all g
     }
     assert.equal((await q.counts()).queued, 5, 'one render job per key');
     assert.equal((await q.list('ann', { limit: 100, offset: 0 })).total, 5);
-    assert.notEqual((await q.submit(params, { owner: 'bob', idempotencyKey: 'k0' })).id, (await q.submit(params, { owner: 'ann', idempotencyKey: 'k0' })).id, 'keys are per owner');
+    assert.notEqual(
+      (await q.submit(params, { owner: 'bob', idempotencyKey: 'k0' })).id,
+      (await q.submit(params, { owner: 'ann', idempotencyKey: 'k0' })).id,
+      'keys are per owner',
+    );
   });
 });

@@ -10,8 +10,23 @@ const redis = await startRedis();
 afterAll(() => redis.stop());
 
 const params: GenerationParams = {
-  kind: 'txt2img', model: 'tiny', prompt: 'a', negative_prompt: '', sampler: 'Euler', scheduler: 'Automatic', steps: 4, cfg_scale: 7, width: 64, height: 64,
-  seed: 1, batch_size: 1, n_iter: 1, denoising_strength: 0.75, resize_mode: 0, loras: [], controlnet: [],
+  kind: 'txt2img',
+  model: 'tiny',
+  prompt: 'a',
+  negative_prompt: '',
+  sampler: 'Euler',
+  scheduler: 'Automatic',
+  steps: 4,
+  cfg_scale: 7,
+  width: 64,
+  height: 64,
+  seed: 1,
+  batch_size: 1,
+  n_iter: 1,
+  denoising_strength: 0.75,
+  resize_mode: 0,
+  loras: [],
+  controlnet: [],
 };
 const refusal = (code: string, status: number) => (e: unknown) => e instanceof FarmError && e.code === code && e.status === status;
 
@@ -20,7 +35,10 @@ test('a user over the cap of unfinished jobs is refused (429) until one of them 
   try {
     const a1 = await queue.submit(params, { owner: 'alice' });
     await queue.submit(params, { owner: 'alice' });
-    await assert.rejects(queue.submit(params, { owner: 'alice' }), (e: unknown) => refusal('too_many_jobs', 429)(e) && /2 jobs queued or running/.test((e as Error).message));
+    await assert.rejects(
+      queue.submit(params, { owner: 'alice' }),
+      (e: unknown) => refusal('too_many_jobs', 429)(e) && /2 jobs queued or running/.test((e as Error).message),
+    );
     assert.equal((await queue.list('alice', { limit: 10, offset: 0 })).total, 2, 'the refused job left no envelope');
     assert.equal((await queue.counts()).queued, 2, 'and nothing on the render queue');
     await queue.submit(params, { owner: 'bob' });

@@ -8,14 +8,20 @@ import { FarmKeys, RateLimiter } from '../src/index';
 
 const server = await startRedis();
 const redis = new Redis(server.url);
-afterAll(async () => { redis.disconnect(); await server.stop(); });
+afterAll(async () => {
+  redis.disconnect();
+  await server.stop();
+});
 
 test('a budget of N per minute lets N through at once, refuses the next with the wait until one refills', async () => {
   const keys = new FarmKeys(`rl${randomUUID().slice(0, 6)}`);
   const limiter = new RateLimiter(redis, (user) => keys.rateLimit('requests', user), 6);
   const decisions = [];
   for (let i = 0; i < 7; i++) decisions.push(await limiter.take('alice'));
-  assert.deepEqual(decisions.map((d) => d.allowed), [true, true, true, true, true, true, false]);
+  assert.deepEqual(
+    decisions.map((d) => d.allowed),
+    [true, true, true, true, true, true, false],
+  );
   // one request refills every 10 s
   assert.ok(decisions[6].retryAfterSeconds >= 9 && decisions[6].retryAfterSeconds <= 10, `retry after ${decisions[6].retryAfterSeconds}`);
   assert.equal((await limiter.take('bob')).allowed, true, 'each user has a budget of their own');

@@ -4,7 +4,15 @@ import assert from 'node:assert/strict';
 import { planRoute, batchFromHead, type ModelQueueState } from '../src/routing';
 
 const policy = { switchAfterMs: 500, starveAfterMs: 5000 };
-const q = (model: string, o: Partial<ModelQueueState> = {}): ModelQueueState => ({ model, ready: 1, oldestMs: 1000, nextDueMs: null, warmElsewhere: 0, warmBefore: 0, ...o });
+const q = (model: string, o: Partial<ModelQueueState> = {}): ModelQueueState => ({
+  model,
+  ready: 1,
+  oldestMs: 1000,
+  nextDueMs: null,
+  warmElsewhere: 0,
+  warmBefore: 0,
+  ...o,
+});
 
 test('the warm model first; a model another worker holds warm is left to it while this one has work', () => {
   const plan = planRoute([q('a'), q('b', { warmElsewhere: 1, oldestMs: 0 })], 'a', 10_000, policy);
@@ -23,13 +31,21 @@ test('idle with several eligible: models nobody holds first, then the longest wa
   assert.deepEqual(plan.order, ['old', 'young', 'held']);
 });
 
-test('busy with warm work: a model nobody holds waits starveAfterMs, unless another worker ranked first holds this one\'s model', () => {
+test("busy with warm work: a model nobody holds waits starveAfterMs, unless another worker ranked first holds this one's model", () => {
   assert.deepEqual(planRoute([q('a'), q('b', { oldestMs: 8_000 })], 'a', 10_000, policy), { order: ['a'], wakeInMs: 3_000 });
   assert.deepEqual(planRoute([q('a'), q('b', { oldestMs: 4_000 })], 'a', 10_000, policy, 0).order, ['b', 'a'], 'starving: it goes first');
   // on its model for only 1 s: the starving job waits until the worker has held it 5 s (4 s more)
   assert.deepEqual(planRoute([q('a'), q('b', { oldestMs: 4_000 })], 'a', 10_000, policy, 9_000), { order: ['a'], wakeInMs: 4_000 });
-  assert.deepEqual(planRoute([q('a', { warmElsewhere: 1, warmBefore: 1 }), q('b', { oldestMs: 9_999 })], 'a', 10_000, policy).order, ['b', 'a'], 'redundant: moves on at once');
-  assert.deepEqual(planRoute([q('a', { warmElsewhere: 1, warmBefore: 0 }), q('b', { oldestMs: 9_999 })], 'a', 10_000, policy).order, ['a'], 'ranked first: stays');
+  assert.deepEqual(
+    planRoute([q('a', { warmElsewhere: 1, warmBefore: 1 }), q('b', { oldestMs: 9_999 })], 'a', 10_000, policy).order,
+    ['b', 'a'],
+    'redundant: moves on at once',
+  );
+  assert.deepEqual(
+    planRoute([q('a', { warmElsewhere: 1, warmBefore: 0 }), q('b', { oldestMs: 9_999 })], 'a', 10_000, policy).order,
+    ['a'],
+    'ranked first: stays',
+  );
 });
 
 test('a delayed retry falling due sets the wake-up', () => {
@@ -37,7 +53,12 @@ test('a delayed retry falling due sets the wake-up', () => {
 });
 
 test('a batch is the head job and the ones right behind it with its key, up to maxBatch', () => {
-  const head = [{ id: '1', batchKey: 'k' }, { id: '2', batchKey: 'k' }, { id: '3', batchKey: 'other' }, { id: '4', batchKey: 'k' }];
+  const head = [
+    { id: '1', batchKey: 'k' },
+    { id: '2', batchKey: 'k' },
+    { id: '3', batchKey: 'other' },
+    { id: '4', batchKey: 'k' },
+  ];
   assert.deepEqual(batchFromHead(head, 4), ['1', '2']);
   assert.deepEqual(batchFromHead(head, 1), ['1']);
   assert.deepEqual(batchFromHead([], 4), []);

@@ -26,7 +26,10 @@ export class S3Storage implements Storage {
       } catch {
         await this.client.send(new CreateBucketCommand({ Bucket: this.cfg.bucket }));
       }
-    })().catch((e) => { this.bucketReady = null; throw e; });
+    })().catch((e) => {
+      this.bucketReady = null;
+      throw e;
+    });
     return this.bucketReady;
   }
 

@@ -9,7 +9,16 @@ export interface Storage {
 
 export type StorageConfig =
   | { kind: 'fs'; dir: string }
-  | { kind: 's3'; bucket: string; region: string; endpoint?: string; forcePathStyle?: boolean; accessKeyId?: string; secretAccessKey?: string; createBucket?: boolean };
+  | {
+      kind: 's3';
+      bucket: string;
+      region: string;
+      endpoint?: string;
+      forcePathStyle?: boolean;
+      accessKeyId?: string;
+      secretAccessKey?: string;
+      createBucket?: boolean;
+    };
 
 export function assertSafeKey(key: string): void {
   if (key.length === 0 || key.startsWith('/') || key.split('/').some((p) => p === '..' || p === '') || key.includes('\\') || key.includes('\0')) {

@@ -45,7 +45,9 @@ export async function startPortChooser(backendPorts: number[], opts: PortChooser
   const track = (s: Socket) => {
     open.add(s);
     s.once('close', () => open.delete(s));
-    s.on('error', () => { /* reported by 'close' (hadError); never thrown */ });
+    s.on('error', () => {
+      /* reported by 'close' (hadError); never thrown */
+    });
   };
 
   /** The order to try backends in for one connection: healthy ones first from the round-robin cursor, then the rest. */
@@ -55,12 +57,19 @@ export async function startPortChooser(backendPorts: number[], opts: PortChooser
     return [...rotated.filter((p) => health.get(p)), ...rotated.filter((p) => !health.get(p))];
   };
 
-  const connect = (port: number): Promise<Socket | null> => new Promise((resolve) => {
-    const upstream = createConnection({ host: '127.0.0.1', port, allowHalfOpen: true });
-    const onError = () => { upstream.destroy(); resolve(null); };
-    upstream.once('error', onError);
-    upstream.once('connect', () => { upstream.off('error', onError); resolve(upstream); });
-  });
+  const connect = (port: number): Promise<Socket | null> =>
+    new Promise((resolve) => {
+      const upstream = createConnection({ host: '127.0.0.1', port, allowHalfOpen: true });
+      const onError = () => {
+        upstream.destroy();
+        resolve(null);
+      };
+      upstream.once('error', onError);
+      upstream.once('connect', () => {
+        upstream.off('error', onError);
+        resolve(upstream);
+      });
+    });
 
   const splice = (client: Socket, upstream: Socket) => {
     client.pipe(upstream);
@@ -81,8 +90,14 @@ export async function startPortChooser(backendPorts: number[], opts: PortChooser
       for (const port of order()) {
         if (client.destroyed || closed) return;
         const upstream = await connect(port);
-        if (!upstream) { refused.set(port, refused.get(port)! + 1); continue; }
-        if (client.destroyed || closed) { upstream.destroy(); return; }
+        if (!upstream) {
+          refused.set(port, refused.get(port)! + 1);
+          continue;
+        }
+        if (client.destroyed || closed) {
+          upstream.destroy();
+          return;
+        }
         handed.set(port, handed.get(port)! + 1);
         track(upstream);
         splice(client, upstream);
@@ -93,26 +108,31 @@ export async function startPortChooser(backendPorts: number[], opts: PortChooser
       client.destroy();
     })();
   });
-  server.on('error', () => { /* accept errors (EMFILE...) must not crash the test process */ });
+  server.on('error', () => {
+    /* accept errors (EMFILE...) must not crash the test process */
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
 
   let probing: NodeJS.Timeout | null = null;
   if (opts.healthPath) {
-    const probe = (backend: number) => new Promise<boolean>((resolve) => {
-      const req = request({ host: '127.0.0.1', port: backend, path: opts.healthPath, agent: false, timeout: 2000 }, (res) => {
-        res.resume();
-        resolve(res.statusCode! >= 200 && res.statusCode! < 300);
+    const probe = (backend: number) =>
+      new Promise<boolean>((resolve) => {
+        const req = request({ host: '127.0.0.1', port: backend, path: opts.healthPath, agent: false, timeout: 2000 }, (res) => {
+          res.resume();
+          resolve(res.statusCode! >= 200 && res.statusCode! < 300);
+        });
+        req.on('timeout', () => req.destroy());
+        req.on('error', () => resolve(false));
+        req.end();
       });
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => resolve(false));
-      req.end();
-    });
     let inFlight = false;
     probing = setInterval(() => {
       if (inFlight) return;
       inFlight = true;
-      void Promise.all(backends.map(async (b) => health.set(b, await probe(b)))).finally(() => { inFlight = false; });
+      void Promise.all(backends.map(async (b) => health.set(b, await probe(b)))).finally(() => {
+        inFlight = false;
+      });
     }, opts.healthIntervalMs ?? 100);
     probing.unref();
   }
@@ -123,13 +143,16 @@ export async function startPortChooser(backendPorts: number[], opts: PortChooser
     backends,
     handed,
     refused,
-    get dropped() { return dropped; },
+    get dropped() {
+      return dropped;
+    },
     healthy: () => backends.filter((b) => health.get(b)),
-    close: () => new Promise<void>((resolve) => {
-      closed = true;
-      if (probing) clearInterval(probing);
-      for (const s of open) s.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        closed = true;
+        if (probing) clearInterval(probing);
+        for (const s of open) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }

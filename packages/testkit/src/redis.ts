@@ -25,7 +25,10 @@ async function waitForPing(port: number, deadlineMs = 10_000): Promise<void> {
       const sock = createConnection({ host: '127.0.0.1', port });
       sock.once('error', () => resolve(false));
       sock.once('connect', () => sock.write('PING\r\n'));
-      sock.once('data', (d) => { sock.destroy(); resolve(d.toString().startsWith('+PONG')); });
+      sock.once('data', (d) => {
+        sock.destroy();
+        resolve(d.toString().startsWith('+PONG'));
+      });
     });
     if (ok) return;
     if (Date.now() > until) throw new Error(`redis-server on port ${port} did not answer PING`);
@@ -34,10 +37,26 @@ async function waitForPing(port: number, deadlineMs = 10_000): Promise<void> {
 }
 
 function launch(port: number, dir: string, appendonly: boolean): ChildProcess {
-  const child = spawn('redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir,
-    '--appendonly', appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction',
-  ], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--dir',
+      dir,
+      '--appendonly',
+      appendonly ? 'yes' : 'no',
+      '--appendfsync',
+      'always',
+      '--maxmemory-policy',
+      'noeviction',
+    ],
+    { stdio: 'ignore' },
+  );
   return child;
 }
 

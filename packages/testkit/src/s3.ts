@@ -23,7 +23,9 @@ export async function startS3Server(opts: { bucket?: string; port?: number } = {
   const endpoint = `http://127.0.0.1:${port}`;
   let running = true;
   return {
-    endpoint, bucket, port,
+    endpoint,
+    bucket,
+    port,
     config: { kind: 's3', bucket, region: 'us-east-1', endpoint, forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
     async stop() {
       if (!running) return;

@@ -24,8 +24,13 @@ function exchange(port: number, data: string): Promise<{ text: string; error?: s
     const s: Socket = createConnection({ host: '127.0.0.1', port, allowHalfOpen: true });
     let text = '';
     s.setEncoding('utf8');
-    s.on('data', (c) => { text += c; });
-    s.on('end', () => { s.end(); resolve({ text }); });
+    s.on('data', (c) => {
+      text += c;
+    });
+    s.on('end', () => {
+      s.end();
+      resolve({ text });
+    });
     s.on('error', (e) => resolve({ text, error: (e as NodeJS.ErrnoException).code ?? e.message }));
     s.once('connect', () => s.end(data));
   });
@@ -38,7 +43,10 @@ test('round-robin over the backends; bytes both ways; half-close passed on', asy
   try {
     const answers = [];
     for (let i = 0; i < 4; i++) answers.push(await exchange(chooser.port, `hello${i}`));
-    assert.deepEqual(answers.map((x) => x.text), ['a:hello0', 'b:hello1', 'a:hello2', 'b:hello3']);
+    assert.deepEqual(
+      answers.map((x) => x.text),
+      ['a:hello0', 'b:hello1', 'a:hello2', 'b:hello3'],
+    );
     assert.deepEqual([...chooser.handed.values()], [2, 2]);
     const big = 'x'.repeat(2_000_000);
     assert.equal((await exchange(chooser.port, big)).text.length, big.length + 2, 'a large payload arrives whole');
@@ -68,7 +76,10 @@ test('a backend that refuses is skipped; with every backend refusing, the client
 });
 
 test('a backend that resets the connection after reading a request resets the client; the chooser keeps serving', async () => {
-  const rude = createServer((s) => { s.on('error', () => {}); s.once('data', () => s.resetAndDestroy()); });
+  const rude = createServer((s) => {
+    s.on('error', () => {});
+    s.once('data', () => s.resetAndDestroy());
+  });
   await new Promise<void>((r) => rude.listen(0, '127.0.0.1', r));
   const a = await nameServer('a');
   const chooser = await startPortChooser([(rude.address() as { port: number }).port, a.port]);
@@ -91,24 +102,34 @@ test('a backend that resets the connection after reading a request resets the cl
 
 test('health checks take a backend that answers 503 out of rotation, and put it back when it recovers', async () => {
   let sickReady = true;
-  const mk = (name: string, ready: () => boolean) => createHttpServer((req, res) => {
-    if (req.url === '/readyz') res.writeHead(ready() ? 200 : 503).end();
-    else res.end(name);
-  });
+  const mk = (name: string, ready: () => boolean) =>
+    createHttpServer((req, res) => {
+      if (req.url === '/readyz') res.writeHead(ready() ? 200 : 503).end();
+      else res.end(name);
+    });
   const sick = mk('sick', () => sickReady);
   const well = mk('well', () => true);
   for (const s of [sick, well]) await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const ports = [sick, well].map((s) => (s.address() as { port: number }).port);
   const chooser = await startPortChooser(ports, { healthPath: '/readyz', healthIntervalMs: 20 });
-  const ask = () => new Promise<string>((resolve, reject) => {
-    httpGet({ host: '127.0.0.1', port: chooser.port, path: '/', agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c) => { body += c; }).on('end', () => resolve(body));
-    }).on('error', reject);
-  });
+  const ask = () =>
+    new Promise<string>((resolve, reject) => {
+      httpGet({ host: '127.0.0.1', port: chooser.port, path: '/', agent: false }, (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c) => {
+            body += c;
+          })
+          .on('end', () => resolve(body));
+      }).on('error', reject);
+    });
   const until = async (what: string, cond: () => boolean) => {
     const end = Date.now() + 5000;
-    while (!cond()) { if (Date.now() > end) throw new Error(`timed out waiting for ${what}`); await new Promise((r) => setTimeout(r, 10)); }
+    while (!cond()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
   };
   try {
     sickReady = false;

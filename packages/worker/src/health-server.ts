@@ -4,15 +4,25 @@
 import { createServer, type Server } from 'node:http';
 import { isStuck, type WorkerMetrics } from './worker-metrics';
 
-export async function startHealthServer(opts: { port: number; host?: string; metrics: WorkerMetrics; stuckMs: number; now?: () => number }): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+export async function startHealthServer(opts: {
+  port: number;
+  host?: string;
+  metrics: WorkerMetrics;
+  stuckMs: number;
+  now?: () => number;
+}): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const now = opts.now ?? Date.now;
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET') { res.writeHead(405).end(); return; }
+    if (req.method !== 'GET') {
+      res.writeHead(405).end();
+      return;
+    }
     if (path === '/healthz') {
       const idleMs = now() - opts.metrics.lastActivityMs();
       const stuck = isStuck(opts.metrics.lastActivityMs(), now(), opts.stuckMs);
-      res.writeHead(stuck ? 503 : 200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      res
+        .writeHead(stuck ? 503 : 200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
         .end(JSON.stringify({ status: stuck ? 'stuck' : 'ok', last_activity_seconds_ago: Math.round(idleMs / 100) / 10 }));
       return;
     }

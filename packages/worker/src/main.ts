@@ -15,21 +15,57 @@ export async function runWorkerProcess(config: FarmConfig, extra: { lockDuration
       ...metrics.observer,
       jobEnded(e, timings) {
         metrics.observer.jobEnded?.(e, timings);
-        logger[e.status === 'failed' ? 'warn' : 'info']({ jobId: e.id, req_id: e.request_id, status: e.status, model: e.input.model, attempts: e.attempts, batchSize: e.batch_size, error: e.error ?? undefined,
-          queueSeconds: seconds(e.created_at, e.started_at), runSeconds: seconds(e.started_at, e.completed_at), timings }, 'job finished');
+        logger[e.status === 'failed' ? 'warn' : 'info'](
+          {
+            jobId: e.id,
+            req_id: e.request_id,
+            status: e.status,
+            model: e.input.model,
+            attempts: e.attempts,
+            batchSize: e.batch_size,
+            error: e.error ?? undefined,
+            queueSeconds: seconds(e.created_at, e.started_at),
+            runSeconds: seconds(e.started_at, e.completed_at),
+            timings,
+          },
+          'job finished',
+        );
       },
     },
-    redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, modelsDir: config.MODELS_DIR, loraDir: config.LORA_DIR, upscalersDir: config.UPSCALERS_DIR, embeddingsDir: config.EMBEDDINGS_DIR, vaeDir: config.VAE_DIR,
-    storage: createStorage(storageConfig(config)), maxBatch: config.MAX_BATCH, maxPixels: config.MAX_PIXELS, maxSteps: config.MAX_STEPS,
-    models: config.WORKER_MODELS, switchAfterMs: config.MODEL_SWITCH_AFTER_MS,
-    providers: config.EXECUTION_PROVIDERS, graphFlavour: config.GRAPH_FLAVOUR, gpuDeviceId: config.GPU_DEVICE_ID, sessionCacheBytes: config.SESSION_CACHE_BYTES, intraOpThreads: config.ORT_THREADS, storageAttempts: config.STORAGE_ATTEMPTS,
-    memoryBudget: config.WORKER_MEMORY_BYTES ?? defaultWorkerMemoryBytes(), maxPromptChunks: config.MAX_PROMPT_CHUNKS, ...extra,
+    redisUrl: config.REDIS_URL,
+    prefix: config.QUEUE_PREFIX,
+    modelsDir: config.MODELS_DIR,
+    loraDir: config.LORA_DIR,
+    upscalersDir: config.UPSCALERS_DIR,
+    embeddingsDir: config.EMBEDDINGS_DIR,
+    vaeDir: config.VAE_DIR,
+    storage: createStorage(storageConfig(config)),
+    maxBatch: config.MAX_BATCH,
+    maxPixels: config.MAX_PIXELS,
+    maxSteps: config.MAX_STEPS,
+    models: config.WORKER_MODELS,
+    switchAfterMs: config.MODEL_SWITCH_AFTER_MS,
+    providers: config.EXECUTION_PROVIDERS,
+    graphFlavour: config.GRAPH_FLAVOUR,
+    gpuDeviceId: config.GPU_DEVICE_ID,
+    sessionCacheBytes: config.SESSION_CACHE_BYTES,
+    intraOpThreads: config.ORT_THREADS,
+    storageAttempts: config.STORAGE_ATTEMPTS,
+    memoryBudget: config.WORKER_MEMORY_BYTES ?? defaultWorkerMemoryBytes(),
+    maxPromptChunks: config.MAX_PROMPT_CHUNKS,
+    ...extra,
     log: (msg, fields, level) => logger[level ?? 'info'](fields ?? {}, msg),
   });
-  const health = config.WORKER_HEALTH_PORT === undefined ? null
-    : await startHealthServer({ port: config.WORKER_HEALTH_PORT, metrics, stuckMs: config.WORKER_STUCK_SECONDS * 1000 });
+  const health =
+    config.WORKER_HEALTH_PORT === undefined
+      ? null
+      : await startHealthServer({ port: config.WORKER_HEALTH_PORT, metrics, stuckMs: config.WORKER_STUCK_SECONDS * 1000 });
   const models = worker.engine.listModels().map((m) => m.name);
-  if (models.length === 0) logger.warn({ workerId: worker.id, modelsDir: config.MODELS_DIR, healthPort: health?.port ?? null }, 'worker ready but MODELS_DIR holds no model: it can run no job (add a model folder; gateways answer 503 for calls that need one)');
+  if (models.length === 0)
+    logger.warn(
+      { workerId: worker.id, modelsDir: config.MODELS_DIR, healthPort: health?.port ?? null },
+      'worker ready but MODELS_DIR holds no model: it can run no job (add a model folder; gateways answer 503 for calls that need one)',
+    );
   else logger.info({ workerId: worker.id, models, healthPort: health?.port ?? null }, 'worker ready');
   let stopping = false;
   const stop = async (signal: string) => {

@@ -62,16 +62,40 @@ async function putWithRetry(storage: Storage, key: string, body: Buffer, attempt
 
 export async function startWorker(opts: WorkerOptions): Promise<{ id: string; engine: EngineApi; close(): Promise<void> }> {
   const engineOptions = {
-    modelsDir: opts.modelsDir, loraDir: opts.loraDir, upscalersDir: opts.upscalersDir, embeddingsDir: opts.embeddingsDir, vaeDir: opts.vaeDir, providers: opts.providers, maxPixels: opts.maxPixels, maxSteps: opts.maxSteps, intraOpThreads: opts.intraOpThreads,
-    graphFlavour: opts.graphFlavour, gpuDeviceId: opts.gpuDeviceId, sessionCacheBytes: opts.sessionCacheBytes, memoryBudget: opts.memoryBudget, maxPromptChunks: opts.maxPromptChunks,
+    modelsDir: opts.modelsDir,
+    loraDir: opts.loraDir,
+    upscalersDir: opts.upscalersDir,
+    embeddingsDir: opts.embeddingsDir,
+    vaeDir: opts.vaeDir,
+    providers: opts.providers,
+    maxPixels: opts.maxPixels,
+    maxSteps: opts.maxSteps,
+    intraOpThreads: opts.intraOpThreads,
+    graphFlavour: opts.graphFlavour,
+    gpuDeviceId: opts.gpuDeviceId,
+    sessionCacheBytes: opts.sessionCacheBytes,
+    memoryBudget: opts.memoryBudget,
+    maxPromptChunks: opts.maxPromptChunks,
   };
   // the engine thread imports the checkpoint importer itself (functions do not cross threads)
-  const engine: EngineApi = opts.engineThread === false
-    ? new Engine({ ...engineOptions, importer })
-    : new EngineThread(engineOptions, { importerModule: new URL('./importer.ts', import.meta.url) });
+  const engine: EngineApi =
+    opts.engineThread === false
+      ? new Engine({ ...engineOptions, importer })
+      : new EngineThread(engineOptions, { importerModule: new URL('./importer.ts', import.meta.url) });
   const worker = new RenderWorker({
-    redisUrl: opts.redisUrl, prefix: opts.prefix, workerId: opts.workerId, maxBatch: opts.maxBatch, engine, models: opts.models, switchAfterMs: opts.switchAfterMs, routing: opts.routing, commandTimeoutMs: opts.commandTimeoutMs,
-    lockDurationMs: opts.lockDurationMs, stalledIntervalMs: opts.stalledIntervalMs, log: opts.log, observer: opts.observer,
+    redisUrl: opts.redisUrl,
+    prefix: opts.prefix,
+    workerId: opts.workerId,
+    maxBatch: opts.maxBatch,
+    engine,
+    models: opts.models,
+    switchAfterMs: opts.switchAfterMs,
+    routing: opts.routing,
+    commandTimeoutMs: opts.commandTimeoutMs,
+    lockDurationMs: opts.lockDurationMs,
+    stalledIntervalMs: opts.stalledIntervalMs,
+    log: opts.log,
+    observer: opts.observer,
     storeImages: async (jobId, images) => {
       const keys = images.map((_, n) => `images/${jobId}/${n}.png`);
       await Promise.all(images.map((img, n) => putWithRetry(opts.storage, keys[n], img, opts.storageAttempts ?? 4)));

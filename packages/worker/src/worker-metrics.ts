@@ -22,23 +22,56 @@ export function createWorkerMetrics(opts: { sessionCacheBytes?: () => number; no
   const now = opts.now ?? Date.now;
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
-  const ended = new client.Counter({ name: 'farm_jobs_finished_total', help: 'jobs ended by this worker, by status', labelNames: ['status'], registers: [registry] });
-  const queueWait = new client.Histogram({ name: 'farm_job_queue_seconds', help: 'time from submit to start, of jobs this worker ended', buckets: SECONDS, registers: [registry] });
-  const runTime = new client.Histogram({ name: 'farm_job_run_seconds', help: 'time from start to end (render and store)', buckets: SECONDS, registers: [registry] });
+  const ended = new client.Counter({
+    name: 'farm_jobs_finished_total',
+    help: 'jobs ended by this worker, by status',
+    labelNames: ['status'],
+    registers: [registry],
+  });
+  const queueWait = new client.Histogram({
+    name: 'farm_job_queue_seconds',
+    help: 'time from submit to start, of jobs this worker ended',
+    buckets: SECONDS,
+    registers: [registry],
+  });
+  const runTime = new client.Histogram({
+    name: 'farm_job_run_seconds',
+    help: 'time from start to end (render and store)',
+    buckets: SECONDS,
+    registers: [registry],
+  });
   const total = new client.Histogram({ name: 'farm_job_total_seconds', help: 'time from submit to end', buckets: SECONDS, registers: [registry] });
-  const batchSize = new client.Histogram({ name: 'farm_worker_batch_size', help: 'jobs per engine batch', buckets: [1, 2, 3, 4, 6, 8, 16], registers: [registry] });
+  const batchSize = new client.Histogram({
+    name: 'farm_worker_batch_size',
+    help: 'jobs per engine batch',
+    buckets: [1, 2, 3, 4, 6, 8, 16],
+    registers: [registry],
+  });
   const steps = new client.Counter({ name: 'farm_worker_steps_total', help: 'denoising steps run (rate() gives steps/s)', registers: [registry] });
   const imageSteps = new client.Counter({ name: 'farm_worker_image_steps_total', help: 'denoising steps times images in the batch', registers: [registry] });
-  const switches = new client.Counter({ name: 'farm_worker_model_switches_total', help: 'batches whose model differs from the previous batch\'s', registers: [registry] });
+  const switches = new client.Counter({
+    name: 'farm_worker_model_switches_total',
+    help: "batches whose model differs from the previous batch's",
+    registers: [registry],
+  });
   if (opts.sessionCacheBytes) {
     const read = opts.sessionCacheBytes;
-    new client.Gauge({ name: 'farm_worker_session_cache_bytes', help: 'bytes of model sessions held', registers: [registry], collect() { this.set(read()); } });
+    new client.Gauge({
+      name: 'farm_worker_session_cache_bytes',
+      help: 'bytes of model sessions held',
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
   }
   let lastActivity = now();
   let lastModel: string | null = null;
   const seconds = (from: string | null, to: string | null) => (from && to ? (Date.parse(to) - Date.parse(from)) / 1000 : null);
   const observer: RenderObserver = {
-    tick: () => { lastActivity = now(); },
+    tick: () => {
+      lastActivity = now();
+    },
     batchStarted({ size, model }) {
       lastActivity = now();
       batchSize.observe(size);

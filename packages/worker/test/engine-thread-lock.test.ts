@@ -28,8 +28,16 @@ test('a batch longer than the lock duration, each UNet call longer than the lock
   const params = tinyParams({ width: 640, height: 640, steps: 2, sampler: 'Euler', seed: 11 });
   const job = await queue.submit(params, { owner: 'alice' });
   const worker = await startWorker({
-    redisUrl: redis.url, prefix, modelsDir, storage, maxBatch: 1, maxPixels: 640 * 640, maxSteps: 50, intraOpThreads: 1,
-    lockDurationMs: LOCK_MS, stalledIntervalMs: 300,
+    redisUrl: redis.url,
+    prefix,
+    modelsDir,
+    storage,
+    maxBatch: 1,
+    maxPixels: 640 * 640,
+    maxSteps: 50,
+    intraOpThreads: 1,
+    lockDurationMs: LOCK_MS,
+    stalledIntervalMs: 300,
   });
   try {
     const done = await until(queue, job.id, terminal, 120_000);

@@ -39,7 +39,15 @@ async function eventually<T>(what: string, check: () => Promise<T | null | undef
 /** A farm's webhook worker whose receiver records each delivery's id; `settled` waits for the render job and its webhooks. */
 function webhookReceiver(queue: FarmQueue, prefix: string) {
   const sent: string[] = [];
-  const worker = createWebhookWorker({ redisUrl: redis.url, prefix, lifecycle: queue.lifecycle, send: async (d) => { sent.push(d.deliveryId); return { status: 204 }; } });
+  const worker = createWebhookWorker({
+    redisUrl: redis.url,
+    prefix,
+    lifecycle: queue.lifecycle,
+    send: async (d) => {
+      sent.push(d.deliveryId);
+      return { status: 204 };
+    },
+  });
   return {
     sent,
     async settled(id: string): Promise<string[]> {
@@ -60,13 +68,23 @@ test('the webhook cannot be queued after "succeeded" is written: the job is comp
   const hooks = webhookReceiver(queue, prefix);
   const dir = tmp('hook-fault');
   let signal!: () => void;
-  const finishedButNotCompleted = new Promise<void>((r) => { signal = r; });
+  const finishedButNotCompleted = new Promise<void>((r) => {
+    signal = r;
+  });
   // The fault, for real: the webhook queue's id counter holds text, so BullMQ's add script fails at its first command
   // (INCR: not an integer) and writes nothing, as when Redis refuses a write.
   await queue.redis.set(queue.webhooks.keys.id, 'not a number');
   const worker = await startWorker({
-    redisUrl: redis.url, prefix, modelsDir, storage: createStorage({ kind: 'fs', dir }), maxBatch: 1, maxPixels: 1 << 20, maxSteps: 50,
-    log: (msg) => { if (/finished but not completed/.test(msg)) signal(); },
+    redisUrl: redis.url,
+    prefix,
+    modelsDir,
+    storage: createStorage({ kind: 'fs', dir }),
+    maxBatch: 1,
+    maxPixels: 1 << 20,
+    maxSteps: 50,
+    log: (msg) => {
+      if (/finished but not completed/.test(msg)) signal();
+    },
   });
   try {
     const job = await queue.submit(base, { owner: 'alice', webhook: { url: 'http://hooks.example/', events: ['completed'] } });
@@ -92,14 +110,24 @@ test('the worker dies between storing the images and recording the result: anoth
   const hooks = webhookReceiver(queue, prefix);
   const dir = tmp('die-after-store');
   const job = await queue.submit(base, { owner: 'alice', webhook: { url: 'http://hooks.example/', events: ['start', 'completed'] } });
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures/die-after-store.ts'), redis.url, prefix, modelsDir, dir], { stdio: 'inherit' });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures/die-after-store.ts'), redis.url, prefix, modelsDir, dir], {
+    stdio: 'inherit',
+  });
   const [, signal] = await once(child, 'exit');
   assert.equal(signal, 'SIGKILL');
   const orphan = (await queue.get(job.id))!;
   assert.equal(orphan.status, 'running', 'it died before recording the result');
   const firstImage = readFileSync(join(dir, 'images', job.id, '0.png'));
   const worker = await startWorker({
-    redisUrl: redis.url, prefix, modelsDir, storage: createStorage({ kind: 'fs', dir }), maxBatch: 1, maxPixels: 1 << 20, maxSteps: 50, lockDurationMs: 1000, stalledIntervalMs: 500,
+    redisUrl: redis.url,
+    prefix,
+    modelsDir,
+    storage: createStorage({ kind: 'fs', dir }),
+    maxBatch: 1,
+    maxPixels: 1 << 20,
+    maxSteps: 50,
+    lockDurationMs: 1000,
+    stalledIntervalMs: 500,
   });
   try {
     const end = await until(queue, job.id, terminal);
@@ -108,7 +136,11 @@ test('the worker dies between storing the images and recording the result: anoth
     assert.deepEqual(end.output!.images, [`images/${job.id}/0.png`]);
     assert.deepEqual(readdirSync(join(dir, 'images', job.id)), ['0.png'], 'one result');
     assert.ok(readFileSync(join(dir, 'images', job.id, '0.png')).equals(firstImage), 'the same seed stored the same image again');
-    assert.deepEqual(await hooks.settled(job.id), [`${job.id}:completed:end`, `${job.id}:start:1`, `${job.id}:start:2`], 'one webhook per event: a start per attempt, one completion');
+    assert.deepEqual(
+      await hooks.settled(job.id),
+      [`${job.id}:completed:end`, `${job.id}:start:1`, `${job.id}:start:2`],
+      'one webhook per event: a start per attempt, one completion',
+    );
   } finally {
     await worker.close();
     await hooks.close();
@@ -123,15 +155,28 @@ test('a job that reaches a worker already finished is completed at once, not run
   const engine = new Engine({ modelsDir, maxPixels: 1 << 20, maxSteps: 50 });
   let runs = 0;
   const counting: RenderEngine = {
-    listModels: () => engine.listModels(), listLoras: () => engine.listLoras(), validate: (p) => engine.validate(p),
-    generate: (items, h) => { runs += items.length; return engine.generate(items, h); },
+    listModels: () => engine.listModels(),
+    listLoras: () => engine.listLoras(),
+    validate: (p) => engine.validate(p),
+    generate: (items, h) => {
+      runs += items.length;
+      return engine.generate(items, h);
+    },
   };
   const job = await queue.submit(base, { owner: 'alice', webhook: { url: 'http://hooks.example/', events: ['completed'] } });
   // as a worker that wrote the result and died before completing BullMQ's side would leave it
   await queue.lifecycle.start(job, { workerId: 'gone', batchSize: 1, steps: 2, attempt: 1 });
   const output = { images: [`images/${job.id}/0.png`], seeds: [11], infotexts: ['a quay'] };
   await queue.lifecycle.succeed(job, output);
-  const worker = new RenderWorker({ redisUrl: redis.url, prefix, maxBatch: 4, engine: counting, storeImages: async () => { throw new Error('must not store'); } });
+  const worker = new RenderWorker({
+    redisUrl: redis.url,
+    prefix,
+    maxBatch: 4,
+    engine: counting,
+    storeImages: async () => {
+      throw new Error('must not store');
+    },
+  });
   await worker.start();
   const later = await queue.submit({ ...base, seed: 12 }, { owner: 'alice' });
   try {
@@ -150,7 +195,7 @@ test('a job that reaches a worker already finished is completed at once, not run
   }
 });
 
-test('deterministic bad input is not retried: a plain Error (a model whose vocabulary lacks CLIP\'s start token) and an unreadable LoRA file', async () => {
+test("deterministic bad input is not retried: a plain Error (a model whose vocabulary lacks CLIP's start token) and an unreadable LoRA file", async () => {
   const models = tmp('odd-models');
   cpSync(join(modelsDir, 'tiny'), join(models, 'tiny'), { recursive: true });
   cpSync(join(modelsDir, 'tiny'), join(models, 'odd'), { recursive: true });
@@ -168,7 +213,14 @@ test('deterministic bad input is not retried: a plain Error (a model whose vocab
   const queue = new FarmQueue({ redisUrl: redis.url, prefix, attempts: 3 });
   const logged: { msg: string; level?: string; stack?: unknown }[] = [];
   const worker = await startWorker({
-    redisUrl: redis.url, prefix, modelsDir: models, loraDir: loras, storage: createStorage({ kind: 'fs', dir: tmp('odd-out') }), maxBatch: 1, maxPixels: 1 << 20, maxSteps: 50,
+    redisUrl: redis.url,
+    prefix,
+    modelsDir: models,
+    loraDir: loras,
+    storage: createStorage({ kind: 'fs', dir: tmp('odd-out') }),
+    maxBatch: 1,
+    maxPixels: 1 << 20,
+    maxSteps: 50,
     log: (msg, fields, level) => logged.push({ msg, level, stack: fields?.stack }),
   });
   try {

@@ -20,7 +20,17 @@ for (const name of ['model-a', 'model-b']) cpSync(join(tinyDir, 'tiny'), join(mo
 const storage = createStorage({ kind: 'fs', dir: mkdtempSync(join(tmpdir(), 'routing-test-')) });
 afterAll(() => redis.stop());
 
-const workerOpts = (prefix: string, workerId: string) => ({ redisUrl: redis.url, prefix, workerId, modelsDir, storage, maxBatch: 2, maxPixels: 1 << 20, maxSteps: 60, switchAfterMs: 50 });
+const workerOpts = (prefix: string, workerId: string) => ({
+  redisUrl: redis.url,
+  prefix,
+  workerId,
+  modelsDir,
+  storage,
+  maxBatch: 2,
+  maxPixels: 1 << 20,
+  maxSteps: 60,
+  switchAfterMs: 50,
+});
 
 test('two workers, two models: each worker keeps its model while both models have work; every job completes once', async () => {
   const prefix = `r${randomUUID().slice(0, 8)}`;
@@ -41,7 +51,10 @@ test('two workers, two models: each worker keeps its model while both models hav
       assert.equal(e.output!.images.length, 1);
     }
     const byModel = (m: string) => ended.filter((e) => e.input.model === m);
-    for (const [worker, first] of [['w1', 'model-a'], ['w2', 'model-b']] as const) {
+    for (const [worker, first] of [
+      ['w1', 'model-a'],
+      ['w2', 'model-b'],
+    ] as const) {
       const mine = ended.filter((e) => e.worker_id === worker).sort((a, b) => Date.parse(a.started_at!) - Date.parse(b.started_at!));
       assert.ok(mine.length > 0, `${worker} ran jobs`);
       assert.equal(mine[0].input.model, first, `${worker} starts on ${first}`);
@@ -50,7 +63,10 @@ test('two workers, two models: each worker keeps its model while both models hav
         // it may move on only once its model had no job left waiting: every job of that model had been taken
         const lastOfFirst = Math.max(...byModel(first).map((e) => Date.parse(e.started_at!)));
         assert.ok(lastOfFirst <= Date.parse(switchedAt.started_at!), `${worker} left ${first} while it still had work`);
-        assert.ok(mine.filter((e) => Date.parse(e.started_at!) >= Date.parse(switchedAt.started_at!)).every((e) => e.input.model !== first), `${worker} switched once`);
+        assert.ok(
+          mine.filter((e) => Date.parse(e.started_at!) >= Date.parse(switchedAt.started_at!)).every((e) => e.input.model !== first),
+          `${worker} switched once`,
+        );
       }
     }
     const counts = await queue.countsByModel();

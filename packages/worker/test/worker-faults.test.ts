@@ -63,7 +63,9 @@ test('an engine error on one job of a batch fails that job only, at once (a plai
   const engine = new Engine({ modelsDir: sharedModels, maxPixels: 1 << 20, maxSteps: 50 });
   // the injected fault: any engine call that contains the poisoned job throws, as a bad kernel or OOM would
   const faulty: RenderEngine = {
-    listModels: () => engine.listModels(), listLoras: () => engine.listLoras(), validate: (p) => engine.validate(p),
+    listModels: () => engine.listModels(),
+    listLoras: () => engine.listLoras(),
+    validate: (p) => engine.validate(p),
     async generate(items, hooks) {
       if (items.some((i) => i.params.prompt.includes('poison'))) throw new Error('CUDA error: an illegal memory access was encountered');
       return engine.generate(items, hooks);
@@ -73,13 +75,22 @@ test('an engine error on one job of a batch fails that job only, at once (a plai
   const ids = [];
   for (const prompt of ['a red boat', 'poison', 'a blue boat', 'a green boat']) ids.push((await queue.submit({ ...base, prompt }, { owner: 'alice' })).id);
   const worker = new RenderWorker({
-    redisUrl: redis.url, prefix, maxBatch: 4, engine: faulty,
-    storeImages: async (jobId, images) => { stored.set(jobId, (stored.get(jobId) ?? 0) + 1); return images.map((_, n) => `images/${jobId}/${n}.png`); },
+    redisUrl: redis.url,
+    prefix,
+    maxBatch: 4,
+    engine: faulty,
+    storeImages: async (jobId, images) => {
+      stored.set(jobId, (stored.get(jobId) ?? 0) + 1);
+      return images.map((_, n) => `images/${jobId}/${n}.png`);
+    },
   });
   await worker.start();
   try {
     const ends = await Promise.all(ids.map((id) => until(queue, id, terminal)));
-    assert.deepEqual(ends.map((e) => e.status), ['succeeded', 'failed', 'succeeded', 'succeeded']);
+    assert.deepEqual(
+      ends.map((e) => e.status),
+      ['succeeded', 'failed', 'succeeded', 'succeeded'],
+    );
     assert.match(ends[1].error!, /illegal memory access/);
     assert.equal(ends[1].attempts, 1, 'an unclassified error is a bug: failed on its first attempt');
     for (const i of [0, 2, 3]) {
@@ -99,11 +110,24 @@ test('S3 down: stores are retried; back in time the job succeeds, down for good 
   const prefix = newPrefix();
   const queue = new FarmQueue({ redisUrl: redis.url, prefix, attempts: 2 });
   const storage = createStorage(s3.config);
-  const worker = await startWorker({ redisUrl: redis.url, prefix, modelsDir: sharedModels, storage, storageAttempts: 2, maxBatch: 4, maxPixels: 1 << 20, maxSteps: 50 });
+  const worker = await startWorker({
+    redisUrl: redis.url,
+    prefix,
+    modelsDir: sharedModels,
+    storage,
+    storageAttempts: 2,
+    maxBatch: 4,
+    maxPixels: 1 << 20,
+    maxSteps: 50,
+  });
   try {
     await s3.stop();
     const recovers = await queue.submit(base, { owner: 'alice' });
-    const retrying = await until(queue, recovers.id, (e) => e.status === 'queued' && /attempt 1 failed: storing .* failed after 2 attempts/.test(e.error ?? ''));
+    const retrying = await until(
+      queue,
+      recovers.id,
+      (e) => e.status === 'queued' && /attempt 1 failed: storing .* failed after 2 attempts/.test(e.error ?? ''),
+    );
     assert.equal(retrying.attempts, 1);
     await s3.restart();
     const ok = await until(queue, recovers.id, terminal);

@@ -22,7 +22,7 @@ function sample(text: string, series: string): number | null {
 }
 
 const envelope = (status: JobEnvelope['status'], created: string, started: string | null, completed: string): JobEnvelope =>
-  ({ id: randomUUID(), status, created_at: created, started_at: started, completed_at: completed } as JobEnvelope);
+  ({ id: randomUUID(), status, created_at: created, started_at: started, completed_at: completed }) as JobEnvelope;
 
 test('isStuck: strictly past the limit', () => {
   assert.equal(isStuck(1000, 1000 + 5000, 5000), false);
@@ -86,12 +86,21 @@ test('a real worker counts the jobs it ends and the batches it runs', async () =
   const submitted = [];
   for (const seed of [1, 2, 3]) submitted.push(await queue.submit(tinyParams({ seed, steps: 3 }), { owner: 'alice' }));
   const worker = await startWorker({
-    redisUrl: redis.url, prefix, modelsDir, storage: createStorage({ kind: 'fs', dir: mkdtempSync(join(tmpdir(), 'worker-metrics-')) }),
-    maxBatch: 4, maxPixels: 1 << 20, maxSteps: 50, observer: metrics.observer,
+    redisUrl: redis.url,
+    prefix,
+    modelsDir,
+    storage: createStorage({ kind: 'fs', dir: mkdtempSync(join(tmpdir(), 'worker-metrics-')) }),
+    maxBatch: 4,
+    maxPixels: 1 << 20,
+    maxSteps: 50,
+    observer: metrics.observer,
   });
   try {
     const ended = await Promise.all(submitted.map((j) => until(queue, j.id, terminal)));
-    assert.deepEqual(ended.map((e) => e.status), ['succeeded', 'succeeded', 'succeeded']);
+    assert.deepEqual(
+      ended.map((e) => e.status),
+      ['succeeded', 'succeeded', 'succeeded'],
+    );
     const text = await metrics.registry.metrics();
     assert.equal(sample(text, 'farm_jobs_finished_total{status="succeeded"}'), 3);
     const batches = sample(text, 'farm_worker_batch_size_count')!;

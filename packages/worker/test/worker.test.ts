@@ -38,9 +38,14 @@ test('waiting jobs with one batch key run as one batch and each equals its solo 
     assert.equal(e.output!.images.length, variants[i].batch_size ?? 1);
     const [solo] = await engine.generate([{ id: 'solo', params: { ...base, ...variants[i] } }]);
     for (const [k, key] of e.output!.images.entries()) {
-      const stored = await sharp((await storage.get(key))!).raw().toBuffer();
+      const stored = await sharp((await storage.get(key))!)
+        .raw()
+        .toBuffer();
       const alone = await sharp(solo.images[k]).raw().toBuffer();
-      assert.ok(stored.every((v, j) => Math.abs(v - alone[j]) <= 2), `job ${i} image ${k} equals its solo run`);
+      assert.ok(
+        stored.every((v, j) => Math.abs(v - alone[j]) <= 2),
+        `job ${i} image ${k} equals its solo run`,
+      );
     }
   }
   await engine.close();
@@ -80,7 +85,10 @@ test('bad input that reaches a worker fails at once without retries; list and ow
   assert.equal((await until(queue, good.id, terminal)).status, 'succeeded');
   const list = await queue.list('bob', { limit: 10, offset: 0 });
   assert.equal(list.total, 2);
-  assert.deepEqual(list.jobs.map((j) => j.id), [good.id, bad.id]);
+  assert.deepEqual(
+    list.jobs.map((j) => j.id),
+    [good.id, bad.id],
+  );
   assert.equal((await queue.list('someone-else', { limit: 10, offset: 0 })).total, 0);
   const workers = await queue.workers();
   assert.equal(workers.length, 1);

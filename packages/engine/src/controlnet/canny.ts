@@ -45,7 +45,11 @@ export function canny(gray: Uint8Array, width: number, height: number, low: numb
   }
   const out = new Uint8Array(width * height);
   const stack: number[] = [];
-  for (let i = 0; i < cls.length; i++) if (cls[i] === 2) { out[i] = 255; stack.push(i); }
+  for (let i = 0; i < cls.length; i++)
+    if (cls[i] === 2) {
+      out[i] = 255;
+      stack.push(i);
+    }
   while (stack.length > 0) {
     const i = stack.pop()!;
     const x = i % width;
@@ -56,7 +60,10 @@ export function canny(gray: Uint8Array, width: number, height: number, low: numb
         const ny = y + dy;
         if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
         const j = ny * width + nx;
-        if (cls[j] === 1 && out[j] === 0) { out[j] = 255; stack.push(j); }
+        if (cls[j] === 1 && out[j] === 0) {
+          out[j] = 255;
+          stack.push(j);
+        }
       }
     }
   }

@@ -10,7 +10,12 @@ export interface ControlMap {
   tensor: Float32Array;
 }
 
-export async function controlMap(unit: Pick<ControlNetUnit, 'image' | 'module' | 'threshold_a' | 'threshold_b'>, width: number, height: number, maxInputPixels: number): Promise<ControlMap> {
+export async function controlMap(
+  unit: Pick<ControlNetUnit, 'image' | 'module' | 'threshold_a' | 'threshold_b'>,
+  width: number,
+  height: number,
+  maxInputPixels: number,
+): Promise<ControlMap> {
   const rgb = await decodeImage(unit.image, width, height, { resizeMode: 1, maxInputPixels, field: 'controlnet image' });
   let map = rgb;
   if (unit.module === 'canny') {
@@ -25,5 +30,7 @@ export async function controlMap(unit: Pick<ControlNetUnit, 'image' | 'module' |
 }
 
 export async function controlMapPng(map: ControlMap, width: number, height: number): Promise<Buffer> {
-  return sharp(map.rgb, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  return sharp(map.rgb, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
 }

@@ -13,21 +13,43 @@ import type { SessionCache } from '../onnx/session-cache';
 import { controlMap } from './control-image';
 
 /** Builds the UNet variant and its extra feeds (ControlNet residuals) for the ControlNet units of a batch. */
-export type ControlNetPlanner = (ctx: { model: ModelInfo; items: { id: string; params: GenerationParams }[]; sessions: SessionCache }) => Promise<{ unet: ort.InferenceSession; extraFeeds: ExtraFeeds }>;
+export type ControlNetPlanner = (ctx: {
+  model: ModelInfo;
+  items: { id: string; params: GenerationParams }[];
+  sessions: SessionCache;
+}) => Promise<{ unet: ort.InferenceSession; extraFeeds: ExtraFeeds }>;
 
-const residualInput = (output: string) => output === 'mid_block_res_sample'
-  ? 'mid_block_additional_residual'
-  : output.replace('down_block_res_sample_', 'down_block_additional_residual_');
+const residualInput = (output: string) =>
+  output === 'mid_block_res_sample' ? 'mid_block_additional_residual' : output.replace('down_block_res_sample_', 'down_block_additional_residual_');
 
 export function createControlNetPlanner(opts: { maxInputPixels: number }): ControlNetPlanner {
   return async ({ model, items, sessions }) => {
-    if (!model.hasControlNet) throw new ValidationError(`model "${model.name}" has no ControlNet (controlnet/model.onnx and unet_controlnet/model.onnx)`, 'controlnet');
+    if (!model.hasControlNet)
+      throw new ValidationError(`model "${model.name}" has no ControlNet (controlnet/model.onnx and unet_controlnet/model.onnx)`, 'controlnet');
     const { width, height } = items[0].params;
     const split = existsSync(join(model.path, 'controlnet', 'cond_embedding.onnx')) && existsSync(join(model.path, 'controlnet', 'model.embedded.onnx'));
     const controlnet = await sessions.network(model.path, 'controlnet', split ? 'model.embedded.onnx' : 'model.onnx');
     const unet = await sessions.network(model.path, 'unet_controlnet');
-    const units = new Map(await Promise.all(items.map(async (it) => [it.id, await Promise.all(it.params.controlnet.map(async (u) => ({ unit: u, map: await controlMap(u, width, height, opts.maxInputPixels) })))] as const)));
-    const embedded = split ? await embedUnits(await sessions.network(model.path, 'controlnet', 'cond_embedding.onnx'), items.map((it) => it.id), units, width, height) : null;
+    const units = new Map(
+      await Promise.all(
+        items.map(
+          async (it) =>
+            [
+              it.id,
+              await Promise.all(it.params.controlnet.map(async (u) => ({ unit: u, map: await controlMap(u, width, height, opts.maxInputPixels) }))),
+            ] as const,
+        ),
+      ),
+    );
+    const embedded = split
+      ? await embedUnits(
+          await sessions.network(model.path, 'controlnet', 'cond_embedding.onnx'),
+          items.map((it) => it.id),
+          units,
+          width,
+          height,
+        )
+      : null;
     const plane = 3 * width * height;
     const one = new ort.Tensor('float32', Float32Array.of(1), []);
     const controlImages = (u: number, ids: string[]) => {
@@ -45,7 +67,19 @@ export function createControlNetPlanner(opts: { maxInputPixels: number }): Contr
           return callProgress >= unit.guidance_start && callProgress <= unit.guidance_end ? unit.weight : 0;
         });
         if (scales.every((s) => s === 0) && sums !== null) continue;
-        const control: Record<string, ort.Tensor> = embedded ? { controlnet_cond_embedding: embedded.batch(u, order.map((r) => r.itemId)) } : { controlnet_cond: controlImages(u, order.map((r) => r.itemId)) };
+        const control: Record<string, ort.Tensor> = embedded
+          ? {
+              controlnet_cond_embedding: embedded.batch(
+                u,
+                order.map((r) => r.itemId),
+              ),
+            }
+          : {
+              controlnet_cond: controlImages(
+                u,
+                order.map((r) => r.itemId),
+              ),
+            };
         const out = await controlnet.run({ sample, timestep, encoder_hidden_states: states, ...control, conditioning_scale: one });
         sums ??= Object.fromEntries(controlnet.outputNames.map((n) => [n, new Float32Array((out[n].data as Float32Array).length)]));
         dims = Object.fromEntries(controlnet.outputNames.map((n) => [n, out[n].dims]));
@@ -53,7 +87,9 @@ export function createControlNetPlanner(opts: { maxInputPixels: number }): Contr
           const data = out[name].data as Float32Array;
           const per = data.length / order.length;
           const sum = sums[name];
-          scales.forEach((s, b) => { if (s !== 0) for (let k = b * per; k < (b + 1) * per; k++) sum[k] += s * data[k]; });
+          scales.forEach((s, b) => {
+            if (s !== 0) for (let k = b * per; k < (b + 1) * per; k++) sum[k] += s * data[k];
+          });
         }
       }
       return Object.fromEntries(Object.entries(sums!).map(([name, data]) => [residualInput(name), new ort.Tensor('float32', data, dims[name] as number[])]));
@@ -88,7 +124,10 @@ async function embedUnits(session: ort.InferenceSession, ids: string[], units: U
       const { data, dims } = perUnit[u];
       const per = data.length / ids.length;
       const out = new Float32Array(order.length * per);
-      order.forEach((id, b) => { const i = ids.indexOf(id); out.set(data.subarray(i * per, (i + 1) * per), b * per); });
+      order.forEach((id, b) => {
+        const i = ids.indexOf(id);
+        out.set(data.subarray(i * per, (i + 1) * per), b * per);
+      });
       const tensor = new ort.Tensor('float32', out, [order.length, ...dims.slice(1)]);
       layouts.set(key, tensor);
       return tensor;

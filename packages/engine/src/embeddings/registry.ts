@@ -22,9 +22,15 @@ export interface EmbeddingInfo {
   sdCheckpointName: string | null;
 }
 
-export interface SkippedEmbedding { name: string; path: string; reason: string }
+export interface SkippedEmbedding {
+  name: string;
+  path: string;
+  reason: string;
+}
 
-export interface EmbeddingData extends EmbeddingInfo { data: Float32Array }
+export interface EmbeddingData extends EmbeddingInfo {
+  data: Float32Array;
+}
 
 const cache = new Map<string, { key: string; value: EmbeddingData | SkippedEmbedding }>();
 
@@ -47,9 +53,15 @@ function load(path: string, name: string): EmbeddingData | SkippedEmbedding {
       } else {
         const num = (v?: string) => (v !== undefined && Number.isFinite(Number(v)) ? Number(v) : null);
         value = {
-          name, path, vectors: shape[0], dim: shape[1], data: tensor.data,
+          name,
+          path,
+          vectors: shape[0],
+          dim: shape[1],
+          data: tensor.data,
           shorthash: createHash('sha256').update(bytes).digest('hex').slice(0, 12),
-          step: num(metadata.step), sdCheckpoint: metadata.sd_checkpoint ?? null, sdCheckpointName: metadata.sd_checkpoint_name ?? null,
+          step: num(metadata.step),
+          sdCheckpoint: metadata.sd_checkpoint ?? null,
+          sdCheckpointName: metadata.sd_checkpoint_name ?? null,
         };
       }
     }

@@ -22,18 +22,27 @@ export interface ActiveEmbeddings {
 const built = new Map<string, { firstRow: number; applied: EmbeddingData[] }>();
 
 export async function embeddingTextEncoder(ctx: {
-  model: ModelInfo; loras: LoraRef[]; availableLoras: () => LoraInfo[]; dir?: string; tokenizer: PromptTokenizer; texts: string[]; cache: SessionCache;
+  model: ModelInfo;
+  loras: LoraRef[];
+  availableLoras: () => LoraInfo[];
+  dir?: string;
+  tokenizer: PromptTokenizer;
+  texts: string[];
+  cache: SessionCache;
 }): Promise<ActiveEmbeddings | null> {
   const { loaded } = scanEmbeddings(ctx.dir);
   const lower = ctx.texts.map((t) => t.toLowerCase());
   if (!loaded.some((e) => lower.some((t) => t.includes(e.name.toLowerCase())))) return null;
   const active = ctx.loras.filter((l) => l.weight !== 0);
   const loraKey = active.map((l) => `${l.name}:${l.weight}`).join(',');
-  const set = createHash('sha256').update(loaded.map((e) => `${e.name}:${e.shorthash}`).join(',')).digest('hex').slice(0, 16);
+  const set = createHash('sha256')
+    .update(loaded.map((e) => `${e.name}:${e.shorthash}`).join(','))
+    .digest('hex')
+    .slice(0, 16);
   const key = `${ctx.model.path}|text_encoder|lora=${loraKey}|emb=${set}`;
   const session = await ctx.cache.get(key, () => {
     const path = join(ctx.model.path, 'text_encoder/model.onnx');
-    const base = active.length > 0 ? buildMergedNetworks(ctx.model.path, active, ctx.availableLoras()).bytes.text_encoder ?? path : path;
+    const base = active.length > 0 ? (buildMergedNetworks(ctx.model.path, active, ctx.availableLoras()).bytes.text_encoder ?? path) : path;
     const rows = addEmbeddingRows(base, ctx.model.name, loaded);
     built.set(key, { firstRow: rows.firstRow, applied: rows.applied });
     return rows.bytes;
@@ -41,16 +50,21 @@ export async function embeddingTextEncoder(ctx: {
   const { firstRow, applied } = built.get(key)!;
   const maxVectors = ctx.tokenizer.maxLength - 2;
   let next = firstRow;
-  const tokens = applied.map((e) => {
-    const rowIds = Array.from({ length: e.vectors }, (_, i) => next + i);
-    next += e.vectors;
-    return { name: e.name, nameIds: ctx.tokenizer.encode(e.name), rowIds };
-  }).filter((t) => t.rowIds.length <= maxVectors);
+  const tokens = applied
+    .map((e) => {
+      const rowIds = Array.from({ length: e.vectors }, (_, i) => next + i);
+      next += e.vectors;
+      return { name: e.name, nameIds: ctx.tokenizer.encode(e.name), rowIds };
+    })
+    .filter((t) => t.rowIds.length <= maxVectors);
   return { session, tokens, byName: new Map(applied.map((e) => [e.name, e])) };
 }
 
 /** A1111's infotext field for the embeddings an image used: TI hashes: "name: shorthash, ..." */
 export function tiHashes(used: string[], active: ActiveEmbeddings | null): Record<string, string> {
-  const parts = used.map((n) => active?.byName.get(n)).filter((e): e is EmbeddingData => e !== undefined).map((e) => `${e.name}: ${e.shorthash}`);
+  const parts = used
+    .map((n) => active?.byName.get(n))
+    .filter((e): e is EmbeddingData => e !== undefined)
+    .map((e) => `${e.name}: ${e.shorthash}`);
   return parts.length > 0 ? { 'TI hashes': parts.join(', ') } : {};
 }

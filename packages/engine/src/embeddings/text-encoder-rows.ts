@@ -29,9 +29,14 @@ export interface TextEncoderWithRows {
 /** The text encoder (bytes or a model.onnx path) with the vectors of the embeddings of its width appended to its token table. */
 export function addEmbeddingRows(model: Uint8Array | string, modelName: string, embeddings: EmbeddingData[]): TextEncoderWithRows {
   const proto = onnx.ModelProto.decode(typeof model === 'string' ? readFileSync(model) : model);
-  if (usesExternalData(proto)) throw new ValidationError(`model "${modelName}": textual inversion embeddings need a text encoder with its weights inside model.onnx (this one keeps them as external data)`, 'prompt');
+  if (usesExternalData(proto))
+    throw new ValidationError(
+      `model "${modelName}": textual inversion embeddings need a text encoder with its weights inside model.onnx (this one keeps them as external data)`,
+      'prompt',
+    );
   const table = tokenEmbeddingTable(proto);
-  if (!table || table.dims?.length !== 2) throw new ValidationError(`model "${modelName}": no token embedding table found in text_encoder/model.onnx for textual inversion embeddings`, 'prompt');
+  if (!table || table.dims?.length !== 2)
+    throw new ValidationError(`model "${modelName}": no token embedding table found in text_encoder/model.onnx for textual inversion embeddings`, 'prompt');
   const rows = Number(table.dims[0]);
   const dim = Number(table.dims[1]);
   const old = readFloats(table);
@@ -40,7 +45,10 @@ export function addEmbeddingRows(model: Uint8Array | string, modelName: string, 
   const data = new Float32Array((rows + added) * dim);
   data.set(old);
   let at = rows * dim;
-  for (const e of applied) { data.set(e.data, at); at += e.data.length; }
+  for (const e of applied) {
+    data.set(e.data, at);
+    at += e.data.length;
+  }
   table.dims = [rows + added, dim];
   table.rawData = new Uint8Array(data.buffer);
   table.floatData = [];

@@ -42,7 +42,14 @@ export function fillMasked(rgb: Uint8Array, mask: Plane): Uint8Array {
     premul[i * 4 + 3] = a;
   }
   const dst = new Float32Array(n * 4); // straight RGB + alpha in [0, 1], starts transparent
-  for (const [radius, repeats] of [[256, 1], [64, 1], [16, 2], [4, 4], [2, 2], [0, 1]]) {
+  for (const [radius, repeats] of [
+    [256, 1],
+    [64, 1],
+    [16, 2],
+    [4, 4],
+    [2, 2],
+    [0, 1],
+  ]) {
     const blurred = gaussianBlur(premul, w, h, radius);
     for (let rep = 0; rep < repeats; rep++) {
       for (let i = 0; i < n; i++) {

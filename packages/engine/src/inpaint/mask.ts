@@ -17,7 +17,11 @@ export function binaryMask(rgba: Uint8Array, width: number, height: number, roun
   const n = width * height;
   const out = new Uint8Array(n);
   let translucent = false;
-  for (let i = 0; i < n; i++) if (rgba[i * 4 + 3] !== 255) { translucent = true; break; }
+  for (let i = 0; i < n; i++)
+    if (rgba[i * 4 + 3] !== 255) {
+      translucent = true;
+      break;
+    }
   for (let i = 0; i < n; i++) {
     if (translucent) {
       const a = rgba[i * 4 + 3];
@@ -39,7 +43,10 @@ function gaussianKernel(size: number, sigma: number): Float64Array {
   const k = new Float64Array(size);
   const c = (size - 1) / 2;
   let sum = 0;
-  for (let i = 0; i < size; i++) { k[i] = Math.exp(-((i - c) ** 2) / (2 * sigma * sigma)); sum += k[i]; }
+  for (let i = 0; i < size; i++) {
+    k[i] = Math.exp(-((i - c) ** 2) / (2 * sigma * sigma));
+    sum += k[i];
+  }
   for (let i = 0; i < size; i++) k[i] /= sum;
   return k;
 }
@@ -104,15 +111,29 @@ export function expandCropRegion(box: Box, width: number, height: number, imageW
     const diff = Math.trunc((x2 - x1) / ratioProcessing - (y2 - y1));
     y1 -= Math.floor(diff / 2);
     y2 += diff - Math.floor(diff / 2);
-    if (y2 >= imageHeight) { const d = y2 - imageHeight; y2 -= d; y1 -= d; }
-    if (y1 < 0) { y2 -= y1; y1 = 0; }
+    if (y2 >= imageHeight) {
+      const d = y2 - imageHeight;
+      y2 -= d;
+      y1 -= d;
+    }
+    if (y1 < 0) {
+      y2 -= y1;
+      y1 = 0;
+    }
     if (y2 >= imageHeight) y2 = imageHeight;
   } else {
     const diff = Math.trunc((y2 - y1) * ratioProcessing - (x2 - x1));
     x1 -= Math.floor(diff / 2);
     x2 += diff - Math.floor(diff / 2);
-    if (x2 >= imageWidth) { const d = x2 - imageWidth; x2 -= d; x1 -= d; }
-    if (x1 < 0) { x2 -= x1; x1 = 0; }
+    if (x2 >= imageWidth) {
+      const d = x2 - imageWidth;
+      x2 -= d;
+      x1 -= d;
+    }
+    if (x1 < 0) {
+      x2 -= x1;
+      x1 = 0;
+    }
     if (x2 >= imageWidth) x2 = imageWidth;
   }
   return [x1, y1, x2, y2];

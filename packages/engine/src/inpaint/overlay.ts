@@ -20,7 +20,10 @@ export async function applyOverlay(generated: Uint8Array, genWidth: number, genH
   let baseAlpha: Uint8Array | null = null;
   if (o.pasteTo) {
     const [x, y, w, h] = o.pasteTo;
-    const fitted = await sharp(generated, { raw: { width: genWidth, height: genHeight, channels: 3 } }).resize(w, h, { fit: 'cover', position: 'centre' }).raw().toBuffer();
+    const fitted = await sharp(generated, { raw: { width: genWidth, height: genHeight, channels: 3 } })
+      .resize(w, h, { fit: 'cover', position: 'centre' })
+      .raw()
+      .toBuffer();
     base = Buffer.alloc(n * 3);
     baseAlpha = new Uint8Array(n);
     for (let row = 0; row < h; row++) {

@@ -36,12 +36,18 @@ async function decodeRaw(base64: string, field: string, maxInputPixels: number, 
 async function resizePlane(m: Plane, width: number, height: number, fit: 'fill' | 'cover' | 'contain'): Promise<Plane> {
   if (m.width === width && m.height === height) return m;
   const data = await sharp(m.data, { raw: { width: m.width, height: m.height, channels: 1 } })
-    .resize(width, height, { fit, position: 'centre', background: { r: 0, g: 0, b: 0 } }).extractChannel(0).raw().toBuffer();
+    .resize(width, height, { fit, position: 'centre', background: { r: 0, g: 0, b: 0 } })
+    .extractChannel(0)
+    .raw()
+    .toBuffer();
   return { data: new Uint8Array(data), width, height };
 }
 
 async function resizeRgb(rgb: Uint8Array, w: number, h: number, width: number, height: number): Promise<Buffer> {
-  return sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).resize(width, height, { fit: 'fill' }).raw().toBuffer();
+  return sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
+    .resize(width, height, { fit: 'fill' })
+    .raw()
+    .toBuffer();
 }
 
 function cropRgb(rgb: Uint8Array, imageWidth: number, [x1, y1, x2, y2]: [number, number, number, number]): Uint8Array {
@@ -81,7 +87,10 @@ export async function prepareInpaint(p: GenerationParams, maxInputPixels: number
     imageMask = await resizePlane(cropPlane(mask, box), width, height, 'fill');
     image = await resizeRgb(cropRgb(original.data, original.width, box), box[2] - box[0], box[3] - box[1], width, height);
     overlay = {
-      rgb: original.data, alpha: Uint8Array.from(mask.data, (v) => 255 - v), width: original.width, height: original.height,
+      rgb: original.data,
+      alpha: Uint8Array.from(mask.data, (v) => 255 - v),
+      width: original.width,
+      height: original.height,
       pasteTo: [box[0], box[1], box[2] - box[0], box[3] - box[1]],
     };
     infotext['Inpaint area'] = 'Only masked';
@@ -96,8 +105,10 @@ export async function prepareInpaint(p: GenerationParams, maxInputPixels: number
   if (ip.inpainting_fill === 2) infotext['Masked content'] = 'latent noise';
   if (ip.inpainting_fill === 3) infotext['Masked content'] = 'latent nothing';
   const asFloat = Float32Array.from(imageMask.data, (v) => v / 255);
-  const latentMask = resample(asFloat, 1, height, width, height / 8, width / 8, 'bicubic', true)
-    .map((v) => { const q = Math.min(255, Math.max(0, Math.round(v * 255))) / 255; return ip.mask_round ? Math.round(q) : q; });
+  const latentMask = resample(asFloat, 1, height, width, height / 8, width / 8, 'bicubic', true).map((v) => {
+    const q = Math.min(255, Math.max(0, Math.round(v * 255))) / 255;
+    return ip.mask_round ? Math.round(q) : q;
+  });
   const pixelMask = ip.mask_round ? asFloat.map((v) => Math.round(v)) : asFloat;
   return { image, pixelMask, latentMask, overlay, infotext };
 }

@@ -42,7 +42,10 @@ export function mapLoraKeys(tensors: Map<string, Tensor>, modules: Record<LoraTa
       unmatched.push(key);
       continue;
     }
-    if (!module || !modules[target].includes(module)) { unmatched.push(key); continue; }
+    if (!module || !modules[target].includes(module)) {
+      unmatched.push(key);
+      continue;
+    }
     const id = `${target}:${module}`;
     const g = groups.get(id) ?? { target, module };
     if (role === 'alpha') g.alpha = t.data[0];

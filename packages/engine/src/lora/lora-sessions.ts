@@ -27,12 +27,22 @@ export function loraSessionBuilder(available: () => LoraInfo[]): LoraSessionBuil
         if (!touched.has(id)) build();
         if (!touched.get(id)!.has(target)) return cache.network(model.path, target);
       }
-      return cache.get(key, () => {
-        const bytes = build().bytes[target];
-        // rebuilt after an eviction: the set touches this network (it did the first time)
-        if (bytes === null) throw new Error(`LoRA set ${set} no longer touches ${target}`);
-        return bytes;
-      }, { kind: 'lora', group: model.path, dispose: () => { if (built) removeMergedFiles(built.bytes[target]); } });
+      return cache.get(
+        key,
+        () => {
+          const bytes = build().bytes[target];
+          // rebuilt after an eviction: the set touches this network (it did the first time)
+          if (bytes === null) throw new Error(`LoRA set ${set} no longer touches ${target}`);
+          return bytes;
+        },
+        {
+          kind: 'lora',
+          group: model.path,
+          dispose: () => {
+            if (built) removeMergedFiles(built.bytes[target]);
+          },
+        },
+      );
     };
     // the text encoder first: a merge that fails (a LoRA matching no layer) fails before the UNet is built
     const textEncoder = await session('text_encoder');

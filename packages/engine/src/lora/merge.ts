@@ -8,7 +8,10 @@ export function addLoraDelta(weight: Float32Array, inFeatures: number, outFeatur
   const rank = layer.down.shape[0];
   const downIn = layer.down.shape.slice(1).reduce((a, b) => a * b, 1);
   if (downIn !== inFeatures || layer.up.shape[0] !== outFeatures || layer.up.shape[1] !== rank) {
-    throw new ValidationError(`LoRA layer ${layer.module}: shapes up ${layer.up.shape} / down ${layer.down.shape} do not fit a ${inFeatures}x${outFeatures} weight`, 'loras');
+    throw new ValidationError(
+      `LoRA layer ${layer.module}: shapes up ${layer.up.shape} / down ${layer.down.shape} do not fit a ${inFeatures}x${outFeatures} weight`,
+      'loras',
+    );
   }
   const scale = multiplier * (layer.alpha / rank);
   const up = layer.up.data;

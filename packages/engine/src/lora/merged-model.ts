@@ -15,7 +15,11 @@ import type { LoraInfo } from './registry';
 const NETWORK_DIR: Record<LoraTarget, string> = { unet: 'unet', text_encoder: 'text_encoder' };
 
 /** Merged network: model bytes (weights inline) or a model file path (large models keeping external data). */
-export interface MergeReport { bytes: Record<LoraTarget, Uint8Array | string | null>; matchedLayers: number; unmatchedKeys: number }
+export interface MergeReport {
+  bytes: Record<LoraTarget, Uint8Array | string | null>;
+  matchedLayers: number;
+  unmatchedKeys: number;
+}
 
 export function buildMergedNetworks(modelPath: string, loras: LoraRef[], available: LoraInfo[]): MergeReport {
   const protos = {
@@ -29,7 +33,11 @@ export function buildMergedNetworks(modelPath: string, loras: LoraRef[], availab
   let unmatchedKeys = 0;
   for (const ref of loras) {
     const info = available.find((l) => l.name === ref.name);
-    if (!info) throw new UnknownLoraError(ref.name, available.map((l) => l.name));
+    if (!info)
+      throw new UnknownLoraError(
+        ref.name,
+        available.map((l) => l.name),
+      );
     const { layers, unmatched } = mapLoraKeys(readSafetensors(info.path).tensors, modules);
     if (layers.length === 0) throw new ValidationError(`LoRA "${ref.name}" matches no layer of this model`, 'loras');
     matchedLayers += layers.length;
@@ -37,7 +45,11 @@ export function buildMergedNetworks(modelPath: string, loras: LoraRef[], availab
     for (const layer of layers) {
       const w = weights[layer.target].get(layer.module)!;
       const key = `${layer.target}:${layer.module}`;
-      const entry = merged.get(key) ?? { target: layer.target, data: Float32Array.from(readFloats(w.initializer, join(modelPath, NETWORK_DIR[layer.target]))), tensor: w.initializer };
+      const entry = merged.get(key) ?? {
+        target: layer.target,
+        data: Float32Array.from(readFloats(w.initializer, join(modelPath, NETWORK_DIR[layer.target]))),
+        tensor: w.initializer,
+      };
       addLoraDelta(entry.data, w.inFeatures, w.outFeatures, layer, ref.weight);
       merged.set(key, entry);
     }
@@ -61,7 +73,9 @@ export function buildMergedNetworks(modelPath: string, loras: LoraRef[], availab
     // folder of our own when the filesystem allows, else the merged model is written beside the original, else
     // (read-only, other filesystem) the weights are copied.
     const source = join(modelPath, NETWORK_DIR[t]);
-    const locations = [...new Set((protos[t].graph?.initializer ?? []).flatMap((i) => (i.externalData ?? []).filter((e) => e.key === 'location').map((e) => e.value!)))];
+    const locations = [
+      ...new Set((protos[t].graph?.initializer ?? []).flatMap((i) => (i.externalData ?? []).filter((e) => e.key === 'location').map((e) => e.value!))),
+    ];
     const dir = join(tmpdir(), 'farm-lora-merged', cacheKey, NETWORK_DIR[t]);
     mkdirSync(dir, { recursive: true });
     try {

@@ -44,7 +44,8 @@ function externalEntry(t: onnx.ITensorProto, key: string): string | undefined {
 
 /** Reads an initializer's float32 values, from raw_data, float_data or its external data file beside the model. */
 export function readFloats(t: onnx.ITensorProto, modelDir?: string): Float32Array {
-  if (t.dataType !== onnx.TensorProto.DataType.FLOAT) throw new BadInputError(`initializer ${t.name} is not float32 (fp16 models are not supported for LoRA merging yet)`);
+  if (t.dataType !== onnx.TensorProto.DataType.FLOAT)
+    throw new BadInputError(`initializer ${t.name} is not float32 (fp16 models are not supported for LoRA merging yet)`);
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
     if (!modelDir) throw new Error(`initializer ${t.name} is external data; the model's folder is needed to read it`);
     const location = externalEntry(t, 'location');

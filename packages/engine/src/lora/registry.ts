@@ -2,9 +2,15 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-export interface LoraInfo { name: string; path: string }
+export interface LoraInfo {
+  name: string;
+  path: string;
+}
 
 export function listLoras(dir?: string): LoraInfo[] {
   if (!dir || !existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort().map((f) => ({ name: f.slice(0, -'.safetensors'.length), path: join(dir, f) }));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.safetensors'))
+    .sort()
+    .map((f) => ({ name: f.slice(0, -'.safetensors'.length), path: join(dir, f) }));
 }

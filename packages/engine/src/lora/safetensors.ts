@@ -5,8 +5,16 @@ import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } fro
 import { fromFloat16Bits, toFloat16Bits } from '@farm/core';
 
 export type Dtype = 'F32' | 'F16' | 'BF16';
-export interface Tensor { dtype: Dtype; shape: number[]; data: Float32Array }
-export interface TensorInfo { dtype: string; shape: number[]; data_offsets: [number, number] }
+export interface Tensor {
+  dtype: Dtype;
+  shape: number[];
+  data: Float32Array;
+}
+export interface TensorInfo {
+  dtype: string;
+  shape: number[];
+  data_offsets: [number, number];
+}
 
 const MAX_HEADER = 100 * 1024 * 1024;
 const elementSize = (dtype: string) => (dtype === 'F32' ? 4 : dtype === 'F16' || dtype === 'BF16' ? 2 : 0);
@@ -25,7 +33,10 @@ function parseHeader(lengthBytes: Buffer, readJson: (length: number) => string, 
   const tensors = new Map<string, TensorInfo>();
   let metadata: Record<string, string> = {};
   for (const [name, info] of Object.entries(header)) {
-    if (name === '__metadata__') { metadata = info as Record<string, string>; continue; }
+    if (name === '__metadata__') {
+      metadata = info as Record<string, string>;
+      continue;
+    }
     const t = info as TensorInfo;
     if (!Array.isArray(t.shape) || !Array.isArray(t.data_offsets) || t.data_offsets[1] < t.data_offsets[0] || 8 + headerLength + t.data_offsets[1] > total) {
       throw new Error(`not a safetensors file: tensor ${name} lies outside the file`);
@@ -68,7 +79,14 @@ function encodeTensor(dtype: Dtype, data: Float32Array): Buffer {
 export function parseSafetensors(buf: Buffer): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
   const { base, tensors: infos, metadata } = parseHeader(buf.subarray(0, 8), (n) => buf.toString('utf8', 8, 8 + n), buf.length);
   const tensors = new Map<string, Tensor>();
-  for (const [name, { dtype, shape, data_offsets: [start, end] }] of infos) {
+  for (const [
+    name,
+    {
+      dtype,
+      shape,
+      data_offsets: [start, end],
+    },
+  ] of infos) {
     const n = shape.reduce((a, b) => a * b, 1);
     tensors.set(name, { dtype, shape, data: decodeTensor(name, dtype, buf.subarray(base + start, base + end), n) } as Tensor);
   }
@@ -100,7 +118,11 @@ export function writeSafetensors(tensors: Record<string, Tensor>, metadata: Reco
 }
 
 /** Writes tensors one at a time: `data()` is called for each in order and its values dropped once written. */
-export function writeSafetensorsFile(path: string, entries: { name: string; dtype: Dtype; shape: number[]; data: () => Float32Array }[], metadata: Record<string, string> = {}): void {
+export function writeSafetensorsFile(
+  path: string,
+  entries: { name: string; dtype: Dtype; shape: number[]; data: () => Float32Array }[],
+  metadata: Record<string, string> = {},
+): void {
   const fd = openSync(path, 'w');
   try {
     writeSync(fd, headerBytes(entries, metadata));
@@ -128,11 +150,15 @@ export class SafetensorsFile {
       const first = Buffer.alloc(8);
       readSync(this.fd, first, 0, Math.min(8, total), 0);
       const fd = this.fd;
-      const parsed = parseHeader(first, (n) => {
-        const json = Buffer.alloc(n);
-        readSync(fd, json, 0, n, 8);
-        return json.toString('utf8');
-      }, total);
+      const parsed = parseHeader(
+        first,
+        (n) => {
+          const json = Buffer.alloc(n);
+          readSync(fd, json, 0, n, 8);
+          return json.toString('utf8');
+        },
+        total,
+      );
       this.tensors = parsed.tensors;
       this.metadata = parsed.metadata;
       this.base = parsed.base;
@@ -154,7 +180,12 @@ export class SafetensorsFile {
     const bytes = Buffer.alloc(end - start);
     let done = 0;
     while (done < bytes.length) done += readSync(this.fd, bytes, done, bytes.length - done, this.base + start + done);
-    return decodeTensor(name, info.dtype, bytes, info.shape.reduce((a, b) => a * b, 1));
+    return decodeTensor(
+      name,
+      info.dtype,
+      bytes,
+      info.shape.reduce((a, b) => a * b, 1),
+    );
   }
 
   close(): void {

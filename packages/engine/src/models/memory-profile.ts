@@ -43,7 +43,9 @@ function firstHeads(g: onnx.IGraphProto): number | undefined {
 /** Bytes of a network's files that the session loads: the graph and its external data, in the flavour in use. */
 function networkBytes(dir: string, gpu: boolean): number {
   if (!existsSync(dir)) return 0;
-  const files = readdirSync(dir).filter((f) => (gpu && existsSync(join(dir, 'model.gpu.onnx')) ? f.includes('.gpu.') : !f.includes('.gpu.')) && !f.endsWith('.json'));
+  const files = readdirSync(dir).filter(
+    (f) => (gpu && existsSync(join(dir, 'model.gpu.onnx')) ? f.includes('.gpu.') : !f.includes('.gpu.')) && !f.endsWith('.json'),
+  );
   return files.reduce((n, f) => n + statSync(join(dir, f)).size, 0);
 }
 

@@ -10,7 +10,9 @@ const cache = new Map<string, { stamp: string; sha256: Promise<string> }>();
 
 function weightsFile(modelPath: string): string {
   const dir = join(modelPath, 'unet');
-  const files = readdirSync(dir).map((f) => join(dir, f)).filter((f) => statSync(f).isFile());
+  const files = readdirSync(dir)
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).isFile());
   return files.sort((a, b) => statSync(b).size - statSync(a).size || a.localeCompare(b))[0] ?? join(dir, 'model.onnx');
 }
 
@@ -40,7 +42,10 @@ function cachedSha256(key: string, file: string): Promise<string> {
 export function fileSha256(file: string): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const hash = createHash('sha256');
-    createReadStream(file).on('data', (d) => hash.update(d)).on('error', reject).on('end', () => resolve(hash.digest('hex')));
+    createReadStream(file)
+      .on('data', (d) => hash.update(d))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
   });
 }
 

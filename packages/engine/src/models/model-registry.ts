@@ -28,21 +28,31 @@ export interface LoadedModelFiles {
 
 /** Converts a checkpoint into an ONNX model folder at outDir (written elsewhere, then renamed into place), writing
  * `extraFiles` into it; reports progress as done of total parts. */
-export type ModelImporter = ((source: { format: 'ldm' | 'diffusers'; path: string }, outDir: string, opts: { extraFiles: Record<string, string>; onProgress(done: number, total: number): void }) => Promise<void>)
-  & { /** what the importer builds (the generator's graph version): a new one converts again */ version?: string };
+export type ModelImporter = ((
+  source: { format: 'ldm' | 'diffusers'; path: string },
+  outDir: string,
+  opts: { extraFiles: Record<string, string>; onProgress(done: number, total: number): void },
+) => Promise<void>) & { /** what the importer builds (the generator's graph version): a new one converts again */ version?: string };
 
 export const CONVERTED_DIR = '.converted';
 
 function stampOf(path: string): string {
   const st = statSync(path);
   if (!st.isDirectory()) return `${st.size}|${st.mtimeMs}`;
-  return sourceFiles(path).map((f) => `${relative(path, f)}|${statSync(f).size}|${statSync(f).mtimeMs}`).join(';');
+  return sourceFiles(path)
+    .map((f) => `${relative(path, f)}|${statSync(f).size}|${statSync(f).mtimeMs}`)
+    .join(';');
 }
 
 function sourceFiles(dir: string): string[] {
   return ['unet', 'vae', 'text_encoder', 'tokenizer', 'scheduler'].flatMap((sub) => {
     const d = join(dir, sub);
-    return existsSync(d) ? readdirSync(d).sort().map((f) => join(d, f)).filter((f) => statSync(f).isFile()) : [];
+    return existsSync(d)
+      ? readdirSync(d)
+          .sort()
+          .map((f) => join(d, f))
+          .filter((f) => statSync(f).isFile())
+      : [];
   });
 }
 
@@ -91,7 +101,10 @@ export class ModelRegistry {
       const sha256 = await this.sourceSha256(name, source.path);
       const outDir = join(this.modelsDir, CONVERTED_DIR, `${name}-${sha256.slice(0, 16)}${importer?.version ? `-${importer.version}` : ''}`);
       if (!existsSync(join(outDir, 'model_index.json'))) {
-        if (!importer) throw new Error(`model "${name}" is a ${source.format === 'ldm' ? 'checkpoint file' : 'diffusers folder'} that must be converted, and this engine has no importer`);
+        if (!importer)
+          throw new Error(
+            `model "${name}" is a ${source.format === 'ldm' ? 'checkpoint file' : 'diffusers folder'} that must be converted, and this engine has no importer`,
+          );
         await importer(source, outDir, { extraFiles: { 'checkpoint.sha256': `${sha256}\n` }, onProgress });
       }
       info.path = outDir;

@@ -6,9 +6,21 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 
 export type ModelFormat = 'onnx' | 'ldm' | 'diffusers';
-export interface ModelEntry { name: string; format: ModelFormat; path: string; hasControlNet: boolean }
-export interface RefusedEntry { file: string; reason: string }
-export interface ModelsDirContents { models: ModelEntry[]; vaes: { name: string; path: string }[]; refused: RefusedEntry[] }
+export interface ModelEntry {
+  name: string;
+  format: ModelFormat;
+  path: string;
+  hasControlNet: boolean;
+}
+export interface RefusedEntry {
+  file: string;
+  reason: string;
+}
+export interface ModelsDirContents {
+  models: ModelEntry[];
+  vaes: { name: string; path: string }[];
+  refused: RefusedEntry[];
+}
 
 const PICKLES = ['.ckpt', '.pt', '.pth', '.bin', '.pkl'];
 export const pickleRefusal = (file: string) => `${file} is a pickle file; pickles are refused and never unpickled — use the .safetensors version of this model`;
@@ -32,7 +44,10 @@ export function scanModelsDir(dir: string): ModelsDirContents {
   for (const entry of readdirSync(dir).sort()) {
     if (entry.startsWith('.') || entry.includes('.tmp-')) continue;
     const path = join(dir, entry);
-    if (!statSync(path).isDirectory()) { files.push(entry); continue; }
+    if (!statSync(path).isDirectory()) {
+      files.push(entry);
+      continue;
+    }
     const format = folderFormat(path);
     if (format === 'onnx' || format === 'diffusers') {
       const hasControlNet = format === 'onnx' && isFile(join(path, 'controlnet/model.onnx')) && isFile(join(path, 'unet_controlnet/model.onnx'));

@@ -14,7 +14,7 @@ export function unetSizeMultiple(unetPath: string): number {
     // this worker's copy is unreadable; another worker's may not be
     throw new NotRunnableHereError(`${unetPath} cannot be read on this worker: ${(e as Error).message}`, 'model_not_loadable');
   }
-  const fixed = (model.graph?.node ?? []).filter((n) => n.opType === 'Resize' && !(n.input?.[3])).length;
+  const fixed = (model.graph?.node ?? []).filter((n) => n.opType === 'Resize' && !n.input?.[3]).length;
   return 8 * 2 ** fixed;
 }
 

@@ -5,8 +5,19 @@ import { onnx } from './onnx-proto';
 
 const T = onnx.TensorProto.DataType;
 const ELEMENT_BYTES: Partial<Record<number, number>> = {
-  [T.FLOAT]: 4, [T.FLOAT16]: 2, [T.BFLOAT16]: 2, [T.DOUBLE]: 8, [T.INT64]: 8, [T.UINT64]: 8, [T.INT32]: 4, [T.UINT32]: 4,
-  [T.INT16]: 2, [T.UINT16]: 2, [T.INT8]: 1, [T.UINT8]: 1, [T.BOOL]: 1,
+  [T.FLOAT]: 4,
+  [T.FLOAT16]: 2,
+  [T.BFLOAT16]: 2,
+  [T.DOUBLE]: 8,
+  [T.INT64]: 8,
+  [T.UINT64]: 8,
+  [T.INT32]: 4,
+  [T.UINT32]: 4,
+  [T.INT16]: 2,
+  [T.UINT16]: 2,
+  [T.INT8]: 1,
+  [T.UINT8]: 1,
+  [T.BOOL]: 1,
 };
 
 /** Bytes of one initializer's values (an external one: its `length` entry, else its element count x size). */

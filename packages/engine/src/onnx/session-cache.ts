@@ -45,9 +45,13 @@ export class SessionBudgetError extends NotRunnableHereError {
 
 export class ProviderUnavailableError extends FarmError {
   constructor(provider: string, cause: string) {
-    super('provider_unavailable', 500,
+    super(
+      'provider_unavailable',
+      500,
       `execution provider "${provider}" is not available in this onnxruntime-node build (${cause}); install the GPU build with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci on a machine with CUDA 12 and cuDNN 9, or set EXECUTION_PROVIDERS=cpu`,
-      undefined, 'not_runnable_here');
+      undefined,
+      'not_runnable_here',
+    );
   }
 }
 
@@ -124,7 +128,11 @@ export class SessionCache {
     const bytes = sourceBytes(from);
     const kind = spec.kind ?? 'variant';
     const group = spec.group ?? '';
-    const plan = planEviction([...this.entries].map(([k, e]) => ({ key: k, bytes: e.bytes, kind: e.kind, group: e.group, busy: this.busy(k) })), { bytes, kind, group }, this.maxBytes);
+    const plan = planEviction(
+      [...this.entries].map(([k, e]) => ({ key: k, bytes: e.bytes, kind: e.kind, group: e.group, busy: this.busy(k) })),
+      { bytes, kind, group },
+      this.maxBytes,
+    );
     if ('refused' in plan) {
       spec.dispose?.();
       throw new SessionBudgetError(typeof from === 'string' ? from : `session ${key}`, plan.refused);
@@ -132,9 +140,11 @@ export class SessionCache {
     for (const k of plan.evict) await this.release(k);
     const session = (async () => {
       try {
-        return withFloat32Io(typeof from === 'string'
-          ? await ort.InferenceSession.create(from, this.sessionOptions())
-          : await ort.InferenceSession.create(from, this.sessionOptions()));
+        return withFloat32Io(
+          typeof from === 'string'
+            ? await ort.InferenceSession.create(from, this.sessionOptions())
+            : await ort.InferenceSession.create(from, this.sessionOptions()),
+        );
       } catch (e) {
         const message = (e as Error).message;
         const gpu = this.providers.find((p) => p !== 'cpu' && message.toLowerCase().includes(p));

@@ -23,7 +23,12 @@ function int64Tensor(name: string, values: bigint[]): onnx.ITensorProto {
 export function makeConvsCircular(model: onnx.ModelProto): number {
   const graph = model.graph!;
   const names = new Set([...(graph.initializer ?? []).map((t) => t.name), ...(graph.node ?? []).flatMap((n) => n.output ?? [])]);
-  const unique = (base: string) => { let n = base; for (let i = 1; names.has(n); i++) n = `${base}_${i}`; names.add(n); return n; };
+  const unique = (base: string) => {
+    let n = base;
+    for (let i = 1; names.has(n); i++) n = `${base}_${i}`;
+    names.add(n);
+    return n;
+  };
   const constants = new Map<string, string>();
   const constant = (values: bigint[]) => {
     const key = values.join(',');
@@ -41,11 +46,17 @@ export function makeConvsCircular(model: onnx.ModelProto): number {
     const autoPad = node.attribute?.find((a) => a.name === 'auto_pad');
     const p = pads?.ints?.map(Number) ?? [];
     const symmetric = p.length === 4 && p[0] === p[2] && p[1] === p[3] && (p[0] > 0 || p[1] > 0);
-    if (!symmetric || (autoPad && Buffer.from(autoPad.s ?? []).toString() !== 'NOTSET')) { out.push(node); continue; }
+    if (!symmetric || (autoPad && Buffer.from(autoPad.s ?? []).toString() !== 'NOTSET')) {
+      out.push(node);
+      continue;
+    }
     const [ph, pw] = [p[0], p[1]];
     let x = node.input![0];
     // width (axis 3) first, then height (axis 2): the corners come out as torch's circular pad makes them
-    for (const [axis, pad] of [[3, pw], [2, ph]] as const) {
+    for (const [axis, pad] of [
+      [3, pw],
+      [2, ph],
+    ] as const) {
       if (pad === 0) continue;
       const base = `${node.name || node.output![0]}/tiling_${axis === 3 ? 'w' : 'h'}`;
       const tail = unique(`${base}/tail`);
@@ -53,7 +64,13 @@ export function makeConvsCircular(model: onnx.ModelProto): number {
       const joined = unique(`${base}/wrapped`);
       out.push({ opType: 'Slice', name: tail, input: [x, constant([BigInt(-pad)]), constant([INT64_MAX]), constant([BigInt(axis)])], output: [tail] });
       out.push({ opType: 'Slice', name: head, input: [x, constant([0n]), constant([BigInt(pad)]), constant([BigInt(axis)])], output: [head] });
-      out.push({ opType: 'Concat', name: joined, input: [tail, x, head], output: [joined], attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: axis }] });
+      out.push({
+        opType: 'Concat',
+        name: joined,
+        input: [tail, x, head],
+        output: [joined],
+        attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: axis }],
+      });
       x = joined;
     }
     node.input![0] = x;
@@ -84,7 +101,11 @@ export function tiledModelSource(path: string): Uint8Array | string {
     const to = join(dir, l);
     if (existsSync(to)) continue;
     mkdirSync(dirname(to), { recursive: true });
-    try { linkSync(resolve(dirname(path), l), to); } catch { copyFileSync(resolve(dirname(path), l), to); }
+    try {
+      linkSync(resolve(dirname(path), l), to);
+    } catch {
+      copyFileSync(resolve(dirname(path), l), to);
+    }
   }
   writeFileSync(join(dir, 'model.onnx'), bytes);
   return join(dir, 'model.onnx');

@@ -4,7 +4,16 @@
 // largest chunk count, so an item keeps one sequence length for the whole run.
 import type * as ort from 'onnxruntime-node';
 import { checkPromptChunks } from '@farm/core';
-import { promptSchedule, scheduleIndexAt, splitComposable, tokenizeWeighted, padChunks, type EmbeddingTokens, type PromptTokenizer, type PromptChunk } from '../tokenizer';
+import {
+  promptSchedule,
+  scheduleIndexAt,
+  splitComposable,
+  tokenizeWeighted,
+  padChunks,
+  type EmbeddingTokens,
+  type PromptTokenizer,
+  type PromptChunk,
+} from '../tokenizer';
 import { encodeChunks, type TextLayer, type TextStates } from './text-encoding';
 
 export interface ScheduledStates {
@@ -49,7 +58,14 @@ export function scheduleTexts(pair: PromptPair, steps: number) {
  * Encodes the conditioning schedules of a batch of prompt pairs; each distinct (text, length) is encoded once. A
  * prompt of more than `maxChunks` chunks is refused before the text encoder runs (ValidationError naming it).
  */
-export async function encodeConditioning(session: ort.InferenceSession, tokenizer: PromptTokenizer, pairs: PromptPair[], steps: number, embeddings: EmbeddingTokens[] = [], maxChunks = Infinity): Promise<RowConditioning[]> {
+export async function encodeConditioning(
+  session: ort.InferenceSession,
+  tokenizer: PromptTokenizer,
+  pairs: PromptPair[],
+  steps: number,
+  embeddings: EmbeddingTokens[] = [],
+  maxChunks = Infinity,
+): Promise<RowConditioning[]> {
   const planned = pairs.map((pair) => {
     const texts = scheduleTexts(pair, steps);
     const distinct = [...new Set([...texts.parts.flatMap((p) => p.schedule.map((e) => e.text)), ...texts.uncond.map((e) => e.text)])];
@@ -73,14 +89,23 @@ export async function encodeConditioning(session: ort.InferenceSession, tokenize
   const states = new Map<string, TextStates>();
   for (const [lk, { layer, unique }] of byLayer) {
     const keys = [...unique.keys()];
-    const encoded = await encodeChunks(session, keys.map((k) => unique.get(k)!), layer);
+    const encoded = await encodeChunks(
+      session,
+      keys.map((k) => unique.get(k)!),
+      layer,
+    );
     keys.forEach((k, i) => states.set(`${lk}|${k}`, encoded[i]));
   }
   return planned.map(({ texts, count, used }, i) => {
     const lk = layerKey(pairs[i].layer);
     const withStates = (schedule: { endAtStep: number; text: string }[]) => schedule.map((e) => ({ ...e, states: states.get(`${lk}|${count}|${e.text}`)! }));
     const uncond = withStates(texts.uncond);
-    return { parts: texts.parts.map((p) => ({ weight: p.weight, schedule: withStates(p.schedule) })), uncond, sequence: uncond[0].states.sequence, embeddings: [...used].sort() };
+    return {
+      parts: texts.parts.map((p) => ({ weight: p.weight, schedule: withStates(p.schedule) })),
+      uncond,
+      sequence: uncond[0].states.sequence,
+      embeddings: [...used].sort(),
+    };
   });
 }
 

@@ -31,7 +31,15 @@ export interface Row {
 
 /** Extra UNet inputs for a batch (ControlNet residuals), computed per model call. `order[b]` is the row whose latent
  * is batch entry b (uncond entries first when `withUncond`). */
-export type ExtraFeeds = (args: { rows: Row[]; order: Row[]; withUncond: boolean; sample: ort.Tensor; timestep: ort.Tensor; states: ort.Tensor; callProgress: number }) => Promise<Record<string, ort.Tensor>>;
+export type ExtraFeeds = (args: {
+  rows: Row[];
+  order: Row[];
+  withUncond: boolean;
+  sample: ort.Tensor;
+  timestep: ort.Tensor;
+  states: ort.Tensor;
+  callProgress: number;
+}) => Promise<Record<string, ort.Tensor>>;
 
 export interface DenoiseOptions {
   unet: ort.InferenceSession;
@@ -87,11 +95,13 @@ function statesFor(g: Group): NonNullable<Group['states']> {
   if (g.states?.key === key) return g.states;
   const entries: TextStates[] = g.withUncond ? at.map((a) => a.uncond) : [];
   const order: Row[] = g.withUncond ? [...g.rows] : [];
-  const condAt = at.map((a, i) => a.conds.map((c) => {
-    entries.push(c.states);
-    order.push(g.rows[i]);
-    return entries.length - 1;
-  }));
+  const condAt = at.map((a, i) =>
+    a.conds.map((c) => {
+      entries.push(c.states);
+      order.push(g.rows[i]);
+      return entries.length - 1;
+    }),
+  );
   const size = g.sequence * g.channels;
   const data = new Float32Array(entries.length * size);
   entries.forEach((s, i) => data.set(s.data, i * size));

@@ -36,7 +36,12 @@ export function hiresSpec(p: GenerationParams): SamplerSpec {
 
 function hiresRun(p: GenerationParams, scheduler: SchedulerConfig) {
   const h = p.hires!;
-  return hiresSpec(p).create({ config: scheduler, steps: h.hr_second_pass_steps || p.steps, strength: h.denoising_strength, discretization: p.discretization ?? 'diffusers' });
+  return hiresSpec(p).create({
+    config: scheduler,
+    steps: h.hr_second_pass_steps || p.steps,
+    strength: h.denoising_strength,
+    discretization: p.discretization ?? 'diffusers',
+  });
 }
 
 /** Steps the hires pass will run (img2img: reduced by its denoising strength). */
@@ -80,12 +85,18 @@ function crop(latent: Float32Array, channels: number, h: number, w: number, ty: 
   const [y0, x0] = [Math.floor(ty / 2), Math.floor(tx / 2)];
   const [nh, nw] = [h - ty, w - tx];
   const out = new Float32Array(channels * nh * nw);
-  for (let c = 0; c < channels; c++) for (let y = 0; y < nh; y++) out.set(latent.subarray((c * h + y0 + y) * w + x0, (c * h + y0 + y) * w + x0 + nw), (c * nh + y) * nw);
+  for (let c = 0; c < channels; c++)
+    for (let y = 0; y < nh; y++) out.set(latent.subarray((c * h + y0 + y) * w + x0, (c * h + y0 + y) * w + x0 + nw), (c * nh + y) * nw);
   return out;
 }
 
 /** The upscaled start latent (and, for inpainting models, its conditioning) of one first-pass row. */
-async function upscaled(x: Float32Array, p: GenerationParams, h: HiresParams, ctx: HiresContext): Promise<{ latent: Float32Array; concat?: Float32Array; height: number; width: number }> {
+async function upscaled(
+  x: Float32Array,
+  p: GenerationParams,
+  h: HiresParams,
+  ctx: HiresContext,
+): Promise<{ latent: Float32Array; concat?: Float32Array; height: number; width: number }> {
   const t = hiresTarget(p.width, p.height, h);
   const [lh, lw] = [p.height / 8, p.width / 8];
   const [th, tw] = [Math.floor(t.toY / 8), Math.floor(t.toX / 8)];
@@ -105,7 +116,15 @@ async function upscaled(x: Float32Array, p: GenerationParams, h: HiresParams, ct
     latent = await ctx.encodeTensor(pixels, tw * 8, th * 8);
   }
   let concat: Float32Array | undefined;
-  if (ctx.channels === 9) concat = await inpaintingConditioning(ctx.encodeTensor, pixels ?? new Float32Array(3 * th * 8 * tw * 8), tw * 8, th * 8, null, pixels ? (p.inpainting_mask_weight ?? 1) : 1);
+  if (ctx.channels === 9)
+    concat = await inpaintingConditioning(
+      ctx.encodeTensor,
+      pixels ?? new Float32Array(3 * th * 8 * tw * 8),
+      tw * 8,
+      th * 8,
+      null,
+      pixels ? (p.inpainting_mask_weight ?? 1) : 1,
+    );
   if (t.truncateX || t.truncateY) {
     latent = crop(latent, 4, th, tw, t.truncateY, t.truncateX);
     if (concat) concat = crop(concat, 5, th, tw, t.truncateY, t.truncateX);
@@ -128,15 +147,29 @@ export async function hiresPass(rows: Row[], ctx: HiresContext): Promise<{ rows:
     const negative = h.hr_negative_prompt || p.negative_prompt;
     // A1111 encodes the hires prompts anew (their schedules run over the hires steps)
     let c = conds.get(r.itemId);
-    if (!c) { c = await ctx.encodePrompts(prompt, negative, h.hr_second_pass_steps || p.steps, p); conds.set(r.itemId, c); }
+    if (!c) {
+      c = await ctx.encodePrompts(prompt, negative, h.hr_second_pass_steps || p.steps, p);
+      conds.set(r.itemId, c);
+    }
     const { first, stream } = ctx.noise(r, [4, up.height, up.width]);
     const run = hiresRun(p, ctx.scheduler);
     total = ctx.firstSteps + run.steps;
-    next.push({ itemId: r.itemId, seed: r.seed, cfg: h.hr_cfg ?? p.cfg_scale, conditioning: c, calls: 0, run, rng: stream, x: run.initLatent(first, up.latent), ...(up.concat ? { concat: up.concat } : {}) });
+    next.push({
+      itemId: r.itemId,
+      seed: r.seed,
+      cfg: h.hr_cfg ?? p.cfg_scale,
+      conditioning: c,
+      calls: 0,
+      run,
+      rng: stream,
+      x: run.initLatent(first, up.latent),
+      ...(up.concat ? { concat: up.concat } : {}),
+    });
   }
   if (next.length === 0) return { rows: [], ...dims };
   const survivors = await denoise(next, {
-    ...ctx.denoise, latentDims: [4, dims.height, dims.width],
+    ...ctx.denoise,
+    latentDims: [4, dims.height, dims.width],
     onStep: (step) => ctx.onStep?.(ctx.firstSteps + step, total),
   });
   return { rows: survivors, ...dims };

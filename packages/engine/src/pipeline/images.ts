@@ -56,7 +56,12 @@ export async function checkImage(base64: string, field: string, maxInputPixels =
 const FITS: Record<number, 'fill' | 'cover' | 'contain'> = { 0: 'fill', 1: 'cover', 2: 'contain' };
 
 /** Decodes a base64 image and resizes it per A1111 resize_mode (0 stretch, 1 crop and resize, 2 resize and fill). */
-export async function decodeImage(base64: string, width: number, height: number, opts: { resizeMode?: number; maxInputPixels?: number; field?: string }): Promise<Buffer> {
+export async function decodeImage(
+  base64: string,
+  width: number,
+  height: number,
+  opts: { resizeMode?: number; maxInputPixels?: number; field?: string },
+): Promise<Buffer> {
   const field = opts.field ?? 'init_image';
   const bytes = Buffer.from(stripDataUrl(base64), 'base64');
   if (bytes.length === 0) throw new ValidationError(`${field} is empty or not base64`, field);
@@ -74,5 +79,7 @@ export async function decodeImage(base64: string, width: number, height: number,
 }
 
 export async function encodePng(rgb: Buffer, width: number, height: number): Promise<Buffer> {
-  return sharp(rgb, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 6 }).toBuffer();
+  return sharp(rgb, { raw: { width, height, channels: 3 } })
+    .png({ compressionLevel: 6 })
+    .toBuffer();
 }

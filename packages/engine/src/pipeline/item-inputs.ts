@@ -32,18 +32,29 @@ export interface RowStart {
  * A1111 inpainting_image_conditioning: lerp(src, src * (1 - mask), weight) through the VAE, with the mask (ones when
  * there is none) nearest-resized to the latent in front. src is [3, H, W] in [-1, 1].
  */
-export async function inpaintingConditioning(encode: EncodeTensor, src: Float32Array, width: number, height: number, pixelMask: Float32Array | null, weight: number): Promise<Float32Array> {
+export async function inpaintingConditioning(
+  encode: EncodeTensor,
+  src: Float32Array,
+  width: number,
+  height: number,
+  pixelMask: Float32Array | null,
+  weight: number,
+): Promise<Float32Array> {
   const plane = width * height;
   const masked = Float32Array.from(src, (v, i) => v - weight * (pixelMask ? pixelMask[i % plane] : 1) * v);
   const latent = await encode(masked, width, height);
   const [h, w] = [height / 8, width / 8];
   const out = new Float32Array(5 * h * w);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[y * w + x] = pixelMask ? pixelMask[Math.floor((y * height) / h) * width + Math.floor((x * width) / w)] : 1;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) out[y * w + x] = pixelMask ? pixelMask[Math.floor((y * height) / h) * width + Math.floor((x * width) / w)] : 1;
   out.set(latent, h * w);
   return out;
 }
 
-export async function prepareItemInputs(p: GenerationParams, ctx: { channels: number; encodeTensor: EncodeTensor; maxInputPixels: number }): Promise<ItemInputs> {
+export async function prepareItemInputs(
+  p: GenerationParams,
+  ctx: { channels: number; encodeTensor: EncodeTensor; maxInputPixels: number },
+): Promise<ItemInputs> {
   const { width, height } = p;
   const weight = p.inpainting_mask_weight ?? 1;
   const out: ItemInputs = { noiseMultiplier: 1, infotext: {}, isUsingInpaintingConditioning: ctx.channels === 9 };
@@ -97,7 +108,12 @@ export function finishLatent(x: Float32Array, blend?: LatentBlend): Float32Array
   return blend ? blendLatent(x, blend) : x;
 }
 
-export async function finishPixels(rgb: Uint8Array, width: number, height: number, inputs: ItemInputs): Promise<{ rgb: Uint8Array; width: number; height: number }> {
+export async function finishPixels(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  inputs: ItemInputs,
+): Promise<{ rgb: Uint8Array; width: number; height: number }> {
   if (!inputs.overlay) return { rgb, width, height };
   return { rgb: await applyOverlay(rgb, width, height, inputs.overlay), width: inputs.overlay.width, height: inputs.overlay.height };
 }

@@ -32,7 +32,8 @@ function weightChunk(states: Float32Array, weights: Float32Array, channels: numb
  * encoder, so padding is attended, as Taiyi was trained) and token_type_ids (all zeros, one segment). */
 function textEncoderFeeds(session: ort.InferenceSession, ids: Int32Array, batch: number): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = { input_ids: inputIdsTensor(session, ids, batch) };
-  if (session.inputNames.includes('attention_mask')) feeds.attention_mask = inputIdsTensor(session, new Int32Array(ids.length).fill(1), batch, 'attention_mask');
+  if (session.inputNames.includes('attention_mask'))
+    feeds.attention_mask = inputIdsTensor(session, new Int32Array(ids.length).fill(1), batch, 'attention_mask');
   if (session.inputNames.includes('token_type_ids')) feeds.token_type_ids = inputIdsTensor(session, new Int32Array(ids.length), batch, 'token_type_ids');
   return feeds;
 }
@@ -52,7 +53,7 @@ export async function encodeChunks(session: ort.InferenceSession, prompts: Promp
   all.forEach((c, i) => ids.set(c.ids, i * tokens));
   const feeds = textEncoderFeeds(session, ids, all.length);
   const out = layer ? await session.run(feeds, [layer.output]) : await session.run(feeds);
-  const hidden = (layer ? out[layer.output] : out.last_hidden_state ?? out[session.outputNames[0]]) as ort.Tensor;
+  const hidden = (layer ? out[layer.output] : (out.last_hidden_state ?? out[session.outputNames[0]])) as ort.Tensor;
   const channels = hidden.dims[2] as number;
   const data = hidden.data as Float32Array;
   const perChunk = tokens * channels;

@@ -49,12 +49,19 @@ export function buildInfotext(p: GenerationParams, seed: number, extra: Record<s
     Tiling: p.tiling ? 'True' : null,
     RNG: rng.RNG,
     ...(p.loras.length > 0 ? { 'Lora weights': p.loras.map((l) => `${l.name}: ${l.weight}`).join(', ') } : {}),
-    ...Object.fromEntries(p.controlnet.map((u, i) => [`ControlNet ${i}`, `Module: ${u.module}, Model: ${u.model}, Weight: ${u.weight}, Guidance Start: ${u.guidance_start}, Guidance End: ${u.guidance_end}`])),
+    ...Object.fromEntries(
+      p.controlnet.map((u, i) => [
+        `ControlNet ${i}`,
+        `Module: ${u.module}, Model: ${u.model}, Weight: ${u.weight}, Guidance Start: ${u.guidance_start}, Guidance End: ${u.guidance_end}`,
+      ]),
+    ),
     ...extra,
     Version: meta.version === undefined ? A1111_VERSION : meta.version,
   };
-  const line = Object.entries(fields).filter((e): e is [string, string | number] => e[1] !== null && e[1] !== undefined)
-    .map(([k, v]) => (k === v ? k : `${k}: ${quoteInfotextValue(v)}`)).join(', ');
+  const line = Object.entries(fields)
+    .filter((e): e is [string, string | number] => e[1] !== null && e[1] !== undefined)
+    .map(([k, v]) => (k === v ? k : `${k}: ${quoteInfotextValue(v)}`))
+    .join(', ');
   const negative = p.negative_prompt ? `\nNegative prompt: ${p.negative_prompt}` : '';
   return `${p.prompt}${negative}\n${line}`.trim();
 }
@@ -79,20 +86,30 @@ const IMAGE_SIZE = /^(\d+)x(\d+)$/;
 
 const unquote = (v: string): string => {
   if (v.length < 2 || v[0] !== '"' || v[v.length - 1] !== '"') return v;
-  try { return JSON.parse(v) as string; } catch { return v; }
+  try {
+    return JSON.parse(v) as string;
+  } catch {
+    return v;
+  }
 };
 
 /** The infotext as written: prompt, negative prompt and the last line's `Key: value` pairs, values unquoted. */
 function splitInfotext(text: string): { prompt: string; negative: string; fields: [string, string][] } {
   const lines = text.trim().split('\n');
   let last = lines.pop() ?? '';
-  if ([...last.matchAll(PARAM)].length < 3) { lines.push(last); last = ''; }
+  if ([...last.matchAll(PARAM)].length < 3) {
+    lines.push(last);
+    last = '';
+  }
   let prompt = '';
   let negative = '';
   let doneWithPrompt = false;
   for (let line of lines) {
     line = line.trim();
-    if (line.startsWith('Negative prompt:')) { doneWithPrompt = true; line = line.slice(16).trim(); }
+    if (line.startsWith('Negative prompt:')) {
+      doneWithPrompt = true;
+      line = line.slice(16).trim();
+    }
     if (doneWithPrompt) negative += (negative === '' ? '' : '\n') + line;
     else prompt += (prompt === '' ? '' : '\n') + line;
   }
@@ -109,15 +126,34 @@ export function parseGenerationParameters(text: string): Record<string, string |
   const res: Record<string, string | number | boolean> = {};
   for (const [key, v] of fields) {
     const size = IMAGE_SIZE.exec(v);
-    if (size) { res[`${key}-1`] = size[1]; res[`${key}-2`] = size[2]; } else res[key] = v;
+    if (size) {
+      res[`${key}-1`] = size[1];
+      res[`${key}-2`] = size[2];
+    } else res[key] = v;
   }
   res.Prompt = prompt;
   res['Negative prompt'] = negative;
   const defaults: Record<string, string | number | boolean> = {
-    'Clip skip': '1', 'Hires resize-1': 0, 'Hires resize-2': 0, 'Hires sampler': 'Use same sampler', 'Hires schedule type': 'Use same scheduler',
-    'Hires checkpoint': 'Use same checkpoint', 'Hires prompt': '', 'Hires negative prompt': '', 'Mask mode': 'Inpaint masked', 'Masked content': 'original',
-    'Inpaint area': 'Whole picture', 'Masked area padding': 32, RNG: 'GPU', 'Schedule type': 'Automatic', 'Schedule max sigma': 0, 'Schedule min sigma': 0,
-    'Schedule rho': 0, 'VAE Encoder': 'Full', 'VAE Decoder': 'Full', 'FP8 weight': 'Disable',
+    'Clip skip': '1',
+    'Hires resize-1': 0,
+    'Hires resize-2': 0,
+    'Hires sampler': 'Use same sampler',
+    'Hires schedule type': 'Use same scheduler',
+    'Hires checkpoint': 'Use same checkpoint',
+    'Hires prompt': '',
+    'Hires negative prompt': '',
+    'Mask mode': 'Inpaint masked',
+    'Masked content': 'original',
+    'Inpaint area': 'Whole picture',
+    'Masked area padding': 32,
+    RNG: 'GPU',
+    'Schedule type': 'Automatic',
+    'Schedule max sigma': 0,
+    'Schedule min sigma': 0,
+    'Schedule rho': 0,
+    'VAE Encoder': 'Full',
+    'VAE Decoder': 'Full',
+    'FP8 weight': 'Disable',
   };
   for (const [k, v] of Object.entries(defaults)) if (!(k in res)) res[k] = v;
   if (typeof res.Hypernet === 'string') res.Prompt += `<hypernet:${res.Hypernet}:${res['Hypernet strength'] ?? '1.0'}>`;

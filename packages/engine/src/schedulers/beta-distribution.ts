@@ -1,8 +1,10 @@
 // The Beta distribution's quantile function (scipy.stats.beta.ppf), for A1111's "Beta" schedule type: the
 // regularized incomplete beta function by its continued fraction (Lentz's method), inverted by bisection.
 
-const LANCZOS = [676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
-  -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+const LANCZOS = [
+  676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6,
+  1.5056327351493116e-7,
+];
 
 /** log Γ(x) for x > 0 (Lanczos, g = 7) */
 export function logGamma(x: number): number {
@@ -24,12 +26,17 @@ function continuedFraction(x: number, a: number, b: number): number {
   for (let m = 1; m <= 500; m++) {
     const m2 = 2 * m;
     let aa = (m * (b - m) * x) / ((a + m2 - 1) * (a + m2));
-    d = 1 + aa * d; if (Math.abs(d) < tiny) d = tiny;
-    c = 1 + aa / c; if (Math.abs(c) < tiny) c = tiny;
-    d = 1 / d; h *= d * c;
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    h *= d * c;
     aa = (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1));
-    d = 1 + aa * d; if (Math.abs(d) < tiny) d = tiny;
-    c = 1 + aa / c; if (Math.abs(c) < tiny) c = tiny;
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
     d = 1 / d;
     const delta = d * c;
     h *= delta;
@@ -54,7 +61,8 @@ export function betaPpf(p: number, a: number, b: number): number {
   let hi = 1;
   for (let i = 0; i < 200 && hi - lo > 1e-17; i++) {
     const mid = (lo + hi) / 2;
-    if (betaCdf(mid, a, b) < p) lo = mid; else hi = mid;
+    if (betaCdf(mid, a, b) < p) lo = mid;
+    else hi = mid;
   }
   return (lo + hi) / 2;
 }

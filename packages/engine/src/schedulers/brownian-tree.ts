@@ -30,7 +30,13 @@ export class BrownianTree {
   private readonly rootW: Float32Array;
   private readonly cache = new Map<Node, Float32Array>();
 
-  constructor(t0: number, t1: number, private readonly entropy: number, private readonly n: number, private readonly randn: SeededRandn) {
+  constructor(
+    t0: number,
+    t1: number,
+    private readonly entropy: number,
+    private readonly n: number,
+    private readonly randn: SeededRandn,
+  ) {
     const [wSeed] = new SeedSequence(entropy, [], POOL_SIZE).generateState(3);
     this.root = { start: this.round(t0), end: this.round(t1), parent: null, isLeft: false, spawnKey: 0, depth: 0 };
     const scale = f(Math.sqrt(t1 - t0));
@@ -59,10 +65,20 @@ export class BrownianTree {
 
   private locate(node: Node, ta: number, tb: number, out: Node[]): void {
     // after splitting at the query point torchsde continues in the right child, which may not contain it: climb back
-    if (ta < node.start || tb > node.end) { this.locate(node.parent!, ta, tb, out); return; }
-    if (ta === node.start && tb === node.end) { out.push(node); return; }
+    if (ta < node.start || tb > node.end) {
+      this.locate(node.parent!, ta, tb, out);
+      return;
+    }
+    if (ta === node.start && tb === node.end) {
+      out.push(node);
+      return;
+    }
     if (node.midway === undefined) {
-      if (ta === node.start) { this.split(node, tb); this.locate(node.left!, ta, tb, out); return; }
+      if (ta === node.start) {
+        this.split(node, tb);
+        this.locate(node.left!, ta, tb, out);
+        return;
+      }
       this.split(node, ta);
       this.locate(node.right!, ta, tb, out);
       return;
@@ -88,7 +104,14 @@ export class BrownianTree {
       node.depth = node.parent.depth + 1;
     }
     [node.wSeed] = new SeedSequence(this.entropy, [node.spawnKey, node.depth], POOL_SIZE).generateState(4);
-    const child = (start: number, end: number, isLeft: boolean): Node => ({ start: this.round(start), end: this.round(end), parent: node, isLeft, spawnKey: 0, depth: 0 });
+    const child = (start: number, end: number, isLeft: boolean): Node => ({
+      start: this.round(start),
+      end: this.round(end),
+      parent: node,
+      isLeft,
+      spawnKey: 0,
+      depth: 0,
+    });
     node.left = child(node.start, midway, true);
     node.right = child(midway, node.end, false);
   }
@@ -139,7 +162,12 @@ export function brownianNoise(seed: number, sigmaMin: number, sigmaMax: number, 
  * The image's sampler noise with A1111's Brownian tree attached: `randn` stays the image's stream, `brownian` is the
  * tree over the full schedule's [sigma_min, sigma_max] seeded with the image's seed (built on first use).
  */
-export function withBrownianTree(stream: NoiseSource, range: { sigmaMin: number; sigmaMax: number } | undefined, seed: number, randn: SeededRandn): SamplerNoise {
+export function withBrownianTree(
+  stream: NoiseSource,
+  range: { sigmaMin: number; sigmaMax: number } | undefined,
+  seed: number,
+  randn: SeededRandn,
+): SamplerNoise {
   if (!range) return stream;
   let noise: ((sigma: number, sigmaNext: number) => Float32Array) | null = null;
   return {

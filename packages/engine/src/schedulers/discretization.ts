@@ -58,9 +58,10 @@ export function sigmaPlan(opts: SamplerCreateOptions, o: SigmaOptions): SigmaPla
     const start = a1111 ? opts.steps - a1111EncodeSteps(opts.steps, opts.strength) - 1 : full.length - 1 - stepsForStrength(full.length - 1, opts.strength);
     sigmas = full.slice(Math.max(0, start));
   }
-  const range = a1111 && opts.strength >= 1
-    ? { sigmaMin: o.inner.sigmaMin, sigmaMax: o.inner.sigmaMax, n: opts.steps }
-    : { sigmaMin: sigmas[sigmas.length - 2], sigmaMax: sigmas[0], n: sigmas.length - 1 };
+  const range =
+    a1111 && opts.strength >= 1
+      ? { sigmaMin: o.inner.sigmaMin, sigmaMax: o.inner.sigmaMax, n: opts.steps }
+      : { sigmaMin: sigmas[sigmas.length - 2], sigmaMax: sigmas[0], n: sigmas.length - 1 };
   const positive = Array.from(full).filter((v) => v > 0);
   return { sigmas, inner: o.inner, range, fullRange: { sigmaMin: Math.min(...positive), sigmaMax: Math.max(...positive) } };
 }
@@ -72,7 +73,11 @@ export function a1111Timesteps(T: number, steps: number): number[] {
   return out;
 }
 
-export interface TimestepCallPlan { t: number; tPrev: number; alphaPrev: number }
+export interface TimestepCallPlan {
+  t: number;
+  tPrev: number;
+  alphaPrev: number;
+}
 
 export interface TimestepPlan {
   /** model calls in order, each moving from t to tPrev (alpha-bar alphaPrev) */

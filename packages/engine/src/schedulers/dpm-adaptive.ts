@@ -11,7 +11,15 @@ export class PidStepSizeController {
   private readonly b3: number;
   private errs: number[] = [];
 
-  constructor(public h: number, p: number, i: number, d: number, order: number, private readonly acceptSafety = 0.81, private readonly eps = 1e-8) {
+  constructor(
+    public h: number,
+    p: number,
+    i: number,
+    d: number,
+    order: number,
+    private readonly acceptSafety = 0.81,
+    private readonly eps = 1e-8,
+  ) {
     this.b1 = (p + i + d) / order;
     this.b2 = -(p + 2 * d) / order;
     this.b3 = d / order;

@@ -38,8 +38,12 @@ export class DiscreteSchedule implements InnerModel {
     return new DiscreteSchedule(alphasCumprod(config).map((a) => Math.sqrt((1 - a) / a)));
   }
 
-  get sigmaMin(): number { return this.sigmas[0]; }
-  get sigmaMax(): number { return this.sigmas[this.sigmas.length - 1]; }
+  get sigmaMin(): number {
+    return this.sigmas[0];
+  }
+  get sigmaMax(): number {
+    return this.sigmas[this.sigmas.length - 1];
+  }
 
   /** fractional timestep whose log-sigma interpolates to log(sigma); clamped to the table */
   sigmaToT(sigma: number): number {
@@ -81,9 +85,15 @@ export class LcmSchedule implements InnerModel {
     this.inner = new DiscreteSchedule(valid);
   }
 
-  get sigmas(): Float64Array { return this.inner.sigmas; }
-  get sigmaMin(): number { return this.inner.sigmaMin; }
-  get sigmaMax(): number { return this.inner.sigmaMax; }
+  get sigmas(): Float64Array {
+    return this.inner.sigmas;
+  }
+  get sigmaMin(): number {
+    return this.inner.sigmaMin;
+  }
+  get sigmaMax(): number {
+    return this.inner.sigmaMax;
+  }
 
   /** the train timestep of the nearest of the 50 sigmas (in log-sigma) */
   sigmaToT(sigma: number): number {

@@ -53,7 +53,12 @@ function kRun(meta: SamplerName, fn: KSampler, opts: SamplerCreateOptions): Samp
     inner,
   });
   return new KSamplerRun({
-    sampler: fn, sigmas: plan.sigmas, inner, range: plan.range, prediction: predictionType(opts.config), steps: plan.sigmas.length - 1,
+    sampler: fn,
+    sigmas: plan.sigmas,
+    inner,
+    range: plan.range,
+    prediction: predictionType(opts.config),
+    steps: plan.sigmas.length - 1,
     ...(meta.options.brownian_noise ? { brownianRange: plan.fullRange } : {}),
   });
 }
@@ -67,7 +72,12 @@ function lcmRun(opts: SamplerCreateOptions): SamplerRun {
   const inner = new LcmSchedule(opts.config);
   const plan = sigmaPlan(opts, { scheduleType: effectiveScheduleType('LCM', opts.scheduleType ?? 'Automatic'), discardPenultimate: false, inner });
   return new KSamplerRun({
-    sampler: sampleLcm, sigmas: plan.sigmas, inner, range: plan.range, prediction: predictionType(opts.config), steps: plan.sigmas.length - 1,
+    sampler: sampleLcm,
+    sigmas: plan.sigmas,
+    inner,
+    range: plan.range,
+    prediction: predictionType(opts.config),
+    steps: plan.sigmas.length - 1,
     postprocess: (denoised, x, sigma) => {
       const { cSkip, cOut } = lcmScalings(inner.sigmaToT(sigma));
       return lincomb([cOut, denoised], [cSkip, x]);
@@ -83,7 +93,10 @@ function timestepRun(name: string, opts: SamplerCreateOptions): SamplerRun {
     PLMS: () => plms(plan.calls),
   };
   return new TimestepSamplerRun({
-    sampler: make[name](), config: opts.config, steps: plan.calls.length, noiseAt: plan.noiseAt,
+    sampler: make[name](),
+    config: opts.config,
+    steps: plan.calls.length,
+    noiseAt: plan.noiseAt,
     ...(name === 'DDIM CFG++' ? { cfgMultiplier: CFGPP_SCALE_MULTIPLIER, needsUncond: true } : {}),
   });
 }
@@ -141,7 +154,10 @@ export function getSampler(name: string, scheduler = 'Automatic'): SamplerSpec {
 }
 
 /** Infotext fields that say what ran: the schedule type A1111 reports (Automatic resolved to the sampler's default) and the discretization. */
-export function samplerInfotext(p: { sampler: string; scheduler: string; discretization?: string }, config: { timestep_spacing?: string }): Record<string, string> {
+export function samplerInfotext(
+  p: { sampler: string; scheduler: string; discretization?: string },
+  config: { timestep_spacing?: string },
+): Record<string, string> {
   const discretization = (p.discretization ?? 'diffusers') === 'a1111' ? 'A1111' : `diffusers ${config.timestep_spacing ?? 'leading'}`;
   return { 'Schedule type': effectiveScheduleType(p.sampler, p.scheduler), Discretization: discretization };
 }

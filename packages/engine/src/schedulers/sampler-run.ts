@@ -7,7 +7,11 @@ import type { InnerModel } from './model-schedule';
 import type { SamplerNoise, SamplerRun } from './types';
 
 /** A k-diffusion-style model call: the denoiser D(x; sigma), answered with the predicted x0. */
-export interface SigmaCall { x: Float32Array; sigma: number; step: number }
+export interface SigmaCall {
+  x: Float32Array;
+  sigma: number;
+  step: number;
+}
 
 export interface KContext {
   /** descending noise levels of the run */
@@ -40,8 +44,12 @@ abstract class GeneratorRun<Call extends { x: Float32Array; step: number }, Answ
 
   constructor(readonly steps: number) {}
 
-  get stepIndex(): number { return this.finished ? this.steps : Math.min(this.pending?.step ?? 0, Math.max(0, this.steps - 1)); }
-  get done(): boolean { return this.finished; }
+  get stepIndex(): number {
+    return this.finished ? this.steps : Math.min(this.pending?.step ?? 0, Math.max(0, this.steps - 1));
+  }
+  get done(): boolean {
+    return this.finished;
+  }
 
   protected start(gen: Generator<Call, Float32Array, Answer>): Float32Array {
     this.gen = gen;
@@ -95,7 +103,9 @@ export class KSamplerRun extends GeneratorRun<SigmaCall, Float32Array> implement
   }
 
   /** the noise level of the next model call (diagnostics and tests) */
-  get sigma(): number { return this.pending!.sigma; }
+  get sigma(): number {
+    return this.pending!.sigma;
+  }
 
   nextTimestep(): number {
     return this.o.inner.sigmaToT(this.pending!.sigma);
@@ -115,8 +125,15 @@ export class KSamplerRun extends GeneratorRun<SigmaCall, Float32Array> implement
 }
 
 /** A timestep sampler's model call: x in alpha space at an integer (UniPC: fractional) timestep. */
-export interface TimestepCall { x: Float32Array; t: number; step: number }
-export interface EpsAnswer { eps: Float32Array; uncondEps?: Float32Array }
+export interface TimestepCall {
+  x: Float32Array;
+  t: number;
+  step: number;
+}
+export interface EpsAnswer {
+  eps: Float32Array;
+  uncondEps?: Float32Array;
+}
 export type TimestepSampler = (x: Float32Array, ctx: { noise: SamplerNoise; acp: Float64Array }) => Generator<TimestepCall, Float32Array, EpsAnswer>;
 
 export interface TimestepRunOptions {
@@ -153,8 +170,12 @@ export class TimestepSamplerRun extends GeneratorRun<TimestepCall, EpsAnswer> im
     return this.start(this.o.sampler(x, { noise: this.noise, acp: this.acp }));
   }
 
-  nextTimestep(): number { return this.pending!.t; }
-  scaleInput(x: Float32Array): Float32Array { return x; }
+  nextTimestep(): number {
+    return this.pending!.t;
+  }
+  scaleInput(x: Float32Array): Float32Array {
+    return x;
+  }
 
   step(modelOutput: Float32Array, _x: Float32Array, noise: SamplerNoise, uncond?: Float32Array): Float32Array {
     const { x, t } = this.pending!;

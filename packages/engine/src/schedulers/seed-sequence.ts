@@ -13,7 +13,10 @@ export function intToWords(n: number | bigint): number[] {
   if (v < 0n) throw new Error('SeedSequence entropy must be non-negative');
   if (v === 0n) return [0];
   const out: number[] = [];
-  while (v > 0n) { out.push(Number(v & 0xffffffffn)); v >>= 32n; }
+  while (v > 0n) {
+    out.push(Number(v & 0xffffffffn));
+    v >>= 32n;
+  }
   return out;
 }
 

@@ -3,8 +3,14 @@
 import type { SchedulerConfig } from './types';
 
 export const SD15_SCHEDULER: SchedulerConfig = {
-  num_train_timesteps: 1000, beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear',
-  steps_offset: 1, timestep_spacing: 'leading', prediction_type: 'epsilon', set_alpha_to_one: false,
+  num_train_timesteps: 1000,
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  beta_schedule: 'scaled_linear',
+  steps_offset: 1,
+  timestep_spacing: 'leading',
+  prediction_type: 'epsilon',
+  set_alpha_to_one: false,
 };
 
 export function betas(c: SchedulerConfig): Float64Array {
@@ -84,8 +90,12 @@ export function predictionType(c: SchedulerConfig): PredictionType {
 export function schedulerConfigProblem(c: SchedulerConfig): string | null {
   const check = (key: string, value: unknown, allowed: readonly string[]) =>
     value === undefined || allowed.includes(value as string) ? null : `${key} "${String(value)}" is not supported; supported: ${allowed.join(', ')}`;
-  return check('prediction_type', c.prediction_type, PREDICTION_TYPES)
-    ?? check('timestep_spacing', c.timestep_spacing, TIMESTEP_SPACINGS)
-    ?? check('beta_schedule', c.beta_schedule, BETA_SCHEDULES)
-    ?? (Number.isInteger(c.num_train_timesteps) && c.num_train_timesteps >= 2 ? null : `num_train_timesteps must be an integer of at least 2, got ${String(c.num_train_timesteps)}`);
+  return (
+    check('prediction_type', c.prediction_type, PREDICTION_TYPES) ??
+    check('timestep_spacing', c.timestep_spacing, TIMESTEP_SPACINGS) ??
+    check('beta_schedule', c.beta_schedule, BETA_SCHEDULES) ??
+    (Number.isInteger(c.num_train_timesteps) && c.num_train_timesteps >= 2
+      ? null
+      : `num_train_timesteps must be an integer of at least 2, got ${String(c.num_train_timesteps)}`)
+  );
 }

@@ -22,13 +22,19 @@ export class DiscreteVpSchedule {
     return this.logAlpha[k] + ((t - x0) * (this.logAlpha[k + 1] - this.logAlpha[k])) / (x1 - x0);
   }
 
-  alpha(t: number): number { return Math.exp(this.logMeanCoeff(t)); }
-  std(t: number): number { return Math.sqrt(1 - Math.exp(2 * this.logMeanCoeff(t))); }
+  alpha(t: number): number {
+    return Math.exp(this.logMeanCoeff(t));
+  }
+  std(t: number): number {
+    return Math.sqrt(1 - Math.exp(2 * this.logMeanCoeff(t)));
+  }
   lambda(t: number): number {
     const l = this.logMeanCoeff(t);
     return l - 0.5 * Math.log(1 - Math.exp(2 * l));
   }
-  modelTime(t: number): number { return (t - 1 / this.N) * this.N; }
+  modelTime(t: number): number {
+    return (t - 1 / this.N) * this.N;
+  }
 }
 
 /** Solves a small dense system (Gaussian elimination with partial pivoting). */
@@ -66,7 +72,15 @@ export function unipcCoefficients(rks: number[], hh: number, order: number): { r
     factorial *= i + 1;
     hPhiK = hPhiK / hh - 1 / factorial;
   }
-  const rhosP = order === 2 ? [0.5] : order > 2 ? solve(R.slice(0, -1).map((row) => row.slice(0, -1)), b.slice(0, -1)) : [];
+  const rhosP =
+    order === 2
+      ? [0.5]
+      : order > 2
+        ? solve(
+            R.slice(0, -1).map((row) => row.slice(0, -1)),
+            b.slice(0, -1),
+          )
+        : [];
   const rhosC = order === 1 ? [0.5] : solve(R, b);
   return { rhosP, rhosC };
 }
@@ -103,7 +117,12 @@ export function unipc(times: number[], maxOrder = 3): TimestepSampler {
       let modelT: Float32Array | null = null;
       if (corrector) {
         modelT = yield* dataPrediction(xt, t);
-        xt = lincomb([1, base], ...D1s.map((d, i): [number, Float32Array] => [-k * rhosC[i], d]), [-k * rhosC[rhosC.length - 1], modelT], [k * rhosC[rhosC.length - 1], model0]);
+        xt = lincomb(
+          [1, base],
+          ...D1s.map((d, i): [number, Float32Array] => [-k * rhosC[i], d]),
+          [-k * rhosC[rhosC.length - 1], modelT],
+          [k * rhosC[rhosC.length - 1], model0],
+        );
       }
       return { xt, modelT };
     }
@@ -121,7 +140,10 @@ export function unipc(times: number[], maxOrder = 3): TimestepSampler {
       const stepOrder = Math.min(order, steps + 1 - step);
       const r = yield* update(x, models, ts, t, stepOrder, step !== steps);
       x = r.xt;
-      for (let i = 0; i < order - 1; i++) { ts[i] = ts[i + 1]; models[i] = models[i + 1]; }
+      for (let i = 0; i < order - 1; i++) {
+        ts[i] = ts[i + 1];
+        models[i] = models[i + 1];
+      }
       ts[ts.length - 1] = t;
       if (step < steps) models[models.length - 1] = r.modelT ?? (yield* dataPrediction(x, t));
     }

@@ -8,7 +8,12 @@ import type { LoraInfo } from '../lora/registry';
 import type { GenerationParams } from '@farm/core';
 import { ASK_HOOKS, deserializeError, SIGNAL_ANSWER, SIGNAL_STATE, type FromThread, type ThreadData, type ToThread } from './protocol';
 
-interface Pending { hooks: RunHooks; models?: string[]; resolve(r: EngineItemResult[] | void): void; reject(e: Error): void }
+interface Pending {
+  hooks: RunHooks;
+  models?: string[];
+  resolve(r: EngineItemResult[] | void): void;
+  reject(e: Error): void;
+}
 
 const entry = new URL(import.meta.url.endsWith('.ts') ? './thread-main.ts' : './thread-main.js', import.meta.url);
 
@@ -24,12 +29,23 @@ export class EngineThread {
   private failure: Error | null = null;
 
   /** `thread.importerModule`: a module exporting `importer`, loaded in the thread (opts.importer stays on this side). */
-  constructor(readonly opts: EngineOptions, thread: { importerModule?: URL } = {}) {
+  constructor(
+    readonly opts: EngineOptions,
+    thread: { importerModule?: URL } = {},
+  ) {
     this.local = new Engine(opts);
-    const data: ThreadData = { opts: { ...opts, importer: undefined }, cancelSignal: this.signal.buffer as SharedArrayBuffer, importerModule: thread.importerModule?.href };
+    const data: ThreadData = {
+      opts: { ...opts, importer: undefined },
+      cancelSignal: this.signal.buffer as SharedArrayBuffer,
+      importerModule: thread.importerModule?.href,
+    };
     // From TypeScript sources (tsx), the thread registers tsx's loader itself: Node 20 threads do not inherit it.
     this.worker = entry.pathname.endsWith('.ts')
-      ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`, { eval: true, workerData: data, name: 'engine' })
+      ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`, {
+          eval: true,
+          workerData: data,
+          name: 'engine',
+        })
       : new Worker(entry, { workerData: data, name: 'engine' });
     this.ready = new Promise((resolve, reject) => {
       this.worker.once('message', (m: FromThread) => (m.type === 'ready' ? resolve() : reject(new Error(`engine thread said ${m.type} before ready`))));
@@ -38,18 +54,36 @@ export class EngineThread {
     this.ready.catch(() => {});
     this.worker.on('message', (m: FromThread) => this.receive(m));
     this.worker.on('error', (e) => this.fail(e));
-    this.worker.on('exit', (code) => { if (!this.closing) this.fail(new Error(`engine thread exited with code ${code}`)); });
+    this.worker.on('exit', (code) => {
+      if (!this.closing) this.fail(new Error(`engine thread exited with code ${code}`));
+    });
   }
 
-  listModels(): ModelInfo[] { return this.local.listModels(); }
-  listLoras(): LoraInfo[] { return this.local.listLoras(); }
-  listUpscalers(): ReturnType<Engine['listUpscalers']> { return this.local.listUpscalers(); }
-  sizeMultiple(model: string): number { return this.local.sizeMultiple(model); }
-  hiddenStates(model: string): number { return this.local.hiddenStates(model); }
-  memoryProfile(model: string): ReturnType<Engine['memoryProfile']> { return this.local.memoryProfile(model); }
-  get memoryBudget(): number | undefined { return this.local.memoryBudget; }
+  listModels(): ModelInfo[] {
+    return this.local.listModels();
+  }
+  listLoras(): LoraInfo[] {
+    return this.local.listLoras();
+  }
+  listUpscalers(): ReturnType<Engine['listUpscalers']> {
+    return this.local.listUpscalers();
+  }
+  sizeMultiple(model: string): number {
+    return this.local.sizeMultiple(model);
+  }
+  hiddenStates(model: string): number {
+    return this.local.hiddenStates(model);
+  }
+  memoryProfile(model: string): ReturnType<Engine['memoryProfile']> {
+    return this.local.memoryProfile(model);
+  }
+  get memoryBudget(): number | undefined {
+    return this.local.memoryBudget;
+  }
   /** The thread validates again after it prepares the model (a checkpoint is converted there on first use). */
-  validate(p: GenerationParams): void { this.local.validate(p); }
+  validate(p: GenerationParams): void {
+    this.local.validate(p);
+  }
 
   async generate(items: EngineItem[], hooks: RunHooks = {}): Promise<EngineItemResult[]> {
     if (items.length === 0) return [];
@@ -59,7 +93,12 @@ export class EngineThread {
     return new Promise((resolve, reject) => {
       this.pending.set(call, { hooks, models: items.map((i) => i.params.model), resolve: resolve as Pending['resolve'], reject });
       const present = (name: keyof RunHooks) => typeof hooks[name] === 'function';
-      this.post({ type: 'generate', call, items, hooks: Object.fromEntries((['onStep', 'onLatent', 'onPreview', ...ASK_HOOKS] as const).map((h) => [h, present(h)])) });
+      this.post({
+        type: 'generate',
+        call,
+        items,
+        hooks: Object.fromEntries((['onStep', 'onLatent', 'onPreview', ...ASK_HOOKS] as const).map((h) => [h, present(h)])),
+      });
     });
   }
 
@@ -87,7 +126,9 @@ export class EngineThread {
     this.closing ??= (async () => {
       await this.ready.catch(() => {});
       const closed = new Promise<void>((resolve) => {
-        this.worker.on('message', (m: FromThread) => { if (m.type === 'closed') resolve(); });
+        this.worker.on('message', (m: FromThread) => {
+          if (m.type === 'closed') resolve();
+        });
         this.worker.once('exit', () => resolve());
       });
       this.post({ type: 'close' });
@@ -108,15 +149,25 @@ export class EngineThread {
     switch (m.type) {
       case 'ask': {
         let answer = 0;
-        try { answer = Number(p?.hooks[m.hook]?.(m.itemId) ?? 0); } catch { answer = 0; }
+        try {
+          answer = Number(p?.hooks[m.hook]?.(m.itemId) ?? 0);
+        } catch {
+          answer = 0;
+        }
         Atomics.store(this.signal, SIGNAL_ANSWER, answer);
         Atomics.store(this.signal, SIGNAL_STATE, 1);
         Atomics.notify(this.signal, SIGNAL_STATE);
         return;
       }
-      case 'step': p?.hooks.onStep?.(m.step, m.steps); return;
-      case 'latent': p?.hooks.onLatent?.(m.itemId, m.latent); return;
-      case 'preview': p?.hooks.onPreview?.(m.itemId, m.step, Buffer.from(m.png.buffer, m.png.byteOffset, m.png.byteLength)); return;
+      case 'step':
+        p?.hooks.onStep?.(m.step, m.steps);
+        return;
+      case 'latent':
+        p?.hooks.onLatent?.(m.itemId, m.latent);
+        return;
+      case 'preview':
+        p?.hooks.onPreview?.(m.itemId, m.step, Buffer.from(m.png.buffer, m.png.byteOffset, m.png.byteLength));
+        return;
       case 'result':
         this.pending.delete(m.call);
         // a checkpoint the thread converted is ready on disk: let this side's registry see it too

@@ -4,7 +4,11 @@ import * as core from '@farm/core';
 import type { EngineItem, EngineItemResult, EngineOptions } from '../engine';
 
 /** `opts` without functions; `importerModule` is a module URL exporting `importer` (a ModelImporter) for the thread. */
-export interface ThreadData { opts: EngineOptions; cancelSignal: SharedArrayBuffer; importerModule?: string }
+export interface ThreadData {
+  opts: EngineOptions;
+  cancelSignal: SharedArrayBuffer;
+  importerModule?: string;
+}
 
 export type ToThread =
   /** `hooks`: which of the main thread's RunHooks exist (the thread calls only those) */
@@ -31,13 +35,23 @@ export type AskHook = 'isCanceled' | 'interrupted' | 'skips';
 export const ASK_HOOKS: AskHook[] = ['isCanceled', 'interrupted', 'skips'];
 export type HookNames = Partial<Record<AskHook | 'onStep' | 'onLatent' | 'onPreview', boolean>>;
 
-export interface SerializedError { name: string; message: string; stack?: string; props: Record<string, unknown> }
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  props: Record<string, unknown>;
+}
 
 export function serializeError(e: unknown): SerializedError {
   const err = e instanceof Error ? e : new Error(String(e));
   const props: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(err)) {
-    try { structuredClone(v); props[k] = v; } catch { /* not cloneable: dropped */ }
+    try {
+      structuredClone(v);
+      props[k] = v;
+    } catch {
+      /* not cloneable: dropped */
+    }
   }
   return { name: err.name, message: err.message, stack: err.stack, props };
 }

@@ -6,7 +6,7 @@ import { serializeError, SIGNAL_ANSWER, SIGNAL_STATE, type AskHook, type FromThr
 
 const { opts, cancelSignal, importerModule } = workerData as ThreadData;
 const signal = new Int32Array(cancelSignal);
-const importer = importerModule ? (await import(importerModule) as { importer: EngineOptions['importer'] }).importer : undefined;
+const importer = importerModule ? ((await import(importerModule)) as { importer: EngineOptions['importer'] }).importer : undefined;
 const engine = new Engine({ ...opts, importer });
 const port = parentPort!;
 const send = (m: FromThread) => port.postMessage(m);
@@ -21,7 +21,10 @@ function ask(call: number, hook: AskHook, itemId: string): number {
 
 port.on('message', (m: ToThread) => {
   if (m.type === 'close') {
-    engine.close().catch((e: unknown) => console.error('engine close failed', e)).finally(() => send({ type: 'closed' }));
+    engine
+      .close()
+      .catch((e: unknown) => console.error('engine close failed', e))
+      .finally(() => send({ type: 'closed' }));
     return;
   }
   if (m.type === 'unloadModels' || m.type === 'loadModel') {
@@ -32,17 +35,18 @@ port.on('message', (m: ToThread) => {
     return;
   }
   const { call, items, hooks } = m;
-  engine.generate(items, {
-    onStep: hooks.onStep ? (step, steps) => send({ type: 'step', call, step, steps }) : undefined,
-    isCanceled: hooks.isCanceled ? (itemId) => ask(call, 'isCanceled', itemId) === 1 : undefined,
-    interrupted: hooks.interrupted ? (itemId) => ask(call, 'interrupted', itemId) === 1 : undefined,
-    skips: hooks.skips ? (itemId) => ask(call, 'skips', itemId) : undefined,
-    onLatent: hooks.onLatent ? (itemId, latent) => send({ type: 'latent', call, itemId, latent: latent.slice() }) : undefined,
-    onPreview: hooks.onPreview ? (itemId, step, png) => send({ type: 'preview', call, itemId, step, png }) : undefined,
-  }).then(
-    (results) => send({ type: 'result', call, results }),
-    (e) => send({ type: 'error', call, error: serializeError(e) }),
-  );
+  engine
+    .generate(items, {
+      onStep: hooks.onStep ? (step, steps) => send({ type: 'step', call, step, steps }) : undefined,
+      isCanceled: hooks.isCanceled ? (itemId) => ask(call, 'isCanceled', itemId) === 1 : undefined,
+      interrupted: hooks.interrupted ? (itemId) => ask(call, 'interrupted', itemId) === 1 : undefined,
+      skips: hooks.skips ? (itemId) => ask(call, 'skips', itemId) : undefined,
+      onLatent: hooks.onLatent ? (itemId, latent) => send({ type: 'latent', call, itemId, latent: latent.slice() }) : undefined,
+      onPreview: hooks.onPreview ? (itemId, step, png) => send({ type: 'preview', call, itemId, step, png }) : undefined,
+    })
+    .then(
+      (results) => send({ type: 'result', call, results }),
+      (e) => send({ type: 'error', call, error: serializeError(e) }),
+    );
 });
 send({ type: 'ready' });
-

@@ -23,9 +23,16 @@ const DEFAULT_MAX_LENGTH = 77;
 
 /** CJK Unified Ideographs and their extensions and compatibility blocks (the ranges BasicTokenizer uses). */
 export function isCjkCodePoint(cp: number): boolean {
-  return (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x20000 && cp <= 0x2a6df)
-    || (cp >= 0x2a700 && cp <= 0x2b73f) || (cp >= 0x2b740 && cp <= 0x2b81f) || (cp >= 0x2b820 && cp <= 0x2ceaf)
-    || (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x2f800 && cp <= 0x2fa1f);
+  return (
+    (cp >= 0x4e00 && cp <= 0x9fff) ||
+    (cp >= 0x3400 && cp <= 0x4dbf) ||
+    (cp >= 0x20000 && cp <= 0x2a6df) ||
+    (cp >= 0x2a700 && cp <= 0x2b73f) ||
+    (cp >= 0x2b740 && cp <= 0x2b81f) ||
+    (cp >= 0x2b820 && cp <= 0x2ceaf) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0x2f800 && cp <= 0x2fa1f)
+  );
 }
 
 /** ASCII non-letter/digit symbols count as punctuation too ($, ^, `, ...), as in BERT. */
@@ -49,7 +56,10 @@ export class BertTokenizer implements PromptTokenizer {
   private readonly stripAccents: boolean;
   private readonly chineseChars: boolean;
 
-  constructor(private readonly vocab: Map<string, number>, config: BertTokenizerConfig = {}) {
+  constructor(
+    private readonly vocab: Map<string, number>,
+    config: BertTokenizerConfig = {},
+  ) {
     const id = (token: string) => {
       const v = vocab.get(token);
       if (v === undefined) throw new Error(`vocab.txt lacks the special token ${token}`);
@@ -78,7 +88,7 @@ export class BertTokenizer implements PromptTokenizer {
 
   /** tokenizer/vocab.txt and, when present, tokenizer/tokenizer_config.json */
   static fromFiles(vocabPath: string, configPath?: string): BertTokenizer {
-    const config = configPath && existsSync(configPath) ? JSON.parse(readFileSync(configPath, 'utf8')) as BertTokenizerConfig : {};
+    const config = configPath && existsSync(configPath) ? (JSON.parse(readFileSync(configPath, 'utf8')) as BertTokenizerConfig) : {};
     return BertTokenizer.fromStrings(readFileSync(vocabPath, 'utf8'), config);
   }
 

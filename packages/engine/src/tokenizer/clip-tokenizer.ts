@@ -28,7 +28,10 @@ export class ClipTokenizer implements PromptTokenizer {
   private readonly decoder: Map<number, string>;
   private readonly cache = new Map<string, number[]>();
 
-  constructor(private readonly vocab: Record<string, number>, merges: string[]) {
+  constructor(
+    private readonly vocab: Record<string, number>,
+    merges: string[],
+  ) {
     merges.forEach((m, i) => this.ranks.set(m, i));
     const bos = vocab['<|startoftext|>'];
     const eos = vocab['<|endoftext|>'];
@@ -78,13 +81,19 @@ export class ClipTokenizer implements PromptTokenizer {
       let bestRank = Infinity;
       for (let i = 0; i < symbols.length - 1; i++) {
         const rank = this.ranks.get(`${symbols[i]} ${symbols[i + 1]}`);
-        if (rank !== undefined && rank < bestRank) { bestRank = rank; best = i; }
+        if (rank !== undefined && rank < bestRank) {
+          bestRank = rank;
+          best = i;
+        }
       }
       if (best < 0) break;
       const merged = symbols[best] + symbols[best + 1];
       const next: string[] = [];
       for (let i = 0; i < symbols.length; i++) {
-        if (i < symbols.length - 1 && `${symbols[i]} ${symbols[i + 1]}` === `${symbols[best]} ${symbols[best + 1]}`) { next.push(merged); i++; } else next.push(symbols[i]);
+        if (i < symbols.length - 1 && `${symbols[i]} ${symbols[i + 1]}` === `${symbols[best]} ${symbols[best + 1]}`) {
+          next.push(merged);
+          i++;
+        } else next.push(symbols[i]);
       }
       symbols = next;
     }

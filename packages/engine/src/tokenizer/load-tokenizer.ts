@@ -20,8 +20,11 @@ export function tokenizerKind(dir: string): 'clip' | 'bert' | null {
 
 export function loadTokenizer(dir: string): PromptTokenizer {
   switch (tokenizerKind(dir)) {
-    case 'bert': return BertTokenizer.fromFiles(join(dir, 'vocab.txt'), join(dir, 'tokenizer_config.json'));
-    case 'clip': return ClipTokenizer.fromFiles(join(dir, 'vocab.json'), join(dir, 'merges.txt'));
-    default: throw new Error(`${dir} has no tokenizer: expected vocab.json + merges.txt (CLIP) or vocab.txt (BERT)`);
+    case 'bert':
+      return BertTokenizer.fromFiles(join(dir, 'vocab.txt'), join(dir, 'tokenizer_config.json'));
+    case 'clip':
+      return ClipTokenizer.fromFiles(join(dir, 'vocab.json'), join(dir, 'merges.txt'));
+    default:
+      throw new Error(`${dir} has no tokenizer: expected vocab.json + merges.txt (CLIP) or vocab.txt (BERT)`);
   }
 }

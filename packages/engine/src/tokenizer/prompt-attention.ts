@@ -9,7 +9,9 @@ export function parsePromptAttention(text: string): WeightedText[] {
   const res: WeightedText[] = [];
   const round: number[] = [];
   const square: number[] = [];
-  const multiply = (start: number, m: number) => { for (let p = start; p < res.length; p++) res[p][1] *= m; };
+  const multiply = (start: number, m: number) => {
+    for (let p = start; p < res.length; p++) res[p][1] *= m;
+  };
   for (const match of text.matchAll(TOKEN)) {
     const token = match[0];
     const weight = match[1];

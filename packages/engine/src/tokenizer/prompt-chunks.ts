@@ -17,7 +17,10 @@ function finishChunk(tokenizer: PromptTokenizer, ids: number[], weights: number[
   const outIds = new Int32Array(tokenizer.maxLength).fill(tokenizer.padId);
   const outWeights = new Float32Array(tokenizer.maxLength).fill(1);
   outIds[0] = tokenizer.bosId;
-  ids.forEach((id, i) => { outIds[i + 1] = id; outWeights[i + 1] = weights[i]; });
+  ids.forEach((id, i) => {
+    outIds[i + 1] = id;
+    outWeights[i + 1] = weights[i];
+  });
   outIds[ids.length + 1] = tokenizer.eosId;
   return { ids: outIds, weights: outWeights };
 }
@@ -59,13 +62,19 @@ export function tokenizeWeighted(tokenizer: PromptTokenizer, prompt: string, emb
     lastComma = -1;
   };
   for (const [text, weight] of parsePromptAttention(prompt)) {
-    if (weight === -1) { flush(true); continue; }
+    if (weight === -1) {
+      flush(true);
+      continue;
+    }
     const segment = tokenizer.encode(text);
     for (let at = 0; at < segment.length; at++) {
       const emb = embeddings.length > 0 ? embeddingAt(segment, at, embeddings) : null;
       if (emb) {
         if (ids.length + emb.rowIds.length > perChunk) flush(true);
-        for (const row of emb.rowIds) { ids.push(row); weights.push(weight); }
+        for (const row of emb.rowIds) {
+          ids.push(row);
+          weights.push(weight);
+        }
         used?.add(emb.name);
         at += emb.nameIds.length - 1;
         continue;

@@ -24,7 +24,10 @@ const NUMBER = /\s*([+-]?(?:\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)
 
 class Parser {
   pos = 0;
-  constructor(readonly src: string, readonly steps: number) {}
+  constructor(
+    readonly src: string,
+    readonly steps: number,
+  ) {}
 
   private match(re: RegExp): RegExpExecArray | null {
     re.lastIndex = this.pos;
@@ -39,10 +42,16 @@ class Parser {
     for (;;) {
       const start = this.pos;
       const plain = this.match(PLAIN);
-      if (plain) { nodes.push({ kind: 'text', text: plain[0] }); continue; }
+      if (plain) {
+        nodes.push({ kind: 'text', text: plain[0] });
+        continue;
+      }
       const ch = this.src[this.pos];
       const node = ch === '[' ? this.square() : ch === '(' ? this.round() : null;
-      if (!node) { this.pos = start; return nodes; }
+      if (!node) {
+        this.pos = start;
+        return nodes;
+      }
       nodes.push(node);
     }
   }
@@ -108,7 +117,10 @@ class Parser {
     if (!this.eat(open)) return null;
     const parts = [this.prompt()];
     const separators: string[] = [];
-    if (allowColon && this.eat(':')) { separators.push(':'); parts.push(this.prompt()); }
+    if (allowColon && this.eat(':')) {
+      separators.push(':');
+      parts.push(this.prompt());
+    }
     if (!this.eat(close)) return null;
     return { kind: 'group', open, parts, separators, close };
   }
@@ -141,14 +153,20 @@ function collectSteps(nodes: Node[], steps: number, out: Set<number>): void {
 }
 
 function textAt(nodes: Node[], step: number): string {
-  return nodes.map((n) => {
-    switch (n.kind) {
-      case 'text': return n.text;
-      case 'group': return n.open + n.parts.map((p, i) => (i > 0 ? n.separators[i - 1] : '') + textAt(p, step)).join('') + n.close;
-      case 'scheduled': return step <= n.when ? (n.before ? textAt(n.before, step) : '') : textAt(n.after, step);
-      case 'alternate': return textAt(n.options[(step - 1) % n.options.length], step);
-    }
-  }).join('');
+  return nodes
+    .map((n) => {
+      switch (n.kind) {
+        case 'text':
+          return n.text;
+        case 'group':
+          return n.open + n.parts.map((p, i) => (i > 0 ? n.separators[i - 1] : '') + textAt(p, step)).join('') + n.close;
+        case 'scheduled':
+          return step <= n.when ? (n.before ? textAt(n.before, step) : '') : textAt(n.after, step);
+        case 'alternate':
+          return textAt(n.options[(step - 1) % n.options.length], step);
+      }
+    })
+    .join('');
 }
 
 /** A1111's get_learned_conditioning_prompt_schedules for one prompt: [[end_at_step, text], ...] in step order. */

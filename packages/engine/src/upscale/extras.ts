@@ -81,7 +81,11 @@ export async function runExtras(p: GenerationParams, model: ModelLookup, opts: E
   const infotext = extrasInfotext(e);
   // the input's own text chunks (PNG tEXt) travel on, as A1111 keeps image.info; `postprocessing` is added
   let texts: Record<string, string> = {};
-  try { texts = readPngText(bytes); } catch { /* not a PNG, or no readable text chunks: nothing to carry */ }
+  try {
+    texts = readPngText(bytes);
+  } catch {
+    /* not a PNG, or no readable text chunks: nothing to carry */
+  }
   let png = await encodePng(out.data, out.width, out.height);
   for (const [k, v] of Object.entries(texts)) if (k !== 'postprocessing') png = addPngText(png, k, v);
   png = addPngText(png, 'postprocessing', infotext);

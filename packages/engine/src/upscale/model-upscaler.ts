@@ -8,11 +8,17 @@ import type { SessionCache } from '../onnx/session-cache';
 import { ValidationError } from '@farm/core';
 import type { ModelUpscaler, RgbImage, UpscaleHooks } from './pixel-upscale';
 
-export interface UpscalerModelInfo { name: string; path: string }
+export interface UpscalerModelInfo {
+  name: string;
+  path: string;
+}
 
 export function listUpscalerModels(dir?: string): UpscalerModelInfo[] {
   if (!dir || !existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.onnx')).sort().map((f) => ({ name: f.replace(/\.onnx$/, ''), path: join(dir, f) }));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.onnx'))
+    .sort()
+    .map((f) => ({ name: f.replace(/\.onnx$/, ''), path: join(dir, f) }));
 }
 
 /** Tile origins along one axis: tiles of `tile` px stepping by tile - overlap, the last one flush with the end. */
@@ -20,7 +26,10 @@ export function tileStarts(size: number, tile: number, overlap: number): number[
   if (size <= tile) return [0];
   const starts: number[] = [];
   for (let s = 0; ; s += tile - overlap) {
-    if (s + tile >= size) { starts.push(size - tile); break; }
+    if (s + tile >= size) {
+      starts.push(size - tile);
+      break;
+    }
     starts.push(s);
   }
   return starts;
@@ -54,7 +63,10 @@ export function modelUpscaler(session: ort.InferenceSession, opts: { tile?: numb
         if (!scale) {
           scale = ow / tw;
           if (hooks.maxPixels !== undefined && w * scale * h * scale > hooks.maxPixels) {
-            throw new ValidationError(`the upscaler model makes ${w * scale}x${h * scale} of a ${w}x${h} image, more than the ${hooks.maxPixels} pixels allowed`, 'upscaler');
+            throw new ValidationError(
+              `the upscaler model makes ${w * scale}x${h * scale} of a ${w}x${h} image, more than the ${hooks.maxPixels} pixels allowed`,
+              'upscaler',
+            );
           }
           acc = new Float32Array(3 * w * scale * h * scale);
           weight = new Float32Array(w * scale * h * scale);

@@ -5,7 +5,11 @@
 import sharp from 'sharp';
 import { ValidationError } from '@farm/core';
 
-export interface RgbImage { data: Buffer; width: number; height: number }
+export interface RgbImage {
+  data: Buffer;
+  width: number;
+  height: number;
+}
 
 /** What a caller may ask of one upscaler pass: tile progress, and a bound on the size it may make. */
 export interface UpscaleHooks {
@@ -20,7 +24,10 @@ export type ModelUpscaler = (image: RgbImage, hooks?: UpscaleHooks) => Promise<R
 
 export async function resizeRgb(img: RgbImage, width: number, height: number, kernel: 'lanczos3' | 'nearest' = 'lanczos3'): Promise<RgbImage> {
   if (img.width === width && img.height === height) return img;
-  const data = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).resize(width, height, { fit: 'fill', kernel }).raw().toBuffer();
+  const data = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .resize(width, height, { fit: 'fill', kernel })
+    .raw()
+    .toBuffer();
   return { data, width, height };
 }
 

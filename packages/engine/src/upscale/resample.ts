@@ -71,7 +71,16 @@ function taps(inSize: number, outSize: number, mode: ResampleMode, antialias: bo
  * Resizes `channels` planes of srcH x srcW (channel-major, as a latent [C, H, W]) to dstH x dstW.
  * Width first, then height.
  */
-export function resample(data: Float32Array, channels: number, srcH: number, srcW: number, dstH: number, dstW: number, mode: ResampleMode, antialias = false): Float32Array {
+export function resample(
+  data: Float32Array,
+  channels: number,
+  srcH: number,
+  srcW: number,
+  dstH: number,
+  dstW: number,
+  mode: ResampleMode,
+  antialias = false,
+): Float32Array {
   const tx = taps(srcW, dstW, mode, antialias);
   const ty = taps(srcH, dstH, mode, antialias);
   const mid = new Float64Array(channels * srcH * dstW);

@@ -9,8 +9,18 @@ import { upscaleBy, type ModelLookup, type RgbImage } from './pixel-upscale';
 import { encodePng } from '../pipeline/images';
 import { addPngText, readPngText } from '../png';
 
-export interface GridTile { x: number; y: number }
-export interface Grid { tiles: GridTile[][]; tileW: number; tileH: number; width: number; height: number; overlap: number }
+export interface GridTile {
+  x: number;
+  y: number;
+}
+export interface Grid {
+  tiles: GridTile[][];
+  tileW: number;
+  tileH: number;
+  width: number;
+  height: number;
+  overlap: number;
+}
 
 /** images.split_grid's tile origins: rows of columns, spread evenly, the last one flush with the edge. */
 export function splitGrid(width: number, height: number, tileW: number, tileH: number, overlap: number): Grid {
@@ -77,12 +87,18 @@ export function combineGrid(grid: Grid, images: RgbImage[][]): RgbImage {
     const line: RgbImage = { data: Buffer.alloc(grid.width * grid.tileH * 3), width: grid.width, height: grid.tileH };
     row.forEach((t, c) => {
       const tile = images[r][c];
-      if (t.x === 0) { paste(line, tile, 0, 0); return; }
+      if (t.x === 0) {
+        paste(line, tile, 0, 0);
+        return;
+      }
       paste(line, cropRgb(tile, 0, 0, o, grid.tileH), t.x, 0, (x) => ramp(x));
       paste(line, cropRgb(tile, o, 0, grid.tileW - o, grid.tileH), t.x + o, 0);
     });
     const y = row[0].y;
-    if (y === 0) { paste(out, line, 0, 0); return; }
+    if (y === 0) {
+      paste(out, line, 0, 0);
+      return;
+    }
     paste(out, cropRgb(line, 0, 0, grid.width, o), 0, y, (_x, yy) => ramp(yy));
     paste(out, cropRgb(line, 0, o, grid.width, grid.tileH - o), 0, y + o);
   });
@@ -103,13 +119,21 @@ export async function runSdUpscale(p: GenerationParams, ctx: SdUpscaleContext): 
   const s = p.sd_upscale!;
   let decoded;
   try {
-    decoded = await sharp(Buffer.from(p.init_image!, 'base64'), { limitInputPixels: ctx.maxInputPixels }).flatten({ background: '#ffffff' }).toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    decoded = await sharp(Buffer.from(p.init_image!, 'base64'), { limitInputPixels: ctx.maxInputPixels })
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
   } catch (e) {
     throw new ValidationError(`init_image is not a decodable image: ${(e as Error).message.split('\n')[0]}`, 'init_image');
   }
   const init: RgbImage = { data: decoded.data, width: decoded.info.width, height: decoded.info.height };
   const [w, h] = [Math.floor((init.width * s.scale_factor) / 8) * 8, Math.floor((init.height * s.scale_factor) / 8) * 8];
-  if (s.upscaler !== 'None' && w * h > EXTRAS_MAX_OUTPUT_PIXELS) throw new ValidationError(`SD upscale of ${init.width}x${init.height} by ${s.scale_factor} gives ${w}x${h}, more than ${EXTRAS_MAX_OUTPUT_PIXELS} pixels`, 'script_args');
+  if (s.upscaler !== 'None' && w * h > EXTRAS_MAX_OUTPUT_PIXELS)
+    throw new ValidationError(
+      `SD upscale of ${init.width}x${init.height} by ${s.scale_factor} gives ${w}x${h}, more than ${EXTRAS_MAX_OUTPUT_PIXELS} pixels`,
+      'script_args',
+    );
   const img = s.upscaler === 'None' ? init : await upscaleBy(init, s.scale_factor, s.upscaler, ctx.model, { maxPixels: EXTRAS_MAX_OUTPUT_PIXELS });
   const grid = splitGrid(img.width, img.height, p.width, p.height, s.overlap);
   const work = grid.tiles.flat().map((t) => cropRgb(img, t.x, t.y, p.width, p.height));
@@ -126,7 +150,10 @@ export async function runSdUpscale(p: GenerationParams, ctx: SdUpscaleContext): 
     for (let i = 0; i < calls; i++) {
       if (ctx.isCanceled?.()) return { images: [], seeds: [], infotexts: [] };
       const batch = tilePngs.slice(i * p.batch_size, (i + 1) * p.batch_size);
-      const items = batch.map((tile, j) => ({ id: `tile-${n}-${i}-${j}`, params: { ...p, init_image: tile, batch_size: 1, n_iter: 1, seed: (seed + j) % 2 ** 32, resize_mode: 0 } }));
+      const items = batch.map((tile, j) => ({
+        id: `tile-${n}-${i}-${j}`,
+        params: { ...p, init_image: tile, batch_size: 1, n_iter: 1, seed: (seed + j) % 2 ** 32, resize_mode: 0 },
+      }));
       const out = await ctx.render(items, (step, steps) => ctx.onStep?.(doneCalls * steps + step, totalCalls * steps));
       doneCalls++;
       if (out.some((r) => r.canceled || r.images.length === 0)) return { images: [], seeds: [], infotexts: [] };

@@ -12,7 +12,10 @@ export function userCommentTiff(text: string): Buffer {
   const ifd = (tag: number, type: number, count: number, value: number, next = 0) => {
     const b = Buffer.alloc(2 + 12 + 4);
     b.writeUInt16BE(1, 0);
-    b.writeUInt16BE(tag, 2); b.writeUInt16BE(type, 4); b.writeUInt32BE(count, 6); b.writeUInt32BE(value, 10);
+    b.writeUInt16BE(tag, 2);
+    b.writeUInt16BE(type, 4);
+    b.writeUInt32BE(count, 6);
+    b.writeUInt32BE(value, 10);
     b.writeUInt32BE(next, 14);
     return b;
   };

@@ -43,7 +43,8 @@ export async function imageGrid(pngs: Buffer[], batchSize: number, o: OutputOpti
   const { rows, cols } = gridLayout(pngs.length, batchSize, o);
   return sharp({ create: { width: cols * width!, height: rows * height!, channels: 3, background: '#000000' } })
     .composite(pngs.map((input, i) => ({ input, left: (i % cols) * width!, top: Math.floor(i / cols) * height! })))
-    .png().toBuffer();
+    .png()
+    .toBuffer();
 }
 
 export function wantsGrid(count: number, saveImages: boolean, o: OutputOptions): boolean {

@@ -12,15 +12,27 @@ export function parseCsv(text: string): string[][] {
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (quoted) {
-      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c;
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
     } else if (c === '"') quoted = true;
-    else if (c === ',') { row.push(field); field = ''; }
-    else if (c === '\n' || c === '\r') {
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\n' || c === '\r') {
       if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field); rows.push(row); row = []; field = '';
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
     } else field += c;
   }
-  if (field !== '' || row.length > 0) { row.push(field); rows.push(row); }
+  if (field !== '' || row.length > 0) {
+    row.push(field);
+    rows.push(row);
+  }
   return rows.filter((r) => r.some((f) => f !== ''));
 }
 
@@ -30,7 +42,9 @@ export function parseStyles(text: string): PromptStyle[] {
   const col = (name: string) => header.findIndex((h) => h.trim() === name);
   const [n, p, neg] = [col('name'), col('prompt'), col('negative_prompt')];
   if (n < 0) return [];
-  return rows.filter((r) => (r[n] ?? '').trim() !== '').map((r) => ({ name: r[n].trim(), prompt: p >= 0 ? r[p] ?? '' : '', negative_prompt: neg >= 0 ? r[neg] ?? '' : '' }));
+  return rows
+    .filter((r) => (r[n] ?? '').trim() !== '')
+    .map((r) => ({ name: r[n].trim(), prompt: p >= 0 ? (r[p] ?? '') : '', negative_prompt: neg >= 0 ? (r[neg] ?? '') : '' }));
 }
 
 export function loadStyles(file: string): PromptStyle[] {

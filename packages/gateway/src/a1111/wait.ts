@@ -7,10 +7,15 @@ import { isTerminal } from '@farm/queue';
 import { liveWorkerProblem } from '../guards/live-worker';
 
 export class ClientGoneError extends Error {
-  constructor() { super('client went away'); }
+  constructor() {
+    super('client went away');
+  }
 }
 
-export interface WaitOptions { probeMs?: number; graceMs?: number }
+export interface WaitOptions {
+  probeMs?: number;
+  graceMs?: number;
+}
 
 export async function waitForJob(queue: FarmQueue, id: string, signal?: AbortSignal, opts: WaitOptions = {}): Promise<JobEnvelope> {
   let unsubscribe: (() => Promise<void>) | null = null;
@@ -19,8 +24,13 @@ export async function waitForJob(queue: FarmQueue, id: string, signal?: AbortSig
   try {
     return await new Promise<JobEnvelope>((resolve, reject) => {
       signal?.addEventListener('abort', () => reject(new ClientGoneError()));
-      const check = (e: JobEnvelope | null) => { if (e && isTerminal(e.status)) resolve(e); };
-      queue.subscribe(id, check).then(async (u) => { unsubscribe = u; check(await queue.get(id)); }, reject);
+      const check = (e: JobEnvelope | null) => {
+        if (e && isTerminal(e.status)) resolve(e);
+      };
+      queue.subscribe(id, check).then(async (u) => {
+        unsubscribe = u;
+        check(await queue.get(id));
+      }, reject);
       let missingSeen = 0;
       let troubleSince: number | null = null;
       let probing = false;
@@ -34,7 +44,8 @@ export async function waitForJob(queue: FarmQueue, id: string, signal?: AbortSig
             const state = e && !isTerminal(e.status) ? await queue.jobState(id) : null;
             if (e === null || state === 'unknown') {
               // seen twice in a row: a job removed by a cancel has its envelope updated a moment later
-              if (++missingSeen >= 2) return reject(new UnavailableError(`job ${id} was lost: its ${e === null ? 'record' : 'queue entry'} is gone from Redis`));
+              if (++missingSeen >= 2)
+                return reject(new UnavailableError(`job ${id} was lost: its ${e === null ? 'record' : 'queue entry'} is gone from Redis`));
               return;
             }
             missingSeen = 0;
@@ -43,12 +54,17 @@ export async function waitForJob(queue: FarmQueue, id: string, signal?: AbortSig
           } catch (err) {
             trouble = `Redis is unreachable (${(err as Error).message})`;
           }
-          if (!trouble) { troubleSince = null; return; }
+          if (!trouble) {
+            troubleSince = null;
+            return;
+          }
           troubleSince ??= Date.now();
           if (Date.now() - troubleSince < graceMs) return;
           await queue.cancel(id).catch(() => {});
           reject(new UnavailableError(`${trouble}; job ${id} waited ${Math.round(graceMs / 1000)} s and was canceled`));
-        })().finally(() => { probing = false; });
+        })().finally(() => {
+          probing = false;
+        });
       }, opts.probeMs ?? 2000);
     });
   } finally {

@@ -16,19 +16,28 @@ export interface AuthConfig {
   windowMs?: number;
 }
 
-export interface AuthUser { id: string }
+export interface AuthUser {
+  id: string;
+}
 declare module 'express-serve-static-core' {
-  interface Request { user?: AuthUser }
+  interface Request {
+    user?: AuthUser;
+  }
 }
 
 const PUBLIC_PATHS = new Set(['/healthz', '/readyz']);
 
 export function parseUsers(spec: string): Map<string, string> {
   const users = new Map<string, string>();
-  for (const [n, entry] of spec.split(',').map((s) => s.trim()).filter(Boolean).entries()) {
+  for (const [n, entry] of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .entries()) {
     const colon = entry.indexOf(':');
     // never echo the entry: a pasted plain password may be in it
-    if (colon <= 0 || !entry.slice(colon + 1).startsWith('scrypt$')) throw new Error(`AUTH_USERS entry ${n + 1} must be user:scrypt$... (use npm run hash-password)`);
+    if (colon <= 0 || !entry.slice(colon + 1).startsWith('scrypt$'))
+      throw new Error(`AUTH_USERS entry ${n + 1} must be user:scrypt$... (use npm run hash-password)`);
     users.set(entry.slice(0, colon), entry.slice(colon + 1));
   }
   return users;
@@ -36,7 +45,11 @@ export function parseUsers(spec: string): Map<string, string> {
 
 export function parseApiKeys(spec: string): Map<string, string> {
   const keys = new Map<string, string>();
-  for (const [n, entry] of spec.split(',').map((s) => s.trim()).filter(Boolean).entries()) {
+  for (const [n, entry] of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .entries()) {
     const [hash, user] = entry.split(':');
     if (!/^[0-9a-f]{64}$/.test(hash ?? '') || !user) throw new Error(`AUTH_API_KEYS entry ${n + 1} must be <sha256 hex of the key>:<user>`);
     keys.set(hash, user);
@@ -67,7 +80,10 @@ export function createAuth(cfg: AuthConfig): RequestHandler {
   const check = async (req: Request, res: Response, next: NextFunction, header: string, token: string) => {
     const headerHash = hashApiKey(header);
     const known = verified.get(headerHash);
-    if (known && known.until > Date.now()) { req.user = { id: known.user }; return next(); }
+    if (known && known.until > Date.now()) {
+      req.user = { id: known.user };
+      return next();
+    }
     const decoded = Buffer.from(token, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) return deny(res, 'malformed Basic credentials (expected base64 of user:password)');
@@ -75,7 +91,10 @@ export function createAuth(cfg: AuthConfig): RequestHandler {
     const password = decoded.slice(colon + 1);
     const address = req.ip ?? req.socket.remoteAddress ?? '?';
     let record = failures.get(address);
-    if (record && Date.now() - record.since >= windowMs) { failures.delete(address); record = undefined; }
+    if (record && Date.now() - record.since >= windowMs) {
+      failures.delete(address);
+      record = undefined;
+    }
     const throttled = record !== undefined && record.count >= maxFailures;
     const retryAfter = record ? Math.max(1, Math.ceil((record.since + windowMs - Date.now()) / 1000)) : 0;
     const tooMany = () => {
@@ -107,13 +126,23 @@ export function createAuth(cfg: AuthConfig): RequestHandler {
 
   return (req: Request, res: Response, next: NextFunction) => {
     if (PUBLIC_PATHS.has(req.path)) return next();
-    if (cfg.disabled) { req.user = { id: 'anonymous' }; return next(); }
+    if (cfg.disabled) {
+      req.user = { id: 'anonymous' };
+      return next();
+    }
     const header = req.headers.authorization ?? '';
     const parsed = parseAuthorization(header);
-    if (!parsed) return deny(res, header ? 'malformed Authorization header (expected "Basic <base64>" or "Bearer <key>")' : 'login required (HTTP Basic or Bearer API key)');
+    if (!parsed)
+      return deny(
+        res,
+        header ? 'malformed Authorization header (expected "Basic <base64>" or "Bearer <key>")' : 'login required (HTTP Basic or Bearer API key)',
+      );
     if (parsed.scheme === 'bearer') {
       const user = keys.get(hashApiKey(parsed.token));
-      if (user) { req.user = { id: user }; return next(); }
+      if (user) {
+        req.user = { id: user };
+        return next();
+      }
       return deny(res, 'invalid API key');
     }
     check(req, res, next, header, parsed.token).catch(next);

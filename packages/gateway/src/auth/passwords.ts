@@ -17,9 +17,18 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [scheme, N, r, p, salt, hash] = stored.split('$');
   if (scheme !== 'scrypt' || !hash) return false;
   const expected = Buffer.from(hash, 'base64');
-  const actual = await slots.run(() => new Promise<Buffer>((resolve, reject) => {
-    scrypt(password, Buffer.from(salt, 'base64'), expected.length, { N: Number(N), r: Number(r), p: Number(p), maxmem: 256 * Number(N) * Number(r) }, (e, key) => (e ? reject(e) : resolve(key)));
-  }));
+  const actual = await slots.run(
+    () =>
+      new Promise<Buffer>((resolve, reject) => {
+        scrypt(
+          password,
+          Buffer.from(salt, 'base64'),
+          expected.length,
+          { N: Number(N), r: Number(r), p: Number(p), maxmem: 256 * Number(N) * Number(r) },
+          (e, key) => (e ? reject(e) : resolve(key)),
+        );
+      }),
+  );
   return timingSafeEqual(actual, expected);
 }
 

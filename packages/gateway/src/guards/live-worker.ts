@@ -6,7 +6,8 @@ import type { FarmQueue } from '@farm/queue';
 export async function liveWorkerProblem(queue: FarmQueue, model: string): Promise<string | null> {
   const workers = await queue.workers();
   if (workers.length === 0) return 'no live worker: no worker process is running (or none has reported in the last 15 s)';
-  if (!workers.some((w) => w.models.includes(model))) return `no live worker has the model "${model}" (${workers.length} live worker${workers.length === 1 ? '' : 's'} with: ${[...new Set(workers.flatMap((w) => w.models))].join(', ') || 'no models'})`;
+  if (!workers.some((w) => w.models.includes(model)))
+    return `no live worker has the model "${model}" (${workers.length} live worker${workers.length === 1 ? '' : 's'} with: ${[...new Set(workers.flatMap((w) => w.models))].join(', ') || 'no models'})`;
   return null;
 }
 

@@ -9,7 +9,10 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** The origins this request may come from: its own host, as the client addressed it (X-Forwarded-* only from TRUST_PROXY). */
 function ownOrigins(req: Request): string[] {
-  const hosts = new Set([req.headers.host, req.get('x-forwarded-host') && req.app.get('trust proxy fn')(req.socket.remoteAddress, 0) ? req.get('x-forwarded-host') : undefined]);
+  const hosts = new Set([
+    req.headers.host,
+    req.get('x-forwarded-host') && req.app.get('trust proxy fn')(req.socket.remoteAddress, 0) ? req.get('x-forwarded-host') : undefined,
+  ]);
   return [...hosts].filter((h): h is string => !!h).flatMap((h) => [`http://${h.toLowerCase()}`, `https://${h.toLowerCase()}`]);
 }
 

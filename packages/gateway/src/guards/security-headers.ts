@@ -9,10 +9,16 @@ export const inlineHash = (code: string) => `'sha256-${createHash('sha256').upda
 /** CSP for an HTML page; `inline` are the inline <script>/<style> bodies the page carries. */
 export function contentSecurityPolicy(inline: { scripts?: string[]; styles?: string[] } = {}): string {
   return [
-    "default-src 'self'", `script-src 'self' ${(inline.scripts ?? []).map(inlineHash).join(' ')}`.trim(),
+    "default-src 'self'",
+    `script-src 'self' ${(inline.scripts ?? []).map(inlineHash).join(' ')}`.trim(),
     `style-src 'self' ${(inline.styles ?? []).map(inlineHash).join(' ')}`.trim(),
     // result images may redirect to a signed URL of the bucket
-    'img-src * data: blob:', 'connect-src *', "object-src 'none'", "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
+    'img-src * data: blob:',
+    'connect-src *',
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
   ].join('; ');
 }
 

@@ -50,7 +50,8 @@ export class DetectPool {
 
   /** Preprocesses the images in order; base64 PNG maps. */
   async run(images: string[], opts: Omit<DetectTask, 'id' | 'image' | 'maxInputPixels'>): Promise<string[]> {
-    if (this.waiting + images.length > DETECT_LIMITS.maxWaitingImages) throw new UnavailableError(`the preprocessor is busy (${this.waiting} images waiting); try again shortly`);
+    if (this.waiting + images.length > DETECT_LIMITS.maxWaitingImages)
+      throw new UnavailableError(`the preprocessor is busy (${this.waiting} images waiting); try again shortly`);
     this.waiting += images.length;
     let left = images.length;
     try {

@@ -30,7 +30,10 @@ export function limitRequests(limits: RequestLimits): RequestHandler {
       }
       return null;
     };
-    decide().then((refusal) => (refusal ? refuse(...refusal) : next()), () => next());
+    decide().then(
+      (refusal) => (refusal ? refuse(...refusal) : next()),
+      () => next(),
+    );
 
     function refuse(retryAfterSeconds: number, message: string) {
       res.setHeader('Retry-After', String(retryAfterSeconds));

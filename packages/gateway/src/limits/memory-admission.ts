@@ -6,15 +6,19 @@ import type { WorkerInfo } from '@farm/queue';
 
 /** Throws a ValidationError when no live worker that advertises its memory can run one image of `p`; passes when none advertises it. */
 export function checkMemoryAdmission(workers: Pick<WorkerInfo, 'memoryBudget' | 'memory'>[], p: GenerationParams): void {
-  const able = workers
-    .filter((w) => w.memoryBudget !== undefined && w.memory?.[p.model])
-    .sort((a, b) => b.memoryBudget! - a.memoryBudget!);
+  const able = workers.filter((w) => w.memoryBudget !== undefined && w.memory?.[p.model]).sort((a, b) => b.memoryBudget! - a.memoryBudget!);
   if (able.length === 0) return;
   const shape = renderShapeOf(p, Math.max(minPromptChunks(p.prompt), minPromptChunks(p.negative_prompt)), 1);
   let refusal: unknown = null;
   for (const w of able) {
     try {
-      checkFitsMemory(p.model, w.memory![p.model], shape, w.memoryBudget!, able.length === 1 ? 'the live worker\'s memory budget' : 'the largest live worker\'s memory budget');
+      checkFitsMemory(
+        p.model,
+        w.memory![p.model],
+        shape,
+        w.memoryBudget!,
+        able.length === 1 ? "the live worker's memory budget" : "the largest live worker's memory budget",
+      );
       return;
     } catch (e) {
       refusal ??= e;

@@ -5,7 +5,9 @@ export class Semaphore {
 
   constructor(readonly limit: number) {}
 
-  get queued(): number { return this.waiting.length; }
+  get queued(): number {
+    return this.waiting.length;
+  }
 
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.active < this.limit) this.active++;

@@ -9,12 +9,15 @@ import { subscribeJob } from './job-stream';
 
 export function eventRoutes(deps: { queue: FarmQueue; shutdown: ShutdownState }): Router {
   const r = Router();
-  r.get('/v1/jobs/:id/events', asyncRoute(async (req, res) => {
-    const id = String(req.params.id);
-    await ownJob(deps.queue, req, id);
-    const stream = await subscribeJob(deps, req, res, id);
-    stream.open(await deps.queue.get(id));
-  }));
+  r.get(
+    '/v1/jobs/:id/events',
+    asyncRoute(async (req, res) => {
+      const id = String(req.params.id);
+      await ownJob(deps.queue, req, id);
+      const stream = await subscribeJob(deps, req, res, id);
+      stream.open(await deps.queue.get(id));
+    }),
+  );
 
   return r;
 }

@@ -35,7 +35,10 @@ export async function subscribeJob(deps: { queue: FarmQueue; shutdown: ShutdownS
   };
   const send = (e: JobEnvelope) => {
     if (ended) return;
-    if (!opened) { early.push(e); return; }
+    if (!opened) {
+      early.push(e);
+      return;
+    }
     const data = JSON.stringify(present(e));
     if (data === lastSent) return;
     lastSent = data;
@@ -44,7 +47,9 @@ export async function subscribeJob(deps: { queue: FarmQueue; shutdown: ShutdownS
   };
   // live previews (jobs with live_preview_every): `event: preview`, data {step, image: base64 PNG}
   const [previews, changes] = await Promise.all([
-    deps.queue.subscribePreviews(id, (p) => { if (opened && !ended) res.write(`event: preview\ndata: ${JSON.stringify(p)}\n\n`); }),
+    deps.queue.subscribePreviews(id, (p) => {
+      if (opened && !ended) res.write(`event: preview\ndata: ${JSON.stringify(p)}\n\n`);
+    }),
     deps.queue.subscribe(id, send),
   ]);
   unsubscribe.push(previews, changes);
@@ -55,7 +60,10 @@ export async function subscribeJob(deps: { queue: FarmQueue; shutdown: ShutdownS
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       opened = true;
       heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
-      forgetStream = deps.shutdown.onClose(() => { if (!ended) res.write('retry: 500\n\n'); finish(); });
+      forgetStream = deps.shutdown.onClose(() => {
+        if (!ended) res.write('retry: 500\n\n');
+        finish();
+      });
       // what was heard before the response opened is newer than `first`
       for (const e of [...(first ? [first] : []), ...early.splice(0)]) send(e);
     },

@@ -2,7 +2,17 @@
 // stream of an existing job lives in ./events.
 import { randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import { FarmError, NotFoundError, ValidationError, isExtrasJobBody, parseExtrasJobRequest, parseJobRequest, present, type Catalog, type FarmConfig } from '@farm/core';
+import {
+  FarmError,
+  NotFoundError,
+  ValidationError,
+  isExtrasJobBody,
+  parseExtrasJobRequest,
+  parseJobRequest,
+  present,
+  type Catalog,
+  type FarmConfig,
+} from '@farm/core';
 import { isTerminal, type FarmQueue, type JobEnvelope } from '@farm/queue';
 import { requestIdOf } from '../access-log';
 import { asyncRoute } from '../http-errors';
@@ -45,14 +55,20 @@ export async function ownJob(queue: FarmQueue, req: Request, id: string): Promis
 
 async function parseExtras(body: unknown, catalog: Catalog) {
   const { request, model, ...rest } = parseExtrasJobRequest(body, catalog.upscalers ?? []);
-  if (model !== undefined && !catalog.models.includes(model)) throw new ValidationError(`model "${model}" is not on this farm (an extras job needs none; it only routes the job)`, 'model');
+  if (model !== undefined && !catalog.models.includes(model))
+    throw new ValidationError(`model "${model}" is not on this farm (an extras job needs none; it only routes the job)`, 'model');
   return { params: (await extrasJobs(request, catalog, model, () => ['image']))[0], ...rest };
 }
 
 export function jobRoutes(deps: JobRoutesDeps): Router {
   const r = Router();
   const allowedWebhookHosts = parseAllowedHosts(deps.config.WEBHOOK_ALLOWED_HOSTS);
-  const limits = { maxPixels: deps.config.MAX_PIXELS, maxSteps: deps.config.MAX_STEPS, maxImagesPerRequest: deps.config.MAX_IMAGES_PER_REQUEST, maxPromptChunks: deps.config.MAX_PROMPT_CHUNKS };
+  const limits = {
+    maxPixels: deps.config.MAX_PIXELS,
+    maxSteps: deps.config.MAX_STEPS,
+    maxImagesPerRequest: deps.config.MAX_IMAGES_PER_REQUEST,
+    maxPromptChunks: deps.config.MAX_PROMPT_CHUNKS,
+  };
 
   /** Checks a submission and queues it (one round trip to Redis); the live-worker check runs beside it. */
   const submit = async (req: Request, res: Response, id?: string): Promise<{ envelope: JobEnvelope; warnings: string[] }> => {
@@ -69,7 +85,9 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const { params, webhook, priority, idempotencyKey } = parsed;
     if (params.kind !== 'extras') await checkRequestImages(params, NATIVE_IMAGE_FIELDS);
     if (webhook && !deps.config.WEBHOOK_ALLOW_PRIVATE) {
-      await assertPublicUrl(webhook.url, allowedWebhookHosts).catch((e: Error) => { throw new ValidationError(`webhook refused: ${e.message}`, 'webhook'); });
+      await assertPublicUrl(webhook.url, allowedWebhookHosts).catch((e: Error) => {
+        throw new ValidationError(`webhook refused: ${e.message}`, 'webhook');
+      });
     }
     // the job waits in the queue for a worker (one may be starting: autoscaling counts the queue); say so
     const [envelope, problem] = await Promise.all([
@@ -80,51 +98,69 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     return { envelope, warnings: problem ? [`${problem}; the job waits until one starts`] : [] };
   };
 
-  r.post('/v1/jobs', asyncRoute(async (req, res) => {
-    const { envelope, warnings } = await submit(req, res);
-    res.status(202).location(`/v1/jobs/${envelope.id}`).json({ ...present(envelope), ...(warnings.length ? { warnings } : {}) });
-  }));
+  r.post(
+    '/v1/jobs',
+    asyncRoute(async (req, res) => {
+      const { envelope, warnings } = await submit(req, res);
+      res
+        .status(202)
+        .location(`/v1/jobs/${envelope.id}`)
+        .json({ ...present(envelope), ...(warnings.length ? { warnings } : {}) });
+    }),
+  );
 
   // Submit and stream: the body of POST /v1/jobs, answered with the job's SSE stream (GET /v1/jobs/:id/events) at
   // once, so a client needs one request. The job's channel is subscribed before the job exists, so nothing is missed.
-  r.post('/v1/jobs/stream', asyncRoute(async (req, res) => {
-    const id = randomUUID();
-    const stream = await subscribeJob(deps, req, res, id);
-    let submitted: { envelope: JobEnvelope; warnings: string[] };
-    try {
-      submitted = await submit(req, res, id);
-    } catch (e) {
+  r.post(
+    '/v1/jobs/stream',
+    asyncRoute(async (req, res) => {
+      const id = randomUUID();
+      const stream = await subscribeJob(deps, req, res, id);
+      let submitted: { envelope: JobEnvelope; warnings: string[] };
+      try {
+        submitted = await submit(req, res, id);
+      } catch (e) {
+        await stream.abandon();
+        throw e;
+      }
+      if (submitted.envelope.id === id) {
+        res.setHeader('location', `/v1/jobs/${id}`);
+        stream.open(submitted.envelope);
+        return;
+      }
+      // an idempotency key named an earlier job: stream that one
       await stream.abandon();
-      throw e;
-    }
-    if (submitted.envelope.id === id) {
-      res.setHeader('location', `/v1/jobs/${id}`);
-      stream.open(submitted.envelope);
-      return;
-    }
-    // an idempotency key named an earlier job: stream that one
-    await stream.abandon();
-    const again = await subscribeJob(deps, req, res, submitted.envelope.id);
-    res.setHeader('location', `/v1/jobs/${submitted.envelope.id}`);
-    again.open(await deps.queue.get(submitted.envelope.id));
-  }));
+      const again = await subscribeJob(deps, req, res, submitted.envelope.id);
+      res.setHeader('location', `/v1/jobs/${submitted.envelope.id}`);
+      again.open(await deps.queue.get(submitted.envelope.id));
+    }),
+  );
 
-  r.get('/v1/jobs', asyncRoute(async (req, res) => {
-    const { limit, offset } = parseListQuery(req.query as Record<string, unknown>);
-    const { jobs, total } = await deps.queue.list(req.user!.id, { limit, offset });
-    res.json({ jobs: jobs.map((e) => present(e)), total, limit, offset });
-  }));
+  r.get(
+    '/v1/jobs',
+    asyncRoute(async (req, res) => {
+      const { limit, offset } = parseListQuery(req.query as Record<string, unknown>);
+      const { jobs, total } = await deps.queue.list(req.user!.id, { limit, offset });
+      res.json({ jobs: jobs.map((e) => present(e)), total, limit, offset });
+    }),
+  );
 
-  r.get('/v1/jobs/:id', asyncRoute(async (req, res) => {
-    const e = await ownJob(deps.queue, req, String(req.params.id));
-    res.json(present(e));
-  }));
+  r.get(
+    '/v1/jobs/:id',
+    asyncRoute(async (req, res) => {
+      const e = await ownJob(deps.queue, req, String(req.params.id));
+      res.json(present(e));
+    }),
+  );
 
-  r.delete('/v1/jobs/:id', asyncRoute(async (req, res) => {
-    await ownJob(deps.queue, req, String(req.params.id));
-    const e = (await deps.queue.cancel(String(req.params.id)))!;
-    res.status(isTerminal(e.status) ? 200 : 202).json(present(e));
-  }));
+  r.delete(
+    '/v1/jobs/:id',
+    asyncRoute(async (req, res) => {
+      await ownJob(deps.queue, req, String(req.params.id));
+      const e = (await deps.queue.cancel(String(req.params.id)))!;
+      res.status(isTerminal(e.status) ? 200 : 202).json(present(e));
+    }),
+  );
 
   return r;
 }

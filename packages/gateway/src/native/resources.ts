@@ -8,26 +8,39 @@ import { asyncRoute } from '../http-errors';
 
 export function resourceRoutes(deps: { queue: FarmQueue; storage: Storage; catalog(): Promise<Catalog>; signedUrls: boolean }): Router {
   const r = Router();
-  r.get('/v1/images/:jobId/:file', asyncRoute(async (req, res) => {
-    const jobId = String(req.params.jobId);
-    const file = String(req.params.file);
-    const job = await deps.queue.get(jobId);
-    if (!job || job.owner !== req.user?.id || !/^\d+\.png$/.test(file)) throw new NotFoundError('no such image');
-    const key = `images/${jobId}/${file}`;
-    if (deps.signedUrls) {
-      const url = await deps.storage.signedUrl(key, 900);
-      if (url) return res.redirect(302, url);
-    }
-    const body = await deps.storage.get(key);
-    if (!body) throw new NotFoundError('no such image');
-    res.type('image/png').setHeader('cache-control', 'private, max-age=86400, immutable');
-    res.send(body);
-  }));
-  r.get('/v1/models', asyncRoute(async (_req, res) => {
-    const c = await deps.catalog();
-    res.json({ models: c.models, default: c.defaultModel ?? c.models[0] ?? null });
-  }));
-  r.get('/v1/samplers', (_req, res) => { res.json({ samplers: listSamplers(), schedulers: listSchedulers() }); });
-  r.get('/v1/loras', asyncRoute(async (_req, res) => { res.json({ loras: (await deps.catalog()).loras }); }));
+  r.get(
+    '/v1/images/:jobId/:file',
+    asyncRoute(async (req, res) => {
+      const jobId = String(req.params.jobId);
+      const file = String(req.params.file);
+      const job = await deps.queue.get(jobId);
+      if (!job || job.owner !== req.user?.id || !/^\d+\.png$/.test(file)) throw new NotFoundError('no such image');
+      const key = `images/${jobId}/${file}`;
+      if (deps.signedUrls) {
+        const url = await deps.storage.signedUrl(key, 900);
+        if (url) return res.redirect(302, url);
+      }
+      const body = await deps.storage.get(key);
+      if (!body) throw new NotFoundError('no such image');
+      res.type('image/png').setHeader('cache-control', 'private, max-age=86400, immutable');
+      res.send(body);
+    }),
+  );
+  r.get(
+    '/v1/models',
+    asyncRoute(async (_req, res) => {
+      const c = await deps.catalog();
+      res.json({ models: c.models, default: c.defaultModel ?? c.models[0] ?? null });
+    }),
+  );
+  r.get('/v1/samplers', (_req, res) => {
+    res.json({ samplers: listSamplers(), schedulers: listSchedulers() });
+  });
+  r.get(
+    '/v1/loras',
+    asyncRoute(async (_req, res) => {
+      res.json({ loras: (await deps.catalog()).loras });
+    }),
+  );
   return r;
 }

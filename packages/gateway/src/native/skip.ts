@@ -9,12 +9,15 @@ import { ownJob } from './jobs';
 
 export function skipRoutes(deps: { queue: FarmQueue }): Router {
   const r = Router();
-  r.post('/v1/jobs/:id/skip', asyncRoute(async (req, res) => {
-    const id = String(req.params.id);
-    const job = await ownJob(deps.queue, req, id);
-    if (job.status !== 'running') throw new FarmError('not_running', 409, `job ${id} is ${job.status}; only a running job can skip its current iteration`);
-    await deps.queue.skip(id);
-    res.status(202).json(present(job));
-  }));
+  r.post(
+    '/v1/jobs/:id/skip',
+    asyncRoute(async (req, res) => {
+      const id = String(req.params.id);
+      const job = await ownJob(deps.queue, req, id);
+      if (job.status !== 'running') throw new FarmError('not_running', 409, `job ${id} is ${job.status}; only a running job can skip its current iteration`);
+      await deps.queue.skip(id);
+      res.status(202).json(present(job));
+    }),
+  );
   return r;
 }

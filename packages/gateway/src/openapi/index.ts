@@ -24,9 +24,15 @@ const INIT_JS = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#s
 export function openApiRouter(): Router {
   const r = Router();
   const doc = openApiDocument();
-  r.get('/openapi.json', (_req, res) => { res.json(doc); });
-  r.get('/docs', (_req, res) => { res.type('html').send(DOCS_HTML); });
-  r.get('/docs/init.js', (_req, res) => { res.type('js').send(INIT_JS); });
+  r.get('/openapi.json', (_req, res) => {
+    res.json(doc);
+  });
+  r.get('/docs', (_req, res) => {
+    res.type('html').send(DOCS_HTML);
+  });
+  r.get('/docs/init.js', (_req, res) => {
+    res.type('js').send(INIT_JS);
+  });
   r.use('/docs/assets', express.static(SWAGGER_DIR, { index: false, maxAge: '1d' }));
   return r;
 }

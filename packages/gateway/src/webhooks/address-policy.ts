@@ -21,7 +21,17 @@ export function isPrivateAddress(ip: string): boolean {
 
 /** Host names (and IP literals) from WEBHOOK_ALLOWED_HOSTS, lower-case, without IPv6 brackets. */
 export function parseAllowedHosts(spec: string): ReadonlySet<string> {
-  return new Set(spec.split(',').map((h) => h.trim().replace(/^\[|\]$/g, '').toLowerCase()).filter(Boolean));
+  return new Set(
+    spec
+      .split(',')
+      .map((h) =>
+        h
+          .trim()
+          .replace(/^\[|\]$/g, '')
+          .toLowerCase(),
+      )
+      .filter(Boolean),
+  );
 }
 
 /** The URL's host as the policy sees it: lower-case, without IPv6 brackets (the URL parser already normalised it). */

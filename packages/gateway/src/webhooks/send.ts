@@ -55,7 +55,9 @@ export function postTo(url: string, headers: Record<string, string>, body: strin
   const checked = !skipsCheck(host, policy);
   if (checked && isIP(host) && !isPublicAddress(host)) return Promise.reject(new RefusedTargetError(host));
   const options: RequestOptions = {
-    method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, signal: AbortSignal.timeout(timeoutMs),
+    method: 'POST',
+    headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+    signal: AbortSignal.timeout(timeoutMs),
     ...(checked && !isIP(host) ? { lookup: guardedLookup(host) } : {}),
   };
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -75,7 +77,13 @@ export function createWebhookSender(opts: { secret: string; allowPrivate: boolea
     const body = JSON.stringify({ type: `job.${d.event === 'completed' ? d.payload.status : d.event}`, timestamp: new Date().toISOString(), data: d.payload });
     const headers = signWebhook(opts.secret, d.deliveryId, Math.floor(Date.now() / 1000), body);
     // checked again at delivery time, on the connection itself: DNS may have changed since the job was accepted
-    const status = await postTo(d.url, { 'content-type': 'application/json', ...headers }, body, { allowPrivate: opts.allowPrivate, allowedHosts: opts.allowedHosts }, opts.timeoutMs ?? 10_000);
+    const status = await postTo(
+      d.url,
+      { 'content-type': 'application/json', ...headers },
+      body,
+      { allowPrivate: opts.allowPrivate, allowedHosts: opts.allowedHosts },
+      opts.timeoutMs ?? 10_000,
+    );
     return { status };
   };
 }

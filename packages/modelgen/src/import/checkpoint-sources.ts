@@ -37,7 +37,7 @@ export interface OpenedCheckpoint {
 /** Parameters a checkpoint carries that no inference graph uses. */
 export const IGNORED = /(^|\.)position_ids$|^first_stage_model\.loss\.|(^|\.)num_batches_tracked$/;
 
-const readJson = (path: string) => (existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown> : undefined);
+const readJson = (path: string) => (existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>) : undefined);
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 export function ldmUnetStructure(names: string[]): UNetStructure {
@@ -46,7 +46,10 @@ export function ldmUnetStructure(names: string[]): UNetStructure {
   const attention: boolean[] = [];
   const resnetsPerLevel: number[] = [0];
   for (const i of indicesOf(names, p).filter((i) => i > 0)) {
-    if (set.has(`${p}${i}.0.op.weight`)) { resnetsPerLevel.push(0); continue; }
+    if (set.has(`${p}${i}.0.op.weight`)) {
+      resnetsPerLevel.push(0);
+      continue;
+    }
     const level = resnetsPerLevel.length - 1;
     resnetsPerLevel[level]++;
     attention[level] ||= names.some((n) => n.startsWith(`${p}${i}.1.`));
@@ -70,7 +73,7 @@ const vaeStructureOf = (names: string[], down: string, block: (b: number) => str
 
 function ldmHints(checkpoint: string, predictionType?: string): Hints {
   const yamlPath = join(dirname(checkpoint), `${basename(checkpoint).replace(/\.safetensors$/i, '')}.yaml`);
-  const params = existsSync(yamlPath) ? (parseYaml(readFileSync(yamlPath, 'utf8')) as { model?: { params?: Record<string, any> } })?.model?.params ?? {} : {};
+  const params = existsSync(yamlPath) ? ((parseYaml(readFileSync(yamlPath, 'utf8')) as { model?: { params?: Record<string, any> } })?.model?.params ?? {}) : {};
   return {
     unetHeads: num(params.unet_config?.params?.num_heads),
     unetGroups: num(params.unet_config?.params?.norm_num_groups),

@@ -21,7 +21,9 @@ export type CheckpointFormat = 'ldm' | 'diffusers';
 export function checkpointFormat(path: string): CheckpointFormat {
   const ext = extname(path).toLowerCase();
   if (PICKLE_EXTENSIONS.includes(ext)) {
-    throw new CheckpointError(`${basename(path)} is a pickle checkpoint (${ext}); pickles are refused and never unpickled — use the .safetensors version of the model`);
+    throw new CheckpointError(
+      `${basename(path)} is a pickle checkpoint (${ext}); pickles are refused and never unpickled — use the .safetensors version of the model`,
+    );
   }
   if (existsSync(path) && statSync(path).isDirectory()) {
     if (existsSync(join(path, 'unet')) && existsSync(join(path, 'vae'))) return 'diffusers';
@@ -32,8 +34,11 @@ export function checkpointFormat(path: string): CheckpointFormat {
 }
 
 function vocabularySize(dir: string, kind: 'clip' | 'bert'): number {
-  return kind === 'clip' ? Object.keys(JSON.parse(readFileSync(join(dir, 'vocab.json'), 'utf8'))).length
-    : readFileSync(join(dir, 'vocab.txt'), 'utf8').split('\n').filter((l) => l.length > 0).length;
+  return kind === 'clip'
+    ? Object.keys(JSON.parse(readFileSync(join(dir, 'vocab.json'), 'utf8'))).length
+    : readFileSync(join(dir, 'vocab.txt'), 'utf8')
+        .split('\n')
+        .filter((l) => l.length > 0).length;
 }
 
 /** A single-file checkpoint carries no tokenizer: borrow the tokenizer/ of a model beside it (an ONNX or diffusers
@@ -84,11 +89,21 @@ function listKeys(title: string, keys: string[]): string {
 
 function checkKeys(ckpt: OpenedCheckpoint, config: ModelConfig, source: string): void {
   let report = '';
-  for (const [network, view] of [['unet', ckpt.unet], ['vae', ckpt.vae], ['text_encoder', ckpt.textEncoder]] as const) {
-    const { missing, unexpected } = view.check(listWeights(config, network).map((w) => w.key), IGNORED);
+  for (const [network, view] of [
+    ['unet', ckpt.unet],
+    ['vae', ckpt.vae],
+    ['text_encoder', ckpt.textEncoder],
+  ] as const) {
+    const { missing, unexpected } = view.check(
+      listWeights(config, network).map((w) => w.key),
+      IGNORED,
+    );
     if (missing.length || unexpected.length) report += `\n${network}:${listKeys('missing', missing)}${listKeys('unexpected', unexpected)}`;
   }
-  if (report) throw new CheckpointError(`${basename(source)} does not match the ${config.textEncoder.kind === 'bert' ? 'Taiyi' : 'SD1.x'} graph its shapes describe:${report}`);
+  if (report)
+    throw new CheckpointError(
+      `${basename(source)} does not match the ${config.textEncoder.kind === 'bert' ? 'Taiyi' : 'SD1.x'} graph its shapes describe:${report}`,
+    );
 }
 
 export async function importCheckpoint(source: string, opts: ImportOptions): Promise<ImportResult> {
@@ -97,12 +112,16 @@ export async function importCheckpoint(source: string, opts: ImportOptions): Pro
   try {
     const config = inferConfig(ckpt, basename(source).replace(/\.safetensors$/i, ''));
     checkKeys(ckpt, config, source);
-    const biggest = Math.max(...(['unet', 'vae', 'text_encoder'] as const).map((n) => listWeights(config, n).reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0)));
+    const biggest = Math.max(
+      ...(['unet', 'vae', 'text_encoder'] as const).map((n) => listWeights(config, n).reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0)),
+    );
     config.externalData = biggest > 1.5e8; // past protobuf's 2 GB limit in float32, with room
     const wanted = config.textEncoder.kind ?? 'clip';
     const tokenizerDir = ckpt.tokenizerDir ?? opts.tokenizerDir ?? findTokenizerBeside(source, wanted, config.textEncoder.vocabSize);
     if (!tokenizerDir || tokenizerKind(tokenizerDir) !== wanted) {
-      throw new CheckpointError(`${basename(source)} needs a ${wanted === 'clip' ? 'CLIP tokenizer (vocab.json + merges.txt)' : 'BERT tokenizer (vocab.txt)'} for its ${config.textEncoder.vocabSize}-token text encoder: ${tokenizerDir ? `${tokenizerDir} holds another kind` : 'none was found; pass --tokenizer <dir> or put an SD model with that tokenizer beside it'}`);
+      throw new CheckpointError(
+        `${basename(source)} needs a ${wanted === 'clip' ? 'CLIP tokenizer (vocab.json + merges.txt)' : 'BERT tokenizer (vocab.txt)'} for its ${config.textEncoder.vocabSize}-token text encoder: ${tokenizerDir ? `${tokenizerDir} holds another kind` : 'none was found; pass --tokenizer <dir> or put an SD model with that tokenizer beside it'}`,
+      );
     }
     const predictionType = opts.predictionType ?? ckpt.hints.predictionType ?? 'epsilon';
     const tmp = `${opts.outDir}.tmp-${process.pid}-${Date.now()}`;
@@ -110,10 +129,17 @@ export async function importCheckpoint(source: string, opts: ImportOptions): Pro
     let written = 0;
     try {
       await generateModel({
-        preset: config, outDir: tmp, controlnet: false, fp16Weights: opts.fp16Weights,
+        preset: config,
+        outDir: tmp,
+        controlnet: false,
+        fp16Weights: opts.fp16Weights,
         weights: { unet: ckpt.unet, vae: ckpt.vae, text_encoder: ckpt.textEncoder },
-        tokenizerFrom: tokenizerDir, scheduler: { ...ckpt.scheduler, prediction_type: predictionType },
-        log: (line) => { opts.log?.(line); opts.onProgress?.(++written, 4); },
+        tokenizerFrom: tokenizerDir,
+        scheduler: { ...ckpt.scheduler, prediction_type: predictionType },
+        log: (line) => {
+          opts.log?.(line);
+          opts.onProgress?.(++written, 4);
+        },
       });
       const result: ImportResult = { format, config, variant: { inpainting: config.unet.inChannels === 9, predictionType, textEncoder: wanted } };
       writeFileSync(join(tmp, 'import.json'), JSON.stringify({ source: basename(source), ...result }, null, 2));

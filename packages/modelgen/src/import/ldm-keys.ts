@@ -4,19 +4,43 @@
 import type { UNetConfig, VaeConfig } from '../presets';
 
 type Kind = 'plain' | 'resnet' | 'vae-resnet' | 'vae-attention';
-interface Pair { diffusers: string; ldm: string; kind: Kind }
+interface Pair {
+  diffusers: string;
+  ldm: string;
+  kind: Kind;
+}
 
 const RENAMES: Record<Kind, [string, string][]> = {
   plain: [],
-  resnet: [['norm1', 'in_layers.0'], ['conv1', 'in_layers.2'], ['time_emb_proj', 'emb_layers.1'], ['norm2', 'out_layers.0'], ['conv2', 'out_layers.3'], ['conv_shortcut', 'skip_connection']],
+  resnet: [
+    ['norm1', 'in_layers.0'],
+    ['conv1', 'in_layers.2'],
+    ['time_emb_proj', 'emb_layers.1'],
+    ['norm2', 'out_layers.0'],
+    ['conv2', 'out_layers.3'],
+    ['conv_shortcut', 'skip_connection'],
+  ],
   'vae-resnet': [['conv_shortcut', 'nin_shortcut']],
-  'vae-attention': [['group_norm', 'norm'], ['to_q', 'q'], ['to_k', 'k'], ['to_v', 'v'], ['to_out.0', 'proj_out']],
+  'vae-attention': [
+    ['group_norm', 'norm'],
+    ['to_q', 'q'],
+    ['to_k', 'k'],
+    ['to_v', 'v'],
+    ['to_out.0', 'proj_out'],
+  ],
 };
 
 export const LDM_PREFIX = { unet: 'model.diffusion_model.', vae: 'first_stage_model.', text_encoder: 'cond_stage_model.transformer.' } as const;
 
-export interface UNetStructure { levels: number; layersPerBlock: number; attention: boolean[] }
-export interface VaeStructure { levels: number; layersPerBlock: number }
+export interface UNetStructure {
+  levels: number;
+  layersPerBlock: number;
+  attention: boolean[];
+}
+export interface VaeStructure {
+  levels: number;
+  layersPerBlock: number;
+}
 
 export function unetPairs(s: UNetStructure): Pair[] {
   const pairs: Pair[] = [
@@ -62,11 +86,13 @@ export function vaePairs(s: VaeStructure): Pair[] {
     );
   }
   for (let b = 0; b < s.levels; b++) {
-    for (let l = 0; l < s.layersPerBlock; l++) pairs.push({ diffusers: `encoder.down_blocks.${b}.resnets.${l}`, ldm: `encoder.down.${b}.block.${l}`, kind: 'vae-resnet' });
+    for (let l = 0; l < s.layersPerBlock; l++)
+      pairs.push({ diffusers: `encoder.down_blocks.${b}.resnets.${l}`, ldm: `encoder.down.${b}.block.${l}`, kind: 'vae-resnet' });
     if (b < s.levels - 1) pairs.push({ diffusers: `encoder.down_blocks.${b}.downsamplers.0.conv`, ldm: `encoder.down.${b}.downsample.conv`, kind: 'plain' });
     // the decoder's up blocks are numbered from the bottom in LDM, from the top in diffusers
     const up = s.levels - 1 - b;
-    for (let l = 0; l <= s.layersPerBlock; l++) pairs.push({ diffusers: `decoder.up_blocks.${b}.resnets.${l}`, ldm: `decoder.up.${up}.block.${l}`, kind: 'vae-resnet' });
+    for (let l = 0; l <= s.layersPerBlock; l++)
+      pairs.push({ diffusers: `decoder.up_blocks.${b}.resnets.${l}`, ldm: `decoder.up.${up}.block.${l}`, kind: 'vae-resnet' });
     if (b < s.levels - 1) pairs.push({ diffusers: `decoder.up_blocks.${b}.upsamplers.0.conv`, ldm: `decoder.up.${up}.upsample.conv`, kind: 'plain' });
   }
   return pairs;
@@ -95,7 +121,10 @@ export class KeyTable {
     if (!pair) return key;
     let rest = key.slice(pair[from].length + 1);
     for (const names of RENAMES[pair.kind]) {
-      if (rest.startsWith(`${names[a]}.`)) { rest = names[b] + rest.slice(names[a].length); break; }
+      if (rest.startsWith(`${names[a]}.`)) {
+        rest = names[b] + rest.slice(names[a].length);
+        break;
+      }
     }
     return `${pair[to]}.${rest}`;
   }
@@ -106,5 +135,9 @@ export function isVaeAttentionProjection(diffusersKey: string): boolean {
   return /mid_block\.attentions\.0\.(to_q|to_k|to_v|to_out\.0)\.weight$/.test(diffusersKey);
 }
 
-export const unetStructure = (c: UNetConfig): UNetStructure => ({ levels: c.blockOutChannels.length, layersPerBlock: c.layersPerBlock, attention: c.attention });
+export const unetStructure = (c: UNetConfig): UNetStructure => ({
+  levels: c.blockOutChannels.length,
+  layersPerBlock: c.layersPerBlock,
+  attention: c.attention,
+});
 export const vaeStructure = (c: VaeConfig): VaeStructure => ({ levels: c.blockOutChannels.length, layersPerBlock: c.layersPerBlock });

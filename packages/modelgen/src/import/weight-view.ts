@@ -10,7 +10,12 @@ export class WeightView implements WeightSource {
 
   /** `candidates(key)`: the file names that may hold diffusers parameter `key`, in order of preference;
    * `owned`: the file's tensor names that belong to this network. */
-  constructor(readonly label: string, private readonly file: SafetensorsFile, private readonly candidates: (key: string) => string[], readonly owned: string[]) {
+  constructor(
+    readonly label: string,
+    private readonly file: SafetensorsFile,
+    private readonly candidates: (key: string) => string[],
+    readonly owned: string[],
+  ) {
     this.present = new Set(owned);
   }
 
@@ -31,7 +36,8 @@ export class WeightView implements WeightSource {
     const name = this.find(key);
     if (name === undefined) throw new CheckpointError(`${this.label}: no tensor for ${key}`);
     const data = this.file.read(name);
-    if (data.length !== count) throw new CheckpointError(`${this.label}: ${name} has shape [${this.file.shape(name)}] (${data.length} values), the graph needs ${count} for ${key}`);
+    if (data.length !== count)
+      throw new CheckpointError(`${this.label}: ${name} has shape [${this.file.shape(name)}] (${data.length} values), the graph needs ${count} for ${key}`);
     return data;
   }
 
