@@ -98,6 +98,7 @@ function fillSelect(select, items, selected) {
 async function loadModels() {
   const [models, sd] = await Promise.all([api('/v1/models'), api('/sdapi/v1/sd-models').catch(() => [])]);
   state.modelInfo = new Map(sd.map((m) => [m.model_name, m]));
+  state.modelWorkers = models.workers ?? {};
   const current = $('model').value || models.default;
   fillSelect($('model'), models.models, models.models.includes(current) ? current : models.default);
   showModelHash();
@@ -620,6 +621,7 @@ function renderBanner() {
   if (h.state === 'unreachable') text = t('banner_unreachable');
   else if (h.state === 'not_ready') text = t('banner_not_ready', { reason: h.reason });
   else if (h.state === 'no_worker') text = t('banner_no_worker');
+  else if (state.modelWorkers?.[$('model').value] === 0) text = t('banner_no_worker_model', { model: $('model').value });
   else if (state.warning) text = t('banner_warning', { warning: state.warning });
   $('banner').textContent = text;
   $('banner').hidden = !text;
@@ -634,6 +636,11 @@ async function checkHealth() {
     else state.health = { state: body.workers > 0 ? 'ok' : 'no_worker' };
     // a worker came online: the submit-time warning about a missing worker may be stale
     if (was !== 'ok' && state.health.state === 'ok') state.warning = null;
+    // which models have a live worker (the banner names the chosen model when none has it)
+    if (state.health.state === 'ok') {
+      const models = await api('/v1/models').catch(() => null);
+      if (models?.workers) state.modelWorkers = models.workers;
+    }
   } catch {
     state.health = { state: 'unreachable' };
   }
@@ -884,6 +891,7 @@ $('history-next').addEventListener('click', () => {
 });
 $('model').addEventListener('change', () => {
   showModelHash();
+  renderBanner();
   void saveOption('sd_model_checkpoint', $('model').value);
 });
 $('model-refresh').addEventListener('click', () => {

@@ -126,6 +126,12 @@ test('defect 8: /readyz is ready without workers and reports them; A1111 calls a
   const other = await postJson(farm.base, '/sdapi/v1/txt2img', { prompt: 'a', width: 64, height: 64, steps: 2 });
   assert.equal(other.status, 503);
   assert.match(((await other.json()) as { detail: string }).detail, /no live worker has the model "tiny".*other/);
+  // the model list says how many live workers can run each model (the web page's banner reads it)
+  const models = async () => ((await (await call(farm.base, '/v1/models')).json()) as { workers: Record<string, number> }).workers;
+  assert.deepEqual(await models(), { tiny: 0 });
+  await fakeWorker(farm.queue, 'w-tiny');
+  assert.deepEqual(await models(), { tiny: 1 });
+  await farm.queue.unregisterWorker('w-tiny');
   await farm.queue.unregisterWorker('w-other');
 });
 

@@ -29,8 +29,10 @@ export function resourceRoutes(deps: { queue: FarmQueue; storage: Storage; catal
   r.get(
     '/v1/models',
     asyncRoute(async (_req, res) => {
-      const c = await deps.catalog();
-      res.json({ models: c.models, default: c.defaultModel ?? c.models[0] ?? null });
+      const [c, live] = await Promise.all([deps.catalog(), deps.queue.workers()]);
+      // live workers that can run each model, so a client (the web page) can say when none can before submitting
+      const workers = Object.fromEntries(c.models.map((m) => [m, live.filter((w) => w.models.includes(m)).length]));
+      res.json({ models: c.models, default: c.defaultModel ?? c.models[0] ?? null, workers });
     }),
   );
   r.get('/v1/samplers', (_req, res) => {
