@@ -7,7 +7,7 @@ import { ValidationError, FarmError, UnknownModelError, UnknownSamplerError } fr
 import { resolveParams, type Catalog, type RequestLimits } from './schemas';
 import { SCHEDULE_TYPES } from './samplers';
 import { RANDN_SOURCES, type ControlNetUnit, type GenerationParams, type RandnSource } from './types';
-import { imageFieldsShape } from './image-fields';
+import { HIRES_FIELDS, INPAINT_FIELDS, imageFieldsShape } from './image-fields';
 import { parseSdUpscaleScript } from './sd-upscale';
 import { z } from 'zod';
 
@@ -616,32 +616,6 @@ export function parseA1111(kind: A1111Kind, body: unknown, ctx: A1111Context): A
   }
 }
 
-const IMG2IMG_IMAGE_FIELDS = [
-  'mask',
-  'mask_blur',
-  'mask_blur_x',
-  'mask_blur_y',
-  'mask_round',
-  'inpainting_fill',
-  'inpaint_full_res',
-  'inpaint_full_res_padding',
-  'inpainting_mask_invert',
-  'initial_noise_multiplier',
-];
-const TXT2IMG_IMAGE_FIELDS = [
-  'enable_hr',
-  'hr_scale',
-  'hr_upscaler',
-  'hr_second_pass_steps',
-  'hr_resize_x',
-  'hr_resize_y',
-  'hr_sampler_name',
-  'hr_scheduler',
-  'hr_prompt',
-  'hr_negative_prompt',
-  'hr_cfg',
-];
-
 /**
  * The inpainting / hires fix fields of this kind of request (and the options initial_noise_multiplier and
  * inpainting_mask_weight), checked by the shared field schema. The hires sampler resolves as the main one does
@@ -654,7 +628,7 @@ function imageFields(
   first: { sampler: string; scheduler: string; model?: string },
   catalog: Catalog,
 ) {
-  const names = kind === 'img2img' ? IMG2IMG_IMAGE_FIELDS : TXT2IMG_IMAGE_FIELDS;
+  const names = kind === 'img2img' ? INPAINT_FIELDS : HIRES_FIELDS;
   const picked: Record<string, unknown> = Object.fromEntries(
     names.map((n) => [n, r[n]]).filter(([n, v]) => v !== null && v !== undefined && !(n === 'mask' && v === '')),
   );

@@ -143,6 +143,35 @@ function resolveHires(f: ImageFields, ctx: ImageFieldsContext): HiresParams {
   return hires;
 }
 
+/** The inpainting fields: img2img only; on txt2img they change nothing and are reported unused. */
+export const INPAINT_FIELDS = [
+  'mask',
+  'mask_blur',
+  'mask_blur_x',
+  'mask_blur_y',
+  'inpainting_fill',
+  'inpaint_full_res',
+  'inpaint_full_res_padding',
+  'inpainting_mask_invert',
+  'mask_round',
+  'initial_noise_multiplier',
+] as const;
+
+/** The hires fix fields: txt2img only; on img2img they change nothing and are reported unused. */
+export const HIRES_FIELDS = [
+  'enable_hr',
+  'hr_scale',
+  'hr_upscaler',
+  'hr_second_pass_steps',
+  'hr_resize_x',
+  'hr_resize_y',
+  'hr_sampler_name',
+  'hr_scheduler',
+  'hr_prompt',
+  'hr_negative_prompt',
+  'hr_cfg',
+] as const;
+
 export interface ResolvedImageFields {
   inpaint?: InpaintParams;
   hires?: HiresParams;
@@ -162,35 +191,12 @@ export function resolveImageFields(f: ImageFields, ctx: ImageFieldsContext): Res
   if (ctx.kind === 'img2img') {
     out.inpaint = resolveInpaint(f);
     if (f.initial_noise_multiplier != null && f.initial_noise_multiplier !== 1) out.initial_noise_multiplier = f.initial_noise_multiplier;
-    for (const k of [
-      'enable_hr',
-      'hr_scale',
-      'hr_upscaler',
-      'hr_second_pass_steps',
-      'hr_resize_x',
-      'hr_resize_y',
-      'hr_sampler_name',
-      'hr_scheduler',
-      'hr_prompt',
-      'hr_negative_prompt',
-      'hr_cfg',
-    ]) {
+    for (const k of HIRES_FIELDS) {
       if (ctx.sent(k)) unused.push(k);
     }
   } else {
     if (f.enable_hr) out.hires = resolveHires(f, ctx);
-    for (const k of [
-      'mask',
-      'mask_blur',
-      'mask_blur_x',
-      'mask_blur_y',
-      'inpainting_fill',
-      'inpaint_full_res',
-      'inpaint_full_res_padding',
-      'inpainting_mask_invert',
-      'mask_round',
-      'initial_noise_multiplier',
-    ]) {
+    for (const k of INPAINT_FIELDS) {
       if (ctx.sent(k)) unused.push(k);
     }
   }
