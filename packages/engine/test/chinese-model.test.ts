@@ -2,30 +2,12 @@ import { test, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import type { GenerationParams } from '@farm/core';
-import { ensureTinyTaiyiModel } from '@farm/testkit';
+import { ensureTinyTaiyiModel, txt2imgParams } from '@farm/testkit';
 import { Engine } from '../src/index';
 
 const { modelsDir } = await ensureTinyTaiyiModel();
 const engine = new Engine({ modelsDir, maxPixels: 256 * 256, maxSteps: 150 });
-const base: GenerationParams = {
-  kind: 'txt2img',
-  model: 'tiny-taiyi',
-  prompt: '飞流直下三千尺，油画',
-  negative_prompt: '',
-  sampler: 'Euler a',
-  scheduler: 'Automatic',
-  steps: 4,
-  cfg_scale: 7,
-  width: 64,
-  height: 64,
-  seed: 7,
-  batch_size: 1,
-  n_iter: 1,
-  denoising_strength: 0.75,
-  resize_mode: 0,
-  loras: [],
-  controlnet: [],
-};
+const base: GenerationParams = txt2imgParams({ model: 'tiny-taiyi', prompt: '飞流直下三千尺，油画', sampler: 'Euler a', steps: 4, seed: 7 });
 const gen = async (over: Partial<GenerationParams>) => (await engine.generate([{ id: 'x', params: { ...base, ...over } }]))[0].images[0];
 const pixels = async (png: Buffer) => sharp(png).raw().toBuffer();
 

@@ -7,32 +7,14 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { ValidationError, type GenerationParams } from '@farm/core';
-import { ensureTinyModel } from '@farm/testkit';
+import { ensureTinyModel, txt2imgParams } from '@farm/testkit';
 import { Engine, readPngText, parseInfotext } from '../src/index';
 import { onnx } from '../src/onnx/onnx-proto';
 import { applyFinalNorm, clipSkipSupport } from '../src/pipeline/clip-skip';
 
 const { modelsDir } = await ensureTinyModel();
 const engine = new Engine({ modelsDir, maxPixels: 256 * 256, maxSteps: 150 });
-const base: GenerationParams = {
-  kind: 'txt2img',
-  model: 'tiny',
-  prompt: 'a lighthouse',
-  negative_prompt: '',
-  sampler: 'Euler',
-  scheduler: 'Automatic',
-  steps: 3,
-  cfg_scale: 7,
-  width: 64,
-  height: 64,
-  seed: 3,
-  batch_size: 1,
-  n_iter: 1,
-  denoising_strength: 0.75,
-  resize_mode: 0,
-  loras: [],
-  controlnet: [],
-};
+const base: GenerationParams = txt2imgParams();
 const gen = async (over: Partial<GenerationParams>, e = engine) => (await e.generate([{ id: 'j', params: { ...base, ...over } }]))[0];
 const raw = async (png: Buffer) => sharp(png).raw().toBuffer();
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import type { GenerationParams } from '@farm/core';
-import { ensureTinyModel } from '@farm/testkit';
+import { ensureTinyModel, txt2imgParams } from '@farm/testkit';
 import { Engine, readPngText, parseInfotext } from '../src/index';
 import { onnx } from '../src/onnx/onnx-proto';
 import { readFloats } from '../src/lora/onnx-weights';
@@ -43,25 +43,7 @@ const hash = createHash('sha256')
 
 const engine = new Engine({ modelsDir, embeddingsDir: dir, maxPixels: 256 * 256, maxSteps: 150 });
 const plain = new Engine({ modelsDir, maxPixels: 256 * 256, maxSteps: 150 });
-const base: GenerationParams = {
-  kind: 'txt2img',
-  model: 'tiny',
-  prompt: 'a tinycastle at night',
-  negative_prompt: '',
-  sampler: 'Euler',
-  scheduler: 'Automatic',
-  steps: 3,
-  cfg_scale: 7,
-  width: 64,
-  height: 64,
-  seed: 5,
-  batch_size: 1,
-  n_iter: 1,
-  denoising_strength: 0.75,
-  resize_mode: 0,
-  loras: [],
-  controlnet: [],
-};
+const base: GenerationParams = txt2imgParams({ prompt: 'a tinycastle at night', seed: 5 });
 const png = async (e: Engine, over: Partial<GenerationParams>) => (await e.generate([{ id: 'j', params: { ...base, ...over } }]))[0].images[0];
 const raw = async (b: Buffer) => sharp(b).raw().toBuffer();
 

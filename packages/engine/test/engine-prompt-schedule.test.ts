@@ -3,32 +3,14 @@ import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import type { GenerationParams } from '@farm/core';
-import { ensureTinyModel } from '@farm/testkit';
+import { ensureTinyModel, txt2imgParams } from '@farm/testkit';
 import { Engine } from '../src/index';
 import { conditioningAt, type RowConditioning } from '../src/pipeline/conditioning';
 import { promptSchedule } from '../src/tokenizer';
 
 const { modelsDir } = await ensureTinyModel();
 const engine = new Engine({ modelsDir, maxPixels: 256 * 256, maxSteps: 150 });
-const base: GenerationParams = {
-  kind: 'txt2img',
-  model: 'tiny',
-  prompt: 'a lighthouse',
-  negative_prompt: 'fog',
-  sampler: 'Euler',
-  scheduler: 'Automatic',
-  steps: 6,
-  cfg_scale: 7,
-  width: 64,
-  height: 64,
-  seed: 3,
-  batch_size: 1,
-  n_iter: 1,
-  denoising_strength: 0.75,
-  resize_mode: 0,
-  loras: [],
-  controlnet: [],
-};
+const base: GenerationParams = txt2imgParams({ negative_prompt: 'fog', steps: 6 });
 const pixels = async (over: Partial<GenerationParams>) =>
   sharp((await engine.generate([{ id: 'j', params: { ...base, ...over } }]))[0].images[0])
     .raw()

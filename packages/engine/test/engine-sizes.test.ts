@@ -4,30 +4,12 @@ import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import type { GenerationParams } from '@farm/core';
-import { ensureTinyModel } from '@farm/testkit';
+import { ensureTinyModel, txt2imgParams } from '@farm/testkit';
 import { Engine } from '../src/index';
 
 const { modelsDir } = await ensureTinyModel();
 const engine = new Engine({ modelsDir, maxPixels: 256 * 256, maxSteps: 150 });
-const base: GenerationParams = {
-  kind: 'txt2img',
-  model: 'tiny',
-  prompt: 'a lighthouse',
-  negative_prompt: '',
-  sampler: 'Euler',
-  scheduler: 'Automatic',
-  steps: 3,
-  cfg_scale: 7,
-  width: 64,
-  height: 64,
-  seed: 3,
-  batch_size: 1,
-  n_iter: 1,
-  denoising_strength: 0.75,
-  resize_mode: 0,
-  loras: [],
-  controlnet: [],
-};
+const base: GenerationParams = txt2imgParams();
 
 test('sizes whose latents do not halve evenly render at their size (72x104, 136x88, 200x120)', async () => {
   for (const [width, height] of [

@@ -1,7 +1,7 @@
 import { test, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { ValidationError, UnknownModelError, type GenerationParams } from '@farm/core';
-import { ensureTinyModel } from '@farm/testkit';
+import { ensureTinyModel, txt2imgParams } from '@farm/testkit';
 import { Engine, EngineThread } from '../src/index';
 
 const { modelsDir } = await ensureTinyModel();
@@ -13,25 +13,7 @@ afterAll(async () => {
   await local.close();
 });
 
-const base: GenerationParams = {
-  kind: 'txt2img',
-  model: 'tiny',
-  prompt: 'a lighthouse',
-  negative_prompt: 'fog',
-  sampler: 'Euler a',
-  scheduler: 'Automatic',
-  steps: 4,
-  cfg_scale: 7,
-  width: 64,
-  height: 64,
-  seed: 21,
-  batch_size: 2,
-  n_iter: 1,
-  denoising_strength: 0.75,
-  resize_mode: 0,
-  loras: [],
-  controlnet: [],
-};
+const base: GenerationParams = txt2imgParams({ negative_prompt: 'fog', sampler: 'Euler a', steps: 4, seed: 21, batch_size: 2 });
 
 test('the engine thread gives the same PNG bytes, seeds and infotexts as the engine in-process, and reports every step', async () => {
   const items = [

@@ -2,31 +2,19 @@ import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { ValidationError, UnknownModelError, UnknownSamplerError, type GenerationParams } from '@farm/core';
-import { ensureTinyModel } from '@farm/testkit';
+import { ensureTinyModel, txt2imgParams } from '@farm/testkit';
 import { Engine, readPngText, parseInfotext } from '../src/index';
 
 const { modelsDir } = await ensureTinyModel();
 const engine = new Engine({ modelsDir, maxPixels: 256 * 256, maxSteps: 150 });
 
-const base: GenerationParams = {
-  kind: 'txt2img',
-  model: 'tiny',
+const base: GenerationParams = txt2imgParams({
   prompt: 'a lighthouse on a cliff, (sunset:1.2)',
   negative_prompt: 'blurry',
   sampler: 'Euler a',
-  scheduler: 'Automatic',
   steps: 8,
-  cfg_scale: 7,
-  width: 64,
-  height: 64,
   seed: 42,
-  batch_size: 1,
-  n_iter: 1,
-  denoising_strength: 0.75,
-  resize_mode: 0,
-  loras: [],
-  controlnet: [],
-};
+});
 const gen = async (over: Partial<GenerationParams> = {}, id = 'job') => (await engine.generate([{ id, params: { ...base, ...over } }]))[0];
 const pixels = async (png: Buffer) => sharp(png).raw().toBuffer();
 const maxDiff = (a: Buffer, b: Buffer) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);

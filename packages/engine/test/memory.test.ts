@@ -12,6 +12,7 @@ import { generateModel } from '@farm/modelgen';
 import { onnx } from '../src/onnx/onnx-proto';
 import { Engine } from '../src/index';
 import { readMemoryProfile } from '../src/models/memory-profile';
+import { txt2imgParams } from '@farm/testkit';
 
 const dir = mkdtempSync(join(tmpdir(), 'memory-'));
 await generateModel({ preset: 'tiny', outDir: join(dir, 'tiny'), seed: 5, flavours: ['portable', 'gpu'], gpuPrecision: 'fp32', controlnet: false });
@@ -73,25 +74,7 @@ test("the memory profile is read from the graphs (the tiny preset's shapes)", ()
   assert.ok(p.weightsBytes > 1e6 && p.weightsBytes < 1e8, `${p.weightsBytes}`);
 });
 
-const base: GenerationParams = {
-  kind: 'txt2img',
-  model: 'tiny',
-  prompt: 'a red boat',
-  negative_prompt: 'fog',
-  sampler: 'Euler a',
-  scheduler: 'Automatic',
-  steps: 3,
-  cfg_scale: 7,
-  width: 64,
-  height: 64,
-  seed: 9,
-  batch_size: 3,
-  n_iter: 1,
-  denoising_strength: 0.75,
-  resize_mode: 0,
-  loras: [],
-  controlnet: [],
-};
+const base: GenerationParams = txt2imgParams({ prompt: 'a red boat', negative_prompt: 'fog', sampler: 'Euler a', seed: 9, batch_size: 3 });
 const profile = readMemoryProfile(model);
 const oneImage = estimatePeakBytes(profile, { width: 64, height: 64, images: 1, rowsPerImage: 2, chunks: 1, vaeImages: 1 });
 

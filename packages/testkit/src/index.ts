@@ -4,3 +4,4 @@ export * from './models';
 export * from './s3';
 export * from './browser';
 export * from './port-chooser';
+export * from './params';
