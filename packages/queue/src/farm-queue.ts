@@ -11,7 +11,7 @@ import { PreviewStore, type Preview } from './preview-store';
 import { JobLifecycle, defineLifecycleScripts, isTerminal, type AdmitReply } from './lifecycle';
 import { decodeJson } from './envelope-codec';
 import { FarmKeys, bullmqKeys } from './keys';
-import { RateLimiter } from './rate-limiter';
+import { RateLimiter, type Budget } from './rate-limiter';
 import { WebhookEmitter, WEBHOOK_QUEUE } from './webhook-queue';
 import { redisOp, requestConnection } from './redis';
 import type { DeliveryJobData, JobEnvelope, JobStatus, RenderJobData, WebhookEvent, WorkerCommand, WorkerInfo } from './types';
@@ -62,6 +62,8 @@ export class FarmQueue {
   readonly webhooks: Queue<DeliveryJobData>;
   private subscriber: Redis | null = null;
   private readonly listeners = new Map<string, Set<(message: string) => void>>();
+  /** resolves once the pattern subscription to every job's channel is in place (null: not asked, or lost) */
+  private everyJob: Promise<void> | null = null;
   private closed = false;
   private readonly queueConnection: Redis;
   private readonly renderQueues = new Map<string, Queue<RenderJobData>>();
@@ -333,34 +335,69 @@ export class FarmQueue {
     await redisOp(() => this.redis.publish(this.keys.cancelChannel, `skip:${id}`));
   }
 
-  /** The one pub/sub connection of this queue (job envelopes, live previews), with listeners by channel. */
+  /**
+   * The one pub/sub connection of this queue, with listeners by channel. Job envelopes come through one pattern
+   * subscription to every job's channel (made once; made again after the connection closes), so subscribing to
+   * a job is local and free; live previews, rarer and larger, through a subscription per channel.
+   */
+  private connectSubscriber(): Redis {
+    if (this.subscriber) return this.subscriber;
+    const sub = requestConnection(this.opts.redisUrl, this.opts.commandTimeoutMs);
+    sub.on('error', (e) => this.warn('Redis subscriber connection error', { error: e.message }));
+    sub.on('close', () => (this.everyJob = null));
+    const dispatch = (channel: string, message: string) => {
+      for (const l of this.listeners.get(channel) ?? []) l(message);
+    };
+    sub.on('message', dispatch);
+    sub.on('pmessage', (_pattern: string, channel: string, message: string) => dispatch(channel, message));
+    this.subscriber = sub;
+    return sub;
+  }
+
+  private addListener(channel: string, onMessage: (message: string) => void): () => Set<(message: string) => void> {
+    const set = this.listeners.get(channel) ?? new Set();
+    set.add(onMessage);
+    this.listeners.set(channel, set);
+    return () => {
+      set.delete(onMessage);
+      if (set.size === 0 && this.listeners.get(channel) === set) this.listeners.delete(channel);
+      return set;
+    };
+  }
+
   private listen(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
-    if (!this.subscriber) {
-      this.subscriber = requestConnection(this.opts.redisUrl, this.opts.commandTimeoutMs);
-      this.subscriber.on('error', (e) => this.warn('Redis subscriber connection error', { error: e.message }));
-      this.subscriber.on('message', (ch: string, message: string) => {
-        for (const l of this.listeners.get(ch) ?? []) l(message);
-      });
-    }
-    const sub = this.subscriber;
+    const sub = this.connectSubscriber();
     return (async () => {
-      const set = this.listeners.get(channel) ?? new Set();
-      if (set.size === 0) await redisOp(() => sub.subscribe(channel));
-      set.add(onMessage);
-      this.listeners.set(channel, set);
+      const first = !this.listeners.get(channel)?.size;
+      const remove = this.addListener(channel, onMessage);
+      try {
+        if (first) await redisOp(() => sub.subscribe(channel));
+      } catch (e) {
+        remove();
+        throw e;
+      }
       return async () => {
-        set.delete(onMessage);
-        if (set.size === 0) {
-          this.listeners.delete(channel);
-          await sub.unsubscribe(channel).catch((e: Error) => this.warn('could not unsubscribe from a job channel', { channel, error: e.message }));
+        if (remove().size === 0) {
+          await sub.unsubscribe(channel).catch((e: Error) => this.warn('could not unsubscribe from a channel', { channel, error: e.message }));
         }
       };
     })();
   }
 
   /** Calls onChange with each new envelope of the job until the returned function is called. */
-  subscribe(id: string, onChange: (e: JobEnvelope) => void): Promise<() => Promise<void>> {
-    return this.listen(this.keys.jobChannel(id), (m) => onChange(decodeJson(m)));
+  async subscribe(id: string, onChange: (e: JobEnvelope) => void): Promise<() => Promise<void>> {
+    const sub = this.connectSubscriber();
+    if (!this.everyJob) {
+      const pattern = this.keys.jobChannelPattern;
+      const subscribing = redisOp(() => sub.psubscribe(pattern)).then(() => undefined);
+      this.everyJob = subscribing;
+      subscribing.catch(() => {
+        if (this.everyJob === subscribing) this.everyJob = null;
+      });
+    }
+    await this.everyJob;
+    const remove = this.addListener(this.keys.jobChannel(id), (m) => onChange(decodeJson(m)));
+    return async () => void remove();
   }
 
   /** Calls onPreview with each live preview of the job until the returned function is called. */
@@ -435,9 +472,9 @@ export class FarmQueue {
     await redisOp(() => this.redis.publish(this.keys.workerCommandChannel, cmd));
   }
 
-  /** A per-user budget of `perMinute` requests shared by every gateway (GCRA in Redis); `budget` names it. */
-  rateLimiter(budget: string, perMinute: number): RateLimiter {
-    return new RateLimiter(this.redis, (user) => this.keys.rateLimit(budget, user), perMinute);
+  /** Per-user budgets of requests per minute shared by every gateway (GCRA in Redis), spent in one round trip. */
+  rateLimiter(budgets: readonly Budget[]): RateLimiter {
+    return new RateLimiter(this.redis, (budget, user) => this.keys.rateLimit(budget, user), budgets);
   }
 
   async ping(): Promise<void> {

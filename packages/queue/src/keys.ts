@@ -15,6 +15,13 @@ export class FarmKeys {
   jobChannel(id: string): string {
     return `${this.prefix}:events:${id}`;
   }
+  /**
+   * pattern matching every job's channel (jobChannel), with the prefix's own glob characters escaped: a gateway
+   * subscribes to it once instead of once per job, so a submit-and-stream call costs no SUBSCRIBE round trip
+   */
+  get jobChannelPattern(): string {
+    return `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}:events:*`;
+  }
   /** sorted set of an owner's job ids by creation time (listing) */
   owner(owner: string): string {
     return `${this.prefix}:owner:${owner}`;

@@ -1,10 +1,13 @@
 // Calls that wait for their images (the A1111 API) need a live worker that has the model; without one they would
-// wait for minutes. This answers 503 at once, naming what is missing.
+// wait for minutes. This answers 503 at once, naming what is missing. A native submission only warns, so it may
+// judge by a list of workers up to a second old (`recentWorkers`) instead of reading Redis on every POST.
 import { UnavailableError } from '@farm/core';
-import type { FarmQueue } from '@farm/queue';
+import type { FarmQueue, WorkerInfo } from '@farm/queue';
 
-export async function liveWorkerProblem(queue: FarmQueue, model: string): Promise<string | null> {
-  const workers = await queue.workers();
+type WorkerSource = Pick<FarmQueue, 'workers'> | (() => Promise<WorkerInfo[]>);
+
+export async function liveWorkerProblem(source: WorkerSource, model: string): Promise<string | null> {
+  const workers = typeof source === 'function' ? await source() : await source.workers();
   if (workers.length === 0) return 'no live worker: no worker process is running (or none has reported in the last 15 s)';
   if (!workers.some((w) => w.models.includes(model)))
     return `no live worker has the model "${model}" (${workers.length} live worker${workers.length === 1 ? '' : 's'} with: ${[...new Set(workers.flatMap((w) => w.models))].join(', ') || 'no models'})`;
@@ -14,4 +17,20 @@ export async function liveWorkerProblem(queue: FarmQueue, model: string): Promis
 export async function assertLiveWorkerFor(queue: FarmQueue, model: string): Promise<void> {
   const problem = await liveWorkerProblem(queue, model);
   if (problem) throw new UnavailableError(problem);
+}
+
+/** The live workers, read from Redis at most once per `maxAgeMs` (a failed read is not kept). */
+export function recentWorkers(queue: Pick<FarmQueue, 'workers'>, maxAgeMs = 1000): () => Promise<WorkerInfo[]> {
+  let cached: { at: number; workers: Promise<WorkerInfo[]> } | null = null;
+  return () => {
+    const now = Date.now();
+    if (!cached || now - cached.at > maxAgeMs) {
+      const entry = { at: now, workers: queue.workers() };
+      cached = entry;
+      entry.workers.catch(() => {
+        if (cached === entry) cached = null;
+      });
+    }
+    return cached.workers;
+  };
 }

@@ -1,8 +1,9 @@
 // Middleware (after login): every request spends from the user's request budget; job submissions also spend from
-// the submission budget. Over budget: 429 with Retry-After. If Redis cannot answer, the request goes on: the route
-// itself answers 503 when it needs Redis, and reads that do not should not fail because the limiter is blind.
+// the submission budget, in the same Redis round trip. Over budget: 429 with Retry-After. If Redis cannot answer,
+// the request goes on: the route itself answers 503 when it needs Redis, and reads that do not should not fail
+// because the limiter is blind.
 import type { RequestHandler } from 'express';
-import type { FarmQueue } from '@farm/queue';
+import type { Budget, FarmQueue } from '@farm/queue';
 
 const SUBMIT_PATHS = new Set(['/v1/jobs', '/v1/jobs/stream', '/sdapi/v1/txt2img', '/sdapi/v1/img2img']);
 
@@ -12,32 +13,30 @@ export interface RequestLimits {
   submitsPerMinute: number;
 }
 
+const REFUSALS: Record<string, (perMinute: number) => string> = {
+  requests: (n) => `too many requests: the limit is ${n} per minute per user (RATE_LIMIT_REQUESTS)`,
+  submits: (n) => `too many job submissions: the limit is ${n} per minute per user (RATE_LIMIT_SUBMITS)`,
+};
+
 export function limitRequests(limits: RequestLimits): RequestHandler {
-  const requests = limits.requestsPerMinute > 0 ? limits.queue.rateLimiter('requests', limits.requestsPerMinute) : null;
-  const submits = limits.submitsPerMinute > 0 ? limits.queue.rateLimiter('submits', limits.submitsPerMinute) : null;
+  const budgets: Budget[] = [];
+  if (limits.requestsPerMinute > 0) budgets.push({ name: 'requests', perMinute: limits.requestsPerMinute });
+  if (limits.submitsPerMinute > 0) budgets.push({ name: 'submits', perMinute: limits.submitsPerMinute });
+  const limiter = budgets.length > 0 ? limits.queue.rateLimiter(budgets) : null;
+  const forRequest = budgets.some((b) => b.name === 'requests') ? ['requests'] : [];
+  const forSubmit = budgets.map((b) => b.name);
   return (req, res, next) => {
     const user = req.user?.id;
-    const isSubmit = req.method === 'POST' && SUBMIT_PATHS.has(req.path);
-    if (!user || (!requests && !(isSubmit && submits))) return next();
-    const decide = async (): Promise<[number, string] | null> => {
-      if (requests) {
-        const d = await requests.take(user);
-        if (!d.allowed) return [d.retryAfterSeconds, `too many requests: the limit is ${requests.perMinute} per minute per user (RATE_LIMIT_REQUESTS)`];
-      }
-      if (isSubmit && submits) {
-        const d = await submits.take(user);
-        if (!d.allowed) return [d.retryAfterSeconds, `too many job submissions: the limit is ${submits.perMinute} per minute per user (RATE_LIMIT_SUBMITS)`];
-      }
-      return null;
-    };
-    decide().then(
-      (refusal) => (refusal ? refuse(...refusal) : next()),
+    const spend = req.method === 'POST' && SUBMIT_PATHS.has(req.path) ? forSubmit : forRequest;
+    if (!user || !limiter || spend.length === 0) return next();
+    limiter.take(user, spend).then(
+      (d) => {
+        if (d.allowed || !d.refusedBy) return next();
+        const message = REFUSALS[d.refusedBy.name](d.refusedBy.perMinute);
+        res.setHeader('Retry-After', String(d.retryAfterSeconds));
+        res.status(429).json({ error: { code: 'rate_limited', message: `${message}; retry in ${d.retryAfterSeconds} s` }, detail: message });
+      },
       () => next(),
     );
-
-    function refuse(retryAfterSeconds: number, message: string) {
-      res.setHeader('Retry-After', String(retryAfterSeconds));
-      res.status(429).json({ error: { code: 'rate_limited', message: `${message}; retry in ${retryAfterSeconds} s` }, detail: message });
-    }
   };
 }

@@ -17,7 +17,18 @@ export interface JobStream {
   abandon(): Promise<void>;
 }
 
-export async function subscribeJob(deps: { queue: FarmQueue; shutdown: ShutdownState }, req: Request, res: Response, id: string): Promise<JobStream> {
+export interface StreamOptions {
+  /** listen for live previews too (default true); a submit-and-stream call whose job asks for none skips it */
+  previews?: boolean;
+}
+
+export async function subscribeJob(
+  deps: { queue: FarmQueue; shutdown: ShutdownState },
+  req: Request,
+  res: Response,
+  id: string,
+  options: StreamOptions = {},
+): Promise<JobStream> {
   let opened = false;
   let ended = false;
   let lastSent = '';
@@ -45,14 +56,18 @@ export async function subscribeJob(deps: { queue: FarmQueue; shutdown: ShutdownS
     res.write(`event: status\ndata: ${data}\n\n`);
     if (isTerminal(e.status)) finish();
   };
-  // live previews (jobs with live_preview_every): `event: preview`, data {step, image: base64 PNG}
+  // live previews (jobs with live_preview_every): `event: preview`, data {step, image: base64 PNG}. Previews need a
+  // subscription round trip of their own; job changes come through the queue's standing pattern subscription.
   const [previews, changes] = await Promise.all([
-    deps.queue.subscribePreviews(id, (p) => {
-      if (opened && !ended) res.write(`event: preview\ndata: ${JSON.stringify(p)}\n\n`);
-    }),
+    options.previews === false
+      ? null
+      : deps.queue.subscribePreviews(id, (p) => {
+          if (opened && !ended) res.write(`event: preview\ndata: ${JSON.stringify(p)}\n\n`);
+        }),
     deps.queue.subscribe(id, send),
   ]);
-  unsubscribe.push(previews, changes);
+  unsubscribe.push(changes);
+  if (previews) unsubscribe.push(previews);
   req.on('close', finish);
   return {
     open(first) {

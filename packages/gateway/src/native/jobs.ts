@@ -19,7 +19,7 @@ import { asyncRoute } from '../http-errors';
 import { assertPublicUrl, parseAllowedHosts } from '../webhooks/send';
 import type { Metrics } from '../metrics';
 import { NATIVE_IMAGE_FIELDS, checkRequestImages } from '../images/check-request-images';
-import { liveWorkerProblem } from '../guards/live-worker';
+import { liveWorkerProblem, recentWorkers } from '../guards/live-worker';
 import { extrasJobs } from '../a1111/extras';
 import type { ShutdownState } from '../shutdown';
 import { subscribeJob } from './job-stream';
@@ -63,6 +63,7 @@ async function parseExtras(body: unknown, catalog: Catalog) {
 export function jobRoutes(deps: JobRoutesDeps): Router {
   const r = Router();
   const allowedWebhookHosts = parseAllowedHosts(deps.config.WEBHOOK_ALLOWED_HOSTS);
+  const workersNow = recentWorkers(deps.queue);
   const limits = {
     maxPixels: deps.config.MAX_PIXELS,
     maxSteps: deps.config.MAX_STEPS,
@@ -92,7 +93,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     // the job waits in the queue for a worker (one may be starting: autoscaling counts the queue); say so
     const [envelope, problem] = await Promise.all([
       deps.queue.submit(params, { owner: req.user!.id, webhook, priority, idempotencyKey, requestId: requestIdOf(res), id }),
-      liveWorkerProblem(deps.queue, params.model).catch(() => null),
+      liveWorkerProblem(workersNow, params.model).catch(() => null),
     ]);
     deps.metrics.submitted();
     return { envelope, warnings: problem ? [`${problem}; the job waits until one starts`] : [] };
@@ -115,7 +116,8 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     '/v1/jobs/stream',
     asyncRoute(async (req, res) => {
       const id = randomUUID();
-      const stream = await subscribeJob(deps, req, res, id);
+      const previews = Number((req.body as { live_preview_every?: unknown } | undefined)?.live_preview_every) > 0;
+      const stream = await subscribeJob(deps, req, res, id, { previews });
       let submitted: { envelope: JobEnvelope; warnings: string[] };
       try {
         submitted = await submit(req, res, id);
@@ -130,7 +132,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       }
       // an idempotency key named an earlier job: stream that one
       await stream.abandon();
-      const again = await subscribeJob(deps, req, res, submitted.envelope.id);
+      const again = await subscribeJob(deps, req, res, submitted.envelope.id, { previews });
       res.setHeader('location', `/v1/jobs/${submitted.envelope.id}`);
       again.open(await deps.queue.get(submitted.envelope.id));
     }),
