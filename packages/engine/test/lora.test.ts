@@ -198,6 +198,18 @@ test('models with external data merge too: same weights, same images as the inli
     loras: [{ name: 'tiny-style-kohya', weight: 1 }],
     controlnet: [],
   };
+  // the merged graph names its merged tensors in a file of its own and the others in the original weights, which are
+  // linked, not copied
+  const { statSync, readdirSync } = await import('node:fs');
+  const { dirname } = await import('node:path');
+  const mergedPath = buildMergedNetworks(join(dir, 'tiny'), params.loras, listLoras(loraDir)).bytes.unet as string;
+  const unetDir = join(dir, 'tiny', 'unet');
+  const weightsFile = readdirSync(unetDir).find((f) => f !== 'model.onnx')!;
+  const merged = linearWeights(loadModelProto(mergedPath));
+  const layer = merged.get('down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q')!.initializer;
+  assert.equal(layer.externalData?.find((e) => e.key === 'location')?.value, 'lora-merged.bin');
+  assert.equal(statSync(join(dirname(mergedPath), weightsFile)).ino, statSync(join(unetDir, weightsFile)).ino, 'the original weights are hard-linked');
+  assert.ok(statSync(join(dirname(mergedPath), 'lora-merged.bin')).size < statSync(join(unetDir, weightsFile)).size / 2, 'only the merged tensors are written');
   const external = new Engine({ modelsDir: dir, loraDir, maxPixels: 1 << 20, maxSteps: 50 });
   const inline = new Engine({ modelsDir, loraDir, maxPixels: 1 << 20, maxSteps: 50 });
   const [a] = await external.generate([{ id: 'e', params }]);

@@ -40,7 +40,7 @@ export function externalWeightBytes(model: onnx.ModelProto): number {
 /**
  * A model file's weight bytes. A file past `decodeLimit` holds its weights inline (graphs alone are small), so its
  * size is the answer; a smaller one is decoded to add the external data it names (only the ranges it uses: a
- * LoRA-merged graph keeps its merged tensors inline and names the rest of the original weights file).
+ * LoRA-merged graph names its merged tensors in a file of its own and the rest in the original weights file).
  */
 export function modelFileBytes(path: string, decodeLimit = 256 * 1024 * 1024): number {
   const size = statSync(path).size;
