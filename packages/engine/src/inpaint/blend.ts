@@ -35,5 +35,7 @@ export function blendPrediction(eps: Float32Array, xIn: Float32Array, alphaBar: 
 
 /** samples * nmask + init * (1 - nmask) */
 export function blendLatent(x: Float32Array, b: LatentBlend): Float32Array {
-  return Float32Array.from(x, (v, i) => v * b.nmask[i] + b.init[i] * (1 - b.nmask[i]));
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = x[i] * b.nmask[i] + b.init[i] * (1 - b.nmask[i]);
+  return out;
 }

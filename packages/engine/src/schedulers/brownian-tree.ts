@@ -6,6 +6,7 @@
 // computes it. `randnForSeed` is the generator torch would use for a freshly seeded generator of that seed.
 import { SeedSequence } from './seed-sequence';
 import type { NoiseSource, SamplerNoise } from './types';
+import { scaled } from './vec';
 
 export type SeededRandn = (seed: number, n: number) => Float32Array;
 
@@ -154,7 +155,7 @@ export function brownianNoise(seed: number, sigmaMin: number, sigmaMax: number, 
     const [a, b, sign] = sigma < sigmaNext ? [f(sigma), f(sigmaNext), 1] : [f(sigmaNext), f(sigma), -1];
     const w = tree.increment(a, b);
     const k = sign / Math.sqrt(Math.abs(b - a));
-    return Float32Array.from(w, (v) => v * k);
+    return scaled(w, k);
   };
 }
 

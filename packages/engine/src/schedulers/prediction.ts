@@ -20,5 +20,7 @@ export function epsFromOutput(kind: PredictionType, out: Float32Array, x: Float3
   if (kind !== 'v_prediction') return out;
   const a = Math.sqrt(alphaBar);
   const b = Math.sqrt(1 - alphaBar);
-  return Float32Array.from(out, (v, i) => a * v + b * x[i]);
+  const eps = new Float32Array(out.length);
+  for (let i = 0; i < out.length; i++) eps[i] = a * out[i] + b * x[i];
+  return eps;
 }

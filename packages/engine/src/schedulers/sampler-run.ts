@@ -4,6 +4,7 @@
 import { alphasCumprod, predictionType, type PredictionType } from './tables';
 import { denoisedFromOutput, epsFromOutput } from './prediction';
 import type { InnerModel } from './model-schedule';
+import { scaled } from './vec';
 import type { SamplerNoise, SamplerRun } from './types';
 
 /** A k-diffusion-style model call: the denoiser D(x; sigma), answered with the predicted x0. */
@@ -112,8 +113,7 @@ export class KSamplerRun extends GeneratorRun<SigmaCall, Float32Array> implement
   }
 
   scaleInput(x: Float32Array): Float32Array {
-    const k = 1 / Math.sqrt(this.pending!.sigma ** 2 + 1);
-    return Float32Array.from(x, (v) => v * k);
+    return scaled(x, 1 / Math.sqrt(this.pending!.sigma ** 2 + 1));
   }
 
   step(modelOutput: Float32Array, _x: Float32Array, noise: SamplerNoise): Float32Array {
