@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import * as ort from 'onnxruntime-node';
 import type { ControlNetUnit, GenerationParams, LoraRef } from '@farm/core';
 import { Engine, type ExecutionProvider } from '@farm/engine';
-import { buildMergedNetworks } from '@farm/engine/lora';
+import { buildMergedNetworks, removeMergedFiles } from '@farm/engine/lora';
 import { generateModel, writeLoraFixtures, SeededRandom, type WeightSource } from '@farm/modelgen';
 import { profiled, type Profile } from './pipeline-profile';
 import { fmt, writeResult, type Row } from './lib/report';
@@ -266,9 +266,17 @@ export async function runLoraBench(opts: {
   const unetSession = await ort.InferenceSession.create(merged.bytes.unet as string, { executionProviders: opts.providers, graphOptimizationLevel: 'all' });
   const buildMs = performance.now() - t1;
   await unetSession.release();
+  removeMergedFiles(merged.bytes.unet);
+  removeMergedFiles(merged.bytes.text_encoder);
+  // the same build from the model's own UNet graph: what any cold load of this UNet costs, for reference
+  const t2 = performance.now();
+  const baseSession = await ort.InferenceSession.create(join(dir, 'unet', 'model.onnx'), { executionProviders: opts.providers, graphOptimizationLevel: 'all' });
+  const baseBuildMs = performance.now() - t2;
+  await baseSession.release();
   const buildRows: Row[] = [
     { what: `merge 8 LoRAs (${merged.matchedLayers} layers) into UNet + text encoder`, ms: fmt(mergeMs) },
     { what: 'UNet session build from the merged graph', ms: fmt(buildMs) },
+    { what: "UNet session build from the model's own graph (reference, same options)", ms: fmt(baseBuildMs) },
   ];
 
   // 10 LoRA sets in turn under the budget (sets 0 skips it)

@@ -3,7 +3,8 @@
 // then jobs per second with 1, 2 and 4 workers on a mix of two models and four LoRA sets, model switches per 100 jobs
 // with model-aware routing and with one shared queue, and the longest time a job waited while a worker sat idle.
 import { cpSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import http from 'node:http';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import type { GenerationParams, JobEnvelope } from '@farm/core';
@@ -17,8 +18,11 @@ import { summarize } from './lib/stats';
 import { fmt, writeResult, type Row } from './lib/report';
 
 const clock = () => performance.timeOrigin + performance.now();
-/** MODEL_SWITCH_AFTER_MS for the mix: near the tiny model's load time (~80 ms), as the setting's rule of thumb says */
-const SWITCH_AFTER_MS = 50;
+/**
+ * MODEL_SWITCH_AFTER_MS for the mix: near the tiny model's load time (~80 ms), as the setting's rule of thumb says,
+ * and half of it: a job waits up to about this long for a warm worker while another worker idles, by design
+ */
+const SWITCH_AFTER_MS = [50, 25];
 const job = { prompt: 'a lighthouse', width: 64, height: 64, steps: 4, sampler: 'Euler', seed: 1 };
 
 interface Ended {
@@ -26,35 +30,60 @@ interface Ended {
   t?: JobTimings;
 }
 
+// node:http with a keep-alive agent: the client a farm's callers would use for many jobs. fetch (undici) costs ~4 ms of
+// CPU per call on this machine, which the 2 cores share with the gateway and the worker and would count as overhead.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+
 async function streamJob(url: string, auth: string, body: unknown): Promise<{ posted: number; firstEvent: number; done: number; id: string }> {
+  const payload = JSON.stringify(body);
   const posted = clock();
-  const res = await fetch(`${url}/v1/jobs/stream`, {
-    method: 'POST',
-    headers: { authorization: auth, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${url}/v1/jobs/stream`,
+      { method: 'POST', agent, headers: { authorization: auth, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      (res) => {
+        let text = '';
+        let firstEvent = 0;
+        let id = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+          if (!firstEvent && text.includes('\n\n')) {
+            firstEvent = clock();
+            const data = text.split('\n').find((l) => l.startsWith('data: '));
+            if (data) id = (JSON.parse(data.slice(6)) as { id: string }).id;
+          }
+        });
+        res.on('end', () => (res.statusCode === 200 ? resolve({ posted, firstEvent, done: clock(), id }) : reject(new Error(`${res.statusCode}: ${text}`))));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
   });
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  let firstEvent = 0;
-  let id = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += decoder.decode(value, { stream: true });
-    if (!firstEvent && text.includes('\n\n')) {
-      firstEvent = clock();
-      id = (
-        JSON.parse(
-          text
-            .split('\n')
-            .find((l) => l.startsWith('data: '))!
-            .slice(6),
-        ) as { id: string }
-      ).id;
-    }
-  }
-  return { posted, firstEvent, done: clock(), id };
+}
+
+/** ms from sending a request to the first byte of its answer (a stream is then closed). */
+function firstByte(url: string, method: string, path: string, auth?: string, body?: unknown): Promise<number> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const headers: http.OutgoingHttpHeaders = auth ? { authorization: auth } : {};
+  if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+  const sent = clock();
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}${path}`, { method, agent, headers }, (res) => {
+      res.once('data', () => {
+        const ms = clock() - sent;
+        if (res.statusCode !== 200 && res.statusCode !== 202) return reject(new Error(`${method} ${path}: ${res.statusCode}`));
+        // an SSE stream stays open until its job ends (none runs here): close it; drain anything else
+        if (String(res.headers['content-type']).startsWith('text/event-stream')) res.destroy();
+        else res.resume();
+        resolve(ms);
+      });
+      res.on('error', () => {});
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
 
 /** Longest stretch any job spent waiting while some worker had nothing to run (busy = from taking a batch to its end). */
@@ -122,7 +151,13 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
     const farm = farmEnv({
       redisUrl: redis.url,
       modelsDir,
-      env: { LORA_DIR: loraDir, AUTH_API_KEYS: `${createHash('sha256').update(token).digest('hex')}:alice` },
+      env: {
+        LORA_DIR: loraDir,
+        AUTH_API_KEYS: `${createHash('sha256').update(token).digest('hex')}:alice`,
+        // the production rate limits (farmEnv turns them off for tests): their Redis script is part of the overhead
+        RATE_LIMIT_REQUESTS: String(Math.max(1200, 4 * opts.latencyRuns + 40)),
+        RATE_LIMIT_SUBMITS: String(Math.max(120, 2 * opts.latencyRuns + 20)),
+      },
     });
     const prefix = farm.env.QUEUE_PREFIX!;
     const gateway = await startGatewayProcess(farm);
@@ -172,6 +207,24 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
     const d = summarize(directSamples);
     latency.push({ part: 'engine alone, in-process (reference)', p50_ms: fmt(d.median_ms), p99_ms: fmt(d.p99_ms), max_ms: fmt(d.max_ms) });
 
+    // the gateway alone (the worker has stopped, so nothing else runs): what HTTP, login and the limiter, and then
+    // the submission itself, cost on this machine; the jobs submitted here stay queued under this prefix
+    const gatewayRows: Row[] = [];
+    const gatewayCases: [string, () => Promise<number>][] = [
+      ['GET /healthz (no login)', () => firstByte(gateway.url, 'GET', '/healthz')],
+      ['GET /v1/jobs?limit=1 (login, rate limiter, one read)', () => firstByte(gateway.url, 'GET', '/v1/jobs?limit=1', auth)],
+      ['POST /v1/jobs/stream until its first event', () => firstByte(gateway.url, 'POST', '/v1/jobs/stream', auth, { ...job, model: 'model-a' })],
+    ];
+    for (const [request, call] of gatewayCases) {
+      const samples: number[] = [];
+      for (let i = 0; i < opts.latencyRuns + 3; i++) {
+        const ms = await call();
+        if (i >= 3) samples.push(ms);
+      }
+      const s = summarize(samples);
+      gatewayRows.push({ request, p50_ms: fmt(s.median_ms), p99_ms: fmt(s.p99_ms) });
+    }
+
     // throughput and routing: a mix of two models and four LoRA sets, all submitted at once
     const sets = [[], [loras[0]], [loras[1]], [loras[0], loras[1]]].map((names) => names.map((name) => ({ name, weight: 0.7 })));
     const mix = Array.from({ length: opts.jobs }, (_, i) => ({
@@ -181,8 +234,9 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
       seed: i,
     }));
     const throughput: Row[] = [];
+    const modes = [...SWITCH_AFTER_MS.map((after) => ({ routing: 'model' as const, after })), { routing: 'shared' as const, after: SWITCH_AFTER_MS[0] }];
     for (const count of [1, 2, 4]) {
-      for (const routing of ['model', 'shared'] as const) {
+      for (const { routing, after } of modes) {
         const p = `b${randomUUID().slice(0, 8)}`;
         const queue = new FarmQueue({ redisUrl: redis.url, prefix: p, commandTimeoutMs: 30_000 });
         const ended: Ended[] = [];
@@ -197,7 +251,10 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
               prefix: p,
               workerId,
               routing,
-              switchAfterMs: SWITCH_AFTER_MS,
+              switchAfterMs: after,
+              // several workers: the cores shared out among them (ORT_THREADS), as a deployment sizes several workers
+              // on one host; each would otherwise run as many compute threads as there are cores
+              intraOpThreads: count > 1 ? Math.max(1, Math.floor(availableParallelism() / count)) : undefined,
               modelsDir,
               loraDir,
               storage,
@@ -231,7 +288,7 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
         const seconds = (clock() - t0) / 1000;
         throughput.push({
           workers: count,
-          routing: routing === 'model' ? 'model-aware' : 'one shared queue',
+          routing: routing === 'model' ? `model-aware, switch after ${after} ms` : 'one shared queue',
           jobs: mix.length,
           jobs_per_s: (mix.length / seconds).toFixed(2),
           model_switches_per_100_jobs: ((100 * switches) / mix.length).toFixed(1),
@@ -244,9 +301,20 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
     }
     return writeResult(
       'farm-routing',
-      { ...opts, job, models: ['model-a', 'model-b'], lora_sets: sets.length, max_batch: 4, model_switch_after_ms: SWITCH_AFTER_MS },
+      {
+        ...opts,
+        job,
+        models: ['model-a', 'model-b'],
+        lora_sets: sets.length,
+        max_batch: 4,
+        model_switch_after_ms: SWITCH_AFTER_MS,
+        rate_limits: 'production defaults',
+        ort_threads: 'default for 1 worker, cores / workers for more',
+        client: 'node:http keep-alive',
+      },
       [
         { title: 'Farm overhead per job (tiny, 64x64, 4 steps; POST /v1/jobs/stream through a gateway process, one worker)', rows: latency },
+        { title: 'The gateway alone, no worker running: time to the first byte of the answer', rows: gatewayRows },
         { title: 'Two models x four LoRA sets, all jobs submitted at once', rows: throughput },
       ],
     );

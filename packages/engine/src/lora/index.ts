@@ -3,5 +3,5 @@ export * from './lora-keys';
 export * from './onnx-weights';
 export * from './merge';
 export * from './registry';
-export { buildMergedNetworks } from './merged-model';
+export { buildMergedNetworks, removeMergedFiles } from './merged-model';
 export { extractLoraTags, mergeLoraRefs } from '@farm/core';
