@@ -13,7 +13,7 @@ import { decodeJson } from './envelope-codec';
 import { FarmKeys, bullmqKeys } from './keys';
 import { RateLimiter, type Budget } from './rate-limiter';
 import { WebhookEmitter, WEBHOOK_QUEUE } from './webhook-queue';
-import { redisOp, requestConnection } from './redis';
+import { redisOp, requestConnection, whenReady } from './redis';
 import type { DeliveryJobData, JobEnvelope, JobStatus, RenderJobData, WebhookEvent, WorkerCommand, WorkerInfo } from './types';
 
 const WORKER_TTL_MS = 15_000;
@@ -64,6 +64,8 @@ export class FarmQueue {
   private readonly listeners = new Map<string, Set<(message: string) => void>>();
   /** resolves once the pattern subscription to every job's channel is in place (null: not asked, or lost) */
   private everyJob: Promise<void> | null = null;
+  /** channels subscribed one by one (live previews): the SUBSCRIBE of each, made once */
+  private readonly channels = new Map<string, Promise<void>>();
   private closed = false;
   private readonly queueConnection: Redis;
   private readonly renderQueues = new Map<string, Queue<RenderJobData>>();
@@ -368,18 +370,22 @@ export class FarmQueue {
   private listen(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
     const sub = this.connectSubscriber();
     return (async () => {
-      const first = !this.listeners.get(channel)?.size;
-      const remove = this.addListener(channel, onMessage);
-      try {
-        if (first) await redisOp(() => sub.subscribe(channel));
-      } catch (e) {
-        remove();
-        throw e;
+      // every caller waits for the channel's one SUBSCRIBE, so none returns before messages can arrive
+      let subscribed = this.channels.get(channel);
+      if (!subscribed) {
+        subscribed = whenReady(sub, this.opts.commandTimeoutMs).then(() => redisOp(() => sub.subscribe(channel)).then(() => undefined));
+        this.channels.set(channel, subscribed);
+        const attempt = subscribed;
+        attempt.catch(() => {
+          if (this.channels.get(channel) === attempt) this.channels.delete(channel);
+        });
       }
+      await subscribed;
+      const remove = this.addListener(channel, onMessage);
       return async () => {
-        if (remove().size === 0) {
-          await sub.unsubscribe(channel).catch((e: Error) => this.warn('could not unsubscribe from a channel', { channel, error: e.message }));
-        }
+        if (remove().size > 0 || this.listeners.has(channel)) return;
+        this.channels.delete(channel);
+        await sub.unsubscribe(channel).catch((e: Error) => this.warn('could not unsubscribe from a channel', { channel, error: e.message }));
       };
     })();
   }
@@ -389,7 +395,7 @@ export class FarmQueue {
     const sub = this.connectSubscriber();
     if (!this.everyJob) {
       const pattern = this.keys.jobChannelPattern;
-      const subscribing = redisOp(() => sub.psubscribe(pattern)).then(() => undefined);
+      const subscribing = whenReady(sub, this.opts.commandTimeoutMs).then(() => redisOp(() => sub.psubscribe(pattern)).then(() => undefined));
       this.everyJob = subscribing;
       subscribing.catch(() => {
         if (this.everyJob === subscribing) this.everyJob = null;

@@ -42,3 +42,23 @@ export async function redisOp<T>(fn: () => Promise<T>): Promise<T> {
     throw e;
   }
 }
+
+/**
+ * Waits until `redis` is ready, or answers UnavailableError after `timeoutMs`. Subscriptions go through this instead
+ * of the offline queue: a SUBSCRIBE queued while the connection is down, then timed out, would still be sent later.
+ */
+export async function whenReady(redis: Redis, timeoutMs = COMMAND_TIMEOUT_MS): Promise<void> {
+  if (redis.status === 'ready') return;
+  let timer: NodeJS.Timeout | undefined;
+  let onReady: (() => void) | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      onReady = resolve;
+      redis.once('ready', onReady);
+      timer = setTimeout(() => reject(new UnavailableError(`Redis is unreachable (connection ${redis.status})`)), timeoutMs);
+    });
+  } finally {
+    clearTimeout(timer);
+    if (onReady) redis.off('ready', onReady);
+  }
+}

@@ -21,9 +21,19 @@ function recorder() {
       heard.push(e);
       for (const w of waiters.filter((w) => w.status === e.status)) w.resolve();
     },
+    /** resolves when `status` is heard; fails after 10 s instead of waiting for the test's own timeout */
     until(status: string): Promise<void> {
       if (heard.some((e) => e.status === status)) return Promise.resolve();
-      return new Promise((resolve) => waiters.push({ status, resolve }));
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no "${status}" heard in 10 s; heard: ${heard.map((e) => e.status).join(', ')}`)), 10_000);
+        waiters.push({
+          status,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
+      });
     },
   };
 }
@@ -57,7 +67,8 @@ test('a subscriber hears each change of its job, and nothing from a queue whose 
 });
 
 test('with Redis down a first subscription fails fast (503); once it is back, subscriptions work again', async () => {
-  const queue = new FarmQueue({ redisUrl: redis.url, prefix: `ev${randomUUID().slice(0, 6)}`, commandTimeoutMs: 1000 });
+  // a command timeout above the reconnect backoff's 2 s cap: once Redis is back, each connection is up within it
+  const queue = new FarmQueue({ redisUrl: redis.url, prefix: `ev${randomUUID().slice(0, 6)}`, commandTimeoutMs: 3000 });
   try {
     await queue.ping();
     await redis.kill();

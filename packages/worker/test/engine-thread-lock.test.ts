@@ -17,7 +17,7 @@ const redis = await startRedis();
 const { modelsDir } = await ensureTinyModel();
 afterAll(() => redis.stop());
 
-const LOCK_MS = 1500;
+const LOCK_MS = 1000;
 
 test('a batch longer than the lock duration, each UNet call longer than the lock, runs exactly once', async () => {
   const prefix = `l${randomUUID().slice(0, 8)}`;
@@ -25,7 +25,7 @@ test('a batch longer than the lock duration, each UNet call longer than the lock
   const dir = mkdtempSync(join(tmpdir(), 'farm-lock-'));
   const storage = createStorage({ kind: 'fs', dir });
   // the slow model: the tiny UNet at 640x640 (6400-token attention) on one intra-op thread
-  const params = tinyParams({ width: 640, height: 640, steps: 2, sampler: 'Euler', seed: 11 });
+  const params = tinyParams({ width: 640, height: 640, steps: 4, sampler: 'Euler', seed: 11 });
   const job = await queue.submit(params, { owner: 'alice' });
   const worker = await startWorker({
     redisUrl: redis.url,
