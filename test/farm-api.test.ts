@@ -155,6 +155,28 @@ test("submit and stream: one POST answers with the job's events, from queued to 
   assert.equal((await alice.get('/v1/jobs')).body.total, before, 'nothing queued');
 });
 
+test('submit and stream with live_preview_every: the one POST also carries the preview events; without it, none', async () => {
+  const alice = client(gateway.url);
+  const stream = async (extra: Record<string, unknown>) => {
+    const res = await fetch(`${gateway.url}/v1/jobs/stream`, {
+      method: 'POST',
+      headers: { authorization: alice.auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...job, width: 128, height: 128, steps: 100, seed: 23, ...extra }),
+    });
+    assert.equal(res.status, 200);
+    return res.text();
+  };
+  const withPreviews = await stream({ live_preview_every: 25 });
+  const previews = withPreviews.split('\n\n').filter((block) => block.startsWith('event: preview'));
+  assert.ok(previews.length >= 1, 'at least one preview event');
+  const first = JSON.parse(previews[0].split('\n').find((l) => l.startsWith('data: '))!.slice(6));
+  assert.ok(first.step % 25 === 0 && first.step > 0, `preview at step ${first.step}`);
+  assert.equal(statusEvents(withPreviews).at(-1).status, 'succeeded');
+  const without = await stream({});
+  assert.ok(!without.includes('event: preview'), 'a job that asks for no previews gets none');
+  assert.equal(statusEvents(without).at(-1).status, 'succeeded');
+});
+
 test('cancel a running job between steps; a finished job stays finished', async () => {
   const alice = client(gateway.url);
   const long = await alice.post('/v1/jobs', { ...job, width: 192, height: 192, steps: 150 });
