@@ -169,7 +169,12 @@ test('submit and stream with live_preview_every: the one POST also carries the p
   const withPreviews = await stream({ live_preview_every: 25 });
   const previews = withPreviews.split('\n\n').filter((block) => block.startsWith('event: preview'));
   assert.ok(previews.length >= 1, 'at least one preview event');
-  const first = JSON.parse(previews[0].split('\n').find((l) => l.startsWith('data: '))!.slice(6));
+  const first = JSON.parse(
+    previews[0]
+      .split('\n')
+      .find((l) => l.startsWith('data: '))!
+      .slice(6),
+  );
   assert.ok(first.step % 25 === 0 && first.step > 0, `preview at step ${first.step}`);
   assert.equal(statusEvents(withPreviews).at(-1).status, 'succeeded');
   const without = await stream({});
