@@ -183,7 +183,8 @@ export async function runControlNetBench(opts: { providers: ExecutionProvider[];
     ...(await phase(BENCH_MODELS, '1 unit, split (embedding once per job)')),
     ...(opts.withOld ? await phase(oldModels, '1 unit, old single graph') : []),
   ];
-  return writeResult('controlnet-sd15', { providers: opts.providers, size, steps: opts.steps, runs: opts.runs }, [
+  // the default size keeps its own file; another size writes beside it instead of replacing it
+  return writeResult(size === 128 ? 'controlnet-sd15' : `controlnet-sd15-${size}`, { providers: opts.providers, size, steps: opts.steps, runs: opts.runs }, [
     { title: `ControlNet cost per step, SD1.5 shape, ${size}x${size}, CFG batch 2`, rows },
   ]);
 }
