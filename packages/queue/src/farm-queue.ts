@@ -62,10 +62,8 @@ export class FarmQueue {
   readonly webhooks: Queue<DeliveryJobData>;
   private subscriber: Redis | null = null;
   private readonly listeners = new Map<string, Set<(message: string) => void>>();
-  /** resolves once the pattern subscription to every job's channel is in place (null: not asked, or lost) */
-  private everyJob: Promise<void> | null = null;
-  /** channels subscribed one by one (live previews): the SUBSCRIBE of each, made once */
-  private readonly channels = new Map<string, Promise<void>>();
+  /** the SUBSCRIBE or PSUBSCRIBE of each channel or pattern, made once and awaited by every caller (gone: not made, or lost) */
+  private readonly subscriptions = new Map<string, Promise<void>>();
   private closed = false;
   private readonly queueConnection: Redis;
   private readonly renderQueues = new Map<string, Queue<RenderJobData>>();
@@ -346,7 +344,8 @@ export class FarmQueue {
     if (this.subscriber) return this.subscriber;
     const sub = requestConnection(this.opts.redisUrl, this.opts.commandTimeoutMs);
     sub.on('error', (e) => this.warn('Redis subscriber connection error', { error: e.message }));
-    sub.on('close', () => (this.everyJob = null));
+    // ioredis resubscribes after a reconnect; forgetting them makes the next caller wait until it has, or fail fast
+    sub.on('close', () => this.subscriptions.clear());
     const dispatch = (channel: string, message: string) => {
       for (const l of this.listeners.get(channel) ?? []) l(message);
     };
@@ -367,41 +366,40 @@ export class FarmQueue {
     };
   }
 
-  private listen(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
+  /**
+   * Subscribes `sub` once (`kind` channel or pattern) on a ready connection: a command queued while Redis is down,
+   * then timed out, would still be sent later. Every caller waits for the same command; a failed one is forgotten.
+   */
+  private subscribeOnce(sub: Redis, kind: 'channel' | 'pattern', name: string): Promise<void> {
+    const key = `${kind}:${name}`;
+    let made = this.subscriptions.get(key);
+    if (!made) {
+      const attempt = whenReady(sub, this.opts.commandTimeoutMs).then(() =>
+        redisOp(() => (kind === 'pattern' ? sub.psubscribe(name) : sub.subscribe(name))).then(() => undefined),
+      );
+      made = attempt;
+      this.subscriptions.set(key, attempt);
+      attempt.catch(() => {
+        if (this.subscriptions.get(key) === attempt) this.subscriptions.delete(key);
+      });
+    }
+    return made;
+  }
+
+  private async listen(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
     const sub = this.connectSubscriber();
-    return (async () => {
-      // every caller waits for the channel's one SUBSCRIBE, so none returns before messages can arrive
-      let subscribed = this.channels.get(channel);
-      if (!subscribed) {
-        subscribed = whenReady(sub, this.opts.commandTimeoutMs).then(() => redisOp(() => sub.subscribe(channel)).then(() => undefined));
-        this.channels.set(channel, subscribed);
-        const attempt = subscribed;
-        attempt.catch(() => {
-          if (this.channels.get(channel) === attempt) this.channels.delete(channel);
-        });
-      }
-      await subscribed;
-      const remove = this.addListener(channel, onMessage);
-      return async () => {
-        if (remove().size > 0 || this.listeners.has(channel)) return;
-        this.channels.delete(channel);
-        await sub.unsubscribe(channel).catch((e: Error) => this.warn('could not unsubscribe from a channel', { channel, error: e.message }));
-      };
-    })();
+    await this.subscribeOnce(sub, 'channel', channel);
+    const remove = this.addListener(channel, onMessage);
+    return async () => {
+      if (remove().size > 0 || this.listeners.has(channel)) return;
+      this.subscriptions.delete(`channel:${channel}`);
+      await sub.unsubscribe(channel).catch((e: Error) => this.warn('could not unsubscribe from a channel', { channel, error: e.message }));
+    };
   }
 
   /** Calls onChange with each new envelope of the job until the returned function is called. */
   async subscribe(id: string, onChange: (e: JobEnvelope) => void): Promise<() => Promise<void>> {
-    const sub = this.connectSubscriber();
-    if (!this.everyJob) {
-      const pattern = this.keys.jobChannelPattern;
-      const subscribing = whenReady(sub, this.opts.commandTimeoutMs).then(() => redisOp(() => sub.psubscribe(pattern)).then(() => undefined));
-      this.everyJob = subscribing;
-      subscribing.catch(() => {
-        if (this.everyJob === subscribing) this.everyJob = null;
-      });
-    }
-    await this.everyJob;
+    await this.subscribeOnce(this.connectSubscriber(), 'pattern', this.keys.jobChannelPattern);
     const remove = this.addListener(this.keys.jobChannel(id), (m) => onChange(decodeJson(m)));
     return async () => void remove();
   }

@@ -59,10 +59,6 @@ export class RateLimiter {
     this.redis = redis as GcraRedis;
   }
 
-  budget(name: string): Budget | undefined {
-    return this.budgets.find((b) => b.name === name);
-  }
-
   /** Spends one request from each named budget (default: all of them), or from none if any is exhausted. */
   async take(user: string, names?: readonly string[]): Promise<RateDecision> {
     const spend = names ? this.budgets.filter((b) => names.includes(b.name)) : this.budgets;

@@ -50,7 +50,7 @@ export async function waitForJob(queue: FarmQueue, id: string, signal?: AbortSig
             }
             missingSeen = 0;
             if (isTerminal(e.status)) return resolve(e);
-            trouble = await liveWorkerProblem(queue, e.input.model);
+            trouble = liveWorkerProblem(await queue.workers(), e.input.model);
           } catch (err) {
             trouble = `Redis is unreachable (${(err as Error).message})`;
           }

@@ -4,10 +4,8 @@
 import { UnavailableError } from '@farm/core';
 import type { FarmQueue, WorkerInfo } from '@farm/queue';
 
-type WorkerSource = Pick<FarmQueue, 'workers'> | (() => Promise<WorkerInfo[]>);
-
-export async function liveWorkerProblem(source: WorkerSource, model: string): Promise<string | null> {
-  const workers = typeof source === 'function' ? await source() : await source.workers();
+/** What keeps a job for `model` from starting, judged from the live workers (null: one of them has the model). */
+export function liveWorkerProblem(workers: WorkerInfo[], model: string): string | null {
   if (workers.length === 0) return 'no live worker: no worker process is running (or none has reported in the last 15 s)';
   if (!workers.some((w) => w.models.includes(model)))
     return `no live worker has the model "${model}" (${workers.length} live worker${workers.length === 1 ? '' : 's'} with: ${[...new Set(workers.flatMap((w) => w.models))].join(', ') || 'no models'})`;
@@ -15,7 +13,7 @@ export async function liveWorkerProblem(source: WorkerSource, model: string): Pr
 }
 
 export async function assertLiveWorkerFor(queue: FarmQueue, model: string): Promise<void> {
-  const problem = await liveWorkerProblem(queue, model);
+  const problem = liveWorkerProblem(await queue.workers(), model);
   if (problem) throw new UnavailableError(problem);
 }
 

@@ -93,7 +93,10 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     // the job waits in the queue for a worker (one may be starting: autoscaling counts the queue); say so
     const [envelope, problem] = await Promise.all([
       deps.queue.submit(params, { owner: req.user!.id, webhook, priority, idempotencyKey, requestId: requestIdOf(res), id }),
-      liveWorkerProblem(workersNow, params.model).catch(() => null),
+      workersNow().then(
+        (workers) => liveWorkerProblem(workers, params.model),
+        () => null,
+      ),
     ]);
     deps.metrics.submitted();
     return { envelope, warnings: problem ? [`${problem}; the job waits until one starts`] : [] };
