@@ -1,7 +1,15 @@
 // Local filesystem storage under one directory; writes go to a temp file first so readers never see half a file.
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { assertSafeKey, type Storage } from './storage';
+
+/**
+ * A body up to this size is written on the calling thread: it lands in the page cache in tens of microseconds, while
+ * the asynchronous path costs five thread-pool hops (mkdir, open, write, close, rename), ~0.7 ms per image on a busy
+ * 2-core machine, on every job's path to done. Larger bodies go through the thread pool and never block the loop long.
+ */
+const SYNC_PUT_BYTES = 1 << 20;
 
 export class FsStorage implements Storage {
   constructor(private readonly dir: string) {}
@@ -13,8 +21,14 @@ export class FsStorage implements Storage {
 
   async put(key: string, body: Buffer): Promise<void> {
     const path = this.path(key);
-    await mkdir(dirname(path), { recursive: true });
     const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+    if (body.length <= SYNC_PUT_BYTES) {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(tmp, body);
+      renameSync(tmp, path);
+      return;
+    }
+    await mkdir(dirname(path), { recursive: true });
     await writeFile(tmp, body);
     await rename(tmp, path);
   }

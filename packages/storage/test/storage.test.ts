@@ -26,6 +26,14 @@ for (const [name, storage] of adapters) {
     assert.equal(await storage.get('images/job-1/0.png'), null);
   });
 
+  test(`${name}: a body of several MiB round-trips whole, beside a small one in a new folder`, async () => {
+    const big = Buffer.alloc(3 << 20);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 2654435761) >>> 24;
+    await Promise.all([storage.put('images/job-3/0.png', big, 'image/png'), storage.put('images/job-4/0.png', Buffer.from('small'), 'image/png')]);
+    assert.ok(big.equals((await storage.get('images/job-3/0.png'))!));
+    assert.equal((await storage.get('images/job-4/0.png'))!.toString(), 'small');
+  });
+
   test(`${name}: keys that escape the root are refused`, async () => {
     for (const key of ['../etc/passwd', '/abs/key', 'a//b', 'a/../b']) {
       await assert.rejects(storage.put(key, Buffer.from('x'), 'text/plain'), /invalid storage key/);

@@ -36,7 +36,10 @@ async function waitForPing(port: number, deadlineMs = 10_000): Promise<void> {
   }
 }
 
-function launch(port: number, dir: string, appendonly: boolean): ChildProcess {
+/** `always`: every write is on disk before Redis answers (the tests' default); `everysec`: as the farm deploys Redis (compose, k8s). */
+export type AppendFsync = 'always' | 'everysec';
+
+function launch(port: number, dir: string, appendonly: boolean, appendfsync: AppendFsync): ChildProcess {
   const child = spawn(
     'redis-server',
     [
@@ -51,7 +54,7 @@ function launch(port: number, dir: string, appendonly: boolean): ChildProcess {
       '--appendonly',
       appendonly ? 'yes' : 'no',
       '--appendfsync',
-      'always',
+      appendfsync,
       '--maxmemory-policy',
       'noeviction',
     ],
@@ -65,21 +68,22 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<RedisServer> {
+export async function startRedis(opts: { appendonly?: boolean; appendfsync?: AppendFsync } = {}): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'farm-redis-'));
   const appendonly = opts.appendonly ?? true;
+  const appendfsync = opts.appendfsync ?? 'always';
   const server: RedisServer = {
     port,
     url: `redis://127.0.0.1:${port}`,
     dir,
-    process: launch(port, dir, appendonly),
+    process: launch(port, dir, appendonly, appendfsync),
     async kill() {
       server.process.kill('SIGKILL');
       await exited(server.process);
     },
     async restart() {
-      server.process = launch(port, dir, appendonly);
+      server.process = launch(port, dir, appendonly, appendfsync);
       await waitForPing(port);
     },
     async stop() {
