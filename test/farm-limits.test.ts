@@ -26,6 +26,15 @@ test('submission and request budgets: 429 with Retry-After, shared by every gate
   assert.match(over.body.error.message, /3 per minute per user \(RATE_LIMIT_SUBMITS\)/);
   const retryAfter = Number(over.headers.get('retry-after'));
   assert.ok(retryAfter >= 1 && retryAfter <= 20, `Retry-After ${over.headers.get('retry-after')}`);
+  // the limiter's verdict is awaited by the route after the body is checked: a refusal still wins over a bad body,
+  // and submit-and-stream is refused the same way
+  const badAndOver = await alice1.post('/v1/jobs', { ...small, width: 13 });
+  assert.equal(badAndOver.status, 429, 'over budget with a bad body: the refusal wins');
+  assert.match(badAndOver.body.error.message, /RATE_LIMIT_SUBMITS/);
+  const streamOver = await alice2.post('/v1/jobs/stream', small);
+  assert.equal(streamOver.status, 429);
+  assert.match(streamOver.body.error.message, /RATE_LIMIT_SUBMITS/);
+  assert.ok(Number(streamOver.headers.get('retry-after')) >= 1);
   const a1111 = await alice1.post('/sdapi/v1/txt2img', { prompt: 'x', width: 64, height: 64, steps: 3 });
   assert.equal(a1111.status, 429, 'A1111 submissions spend from the same budget');
   assert.match(a1111.body.detail, /RATE_LIMIT_SUBMITS/);
@@ -39,6 +48,8 @@ test('submission and request budgets: 429 with Retry-After, shared by every gate
     else assert.equal(r.status, 200);
   }
   assert.ok(refused, 'the request budget of 12 per minute ran out within 20 more requests');
+  const badWithin = await client(g2.url, 'bob').post('/v1/jobs', { ...small, width: 13 });
+  assert.equal(badWithin.status, 422, 'within budget, a bad body is answered as such');
   assert.match(refused.body.error.message, /12 per minute per user \(RATE_LIMIT_REQUESTS\)/);
   assert.ok(Number(refused.headers.get('retry-after')) >= 1);
   assert.equal((await client(g1.url, 'bob').get('/v1/models')).status, 200);

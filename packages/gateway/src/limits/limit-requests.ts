@@ -2,10 +2,17 @@
 // the submission budget, in the same Redis round trip. Over budget: 429 with Retry-After. If Redis cannot answer,
 // the request goes on: the route itself answers 503 when it needs Redis, and reads that do not should not fail
 // because the limiter is blind.
-import type { RequestHandler } from 'express';
-import type { Budget, FarmQueue } from '@farm/queue';
+//
+// A native submission (POST /v1/jobs, /v1/jobs/stream) does not wait here: its round trip runs while the body is
+// read and checked, and the route awaits the verdict (`rateLimitVerdict`) just before it queues the job — the
+// limiter then costs the submission no round trip of its own. A refusal still wins over a body the route refuses.
+import type { RequestHandler, Response } from 'express';
+import { RateLimitedError } from '@farm/core';
+import type { Budget, FarmQueue, RateDecision } from '@farm/queue';
 
 const SUBMIT_PATHS = new Set(['/v1/jobs', '/v1/jobs/stream', '/sdapi/v1/txt2img', '/sdapi/v1/img2img']);
+/** submissions whose route awaits the verdict itself (see rateLimitVerdict) */
+const DEFERRED_PATHS = new Set(['/v1/jobs', '/v1/jobs/stream']);
 
 export interface RequestLimits {
   queue: Pick<FarmQueue, 'rateLimiter'>;
@@ -18,6 +25,15 @@ const REFUSALS: Record<string, (perMinute: number) => string> = {
   submits: (n) => `too many job submissions: the limit is ${n} per minute per user (RATE_LIMIT_SUBMITS)`,
 };
 
+/** The refusal to answer for a decision, or null when the request may go on. */
+function refusal(d: RateDecision): RateLimitedError | null {
+  if (d.allowed || !d.refusedBy) return null;
+  const message = REFUSALS[d.refusedBy.name](d.refusedBy.perMinute);
+  return new RateLimitedError(`${message}; retry in ${d.retryAfterSeconds} s`, d.retryAfterSeconds);
+}
+
+const VERDICT = 'rateLimitVerdict';
+
 export function limitRequests(limits: RequestLimits): RequestHandler {
   const budgets: Budget[] = [];
   if (limits.requestsPerMinute > 0) budgets.push({ name: 'requests', perMinute: limits.requestsPerMinute });
@@ -27,16 +43,21 @@ export function limitRequests(limits: RequestLimits): RequestHandler {
   const forSubmit = budgets.map((b) => b.name);
   return (req, res, next) => {
     const user = req.user?.id;
-    const spend = req.method === 'POST' && SUBMIT_PATHS.has(req.path) ? forSubmit : forRequest;
+    const submission = req.method === 'POST' && SUBMIT_PATHS.has(req.path);
+    const spend = submission ? forSubmit : forRequest;
     if (!user || !limiter || spend.length === 0) return next();
-    limiter.take(user, spend).then(
-      (d) => {
-        if (d.allowed || !d.refusedBy) return next();
-        const message = REFUSALS[d.refusedBy.name](d.refusedBy.perMinute);
-        res.setHeader('Retry-After', String(d.retryAfterSeconds));
-        res.status(429).json({ error: { code: 'rate_limited', message: `${message}; retry in ${d.retryAfterSeconds} s` }, detail: message });
-      },
-      () => next(),
-    );
+    // a blind limiter (Redis down) lets the request through
+    const verdict = limiter.take(user, spend).then(refusal, () => null);
+    if (submission && DEFERRED_PATHS.has(req.path)) {
+      res.locals[VERDICT] = verdict;
+      return next();
+    }
+    void verdict.then((refused) => next(refused ?? undefined));
   };
+}
+
+/** For a deferred submission: throws its 429 when the limiter refused it (nothing to wait for elsewhere). */
+export async function rateLimitVerdict(res: Response): Promise<void> {
+  const refused = (await (res.locals[VERDICT] as Promise<RateLimitedError | null> | undefined)) ?? null;
+  if (refused) throw refused;
 }

@@ -15,6 +15,7 @@ import {
 } from '@farm/core';
 import { isTerminal, type FarmQueue, type JobEnvelope } from '@farm/queue';
 import { requestIdOf } from '../access-log';
+import { rateLimitVerdict } from '../limits/limit-requests';
 import { asyncRoute } from '../http-errors';
 import { assertPublicUrl, parseAllowedHosts } from '../webhooks/send';
 import type { Metrics } from '../metrics';
@@ -71,8 +72,8 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     maxPromptChunks: deps.config.MAX_PROMPT_CHUNKS,
   };
 
-  /** Checks a submission and queues it (one round trip to Redis); the live-worker check runs beside it. */
-  const submit = async (req: Request, res: Response, id?: string): Promise<{ envelope: JobEnvelope; warnings: string[] }> => {
+  /** Parses and checks a submission's body (the catalog's models, images, the webhook's address). */
+  const check = async (req: Request) => {
     // kind "extras" (A1111's postprocessing upscale of one image) has its own body; everything else is a generation
     const parse = async (catalog: Catalog) => (isExtrasJobBody(req.body) ? await parseExtras(req.body, catalog) : parseJobRequest(req.body, limits, catalog));
     let parsed;
@@ -83,13 +84,28 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       if (!(e instanceof FarmError) || e.status >= 500) throw e;
       parsed = await parse(await deps.catalog({ fresh: true }));
     }
-    const { params, webhook, priority, idempotencyKey } = parsed;
-    if (params.kind !== 'extras') await checkRequestImages(params, NATIVE_IMAGE_FIELDS);
-    if (webhook && !deps.config.WEBHOOK_ALLOW_PRIVATE) {
-      await assertPublicUrl(webhook.url, allowedWebhookHosts).catch((e: Error) => {
+    if (parsed.params.kind !== 'extras') await checkRequestImages(parsed.params, NATIVE_IMAGE_FIELDS);
+    if (parsed.webhook && !deps.config.WEBHOOK_ALLOW_PRIVATE) {
+      await assertPublicUrl(parsed.webhook.url, allowedWebhookHosts).catch((e: Error) => {
         throw new ValidationError(`webhook refused: ${e.message}`, 'webhook');
       });
     }
+    return parsed;
+  };
+
+  /** Checks a submission and queues it (one round trip to Redis); the live-worker check runs beside it. */
+  const submit = async (req: Request, res: Response, id?: string): Promise<{ envelope: JobEnvelope; warnings: string[] }> => {
+    let parsed: Awaited<ReturnType<typeof check>> | undefined;
+    let invalid: unknown;
+    try {
+      parsed = await check(req);
+    } catch (e) {
+      invalid = e;
+    }
+    // the rate limiter's round trip ran beside the checks; its refusal wins over a bad body
+    await rateLimitVerdict(res);
+    if (!parsed) throw invalid;
+    const { params, webhook, priority, idempotencyKey } = parsed;
     // the job waits in the queue for a worker (one may be starting: autoscaling counts the queue); say so
     const [envelope, problem] = await Promise.all([
       deps.queue.submit(params, { owner: req.user!.id, webhook, priority, idempotencyKey, requestId: requestIdOf(res), id }),
