@@ -353,6 +353,9 @@ export class RenderWorker {
       if (valid.length === 0) return;
       const at = new Date();
       const run: Run = { starts: new Map(), startErrors: new Map(), dropped: new Set(), taken };
+      // the engine gets the batch first (a thread: it computes while this thread sends the start transitions); the
+      // starts are read only once the engine has answered
+      const generating = this.generate(valid, at.getTime(), run);
       for (const h of valid) {
         const id = h.job.id!;
         run.starts.set(
@@ -373,7 +376,7 @@ export class RenderWorker {
       const model = valid[0].job.data.params.model;
       this.setWarm(model);
       this.opts.observer?.batchStarted?.({ size: valid.length, model });
-      await this.generate(valid, at.getTime(), run);
+      await generating;
     } finally {
       for (const h of batch) this.held.delete(h.job.id!);
       this.busy = false;

@@ -24,6 +24,8 @@ export class EngineThread {
   private readonly signal = new Int32Array(new SharedArrayBuffer(8));
   private readonly pending = new Map<number, Pending>();
   private readonly ready: Promise<void>;
+  /** the thread said it is ready: a call is posted at once, not after a microtask */
+  private isReady = false;
   private closing: Promise<void> | null = null;
   private calls = 0;
   private failure: Error | null = null;
@@ -48,7 +50,11 @@ export class EngineThread {
         })
       : new Worker(entry, { workerData: data, name: 'engine' });
     this.ready = new Promise((resolve, reject) => {
-      this.worker.once('message', (m: FromThread) => (m.type === 'ready' ? resolve() : reject(new Error(`engine thread said ${m.type} before ready`))));
+      this.worker.once('message', (m: FromThread) => {
+        if (m.type !== 'ready') return reject(new Error(`engine thread said ${m.type} before ready`));
+        this.isReady = true;
+        resolve();
+      });
       this.worker.once('error', reject);
     });
     this.ready.catch(() => {});
@@ -87,7 +93,8 @@ export class EngineThread {
 
   async generate(items: EngineItem[], hooks: RunHooks = {}): Promise<EngineItemResult[]> {
     if (items.length === 0) return [];
-    await this.ready;
+    // once the thread is up, the batch is posted before this call returns (the caller sends its start transitions after)
+    if (!this.isReady) await this.ready;
     if (this.failure) throw this.failure;
     const call = ++this.calls;
     return new Promise((resolve, reject) => {
