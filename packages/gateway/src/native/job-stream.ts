@@ -36,13 +36,14 @@ export async function subscribeJob(
   let heartbeat: NodeJS.Timeout | null = null;
   let forgetStream: (() => void) | null = null;
   const unsubscribe: (() => Promise<void>)[] = [];
-  const finish = () => {
+  /** `last`: the final event, sent with the end of the response (one write) */
+  const finish = (last?: string) => {
     if (ended) return;
     ended = true;
     if (heartbeat) clearInterval(heartbeat);
     forgetStream?.();
     for (const u of unsubscribe) void u();
-    if (opened) res.end();
+    if (opened) res.end(last);
   };
   const send = (e: JobEnvelope) => {
     if (ended) return;
@@ -53,8 +54,9 @@ export async function subscribeJob(
     const data = JSON.stringify(present(e));
     if (data === lastSent) return;
     lastSent = data;
-    res.write(`event: status\ndata: ${data}\n\n`);
-    if (isTerminal(e.status)) finish();
+    const event = `event: status\ndata: ${data}\n\n`;
+    if (isTerminal(e.status)) finish(event);
+    else res.write(event);
   };
   // live previews (jobs with live_preview_every): `event: preview`, data {step, image: base64 PNG}. Previews need a
   // subscription round trip of their own; job changes come through the queue's standing pattern subscription.
@@ -68,7 +70,7 @@ export async function subscribeJob(
   ]);
   unsubscribe.push(changes);
   if (previews) unsubscribe.push(previews);
-  req.on('close', finish);
+  req.on('close', () => finish());
   return {
     open(first) {
       if (ended) return;
@@ -76,8 +78,7 @@ export async function subscribeJob(
       opened = true;
       heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
       forgetStream = deps.shutdown.onClose(() => {
-        if (!ended) res.write('retry: 500\n\n');
-        finish();
+        finish('retry: 500\n\n');
       });
       // what was heard before the response opened is newer than `first`
       for (const e of [...(first ? [first] : []), ...early.splice(0)]) send(e);
