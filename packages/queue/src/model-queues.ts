@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { blockingConnection } from './redis';
 import type { RenderJobData } from './types';
 import type { FarmKeys } from './keys';
+import type { WakeEvent } from './routing';
 
 export interface Held {
   job: Job<RenderJobData>;
@@ -35,6 +36,8 @@ export class ModelQueues {
   private readonly workers = new Map<string, Worker<RenderJobData>>();
   /** events stream key -> id of the last entry read */
   private readonly lastIds = new Map<string, string>();
+  /** events stream key -> its model */
+  private readonly streamModels = new Map<string, string>();
   private readonly wake: Redis;
   private closing = false;
 
@@ -65,6 +68,7 @@ export class ModelQueues {
       // read events from now on (what is already queued, the next survey sees)
       const last = await this.opts.connection.xrevrange(worker.keys.events, '+', '-', 'COUNT', 1);
       this.lastIds.set(worker.keys.events, last[0]?.[0] ?? '0-0');
+      this.streamModels.set(worker.keys.events, model);
       worker.startStalledCheckTimer().catch((e: Error) => this.opts.log('stalled check stopped', { model, error: e.message }, 'error'));
     }
   }
@@ -103,25 +107,42 @@ export class ModelQueues {
       .catch((e: Error) => this.opts.log('could not hand a job back; its lock will expire', { jobId: h.job.id, error: e.message }, 'warn'));
   }
 
-  /** Sleeps until one of the queues reports a job that may be taken, or `timeoutMs` passes. */
-  async waitForWork(timeoutMs: number): Promise<void> {
+  /**
+   * Reads a model's events on from `eventId` (a survey's snapshot of the queue): what happened before it, the survey
+   * has already seen, so a batch's own jobs do not wake the worker again once it is idle.
+   */
+  readFrom(model: string, eventId: string): void {
+    const stream = this.workers.get(model)?.keys.events;
+    if (stream) this.lastIds.set(stream, eventId);
+  }
+
+  /**
+   * Sleeps until one of the queues reports a job that may be taken, or `timeoutMs` passes; answers the events that
+   * woke it, in order ([] when the time ran out).
+   */
+  async waitForWork(timeoutMs: number): Promise<WakeEvent[]> {
     const streams = [...this.lastIds.keys()];
     if (streams.length === 0 || this.closing) {
       await new Promise((r) => setTimeout(r, Math.min(timeoutMs, 100)));
-      return;
+      return [];
     }
     for (let deadline = Date.now() + timeoutMs; !this.closing;) {
       const block = Math.max(1, Math.round(deadline - Date.now()));
       const reply = (await this.wake.xread('COUNT', 500, 'BLOCK', block, 'STREAMS', ...streams, ...streams.map((s) => this.lastIds.get(s)!))) as
         [string, [string, string[]][]][] | null;
-      if (!reply) return;
-      let relevant = false;
+      if (!reply) return [];
+      const arrivals: WakeEvent[] = [];
       for (const [stream, entries] of reply) {
         if (entries.length > 0) this.lastIds.set(stream, entries[entries.length - 1][0]);
-        for (const [, fields] of entries) if (WAKE_EVENTS.has(fields[fields.indexOf('event') + 1])) relevant = true;
+        for (const [, fields] of entries) {
+          const f: Record<string, string> = {};
+          for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]] = fields[i + 1];
+          if (WAKE_EVENTS.has(f.event)) arrivals.push({ model: this.streamModels.get(stream) ?? '', event: f.event, jobId: f.jobId ?? '', name: f.name });
+        }
       }
-      if (relevant || Date.now() >= deadline) return;
+      if (arrivals.length > 0 || Date.now() >= deadline) return arrivals;
     }
+    return [];
   }
 
   async close(): Promise<void> {

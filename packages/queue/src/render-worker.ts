@@ -24,7 +24,7 @@ import { blockingConnection, requestConnection } from './redis';
 import type { JobRef, Transition } from './lifecycle';
 import { ModelQueues, type Held } from './model-queues';
 import { Survey } from './survey';
-import { batchFromHead, planRoute, planShared } from './routing';
+import { batchFromHead, planRoute, planShared, warmArrivals, type WakeEvent } from './routing';
 import type { WorkerCommand } from './types';
 
 export interface RenderEngine {
@@ -73,7 +73,10 @@ export interface JobTimings {
 export interface RenderObserver {
   /** the fetch loop went round (idle workers tick at least once per second) */
   tick?(): void;
-  batchStarted?(info: { size: number; model: string }): void;
+  /** the worker read its queues (one survey round trip) */
+  surveyed?(): void;
+  /** `found`: by a survey of the queues, or on waking to new jobs of the warm model (no survey; see warmArrivals) */
+  batchStarted?(info: { size: number; model: string; found: 'survey' | 'wake' }): void;
   /** one denoising step of a batch of `rows` images */
   step?(rows: number): void;
   /** a job this worker ended (succeeded, failed or canceled), as its envelope now reads; timings when it ran here */
@@ -299,11 +302,23 @@ export class RenderWorker {
   }
 
   private async run(): Promise<void> {
+    let woken: WakeEvent[] = [];
     while (!this.closing) {
       this.opts.observer?.tick?.();
       try {
+        // new jobs of the warm model only: taken at once, the survey's round trip saved (see warmArrivals)
+        const direct = this.opts.routing === 'shared' ? 0 : warmArrivals(woken, this.loadedModel, this.opts.maxBatch);
+        woken = [];
+        if (direct > 0) {
+          const batch = await this.queues.take(this.loadedModel!, direct);
+          if (batch.length > 0) {
+            await this.runBatch(batch, new Set(), 'wake');
+            continue;
+          }
+        }
         const t = Date.now();
         const survey = await this.survey.read(this.id, this.queues.list(), { now: t, liveSinceMs: t - WARM_TTL_MS, headLength: this.opts.maxBatch });
+        this.opts.observer?.surveyed?.();
         const plan = this.opts.routing === 'shared' ? planShared(survey, t) : planRoute(survey, this.loadedModel, t, this.policy, this.warmSince);
         let ran = false;
         for (const model of plan.order) {
@@ -312,11 +327,15 @@ export class RenderWorker {
           if (batch.length === 0) continue;
           // the head's envelopes, read by the survey: a job whose result is already written is completed, not run
           const finished = new Set(s.head.filter((h) => h.status !== '' && isTerminal(JSON.parse(h.status) as JobStatus)).map((h) => h.id));
-          await this.runBatch(batch, finished);
+          await this.runBatch(batch, finished, 'survey');
           ran = true;
           break;
         }
-        if (!ran && !this.closing) await this.queues.waitForWork(Math.min(plan.wakeInMs ?? MAX_IDLE_MS, MAX_IDLE_MS));
+        if (!ran && !this.closing) {
+          // sleep until something changes after the survey's snapshot (what it saw was taken or not takeable yet)
+          for (const s of survey) this.queues.readFrom(s.model, s.lastEventId);
+          woken = await this.queues.waitForWork(Math.min(plan.wakeInMs ?? MAX_IDLE_MS, MAX_IDLE_MS));
+        }
       } catch (e) {
         if (this.closing) break;
         this.log('worker loop error', { error: (e as Error).message, stack: (e as Error).stack }, 'error');
@@ -325,7 +344,7 @@ export class RenderWorker {
     }
   }
 
-  private async runBatch(batch: Held[], finished: Set<string>): Promise<void> {
+  private async runBatch(batch: Held[], finished: Set<string>, found: 'survey' | 'wake'): Promise<void> {
     const taken = now();
     for (const h of batch) this.held.set(h.job.id!, h);
     this.busy = true;
@@ -375,7 +394,7 @@ export class RenderWorker {
       }
       const model = valid[0].job.data.params.model;
       this.setWarm(model);
-      this.opts.observer?.batchStarted?.({ size: valid.length, model });
+      this.opts.observer?.batchStarted?.({ size: valid.length, model, found });
       await generating;
     } finally {
       for (const h of batch) this.held.delete(h.job.id!);

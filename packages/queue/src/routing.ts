@@ -86,6 +86,38 @@ export function batchFromHead(head: { id: string; batchKey: string }[], maxBatch
   return out;
 }
 
+/** A BullMQ event that woke a sleeping worker (see ModelQueues.waitForWork). */
+export interface WakeEvent {
+  model: string;
+  event: string;
+  jobId: string;
+  /** the job's batch key, on `added` */
+  name?: string;
+}
+
+/**
+ * How many jobs an idle worker woken by `events` takes from its warm model's queue at once, without a survey (0:
+ * survey first). The events are read on from the worker's last survey, after which it found nothing to take and
+ * slept; when every one is a new job of its warm model (`added`, then that job's `waiting`), nothing the policy looks
+ * at changed but the warm queue, and the policy puts the warm queue first: the worker takes the first arrivals that
+ * share the first one's batch key, up to maxBatch, and saves the survey's round trip. Anything else (a retry, a
+ * delayed job, another model's job) needs the survey. (A warm worker of another model that went away without an event
+ * is noticed at the next survey, as when no job arrives.)
+ */
+export function warmArrivals(events: WakeEvent[], warm: string | null, maxBatch: number): number {
+  if (!warm || events.length === 0) return 0;
+  const added = new Set<string>();
+  const head: { id: string; batchKey: string }[] = [];
+  for (const e of events) {
+    if (e.model !== warm) return 0;
+    if (e.event === 'added') {
+      added.add(e.jobId);
+      head.push({ id: e.jobId, batchKey: e.name ?? '' });
+    } else if (e.event !== 'waiting' || !added.has(e.jobId)) return 0;
+  }
+  return batchFromHead(head, maxBatch).length;
+}
+
 /**
  * One shared queue, for comparison (the farm before model-aware routing; benchmarks): every model's jobs in one
  * first-come order, whatever this worker holds warm.

@@ -1,14 +1,16 @@
 // One round trip that tells a worker what its model queues hold: per model, the jobs ready to run, when the oldest
-// was submitted, when the next delayed one falls due, how many other live workers hold the model warm, and the next
-// jobs at the head (id, batch key = BullMQ job name, envelope status). The routing policy (./routing) decides from
-// this; the head tells which jobs form the next batch and which are already finished (a retried attempt whose result
-// was written is completed, not run again).
+// was submitted, when the next delayed one falls due, how many other live workers hold the model warm, the next
+// jobs at the head (id, batch key = BullMQ job name, envelope status), and the id of the queue's last BullMQ event
+// (what the worker's wake-up reader reads on from: the survey is a snapshot, every later change comes as an event).
+// The routing policy (./routing) decides from this; the head tells which jobs form the next batch and which are
+// already finished (a retried attempt whose result was written is completed, not run again).
 import type { Redis } from 'ioredis';
 import type { FarmKeys } from './keys';
 import type { ModelQueueState } from './routing';
 
 /**
- * KEYS: per model (wait, prioritized, delayed, warm set; live warm workers are few, so listing them is cheap). ARGV: worker id, live-since ms, now ms, head length,
+ * KEYS: per model (wait, prioritized, delayed, warm set, events stream; live warm workers are few, so listing them is
+ * cheap). ARGV: worker id, live-since ms, now ms, head length,
  * envelope key prefix, then per model the BullMQ job key prefix. BullMQ hands out the wait list from its right end,
  * then prioritized jobs by score; a delayed job's score is its due time x 0x1000 (BullMQ's getDelayedScore).
  */
@@ -16,8 +18,8 @@ const SURVEY = `
 local n = tonumber(ARGV[4])
 local now = tonumber(ARGV[3])
 local out = {}
-for m = 0, #KEYS / 4 - 1 do
-  local wait, prio, delayed, warm = KEYS[m * 4 + 1], KEYS[m * 4 + 2], KEYS[m * 4 + 3], KEYS[m * 4 + 4]
+for m = 0, #KEYS / 5 - 1 do
+  local wait, prio, delayed, warm, events = KEYS[m * 5 + 1], KEYS[m * 5 + 2], KEYS[m * 5 + 3], KEYS[m * 5 + 4], KEYS[m * 5 + 5]
   local jobPrefix = ARGV[6 + m]
   local ids = redis.call('LRANGE', wait, -n, -1)
   local head = {}
@@ -53,7 +55,8 @@ for m = 0, #KEYS / 4 - 1 do
     flat[#flat + 1] = redis.call('HGET', jobPrefix .. id, 'name') or ''
     flat[#flat + 1] = redis.call('HGET', ARGV[5] .. id, 'status') or ''
   end
-  out[#out + 1] = {ready, oldest, nextDue, warmElsewhere, warmBefore, flat}
+  local last = redis.call('XREVRANGE', events, '+', '-', 'COUNT', 1)[1]
+  out[#out + 1] = {ready, oldest, nextDue, warmElsewhere, warmBefore, flat, last and last[1] or '0-0'}
 end
 return out`;
 
@@ -64,6 +67,8 @@ export interface HeadJob {
 }
 export interface QueueSurvey extends ModelQueueState {
   head: HeadJob[];
+  /** the id of the queue's last BullMQ event when the survey ran ('0-0': none yet) */
+  lastEventId: string;
 }
 
 export class Survey {
@@ -80,14 +85,23 @@ export class Survey {
     opts: { now: number; liveSinceMs: number; headLength: number },
   ): Promise<QueueSurvey[]> {
     if (queues.length === 0) return [];
-    const keys = queues.flatMap(({ model, queue }) => [queue.keys.wait, queue.keys.prioritized, queue.keys.delayed, this.keys.warm(model)]);
+    const keys = queues.flatMap(({ model, queue }) => [queue.keys.wait, queue.keys.prioritized, queue.keys.delayed, this.keys.warm(model), queue.keys.events]);
     const args = [workerId, opts.liveSinceMs, opts.now, opts.headLength, this.keys.jobPrefix, ...queues.map(({ queue }) => queue.toKey(''))];
     const run = (this.redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>).farm_survey;
-    const reply = (await run.call(this.redis, keys.length, ...keys, ...args)) as [number, number, number, number, number, string[]][];
-    return reply.map(([ready, oldest, nextDue, warmElsewhere, warmBefore, flat], i) => {
+    const reply = (await run.call(this.redis, keys.length, ...keys, ...args)) as [number, number, number, number, number, string[], string][];
+    return reply.map(([ready, oldest, nextDue, warmElsewhere, warmBefore, flat, lastEventId], i) => {
       const head: HeadJob[] = [];
       for (let j = 0; j < flat.length; j += 3) head.push({ id: flat[j], batchKey: flat[j + 1], status: flat[j + 2] });
-      return { model: queues[i].model, ready, oldestMs: oldest < 0 ? null : oldest, nextDueMs: nextDue < 0 ? null : nextDue, warmElsewhere, warmBefore, head };
+      return {
+        model: queues[i].model,
+        ready,
+        oldestMs: oldest < 0 ? null : oldest,
+        nextDueMs: nextDue < 0 ? null : nextDue,
+        warmElsewhere,
+        warmBefore,
+        head,
+        lastEventId,
+      };
     });
   }
 }

@@ -1,7 +1,7 @@
 // The routing policy, pure: which model queues a worker takes from and when it must look again. Cases by hand.
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
-import { planRoute, batchFromHead, type ModelQueueState } from '../src/routing';
+import { planRoute, batchFromHead, warmArrivals, type ModelQueueState, type WakeEvent } from '../src/routing';
 
 const policy = { switchAfterMs: 500, starveAfterMs: 5000 };
 const q = (model: string, o: Partial<ModelQueueState> = {}): ModelQueueState => ({
@@ -62,4 +62,20 @@ test('a batch is the head job and the ones right behind it with its key, up to m
   assert.deepEqual(batchFromHead(head, 4), ['1', '2']);
   assert.deepEqual(batchFromHead(head, 1), ['1']);
   assert.deepEqual(batchFromHead([], 4), []);
+});
+
+test('woken by new jobs of its warm model only, a worker takes them at once (a batch from the first key); anything else: survey', () => {
+  const added = (model: string, jobId: string, name: string): WakeEvent[] => [
+    { model, event: 'added', jobId, name },
+    { model, event: 'waiting', jobId },
+  ];
+  // two jobs of one batch key, then one of another: the first two
+  assert.equal(warmArrivals([...added('a', '1', 'k'), ...added('a', '2', 'k'), ...added('a', '3', 'x')], 'a', 4), 2);
+  assert.equal(warmArrivals([...added('a', '1', 'k'), ...added('a', '2', 'k'), ...added('a', '3', 'k')], 'a', 2), 2, 'at most maxBatch');
+  assert.equal(warmArrivals(added('b', '1', 'k'), 'a', 4), 0, "another model's job: the survey decides who takes it");
+  assert.equal(warmArrivals([...added('a', '1', 'k'), ...added('b', '2', 'k')], 'a', 4), 0, 'a mix: survey');
+  assert.equal(warmArrivals([{ model: 'a', event: 'waiting', jobId: '9' }], 'a', 4), 0, 'back to waiting (a retry, a recovery): survey');
+  assert.equal(warmArrivals([{ model: 'a', event: 'delayed', jobId: '9' }], 'a', 4), 0, 'a delayed job: survey');
+  assert.equal(warmArrivals(added('a', '1', 'k'), null, 4), 0, 'no warm model: survey');
+  assert.equal(warmArrivals([], 'a', 4), 0, 'woken by the clock: survey');
 });

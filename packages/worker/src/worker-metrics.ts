@@ -47,6 +47,11 @@ export function createWorkerMetrics(opts: { sessionCacheBytes?: () => number; no
     buckets: [1, 2, 3, 4, 6, 8, 16],
     registers: [registry],
   });
+  const surveys = new client.Counter({
+    name: 'farm_worker_queue_surveys_total',
+    help: 'reads of the model queues (one round trip each); a job of the warm model that wakes an idle worker needs none',
+    registers: [registry],
+  });
   const steps = new client.Counter({ name: 'farm_worker_steps_total', help: 'denoising steps run (rate() gives steps/s)', registers: [registry] });
   const imageSteps = new client.Counter({ name: 'farm_worker_image_steps_total', help: 'denoising steps times images in the batch', registers: [registry] });
   const switches = new client.Counter({
@@ -72,6 +77,7 @@ export function createWorkerMetrics(opts: { sessionCacheBytes?: () => number; no
     tick: () => {
       lastActivity = now();
     },
+    surveyed: () => surveys.inc(),
     batchStarted({ size, model }) {
       lastActivity = now();
       batchSize.observe(size);

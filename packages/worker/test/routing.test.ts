@@ -105,3 +105,39 @@ test('no pinned jobs: a job the running batch cannot take waits in the queue, no
     await queue.close();
   }
 });
+
+test('an idle worker woken by a new job of its warm model takes it without reading its queues first; another model is surveyed', async () => {
+  const prefix = `r${randomUUID().slice(0, 8)}`;
+  const queue = new FarmQueue({ redisUrl: redis.url, prefix });
+  const found: string[] = [];
+  let surveys = 0;
+  const surveysAtEnd = new Map<string, number>();
+  let waiter: { after: number; resolve: () => void } | null = null;
+  const w = await startWorker({
+    ...workerOpts(prefix, 'w1'),
+    observer: {
+      surveyed: () => {
+        surveys++;
+        if (waiter && surveys > waiter.after) waiter.resolve();
+      },
+      jobEnded: (e) => surveysAtEnd.set(e.id, surveys),
+      batchStarted: ({ found: how }) => found.push(how),
+    },
+  });
+  // a job, then the survey after its batch: it finds nothing and the worker sleeps
+  const run = async (model: string, seed: number) => {
+    const job = await queue.submit(tinyParams({ model, steps: 2, seed }), { owner: 'alice' });
+    assert.equal((await until(queue, job.id, terminal)).status, 'succeeded');
+    const after = surveysAtEnd.get(job.id)!;
+    if (surveys <= after) await new Promise<void>((resolve) => (waiter = { after, resolve }));
+  };
+  try {
+    await run('model-a', 1); // the worker takes up model-a
+    await run('model-a', 2);
+    await run('model-b', 3);
+    assert.deepEqual(found, ['survey', 'wake', 'survey'], 'how each batch was found');
+  } finally {
+    await w.close();
+    await queue.close();
+  }
+});

@@ -31,10 +31,10 @@ test('isStuck: strictly past the limit', () => {
 
 test('counters: jobs by status with their durations, batch sizes, steps, model switches', async () => {
   const m = createWorkerMetrics();
-  m.observer.batchStarted!({ size: 3, model: 'a' });
-  m.observer.batchStarted!({ size: 1, model: 'a' });
-  m.observer.batchStarted!({ size: 2, model: 'b' });
-  m.observer.batchStarted!({ size: 1, model: 'a' });
+  m.observer.batchStarted!({ size: 3, model: 'a', found: 'survey' });
+  m.observer.batchStarted!({ size: 1, model: 'a', found: 'survey' });
+  m.observer.batchStarted!({ size: 2, model: 'b', found: 'survey' });
+  m.observer.batchStarted!({ size: 1, model: 'a', found: 'survey' });
   for (let i = 0; i < 5; i++) m.observer.step!(3);
   m.observer.jobEnded!(envelope('succeeded', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:02.000Z', '2026-01-01T00:00:05.000Z'));
   m.observer.jobEnded!(envelope('failed', '2026-01-01T00:00:00.000Z', null, '2026-01-01T00:00:01.000Z'));
