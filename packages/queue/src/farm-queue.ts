@@ -95,12 +95,22 @@ export class FarmQueue {
     this.webhooks = new Queue<DeliveryJobData>(WEBHOOK_QUEUE, { connection, prefix: this.prefix });
     this.webhooks.on('error', onError);
     this.store = new JobStore(this.redis, this.keys);
-    this.lifecycle = new JobLifecycle(this.redis, this.keys, new WebhookEmitter(this.webhooks), (msg, fields) => this.warn(msg, fields));
+    this.emitter = new WebhookEmitter(this.webhooks);
+    this.lifecycle = this.lifecycleOn(this.redis);
     this.a1111 = new A1111Store(this.redis, this.keys);
     this.previews = new PreviewStore(this.redis, this.keys);
   }
 
   private readonly onQueueError: (e: Error) => void;
+  private readonly emitter: WebhookEmitter;
+
+  /**
+   * The life cycle on a connection of the caller's: its transitions go out in order with that connection's other
+   * commands (a worker's result and BullMQ's completion of the job, written together: one round trip).
+   */
+  lifecycleOn(connection: Redis): JobLifecycle {
+    return new JobLifecycle(connection, this.keys, this.emitter, (msg, fields) => this.warn(msg, fields));
+  }
 
   /** The BullMQ render queue of one model (created on first use; all share one connection). */
   renderQueue(model: string): Queue<RenderJobData> {

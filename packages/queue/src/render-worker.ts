@@ -21,7 +21,7 @@ import {
 } from '@farm/core';
 import { FarmQueue } from './farm-queue';
 import { blockingConnection, requestConnection } from './redis';
-import type { JobRef, Transition } from './lifecycle';
+import type { JobLifecycle, JobRef, Transition } from './lifecycle';
 import { ModelQueues, type Held } from './model-queues';
 import { Survey } from './survey';
 import { batchFromHead, planRoute, planShared, warmArrivals, type WakeEvent } from './routing';
@@ -132,6 +132,8 @@ export class RenderWorker {
   private readonly queue: FarmQueue;
   private readonly queues: ModelQueues;
   private readonly survey: Survey;
+  /** the life cycle on the BullMQ connection: a result and its BullMQ completion go out together (see generate) */
+  private readonly finishing: JobLifecycle;
   private readonly cancelSub: Redis;
   private readonly connection: Redis;
   private readonly canceled = new Set<string>();
@@ -160,6 +162,7 @@ export class RenderWorker {
     this.connection = blockingConnection(opts.redisUrl);
     this.connection.on('error', (e) => this.log('Redis connection error (queue connection)', { error: e.message }, 'warn'));
     this.survey = new Survey(this.connection, this.queue.keys);
+    this.finishing = this.queue.lifecycleOn(this.connection);
     this.queues = new ModelQueues({
       redisUrl: opts.redisUrl,
       prefix: this.queue.prefix,
@@ -467,7 +470,7 @@ export class RenderWorker {
     }
     for (const r of results) {
       const h = runnable.find((x) => x.job.id === r.id)!;
-      await this.startedOr(h, run, async () => {
+      await this.startedOr(h, run, async (started) => {
         try {
           if (r.canceled) {
             await this.settle(h, await this.queue.lifecycle.cancel(ref(h)));
@@ -475,8 +478,25 @@ export class RenderWorker {
           }
           const images = await this.opts.storeImages(r.id, r.images);
           const stored = now();
-          const t = await this.queue.lifecycle.succeed(ref(h), { images, seeds: r.seeds, infotexts: r.infotexts });
-          await this.settle(h, t, { taken: run.taken, engineStarted, engineDone, stored, finished: now() });
+          const output = { images, seeds: r.seeds, infotexts: r.infotexts };
+          const timings = () => ({ taken: run.taken, engineStarted, engineDone, stored, finished: now() });
+          if (started.envelope?.webhook?.events.includes('completed')) {
+            // its webhook is queued before BullMQ's side is finished (a rerun emits it again, exactly once)
+            const t = await this.queue.lifecycle.succeed(ref(h), output);
+            await this.settle(h, t, timings());
+            return;
+          }
+          // the result, then BullMQ's completion, in that order on one connection: one round trip
+          const succeeded = this.finishing.succeed(ref(h), output);
+          const completed = h.job.moveToCompleted(null, h.token, false);
+          let t: Transition;
+          try {
+            t = await succeeded;
+          } catch (e) {
+            await this.unfinished(h, e, completed);
+            return;
+          }
+          await this.settle(h, t, timings(), completed);
         } catch (e) {
           await this.failed(h, e);
         }
@@ -485,7 +505,7 @@ export class RenderWorker {
   }
 
   /** Runs `then` for a job whose start went through; a job whose start answered otherwise (canceled, finished) is settled. */
-  private async startedOr(h: Held, run: Run, then: () => Promise<void>): Promise<void> {
+  private async startedOr(h: Held, run: Run, then: (started: Transition) => Promise<void>): Promise<void> {
     const t = await run.starts.get(h.job.id!);
     if (t === null || t === undefined) {
       await this.failed(h, run.startErrors.get(h.job.id!) ?? new TransientError('the job could not be started'));
@@ -495,15 +515,37 @@ export class RenderWorker {
       await this.settle(h, t).catch((e) => this.failed(h, e));
       return;
     }
-    await then();
+    await then(t);
   }
 
-  /** Finishes BullMQ's side of a job whose envelope is terminal (or gone); its terminal event is already emitted. */
-  private async settle(h: Held, t: Transition, timings?: JobTimings): Promise<void> {
+  /**
+   * Finishes BullMQ's side of a job whose envelope is terminal (or gone); its terminal event is already emitted.
+   * `completing`: BullMQ's completion, already sent behind the transition (see generate).
+   */
+  private async settle(h: Held, t: Transition, timings?: JobTimings, completing?: Promise<unknown>): Promise<void> {
     if (t.envelope && !isTerminal(t.envelope.status)) throw new Error(`job ${h.job.id} is ${t.envelope.status}, not finished`);
     // counted once, by the call that made the transition (a rerun that finds the job finished only completes it)
     if (t.envelope && (t.outcome === 'succeeded' || t.outcome === 'failed' || t.outcome === 'canceled')) this.opts.observer?.jobEnded?.(t.envelope, timings);
-    await h.job.moveToCompleted({ status: t.envelope?.status ?? 'missing' }, h.token, false);
+    await (completing ?? h.job.moveToCompleted(null, h.token, false));
+  }
+
+  /**
+   * The result could not be written, but BullMQ's completion went out behind it. If BullMQ completed the job, no
+   * rerun will come: the envelope is failed now with the reason. Otherwise the job is handled as any failed step.
+   */
+  private async unfinished(h: Held, error: unknown, completed: Promise<unknown>): Promise<void> {
+    const done = await completed.then(
+      () => true,
+      () => false,
+    );
+    if (!done) return this.failed(h, error);
+    const message = `the result could not be recorded: ${error instanceof Error ? error.message : String(error)}`;
+    this.log('job failed after its BullMQ job completed', { jobId: h.job.id, error: message }, 'error');
+    const t = await this.queue.lifecycle.fail(ref(h), message).catch((e: Error) => {
+      this.log('could not record a failed job', { jobId: h.job.id, error: e.message }, 'error');
+      return null;
+    });
+    if (t?.outcome === 'failed' && t.envelope) this.opts.observer?.jobEnded?.(t.envelope);
   }
 
   /**

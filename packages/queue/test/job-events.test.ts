@@ -81,7 +81,17 @@ test('with Redis down a first subscription fails fast (503); once it is back, su
     const id = randomUUID();
     const events = recorder();
     await queue.subscribe(id, events.onChange);
-    await queue.submit(txt2imgParams(), { owner: 'bob', id });
+    // the render queues' connection reconnects on its own schedule: until it is up, a submission is a 503, as a
+    // client would see it; a client retries
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await queue.submit(txt2imgParams(), { owner: 'bob', id });
+        break;
+      } catch (e) {
+        if (!(e instanceof UnavailableError) || attempt === 20) throw e;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
     await queue.cancel(id);
     await events.until('canceled');
   } finally {

@@ -111,7 +111,8 @@ test('an idle worker woken by a new job of its warm model takes it without readi
   const queue = new FarmQueue({ redisUrl: redis.url, prefix });
   const found: string[] = [];
   let surveys = 0;
-  const surveysAtEnd = new Map<string, number>();
+  // resolved when the worker counts a job ended (after its terminal envelope is published), with its surveys by then
+  const endedAt = new Map<string, (surveys: number) => void>();
   let waiter: { after: number; resolve: () => void } | null = null;
   const w = await startWorker({
     ...workerOpts(prefix, 'w1'),
@@ -120,15 +121,17 @@ test('an idle worker woken by a new job of its warm model takes it without readi
         surveys++;
         if (waiter && surveys > waiter.after) waiter.resolve();
       },
-      jobEnded: (e) => surveysAtEnd.set(e.id, surveys),
+      jobEnded: (e) => endedAt.get(e.id)?.(surveys),
       batchStarted: ({ found: how }) => found.push(how),
     },
   });
   // a job, then the survey after its batch: it finds nothing and the worker sleeps
   const run = async (model: string, seed: number) => {
-    const job = await queue.submit(tinyParams({ model, steps: 2, seed }), { owner: 'alice' });
+    const id = randomUUID();
+    const ended = new Promise<number>((r) => endedAt.set(id, r));
+    const job = await queue.submit(tinyParams({ model, steps: 2, seed }), { owner: 'alice', id });
     assert.equal((await until(queue, job.id, terminal)).status, 'succeeded');
-    const after = surveysAtEnd.get(job.id)!;
+    const after = await ended;
     if (surveys <= after) await new Promise<void>((resolve) => (waiter = { after, resolve }));
   };
   try {

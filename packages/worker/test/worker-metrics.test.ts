@@ -85,6 +85,10 @@ test('a real worker counts the jobs it ends and the batches it runs', async () =
   const metrics = createWorkerMetrics();
   const submitted = [];
   for (const seed of [1, 2, 3]) submitted.push(await queue.submit(tinyParams({ seed, steps: 3 }), { owner: 'alice' }));
+  // a job's terminal envelope is published before its worker hears back and counts it: wait for the counting
+  let counted = 0;
+  let allCounted: () => void;
+  const threeCounted = new Promise<void>((r) => (allCounted = r));
   const worker = await startWorker({
     redisUrl: redis.url,
     prefix,
@@ -93,7 +97,13 @@ test('a real worker counts the jobs it ends and the batches it runs', async () =
     maxBatch: 4,
     maxPixels: 1 << 20,
     maxSteps: 50,
-    observer: metrics.observer,
+    observer: {
+      ...metrics.observer,
+      jobEnded: (e, t) => {
+        metrics.observer.jobEnded!(e, t);
+        if (++counted === 3) allCounted();
+      },
+    },
   });
   try {
     const ended = await Promise.all(submitted.map((j) => until(queue, j.id, terminal)));
@@ -101,6 +111,7 @@ test('a real worker counts the jobs it ends and the batches it runs', async () =
       ended.map((e) => e.status),
       ['succeeded', 'succeeded', 'succeeded'],
     );
+    await threeCounted;
     const text = await metrics.registry.metrics();
     assert.equal(sample(text, 'farm_jobs_finished_total{status="succeeded"}'), 3);
     const batches = sample(text, 'farm_worker_batch_size_count')!;
