@@ -58,10 +58,30 @@ test('a cancel asked on the main thread stops that item between steps; the other
       },
     },
   );
-  assert.deepEqual([...asked].sort(), ['drop', 'keep'], 'the thread asked the main thread about each item');
+  assert.deepEqual([...asked].sort(), ['drop', 'keep'], 'the main thread answered for each item');
   assert.equal(r[0].canceled, false);
   assert.equal(r[0].images.length, 2);
   assert.equal(r[1].canceled, true);
+  assert.equal(r[1].images.length, 0);
+});
+
+test('a cancel the main thread learns of while the batch runs reaches the thread within a few steps', async () => {
+  let stepsSeen = 0;
+  const r = await threaded.generate(
+    [
+      { id: 'keep', params: { ...base, steps: 12 } },
+      { id: 'drop', params: { ...base, steps: 12, seed: 9 } },
+    ],
+    {
+      onStep: () => {
+        stepsSeen++;
+      },
+      // nothing is canceled when the batch starts; after the first step the main thread says 'drop' is
+      isCanceled: (id) => id === 'drop' && stepsSeen >= 1,
+    },
+  );
+  assert.equal(r[0].canceled, false);
+  assert.equal(r[1].canceled, true, 'the answer written after the first step reached the thread');
   assert.equal(r[1].images.length, 0);
 });
 

@@ -6,13 +6,33 @@ import { Engine, type EngineItem, type EngineItemResult, type EngineOptions, typ
 import type { ModelInfo } from '../models/model-registry';
 import type { LoraInfo } from '../lora/registry';
 import type { GenerationParams } from '@farm/core';
-import { ASK_HOOKS, deserializeError, SIGNAL_ANSWER, SIGNAL_STATE, type FromThread, type ThreadData, type ToThread } from './protocol';
+import { CONTROL_FIELDS, CONTROL_REFRESH_MS, deserializeError, type FromThread, type ThreadData, type ToThread } from './protocol';
 
 interface Pending {
   hooks: RunHooks;
   models?: string[];
+  /** writes the control hooks' current answers into the call's shared block (generate calls) */
+  refresh?: () => void;
+  timer?: NodeJS.Timeout;
   resolve(r: EngineItemResult[] | void): void;
   reject(e: Error): void;
+}
+
+/** The control hooks' answers for each item, written into the call's shared block (layout: protocol.ts). */
+function controlWriter(block: Int32Array, itemIds: string[], hooks: RunHooks): () => void {
+  return () => {
+    itemIds.forEach((id, i) => {
+      CONTROL_FIELDS.forEach((hook, k) => {
+        let answer = 0;
+        try {
+          answer = Number(hooks[hook]?.(id) ?? 0);
+        } catch {
+          answer = 0;
+        }
+        Atomics.store(block, i * CONTROL_FIELDS.length + k, answer);
+      });
+    });
+  };
 }
 
 const entry = new URL(import.meta.url.endsWith('.ts') ? './thread-main.ts' : './thread-main.js', import.meta.url);
@@ -21,7 +41,6 @@ export class EngineThread {
   /** answers validate/listModels/listLoras here; never creates a session */
   private readonly local: Engine;
   private readonly worker: Worker;
-  private readonly signal = new Int32Array(new SharedArrayBuffer(8));
   private readonly pending = new Map<number, Pending>();
   private readonly ready: Promise<void>;
   /** the thread said it is ready: a call is posted at once, not after a microtask */
@@ -38,7 +57,6 @@ export class EngineThread {
     this.local = new Engine(opts);
     const data: ThreadData = {
       opts: { ...opts, importer: undefined },
-      cancelSignal: this.signal.buffer as SharedArrayBuffer,
       importerModule: thread.importerModule?.href,
     };
     // From TypeScript sources (tsx), the thread registers tsx's loader itself: Node 20 threads do not inherit it.
@@ -98,13 +116,22 @@ export class EngineThread {
     if (this.failure) throw this.failure;
     const call = ++this.calls;
     return new Promise((resolve, reject) => {
-      this.pending.set(call, { hooks, models: items.map((i) => i.params.model), resolve: resolve as Pending['resolve'], reject });
+      const control = new SharedArrayBuffer(4 * CONTROL_FIELDS.length * items.length);
+      const refresh = controlWriter(
+        new Int32Array(control),
+        items.map((i) => i.id),
+        hooks,
+      );
+      refresh();
+      const timer = setInterval(refresh, CONTROL_REFRESH_MS);
+      this.pending.set(call, { hooks, models: items.map((i) => i.params.model), refresh, timer, resolve: resolve as Pending['resolve'], reject });
       const present = (name: keyof RunHooks) => typeof hooks[name] === 'function';
       this.post({
         type: 'generate',
         call,
         items,
-        hooks: Object.fromEntries((['onStep', 'onLatent', 'onPreview', ...ASK_HOOKS] as const).map((h) => [h, present(h)])),
+        hooks: Object.fromEntries((['onStep', 'onLatent', 'onPreview', ...CONTROL_FIELDS] as const).map((h) => [h, present(h)])),
+        control,
       });
     });
   }
@@ -153,21 +180,11 @@ export class EngineThread {
   private receive(m: FromThread): void {
     if (m.type === 'ready' || m.type === 'closed') return;
     const p = this.pending.get(m.call);
+    if (p?.timer && (m.type === 'result' || m.type === 'error')) clearInterval(p.timer);
     switch (m.type) {
-      case 'ask': {
-        let answer = 0;
-        try {
-          answer = Number(p?.hooks[m.hook]?.(m.itemId) ?? 0);
-        } catch {
-          answer = 0;
-        }
-        Atomics.store(this.signal, SIGNAL_ANSWER, answer);
-        Atomics.store(this.signal, SIGNAL_STATE, 1);
-        Atomics.notify(this.signal, SIGNAL_STATE);
-        return;
-      }
       case 'step':
         p?.hooks.onStep?.(m.step, m.steps);
+        p?.refresh?.();
         return;
       case 'latent':
         p?.hooks.onLatent?.(m.itemId, m.latent);
@@ -193,7 +210,10 @@ export class EngineThread {
 
   private fail(e: Error): void {
     this.failure = e;
-    for (const p of this.pending.values()) p.reject(e);
+    for (const p of this.pending.values()) {
+      clearInterval(p.timer);
+      p.reject(e);
+    }
     this.pending.clear();
   }
 }

@@ -6,13 +6,15 @@ import type { EngineItem, EngineItemResult, EngineOptions } from '../engine';
 /** `opts` without functions; `importerModule` is a module URL exporting `importer` (a ModelImporter) for the thread. */
 export interface ThreadData {
   opts: EngineOptions;
-  cancelSignal: SharedArrayBuffer;
   importerModule?: string;
 }
 
 export type ToThread =
-  /** `hooks`: which of the main thread's RunHooks exist (the thread calls only those) */
-  | { type: 'generate'; call: number; items: EngineItem[]; hooks: HookNames }
+  /**
+   * `hooks`: which of the main thread's RunHooks exist (the thread calls only those); `control`: the answers of the
+   * main thread's control hooks for each item (see CONTROL_FIELDS), kept current by the main thread
+   */
+  | { type: 'generate'; call: number; items: EngineItem[]; hooks: HookNames; control: SharedArrayBuffer }
   /** session management: Engine.unloadModels() / Engine.loadModel(name) */
   | { type: 'unloadModels'; call: number }
   | { type: 'loadModel'; call: number; name: string }
@@ -23,17 +25,23 @@ export type FromThread =
   | { type: 'step'; call: number; step: number; steps: number }
   | { type: 'latent'; call: number; itemId: string; latent: Float32Array }
   | { type: 'preview'; call: number; itemId: string; step: number; png: Uint8Array }
-  /** a synchronous hook: the thread waits (Atomics) for the number answered in the shared signal */
-  | { type: 'ask'; call: number; hook: AskHook; itemId: string }
   | { type: 'result'; call: number; results: EngineItemResult[] }
   | { type: 'done'; call: number }
   | { type: 'error'; call: number; error: SerializedError }
   | { type: 'closed' };
 
-/** RunHooks the engine calls synchronously and needs an answer from (boolean answers as 0/1) */
-export type AskHook = 'isCanceled' | 'interrupted' | 'skips';
-export const ASK_HOOKS: AskHook[] = ['isCanceled', 'interrupted', 'skips'];
-export type HookNames = Partial<Record<AskHook | 'onStep' | 'onLatent' | 'onPreview', boolean>>;
+/**
+ * RunHooks the engine calls synchronously between steps and needs an answer from (booleans as 0/1). The thread never
+ * asks the main thread for them (a round trip between threads per hook, item and step: ~0.1-0.3 ms each, a large
+ * share of a fast GPU step): the main thread writes every item's answers into a shared block (Int32, item i's
+ * answer to CONTROL_FIELDS[k] at i * CONTROL_FIELDS.length + k) before the call, after each step it hears of and every
+ * CONTROL_REFRESH_MS, and the thread reads them. A cancel is seen at most a step (and a refresh) later than a
+ * question would have seen it.
+ */
+export type ControlHook = 'isCanceled' | 'interrupted' | 'skips';
+export const CONTROL_FIELDS: ControlHook[] = ['isCanceled', 'interrupted', 'skips'];
+export const CONTROL_REFRESH_MS = 25;
+export type HookNames = Partial<Record<ControlHook | 'onStep' | 'onLatent' | 'onPreview', boolean>>;
 
 export interface SerializedError {
   name: string;
@@ -65,7 +73,3 @@ export function deserializeError(s: SerializedError): Error {
   if (s.stack) err.stack = s.stack;
   return err;
 }
-
-/** Signal layout (Int32): [0] state (0 waiting, 1 answered), [1] the answer. */
-export const SIGNAL_STATE = 0;
-export const SIGNAL_ANSWER = 1;

@@ -1,22 +1,23 @@
-// The worker-thread side: one Engine, fed batches by messages. Progress and latents go back as messages; a
-// cancel check blocks this thread (never the main one) until the main thread answers through shared memory.
+// The worker-thread side: one Engine, fed batches by messages. Progress and latents go back as messages; cancel,
+// interrupt and skip answers are read from the shared block the main thread keeps current (protocol.ts).
 import { parentPort, workerData } from 'node:worker_threads';
 import { Engine, type EngineOptions } from '../engine';
-import { serializeError, SIGNAL_ANSWER, SIGNAL_STATE, type AskHook, type FromThread, type ThreadData, type ToThread } from './protocol';
+import { CONTROL_FIELDS, serializeError, type ControlHook, type FromThread, type ThreadData, type ToThread } from './protocol';
 
-const { opts, cancelSignal, importerModule } = workerData as ThreadData;
-const signal = new Int32Array(cancelSignal);
+const { opts, importerModule } = workerData as ThreadData;
 const importer = importerModule ? ((await import(importerModule)) as { importer: EngineOptions['importer'] }).importer : undefined;
 const engine = new Engine({ ...opts, importer });
 const port = parentPort!;
 const send = (m: FromThread) => port.postMessage(m);
 
-/** Asks the main thread's hook; a main thread that does not answer within 10 s counts as answering 0 (no). */
-function ask(call: number, hook: AskHook, itemId: string): number {
-  Atomics.store(signal, SIGNAL_STATE, 0);
-  send({ type: 'ask', call, hook, itemId });
-  Atomics.wait(signal, SIGNAL_STATE, 0, 10_000);
-  return Atomics.load(signal, SIGNAL_STATE) === 1 ? Atomics.load(signal, SIGNAL_ANSWER) : 0;
+/** The main thread's latest answer to `hook` for an item of this call (0 for an id not in the call). */
+function controlReader(control: SharedArrayBuffer, itemIds: string[]): (hook: ControlHook, itemId: string) => number {
+  const block = new Int32Array(control);
+  const index = new Map(itemIds.map((id, i) => [id, i]));
+  return (hook, itemId) => {
+    const i = index.get(itemId);
+    return i === undefined ? 0 : Atomics.load(block, i * CONTROL_FIELDS.length + CONTROL_FIELDS.indexOf(hook));
+  };
 }
 
 port.on('message', (m: ToThread) => {
@@ -35,12 +36,16 @@ port.on('message', (m: ToThread) => {
     return;
   }
   const { call, items, hooks } = m;
+  const answer = controlReader(
+    m.control,
+    items.map((i) => i.id),
+  );
   engine
     .generate(items, {
       onStep: hooks.onStep ? (step, steps) => send({ type: 'step', call, step, steps }) : undefined,
-      isCanceled: hooks.isCanceled ? (itemId) => ask(call, 'isCanceled', itemId) === 1 : undefined,
-      interrupted: hooks.interrupted ? (itemId) => ask(call, 'interrupted', itemId) === 1 : undefined,
-      skips: hooks.skips ? (itemId) => ask(call, 'skips', itemId) : undefined,
+      isCanceled: hooks.isCanceled ? (itemId) => answer('isCanceled', itemId) === 1 : undefined,
+      interrupted: hooks.interrupted ? (itemId) => answer('interrupted', itemId) === 1 : undefined,
+      skips: hooks.skips ? (itemId) => answer('skips', itemId) : undefined,
       onLatent: hooks.onLatent ? (itemId, latent) => send({ type: 'latent', call, itemId, latent: latent.slice() }) : undefined,
       onPreview: hooks.onPreview ? (itemId, step, png) => send({ type: 'preview', call, itemId, step, png }) : undefined,
     })
