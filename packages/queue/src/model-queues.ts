@@ -128,8 +128,21 @@ export class ModelQueues {
     }
     for (let deadline = Date.now() + timeoutMs; !this.closing;) {
       const block = Math.max(1, Math.round(deadline - Date.now()));
-      const reply = (await this.wake.xread('COUNT', 500, 'BLOCK', block, 'STREAMS', ...streams, ...streams.map((s) => this.lastIds.get(s)!))) as
-        [string, [string, string[]][]][] | null;
+      // Redis ends a blocking read's timeout only on its server tick (every 100 ms at the default hz 10), so a 20 ms
+      // wait could last 100: this side ends it on time with CLIENT UNBLOCK from the request connection. The CLIENT ID
+      // goes out just ahead of the read on the same connection (no extra round trip before it blocks).
+      const clientId = this.wake.client('ID') as Promise<number>;
+      clientId.catch(() => {}); // the read fails the same way, and says so
+      const read = this.wake.xread('COUNT', 500, 'BLOCK', block, 'STREAMS', ...streams, ...streams.map((s) => this.lastIds.get(s)!)) as Promise<
+        [string, [string, string[]][]][] | null
+      >;
+      const timer = this.unblockAfter(block, clientId, read);
+      let reply: [string, [string, string[]][]][] | null;
+      try {
+        reply = await read;
+      } finally {
+        timer.stop();
+      }
       if (!reply) return [];
       const arrivals: WakeEvent[] = [];
       for (const [stream, entries] of reply) {
@@ -143,6 +156,37 @@ export class ModelQueues {
       if (arrivals.length > 0 || Date.now() >= deadline) return arrivals;
     }
     return [];
+  }
+
+  /**
+   * Ends the blocking `read` after `ms` with CLIENT UNBLOCK ... TIMEOUT (the read answers null, as a timeout). A read
+   * not blocked yet when the timer fires (a very short wait) is unblocked again a millisecond later.
+   */
+  private unblockAfter(ms: number, clientId: Promise<number>, read: Promise<unknown>): { stop(): void } {
+    let done = false;
+    let timer: NodeJS.Timeout | undefined;
+    read.then(
+      () => (done = true),
+      () => (done = true),
+    );
+    const fire = () => {
+      if (done) return;
+      clientId
+        .then((id) => this.opts.connection.client('UNBLOCK', id, 'TIMEOUT'))
+        .then((unblocked) => {
+          if (unblocked === 0 && !done && !this.closing) timer = setTimeout(fire, 1);
+        })
+        .catch(() => {
+          /* Redis away: the read ends with the connection, or on Redis's own tick */
+        });
+    };
+    timer = setTimeout(fire, ms);
+    return {
+      stop: () => {
+        done = true;
+        clearTimeout(timer);
+      },
+    };
   }
 
   async close(): Promise<void> {
