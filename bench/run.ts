@@ -28,7 +28,12 @@ const suites: Record<string, Suite> = {
   },
   'farm-routing': async () => {
     const { runFarmRoutingBench } = await import('./farm-routing-bench');
-    return runFarmRoutingBench({ latencyRuns: Number(process.env.BENCH_RUNS) || 40, jobs: Number(process.env.BENCH_JOBS) || 48 });
+    return runFarmRoutingBench({
+      latencyRuns: Number(process.env.BENCH_RUNS) || 40,
+      jobs: Number(process.env.BENCH_JOBS) || 48,
+      // BENCH_PHASES=latency,gateway,throughput: only those parts (the overhead table always runs)
+      phases: process.env.BENCH_PHASES?.split(','),
+    });
   },
   gpu: async () => {
     const { runGpuBench, flavourAgreement } = await import('./gpu-bench');

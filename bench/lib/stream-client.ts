@@ -1,0 +1,50 @@
+// A farm client in a process of its own: submits jobs one after another with POST /v1/jobs/stream over a keep-alive
+// node:http connection and prints one JSON line per job (epoch ms, sub-ms precision, the clock every process of the
+// benchmark shares): when it posted, when the first SSE event arrived, when the stream ended. Its own process, as a
+// farm's callers are: in the benchmark's process its callbacks would wait behind the in-process worker's.
+// argv: gateway URL, Authorization header, JSON array of request bodies.
+import http from 'node:http';
+
+export interface StreamedJob {
+  id: string;
+  posted: number;
+  firstEvent: number;
+  done: number;
+}
+
+const clock = () => performance.timeOrigin + performance.now();
+// fetch (undici) costs ~4 ms of CPU per call on a 2-core machine, which would count as overhead
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+function streamJob(url: string, auth: string, body: unknown): Promise<StreamedJob> {
+  const payload = JSON.stringify(body);
+  const posted = clock();
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${url}/v1/jobs/stream`,
+      { method: 'POST', agent, headers: { authorization: auth, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      (res) => {
+        let text = '';
+        let firstEvent = 0;
+        let id = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+          if (!firstEvent && text.includes('\n\n')) {
+            firstEvent = clock();
+            const data = text.split('\n').find((l) => l.startsWith('data: '));
+            if (data) id = (JSON.parse(data.slice(6)) as { id: string }).id;
+          }
+        });
+        res.on('end', () => (res.statusCode === 200 ? resolve({ id, posted, firstEvent, done: clock() }) : reject(new Error(`${res.statusCode}: ${text}`))));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+const [url, auth, bodies] = process.argv.slice(2);
+for (const body of JSON.parse(bodies) as unknown[]) console.log(JSON.stringify(await streamJob(url, auth, body)));
+agent.destroy();
