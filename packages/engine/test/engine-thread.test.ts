@@ -45,20 +45,15 @@ test('the engine thread gives the same PNG bytes, seeds and infotexts as the eng
 });
 
 test('a cancel asked on the main thread stops that item between steps; the others finish', async () => {
-  const asked = new Set<string>();
   const r = await threaded.generate(
     [
       { id: 'keep', params: base },
       { id: 'drop', params: { ...base, seed: 9 } },
     ],
     {
-      isCanceled: (id) => {
-        asked.add(id);
-        return id === 'drop';
-      },
+      isCanceled: (id) => id === 'drop',
     },
   );
-  assert.deepEqual([...asked].sort(), ['drop', 'keep'], 'the main thread answered for each item');
   assert.equal(r[0].canceled, false);
   assert.equal(r[0].images.length, 2);
   assert.equal(r[1].canceled, true);

@@ -223,13 +223,20 @@ export class FarmQueue {
     // a script's whole text the first time on each socket, so after a reconnect the order holds too.)
     const stream = (this.queueConnection as unknown as { stream?: { cork(): void; uncork(): void } }).stream;
     stream?.cork();
-    let sent: [Promise<unknown>, Promise<unknown>];
+    let admit: Promise<unknown>;
+    let add: Promise<unknown>;
     try {
-      sent = [(this.queueConnection as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>).farm_admit(...args), job.addJob(client)];
+      admit = (this.queueConnection as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>).farm_admit(...args);
+      try {
+        add = job.addJob(client);
+      } catch (e) {
+        // BullMQ checks the job's options before it sends anything: the admission is withdrawn below
+        add = Promise.reject(e as Error);
+      }
     } finally {
       stream?.uncork();
     }
-    const [admitSettled, addSettled] = await Promise.allSettled(sent);
+    const [admitSettled, addSettled] = await Promise.allSettled([admit, add]);
     const admitError = admitSettled.status === 'rejected' ? (admitSettled.reason as Error) : null;
     const addError = addSettled.status === 'rejected' ? (addSettled.reason as Error) : null;
     const reply = admitSettled.status === 'fulfilled' ? admitSettled.value : null;

@@ -23,7 +23,7 @@ export interface ModelQueuesOptions {
   redisUrl: string;
   prefix: string;
   keys: FarmKeys;
-  /** the worker's request connection (BullMQ Workers share it; each opens its own blocking one) */
+  /** the worker's queue connection (BullMQ Workers share it; also sends CLIENT UNBLOCK for the wake-up reader) */
   connection: Redis;
   lockMs: number;
   stalledIntervalMs: number;
@@ -129,14 +129,15 @@ export class ModelQueues {
     for (let deadline = Date.now() + timeoutMs; !this.closing;) {
       const block = Math.max(1, Math.round(deadline - Date.now()));
       // Redis ends a blocking read's timeout only on its server tick (every 100 ms at the default hz 10), so a 20 ms
-      // wait could last 100: this side ends it on time with CLIENT UNBLOCK from the request connection. The CLIENT ID
+      // wait could last 100: this side ends it on time with CLIENT UNBLOCK from the queue connection. The CLIENT ID
       // goes out just ahead of the read on the same connection (no extra round trip before it blocks).
+      const socket = this.wake.stream;
       const clientId = this.wake.client('ID') as Promise<number>;
       clientId.catch(() => {}); // the read fails the same way, and says so
       const read = this.wake.xread('COUNT', 500, 'BLOCK', block, 'STREAMS', ...streams, ...streams.map((s) => this.lastIds.get(s)!)) as Promise<
         [string, [string, string[]][]][] | null
       >;
-      const timer = this.unblockAfter(block, clientId, read);
+      const timer = this.unblockAfter(block, clientId, read, socket);
       let reply: [string, [string, string[]][]][] | null;
       try {
         reply = await read;
@@ -160,21 +161,24 @@ export class ModelQueues {
 
   /**
    * Ends the blocking `read` after `ms` with CLIENT UNBLOCK ... TIMEOUT (the read answers null, as a timeout). A read
-   * not blocked yet when the timer fires (a very short wait) is unblocked again a millisecond later.
+   * not blocked yet when the timer fires (a very short wait) is unblocked again a millisecond later, a few times at
+   * most. Only while the wake-up connection is still the `socket` that read went out on: after a reconnect the id is
+   * stale (ids start again after a Redis restart, so it could name another client) and ioredis sends the read again.
    */
-  private unblockAfter(ms: number, clientId: Promise<number>, read: Promise<unknown>): { stop(): void } {
+  private unblockAfter(ms: number, clientId: Promise<number>, read: Promise<unknown>, socket: unknown): { stop(): void } {
     let done = false;
     let timer: NodeJS.Timeout | undefined;
+    let tries = 0;
     read.then(
       () => (done = true),
       () => (done = true),
     );
     const fire = () => {
-      if (done) return;
+      if (done || this.closing || this.wake.stream !== socket) return;
       clientId
-        .then((id) => this.opts.connection.client('UNBLOCK', id, 'TIMEOUT'))
+        .then((id) => (this.wake.stream === socket ? this.opts.connection.client('UNBLOCK', id, 'TIMEOUT') : 1))
         .then((unblocked) => {
-          if (unblocked === 0 && !done && !this.closing) timer = setTimeout(fire, 1);
+          if (unblocked === 0 && !done && ++tries < 20) timer = setTimeout(fire, 1);
         })
         .catch(() => {
           /* Redis away: the read ends with the connection, or on Redis's own tick */

@@ -20,6 +20,7 @@ import {
   type ModelMemoryProfile,
 } from '@farm/core';
 import { FarmQueue } from './farm-queue';
+import { wantsWebhook } from './webhook-queue';
 import { blockingConnection, requestConnection } from './redis';
 import type { JobLifecycle, JobRef, Transition } from './lifecycle';
 import { ModelQueues, type Held } from './model-queues';
@@ -132,7 +133,11 @@ export class RenderWorker {
   private readonly queue: FarmQueue;
   private readonly queues: ModelQueues;
   private readonly survey: Survey;
-  /** the life cycle on the BullMQ connection: a result and its BullMQ completion go out together (see generate) */
+  /**
+   * the life cycle on the BullMQ connection: a result and its BullMQ completion go out together (see generate). Like
+   * BullMQ's own commands there, the result waits out a Redis outage instead of failing after COMMAND_TIMEOUT_MS; a
+   * lock that runs out meanwhile hands the job to another worker, which finds the result or writes the same one.
+   */
   private readonly finishing: JobLifecycle;
   private readonly cancelSub: Redis;
   private readonly connection: Redis;
@@ -174,14 +179,10 @@ export class RenderWorker {
       // A job that lost its worker more than maxStalledCount times (one that crashes workers) is failed by BullMQ
       // inside a fetch and never reaches us; its envelope must still end.
       onFailedForGood: (job) => {
-        const error = `the job stopped its worker ${job.stalledCounter} times and is not retried again (${job.deferredFailure})`;
-        this.log('job failed', { jobId: job.id, error, willRetry: false }, 'error');
-        this.queue.lifecycle
-          .fail({ id: job.id!, owner: job.data.owner }, error)
-          .then((t) => {
-            if (t.outcome === 'failed' && t.envelope) this.opts.observer?.jobEnded?.(t.envelope);
-          })
-          .catch((e: Error) => this.log('could not record a failed job', { jobId: job.id, error: e.message }, 'error'));
+        void this.failForGood(
+          { id: job.id!, owner: job.data.owner },
+          `the job stopped its worker ${job.stalledCounter} times and is not retried again (${job.deferredFailure})`,
+        );
       },
     });
     this.cancelSub = requestConnection(opts.redisUrl, opts.commandTimeoutMs);
@@ -378,31 +379,40 @@ export class RenderWorker {
       // the engine gets the batch first (a thread: it computes while this thread sends the start transitions); the
       // starts are read only once the engine has answered
       const generating = this.generate(valid, at.getTime(), run);
-      for (const h of valid) {
-        const id = h.job.id!;
-        run.starts.set(
-          id,
-          this.startJob(h, valid.length, at).then(
-            (t) => {
-              if (t.outcome !== 'started') run.dropped.add(id);
-              return t;
-            },
-            (e: unknown) => {
-              run.dropped.add(id);
-              run.startErrors.set(id, e);
-              return null;
-            },
-          ),
-        );
+      try {
+        this.sendStarts(valid, at, run);
+        const model = valid[0].job.data.params.model;
+        this.setWarm(model);
+        this.opts.observer?.batchStarted?.({ size: valid.length, model, found });
+      } finally {
+        // the batch's jobs stay held (locks extended) until the engine is done with them
+        await generating;
       }
-      const model = valid[0].job.data.params.model;
-      this.setWarm(model);
-      this.opts.observer?.batchStarted?.({ size: valid.length, model, found });
-      await generating;
     } finally {
       for (const h of batch) this.held.delete(h.job.id!);
       this.busy = false;
       await this.applyCommands().catch((e) => this.log('worker command failed', { error: (e as Error).message }));
+    }
+  }
+
+  /** Sends each job's start transition (not awaited: the engine already runs); a job whose start answers otherwise is dropped. */
+  private sendStarts(valid: Held[], at: Date, run: Run): void {
+    for (const h of valid) {
+      const id = h.job.id!;
+      run.starts.set(
+        id,
+        this.startJob(h, valid.length, at).then(
+          (t) => {
+            if (t.outcome !== 'started') run.dropped.add(id);
+            return t;
+          },
+          (e: unknown) => {
+            run.dropped.add(id);
+            run.startErrors.set(id, e);
+            return null;
+          },
+        ),
+      );
     }
   }
 
@@ -480,7 +490,7 @@ export class RenderWorker {
           const stored = now();
           const output = { images, seeds: r.seeds, infotexts: r.infotexts };
           const timings = () => ({ taken: run.taken, engineStarted, engineDone, stored, finished: now() });
-          if (started.envelope?.webhook?.events.includes('completed')) {
+          if (started.envelope && wantsWebhook(started.envelope, 'completed')) {
             // its webhook is queued before BullMQ's side is finished (a rerun emits it again, exactly once)
             const t = await this.queue.lifecycle.succeed(ref(h), output);
             await this.settle(h, t, timings());
@@ -489,6 +499,7 @@ export class RenderWorker {
           // the result, then BullMQ's completion, in that order on one connection: one round trip
           const succeeded = this.finishing.succeed(ref(h), output);
           const completed = h.job.moveToCompleted(null, h.token, false);
+          completed.catch(() => {}); // awaited by settle or unfinished; this only keeps an early failure from going unhandled
           let t: Transition;
           try {
             t = await succeeded;
@@ -539,10 +550,14 @@ export class RenderWorker {
       () => false,
     );
     if (!done) return this.failed(h, error);
-    const message = `the result could not be recorded: ${error instanceof Error ? error.message : String(error)}`;
-    this.log('job failed after its BullMQ job completed', { jobId: h.job.id, error: message }, 'error');
-    const t = await this.queue.lifecycle.fail(ref(h), message).catch((e: Error) => {
-      this.log('could not record a failed job', { jobId: h.job.id, error: e.message }, 'error');
+    await this.failForGood(ref(h), `the result could not be recorded: ${error instanceof Error ? error.message : String(error)}`);
+  }
+
+  /** Ends the envelope of a job BullMQ will not run again (failed for good, or completed without its result). */
+  private async failForGood(job: JobRef, error: string): Promise<void> {
+    this.log('job failed', { jobId: job.id, error, willRetry: false }, 'error');
+    const t = await this.queue.lifecycle.fail(job, error).catch((e: Error) => {
+      this.log('could not record a failed job', { jobId: job.id, error: e.message }, 'error');
       return null;
     });
     if (t?.outcome === 'failed' && t.envelope) this.opts.observer?.jobEnded?.(t.envelope);

@@ -123,7 +123,7 @@ export class EngineThread {
         hooks,
       );
       refresh();
-      const timer = setInterval(refresh, CONTROL_REFRESH_MS);
+      const timer = setInterval(refresh, CONTROL_REFRESH_MS).unref();
       this.pending.set(call, { hooks, models: items.map((i) => i.params.model), refresh, timer, resolve: resolve as Pending['resolve'], reject });
       const present = (name: keyof RunHooks) => typeof hooks[name] === 'function';
       this.post({
@@ -168,6 +168,7 @@ export class EngineThread {
       this.post({ type: 'close' });
       await closed;
       await this.worker.terminate();
+      this.fail(new Error('the engine was closed'));
       await this.local.close();
     })();
     return this.closing;

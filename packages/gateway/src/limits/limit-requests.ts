@@ -4,8 +4,9 @@
 // because the limiter is blind.
 //
 // A native submission (POST /v1/jobs, /v1/jobs/stream) does not wait here: its round trip runs while the body is
-// read and checked, and the route awaits the verdict (`rateLimitVerdict`) just before it queues the job — the
-// limiter then costs the submission no round trip of its own. A refusal still wins over a body the route refuses.
+// read and parsed, and the route awaits the verdict (`rateLimitVerdict`) before it checks images and the webhook's
+// address and queues the job — the limiter then costs the submission no round trip of its own. A refusal still wins
+// over a body the route's parse refuses (a body that is not JSON, or too large, is answered before the route).
 import type { RequestHandler, Response } from 'express';
 import { RateLimitedError } from '@farm/core';
 import type { Budget, FarmQueue, RateDecision } from '@farm/queue';

@@ -72,16 +72,23 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     maxPromptChunks: deps.config.MAX_PROMPT_CHUNKS,
   };
 
-  /** Parses and checks a submission's body (the catalog's models, images, the webhook's address). */
-  const check = async (req: Request) => {
+  /** Checks a submission and queues it (one round trip to Redis); the live-worker check runs beside it. */
+  const submit = async (req: Request, res: Response, id?: string): Promise<{ envelope: JobEnvelope; warnings: string[] }> => {
     // kind "extras" (A1111's postprocessing upscale of one image) has its own body; everything else is a generation
     const parse = async (catalog: Catalog) => (isExtrasJobBody(req.body) ? await parseExtras(req.body, catalog) : parseJobRequest(req.body, limits, catalog));
-    let parsed;
+    let parsed: Awaited<ReturnType<typeof parse>> | undefined;
+    let refused: unknown;
     try {
       parsed = await parse(await deps.catalog());
     } catch (e) {
+      refused = e;
+    }
+    // the rate limiter's round trip ran beside the parse; its refusal wins over a bad body, and an over-budget caller
+    // costs no fresh catalog read, image decoding or address lookup
+    await rateLimitVerdict(res);
+    if (!parsed) {
       // the cached catalog may predate a model or LoRA that has just arrived: judge a refusal by a fresh one
-      if (!(e instanceof FarmError) || e.status >= 500) throw e;
+      if (!(refused instanceof FarmError) || refused.status >= 500) throw refused;
       parsed = await parse(await deps.catalog({ fresh: true }));
     }
     if (parsed.params.kind !== 'extras') await checkRequestImages(parsed.params, NATIVE_IMAGE_FIELDS);
@@ -90,21 +97,6 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
         throw new ValidationError(`webhook refused: ${e.message}`, 'webhook');
       });
     }
-    return parsed;
-  };
-
-  /** Checks a submission and queues it (one round trip to Redis); the live-worker check runs beside it. */
-  const submit = async (req: Request, res: Response, id?: string): Promise<{ envelope: JobEnvelope; warnings: string[] }> => {
-    let parsed: Awaited<ReturnType<typeof check>> | undefined;
-    let invalid: unknown;
-    try {
-      parsed = await check(req);
-    } catch (e) {
-      invalid = e;
-    }
-    // the rate limiter's round trip ran beside the checks; its refusal wins over a bad body
-    await rateLimitVerdict(res);
-    if (!parsed) throw invalid;
     const { params, webhook, priority, idempotencyKey } = parsed;
     // the job waits in the queue for a worker (one may be starting: autoscaling counts the queue); say so
     const [envelope, problem] = await Promise.all([
