@@ -16,7 +16,8 @@ async function untilDone(url: string, auth: string, id: string): Promise<void> {
 }
 
 export async function runFarmBench(opts: { latencyRuns: number; throughputJobs: number }) {
-  const redis = await startRedis();
+  // Redis as the farm deploys it (AOF, fsync once a second), as in the farm-routing bench
+  const redis = await startRedis({ appendfsync: 'everysec' });
   const { modelsDir } = await ensureTinyModel();
   const procs: Proc[] = [];
   try {
