@@ -96,8 +96,8 @@ export class JobLifecycle {
 
   /**
    * The admit script's call (`farm_admit` + its keys and arguments), written just ahead of the BullMQ add on one
-   * connection (one round trip, see FarmQueue.submit): claims the idempotency key (if any), checks the queue and per-owner caps, stores the envelope and
-   * records the model among those with a render queue, in one step.
+   * connection (one round trip, see FarmQueue.submit): claims the idempotency key (if any), checks the queue and
+   * per-owner caps, stores the envelope and records the model among those with a render queue, in one step.
    */
   admitArgs(envelope: JobEnvelope, limits: AdmitLimits, target: AdmitTarget): (string | number)[] {
     const k = this.keys;

@@ -19,6 +19,9 @@ export interface Held {
 /** BullMQ events that may mean a job to take: added, back to waiting (retry, stalled recovery, hand-back), delayed. */
 const WAKE_EVENTS = new Set(['added', 'waiting', 'delayed']);
 
+/** XREAD's answer: per stream, its entries as [id, flat field/value list]; null when it timed out */
+type XReadReply = [string, [string, string[]][]][] | null;
+
 export interface ModelQueuesOptions {
   redisUrl: string;
   prefix: string;
@@ -134,11 +137,9 @@ export class ModelQueues {
       const socket = this.wake.stream;
       const clientId = this.wake.client('ID') as Promise<number>;
       clientId.catch(() => {}); // the read fails the same way, and says so
-      const read = this.wake.xread('COUNT', 500, 'BLOCK', block, 'STREAMS', ...streams, ...streams.map((s) => this.lastIds.get(s)!)) as Promise<
-        [string, [string, string[]][]][] | null
-      >;
-      const timer = this.unblockAfter(block, clientId, read, socket);
-      let reply: [string, [string, string[]][]][] | null;
+      const read = this.wake.xread('COUNT', 500, 'BLOCK', block, 'STREAMS', ...streams, ...streams.map((s) => this.lastIds.get(s)!)) as Promise<XReadReply>;
+      const timer = this.unblockAfter(block, clientId, socket);
+      let reply: XReadReply;
       try {
         reply = await read;
       } finally {
@@ -160,19 +161,16 @@ export class ModelQueues {
   }
 
   /**
-   * Ends the blocking `read` after `ms` with CLIENT UNBLOCK ... TIMEOUT (the read answers null, as a timeout). A read
+   * Ends the blocking read after `ms` with CLIENT UNBLOCK ... TIMEOUT (the read answers null, as a timeout) unless
+   * `stop` is called first (the read answered). A read
    * not blocked yet when the timer fires (a very short wait) is unblocked again a millisecond later, a few times at
    * most. Only while the wake-up connection is still the `socket` that read went out on: after a reconnect the id is
    * stale (ids start again after a Redis restart, so it could name another client) and ioredis sends the read again.
    */
-  private unblockAfter(ms: number, clientId: Promise<number>, read: Promise<unknown>, socket: unknown): { stop(): void } {
+  private unblockAfter(ms: number, clientId: Promise<number>, socket: unknown): { stop(): void } {
     let done = false;
     let timer: NodeJS.Timeout | undefined;
     let tries = 0;
-    read.then(
-      () => (done = true),
-      () => (done = true),
-    );
     const fire = () => {
       if (done || this.closing || this.wake.stream !== socket) return;
       clientId

@@ -19,7 +19,7 @@ export function deliveryId(envelope: JobEnvelope, event: WebhookEvent): string {
 }
 
 /** Whether a job's webhook asked for `event` (the job has one, and its event filter names it). */
-export function wantsWebhook(envelope: JobEnvelope, event: WebhookEvent): boolean {
+export function wantsWebhook(envelope: JobEnvelope, event: WebhookEvent): envelope is JobEnvelope & { webhook: NonNullable<JobEnvelope['webhook']> } {
   return !!envelope.webhook && envelope.webhook.events.includes(event);
 }
 
@@ -30,7 +30,7 @@ export class WebhookEmitter implements EventSink {
 
   /** Honours the job's event filter and throttles progress (per process); the payload is what GET /v1/jobs/:id shows. */
   async emit(envelope: JobEnvelope, event: WebhookEvent): Promise<void> {
-    if (!wantsWebhook(envelope, event) || !envelope.webhook) return;
+    if (!wantsWebhook(envelope, event)) return;
     if (event === 'progress') {
       const last = this.lastProgress.get(envelope.id) ?? 0;
       if (Date.now() - last < PROGRESS_INTERVAL_MS) return;

@@ -6,7 +6,7 @@ import { Engine, type EngineItem, type EngineItemResult, type EngineOptions, typ
 import type { ModelInfo } from '../models/model-registry';
 import type { LoraInfo } from '../lora/registry';
 import type { GenerationParams } from '@farm/core';
-import { CONTROL_FIELDS, CONTROL_REFRESH_MS, deserializeError, type FromThread, type ThreadData, type ToThread } from './protocol';
+import { CONTROL_FIELDS, CONTROL_REFRESH_MS, controlSlot, deserializeError, type FromThread, type ThreadData, type ToThread } from './protocol';
 
 interface Pending {
   hooks: RunHooks;
@@ -22,15 +22,15 @@ interface Pending {
 function controlWriter(block: Int32Array, itemIds: string[], hooks: RunHooks): () => void {
   return () => {
     itemIds.forEach((id, i) => {
-      CONTROL_FIELDS.forEach((hook, k) => {
+      for (const hook of CONTROL_FIELDS) {
         let answer = 0;
         try {
           answer = Number(hooks[hook]?.(id) ?? 0);
         } catch {
           answer = 0;
         }
-        Atomics.store(block, i * CONTROL_FIELDS.length + k, answer);
-      });
+        Atomics.store(block, controlSlot(i, hook), answer);
+      }
     });
   };
 }

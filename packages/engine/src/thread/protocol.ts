@@ -34,13 +34,15 @@ export type FromThread =
  * RunHooks the engine calls synchronously between steps and needs an answer from (booleans as 0/1). The thread never
  * asks the main thread for them (a round trip between threads per hook, item and step: ~0.1-0.3 ms each, a large
  * share of a fast GPU step): the main thread writes every item's answers into a shared block (Int32, item i's
- * answer to CONTROL_FIELDS[k] at i * CONTROL_FIELDS.length + k) before the call, after each step it hears of and every
+ * answer to a hook at controlSlot(i, hook)) before the call, after each step it hears of and every
  * CONTROL_REFRESH_MS, and the thread reads them. A cancel is seen at most a step (and a refresh) later than a
  * question would have seen it.
  */
 export type ControlHook = 'isCanceled' | 'interrupted' | 'skips';
 export const CONTROL_FIELDS: ControlHook[] = ['isCanceled', 'interrupted', 'skips'];
 export const CONTROL_REFRESH_MS = 25;
+/** Where item `item`'s answer to `hook` lives in a call's control block (Int32 index). */
+export const controlSlot = (item: number, hook: ControlHook): number => item * CONTROL_FIELDS.length + CONTROL_FIELDS.indexOf(hook);
 export type HookNames = Partial<Record<ControlHook | 'onStep' | 'onLatent' | 'onPreview', boolean>>;
 
 export interface SerializedError {

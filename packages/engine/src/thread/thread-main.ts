@@ -2,7 +2,7 @@
 // interrupt and skip answers are read from the shared block the main thread keeps current (protocol.ts).
 import { parentPort, workerData } from 'node:worker_threads';
 import { Engine, type EngineOptions } from '../engine';
-import { CONTROL_FIELDS, serializeError, type ControlHook, type FromThread, type ThreadData, type ToThread } from './protocol';
+import { controlSlot, serializeError, type ControlHook, type FromThread, type ThreadData, type ToThread } from './protocol';
 
 const { opts, importerModule } = workerData as ThreadData;
 const importer = importerModule ? ((await import(importerModule)) as { importer: EngineOptions['importer'] }).importer : undefined;
@@ -16,7 +16,7 @@ function controlReader(control: SharedArrayBuffer, itemIds: string[]): (hook: Co
   const index = new Map(itemIds.map((id, i) => [id, i]));
   return (hook, itemId) => {
     const i = index.get(itemId);
-    return i === undefined ? 0 : Atomics.load(block, i * CONTROL_FIELDS.length + CONTROL_FIELDS.indexOf(hook));
+    return i === undefined ? 0 : Atomics.load(block, controlSlot(i, hook));
   };
 }
 
