@@ -514,6 +514,11 @@ export class FarmQueue {
     await redisOp(() => this.redis.ping());
   }
 
+  /** Resolves once the request and queue connections are both up (UnavailableError after `timeoutMs` each). */
+  async whenReady(timeoutMs?: number): Promise<void> {
+    await Promise.all([whenReady(this.redis, timeoutMs), whenReady(this.queueConnection, timeoutMs)]);
+  }
+
   /** Cuts every connection at once, without waiting for Redis (a shutdown while Redis is down or hung). */
   disconnect(): void {
     this.closed = true;
