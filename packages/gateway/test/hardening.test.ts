@@ -78,13 +78,15 @@ afterAll(async () => {
   }
 });
 
-/** fetch that fails the test instead of hanging */
+/** fetch that fails the test instead of hanging, naming the request */
 const call = (base: string, path: string, init: RequestInit & { auth?: string | null } = {}) => {
   const { auth = ALICE, ...rest } = init;
   return fetch(`${base}${path}`, {
     ...rest,
     headers: { ...(auth ? { authorization: auth } : {}), ...(rest.headers as Record<string, string> | undefined) },
     signal: AbortSignal.timeout(20_000),
+  }).catch((e: Error) => {
+    throw new Error(`${rest.method ?? 'GET'} ${path}: ${e.message}`, { cause: e });
   });
 };
 const postJson = (base: string, path: string, body: unknown, headers: Record<string, string> = {}, auth: string | null = ALICE) =>

@@ -112,15 +112,39 @@ export class FarmQueue {
     return new JobLifecycle(connection, this.keys, this.emitter, (msg, fields) => this.warn(msg, fields));
   }
 
-  /** The BullMQ render queue of one model (created on first use; all share one connection). */
+  /** The BullMQ render queue of one model (created on first use; all share one connection). For its keys only: a
+   *  command goes through readyRenderQueue. */
   renderQueue(model: string): Queue<RenderJobData> {
     let q = this.renderQueues.get(model);
     if (!q) {
-      q = new Queue<RenderJobData>(this.keys.renderQueue(model), { connection: this.queueConnection, prefix: this.prefix });
-      q.on('error', this.onQueueError);
-      this.renderQueues.set(model, q);
+      const created = new Queue<RenderJobData>(this.keys.renderQueue(model), { connection: this.queueConnection, prefix: this.prefix });
+      created.on('error', this.onQueueError);
+      // BullMQ keeps a queue whose start failed (its INFO met a dead socket) failed for good: forget it, the next use
+      // makes a new one
+      created.client.catch(() => {
+        if (this.renderQueues.get(model) === created) this.renderQueues.delete(model);
+      });
+      this.renderQueues.set(model, created);
+      q = created;
     }
     return q;
+  }
+
+  /**
+   * The render queue of one model, its connection up. BullMQ waits for a connection that is not up for as long as it
+   * takes: a connection that has been up and is down is a 503 at once (its offline queue is off, see
+   * requestConnection), and one still making its first connect gets the command timeout to come up (Redis killed
+   * while the gateway was starting would otherwise hang the request for as long as Redis is away).
+   */
+  private async readyRenderQueue(model: string): Promise<Queue<RenderJobData>> {
+    const connection = this.queueConnection;
+    if (connection.status !== 'ready') {
+      if (connection.options.enableOfflineQueue === false) throw new UnavailableError(`Redis is unreachable (connection ${connection.status})`);
+      await whenReady(connection, this.opts.commandTimeoutMs);
+    }
+    const queue = this.renderQueue(model);
+    await queue.client;
+    return queue;
   }
 
   /** Models that have a render queue (read from Redis at most every MODELS_REFRESH_MS; `fresh` reads now). */
@@ -191,14 +215,8 @@ export class FarmQueue {
     limits: { maxQueued: number; maxUnfinished: number; idempotencyKey?: string },
   ): Promise<AdmitReply> {
     const model = params.model;
-    const queue = this.renderQueue(model);
+    const queue = await this.readyRenderQueue(model);
     const others = [...this.knownModels.models].filter((m) => m !== model).map((m) => bullmqKeys(this.renderQueue(m)));
-    // BullMQ's client promise waits for the connection to be up: a render queue first used during an outage would hang
-    // here for as long as Redis is away. Once the connection has been up (the offline queue is then off, see
-    // requestConnection), a connection that is down is a 503 at once.
-    if (this.queueConnection.options.enableOfflineQueue === false && this.queueConnection.status !== 'ready') {
-      throw new UnavailableError(`Redis is unreachable (connection ${this.queueConnection.status})`);
-    }
     const client = await queue.client;
     const args = this.lifecycle.admitArgs(envelope, limits, { model, depth: [bullmqKeys(queue), ...others] });
     const data: RenderJobData = { id: envelope.id, owner: envelope.owner, ...resolveJob(params) };
@@ -325,7 +343,7 @@ export class FarmQueue {
     return redisOp(async () => {
       const e = await this.store.get(id);
       if (!e || isTerminal(e.status)) return e;
-      const job = await this.renderQueue(e.input.model).getJob(id);
+      const job = await (await this.readyRenderQueue(e.input.model)).getJob(id);
       if (job) {
         const state = await job.getState();
         if (state === 'waiting' || state === 'prioritized' || state === 'delayed' || state === 'waiting-children') {
@@ -441,13 +459,13 @@ export class FarmQueue {
   /** The BullMQ job of a job id (in its model's render queue), if it is still there. */
   async renderJob(id: string): Promise<Job<RenderJobData> | undefined> {
     const e = await this.store.get(id);
-    return e ? this.renderQueue(e.input.model).getJob(id) : undefined;
+    return e ? (await this.readyRenderQueue(e.input.model)).getJob(id) : undefined;
   }
 
   /** BullMQ's state of a job ('unknown' when its queue entry is gone). */
   async jobState(id: string): Promise<string> {
     const e = await redisOp(() => this.store.get(id));
-    return e ? redisOp(() => this.renderQueue(e.input.model).getJobState(id)) : 'unknown';
+    return e ? redisOp(async () => (await this.readyRenderQueue(e.input.model)).getJobState(id)) : 'unknown';
   }
 
   /** Render queue depth by state, summed over every model's queue. */
@@ -464,7 +482,7 @@ export class FarmQueue {
     return redisOp(async () => {
       const out: Record<string, Record<JobStatus | 'waiting' | 'active' | 'delayed', number>> = {};
       for (const model of await this.models(true)) {
-        const c = await this.renderQueue(model).getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
+        const c = await (await this.readyRenderQueue(model)).getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
         out[model] = {
           waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
           active: c.active ?? 0,
