@@ -52,6 +52,11 @@ export const CONFIG_VARIABLES = [
   ['DEFAULT_MODEL', '(first model)', 'model used when a request names none'],
   ['EXECUTION_PROVIDERS', 'cpu', 'onnxruntime providers in order: cpu, cuda, tensorrt'],
   ['ORT_THREADS', '(onnxruntime default)', 'intra-op threads per session'],
+  [
+    'ORT_SPINNING',
+    'false',
+    "onnxruntime's threads spin while waiting for the next operator: off, since a worker shares its cores with its own event loop (and often Redis and a gateway); turn on where the engine has the cores to itself",
+  ],
   ['GRAPH_FLAVOUR', 'auto', 'model graphs to open: `auto` (model.gpu.onnx when the first provider is cuda or tensorrt, else model.onnx), `portable`, `gpu`'],
   [
     'SESSION_CACHE_BYTES',
@@ -153,6 +158,7 @@ export const configSchema = z.object({
       return list as ('cpu' | 'cuda' | 'tensorrt')[];
     }),
   ORT_THREADS: int(1).optional(),
+  ORT_SPINNING: bool.default('false'),
   GRAPH_FLAVOUR: z.enum(['auto', 'portable', 'gpu']).default('auto'),
   SESSION_CACHE_BYTES: z
     .string()

@@ -57,6 +57,8 @@ export interface EngineOptions {
   maxPixels: number;
   maxSteps: number;
   intraOpThreads?: number;
+  /** onnxruntime's threads spin between operators (ORT_SPINNING; default off, see SessionCacheOptions.spinning) */
+  ortSpinning?: boolean;
   /** weight bytes the session cache may hold (SESSION_CACHE_BYTES; default: half the host's memory) */
   sessionCacheBytes?: number;
   /** graph flavour: auto (default) picks `gpu` files (model.gpu.onnx) when the first provider is cuda or tensorrt */
@@ -182,6 +184,7 @@ export class Engine {
       graphFlavour: opts.graphFlavour,
       deviceId: opts.gpuDeviceId,
       intraOpThreads: opts.intraOpThreads,
+      spinning: opts.ortSpinning,
       maxBytes: opts.sessionCacheBytes ?? defaultSessionCacheBytes(),
     });
     this.upscalers = upscalerModels(opts.upscalersDir, this.cache);

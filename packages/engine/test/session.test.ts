@@ -100,3 +100,23 @@ test('model registry lists diffusers folders, names the available ones for unkno
   registry.refresh();
   assert.equal(registry.get('beta').hasControlNet, true);
 });
+
+test("onnxruntime's threads spin only when asked (ORT_SPINNING), and sessions run either way", async () => {
+  const bytes = addModel(onnx.TensorProto.DataType.FLOAT, [1]);
+  const spinOf = (o: ort.InferenceSession.SessionOptions) => (o.extra as { session: { intra_op: { allow_spinning: string } } }).session.intra_op.allow_spinning;
+  for (const [spinning, expected] of [
+    [undefined, '0'],
+    [false, '0'],
+    [true, '1'],
+  ] as const) {
+    const cache = new SessionCache({ spinning, intraOpThreads: 2 });
+    assert.equal(spinOf(cache.sessionOptions()), expected, `spinning ${spinning}`);
+    const session = await cache.get('s', () => bytes);
+    const out = await session.run({
+      sample: new ort.Tensor('float32', new Float32Array([1, 2]), [2]),
+      timestep: new ort.Tensor('float32', new Float32Array([3]), [1]),
+    });
+    assert.deepEqual([...(out.out_sample.data as Float32Array)], [4, 5]);
+    await cache.close();
+  }
+});

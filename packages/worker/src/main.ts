@@ -50,6 +50,7 @@ export async function runWorkerProcess(config: FarmConfig, extra: { lockDuration
     gpuDeviceId: config.GPU_DEVICE_ID,
     sessionCacheBytes: config.SESSION_CACHE_BYTES,
     intraOpThreads: config.ORT_THREADS,
+    ortSpinning: config.ORT_SPINNING,
     storageAttempts: config.STORAGE_ATTEMPTS,
     memoryBudget: config.WORKER_MEMORY_BYTES ?? defaultWorkerMemoryBytes(),
     maxPromptChunks: config.MAX_PROMPT_CHUNKS,

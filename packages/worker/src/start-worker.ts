@@ -28,6 +28,8 @@ export interface WorkerOptions {
   maxSteps: number;
   providers?: ExecutionProvider[];
   intraOpThreads?: number;
+  /** ORT_SPINNING (default off) */
+  ortSpinning?: boolean;
   graphFlavour?: 'auto' | 'portable' | 'gpu';
   gpuDeviceId?: number;
   /** weight bytes of the engine's session cache (SESSION_CACHE_BYTES) */
@@ -71,6 +73,7 @@ export async function startWorker(opts: WorkerOptions): Promise<{ id: string; en
     maxPixels: opts.maxPixels,
     maxSteps: opts.maxSteps,
     intraOpThreads: opts.intraOpThreads,
+    ortSpinning: opts.ortSpinning,
     graphFlavour: opts.graphFlavour,
     gpuDeviceId: opts.gpuDeviceId,
     sessionCacheBytes: opts.sessionCacheBytes,
