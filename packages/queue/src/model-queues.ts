@@ -2,7 +2,9 @@
 // jobs only when asked (never ahead of time), and one blocking read of the queues' BullMQ event streams to sleep until
 // there may be work (a job added, retried or recovered) — one connection wakes for any model, and unlike a blocking
 // pop it consumes nothing, so every worker that holds a model sees the same wake-up and the routing policy decides who
-// takes the job.
+// takes the job. An idle worker's claim of its warm model's next job rides behind its blocking read on the same
+// connection: Redis runs it the moment the read is answered, so a job of the warm model is taken without a round trip
+// after waking.
 import { randomUUID } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -21,6 +23,17 @@ const WAKE_EVENTS = new Set(['added', 'waiting', 'delayed']);
 
 /** XREAD's answer: per stream, its entries as [id, flat field/value list]; null when it timed out */
 type XReadReply = [string, [string, string[]][]][] | null;
+
+/** What woke a sleeping worker: the events, and the job its claim took (see waitForWork), if any. */
+export interface Woken {
+  events: WakeEvent[];
+  claimed: Held | null;
+}
+
+/** BullMQ's Worker claims a job with a client of the caller's choice (its protected moveToActive). */
+interface ClaimingWorker {
+  moveToActive(client: { runCommand(name: string, args: unknown[]): Promise<unknown> }, token: string): Promise<Job<RenderJobData> | undefined>;
+}
 
 export interface ModelQueuesOptions {
   redisUrl: string;
@@ -42,6 +55,8 @@ export class ModelQueues {
   /** events stream key -> its model */
   private readonly streamModels = new Map<string, string>();
   private readonly wake: Redis;
+  /** BullMQ's claim script as the wake-up connection knows it (undefined: not looked for yet; null: not found) */
+  private claimCommand: string | null | undefined;
   private closing = false;
 
   constructor(private readonly opts: ModelQueuesOptions) {
@@ -68,12 +83,48 @@ export class ModelQueues {
         if (job?.deferredFailure) this.opts.onFailedForGood(job);
       });
       this.workers.set(model, worker);
+      await worker.waitUntilReady();
+      this.defineClaim();
       // read events from now on (what is already queued, the next survey sees)
       const last = await this.opts.connection.xrevrange(worker.keys.events, '+', '-', 'COUNT', 1);
       this.lastIds.set(worker.keys.events, last[0]?.[0] ?? '0-0');
       this.streamModels.set(worker.keys.events, model);
       worker.startStalledCheckTimer().catch((e: Error) => this.opts.log('stalled check stopped', { model, error: e.message }, 'error'));
     }
+  }
+
+  /**
+   * Gives the wake-up connection BullMQ's claim script (moveToActive), copied from the queue connection on which
+   * BullMQ defined it, so a claim can ride behind the blocking read. Without it (a BullMQ that names it otherwise),
+   * a worker takes jobs as before: a round trip after waking.
+   */
+  private defineClaim(): void {
+    if (this.claimCommand !== undefined) return;
+    const defined = (this.opts.connection as unknown as { scriptsSet?: Record<string, { lua: string; numberOfKeys: number | null }> }).scriptsSet ?? {};
+    const name = Object.keys(defined).find((n) => n.startsWith('moveToActive:'));
+    this.claimCommand = name ?? null;
+    if (!name) {
+      this.opts.log('BullMQ claim script not found: jobs are taken a round trip after waking', {}, 'warn');
+      return;
+    }
+    this.wake.defineCommand(name, { lua: defined[name].lua, numberOfKeys: defined[name].numberOfKeys ?? undefined });
+  }
+
+  /** Sends a claim of `model`'s next job on the wake-up connection (behind whatever was sent there before it). */
+  private claim(model: string): Promise<Held | null> | null {
+    const worker = this.workers.get(model);
+    if (!worker || !this.claimCommand) return null;
+    const token = randomUUID();
+    const wake = this.wake as unknown as Record<string, (args: unknown[]) => Promise<unknown>>;
+    const client = { runCommand: (name: string, args: unknown[]) => wake[name](args) };
+    const claimed = (worker as unknown as ClaimingWorker).moveToActive(client, token).then(
+      (job) => (job ? { job, token } : null),
+      (e: Error) => {
+        this.opts.log('a claim behind the wake-up read failed', { model, error: e.message }, 'warn');
+        return null;
+      },
+    );
+    return claimed;
   }
 
   list(): { model: string; queue: Worker<RenderJobData> }[] {
@@ -85,9 +136,9 @@ export class ModelQueues {
    * those with the first one's batch key. Another worker may have taken some meanwhile, so a job with another key can
    * arrive: it is handed back at once (to the head of its queue), never held.
    */
-  async take(model: string, count: number): Promise<Held[]> {
+  async take(model: string, count: number, batchKey?: string): Promise<Held[]> {
     const worker = this.workers.get(model);
-    if (!worker || this.closing) return [];
+    if (!worker || this.closing || count <= 0) return [];
     const fetched = await Promise.all(
       Array.from({ length: count }, async (): Promise<Held | null> => {
         const token: string = randomUUID();
@@ -97,7 +148,7 @@ export class ModelQueues {
     );
     const got = fetched.filter((h): h is Held => h !== null);
     if (got.length === 0) return [];
-    const key = got[0].job.data.batchKey;
+    const key = batchKey ?? got[0].job.data.batchKey;
     const keep = got.filter((h) => h.job.data.batchKey === key);
     await Promise.all(got.filter((h) => !keep.includes(h)).map((h) => this.handBack(h)));
     return keep;
@@ -121,13 +172,14 @@ export class ModelQueues {
 
   /**
    * Sleeps until one of the queues reports a job that may be taken, or `timeoutMs` passes; answers the events that
-   * woke it, in order ([] when the time ran out).
+   * woke it, in order ([] when the time ran out), and with `claimFrom` (the warm model of an idle worker) the job
+   * its claim took: the caller runs it or hands it back.
    */
-  async waitForWork(timeoutMs: number): Promise<WakeEvent[]> {
+  async waitForWork(timeoutMs: number, claimFrom: string | null = null): Promise<Woken> {
     const streams = [...this.lastIds.keys()];
     if (streams.length === 0 || this.closing) {
       await new Promise((r) => setTimeout(r, Math.min(timeoutMs, 100)));
-      return [];
+      return { events: [], claimed: null };
     }
     for (let deadline = Date.now() + timeoutMs; !this.closing;) {
       const block = Math.max(1, Math.round(deadline - Date.now()));
@@ -138,26 +190,32 @@ export class ModelQueues {
       const clientId = this.wake.client('ID') as Promise<number>;
       clientId.catch(() => {}); // the read fails the same way, and says so
       const read = this.wake.xread('COUNT', 500, 'BLOCK', block, 'STREAMS', ...streams, ...streams.map((s) => this.lastIds.get(s)!)) as Promise<XReadReply>;
+      // Redis runs a blocked client's next command once its read is answered: the claim takes the warm model's next
+      // job (if there is one by then) with no round trip of its own
+      const claim = claimFrom ? this.claim(claimFrom) : null;
       const timer = this.unblockAfter(block, clientId, socket);
       let reply: XReadReply;
       try {
         reply = await read;
+      } catch (e) {
+        void claim?.then((h) => h && this.handBack(h));
+        throw e;
       } finally {
         timer.stop();
       }
-      if (!reply) return [];
-      const arrivals: WakeEvent[] = [];
-      for (const [stream, entries] of reply) {
+      const claimed = (await claim) ?? null;
+      const events: WakeEvent[] = [];
+      for (const [stream, entries] of reply ?? []) {
         if (entries.length > 0) this.lastIds.set(stream, entries[entries.length - 1][0]);
         for (const [, fields] of entries) {
           const f: Record<string, string> = {};
           for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]] = fields[i + 1];
-          if (WAKE_EVENTS.has(f.event)) arrivals.push({ model: this.streamModels.get(stream) ?? '', event: f.event, jobId: f.jobId ?? '', name: f.name });
+          if (WAKE_EVENTS.has(f.event)) events.push({ model: this.streamModels.get(stream) ?? '', event: f.event, jobId: f.jobId ?? '', name: f.name });
         }
       }
-      if (arrivals.length > 0 || Date.now() >= deadline) return arrivals;
+      if (!reply || claimed || events.length > 0 || Date.now() >= deadline) return { events, claimed };
     }
-    return [];
+    return { events: [], claimed: null };
   }
 
   /**

@@ -23,9 +23,9 @@ import { FarmQueue } from './farm-queue';
 import { wantsWebhook } from './webhook-queue';
 import { blockingConnection, requestConnection } from './redis';
 import type { JobLifecycle, JobRef, Transition } from './lifecycle';
-import { ModelQueues, type Held } from './model-queues';
+import { ModelQueues, type Held, type Woken } from './model-queues';
 import { Survey } from './survey';
-import { batchFromHead, planRoute, planShared, warmArrivals, type WakeEvent } from './routing';
+import { batchFromHead, planRoute, planShared, warmArrivals } from './routing';
 import type { WorkerCommand } from './types';
 
 export interface RenderEngine {
@@ -306,14 +306,25 @@ export class RenderWorker {
   }
 
   private async run(): Promise<void> {
-    let woken: WakeEvent[] = [];
+    const nothing: Woken = { events: [], claimed: null };
+    let woken = nothing;
     while (!this.closing) {
       this.opts.observer?.tick?.();
       try {
         // new jobs of the warm model only: taken at once, the survey's round trip saved (see warmArrivals)
-        const direct = this.opts.routing === 'shared' ? 0 : warmArrivals(woken, this.loadedModel, this.opts.maxBatch);
-        woken = [];
-        if (direct > 0) {
+        const { events, claimed } = woken;
+        woken = nothing;
+        const direct = this.opts.routing === 'shared' ? 0 : warmArrivals(events, this.loadedModel, this.opts.maxBatch);
+        if (claimed) {
+          // taken by the claim behind the wake-up read: run where the rule above takes new jobs at once (the claim is
+          // the first of them), else hand it back and survey as without a claim
+          if (direct > 0) {
+            const more = await this.queues.take(this.loadedModel!, direct - 1, claimed.job.data.batchKey);
+            await this.runBatch([claimed, ...more], new Set(), 'wake');
+            continue;
+          }
+          await this.queues.handBack(claimed);
+        } else if (direct > 0) {
           const batch = await this.queues.take(this.loadedModel!, direct);
           if (batch.length > 0) {
             await this.runBatch(batch, new Set(), 'wake');
@@ -338,7 +349,12 @@ export class RenderWorker {
         if (!ran && !this.closing) {
           // sleep until something changes after the survey's snapshot (what it saw was taken or not takeable yet)
           for (const s of survey) this.queues.readFrom(s.model, s.lastEventId);
-          woken = await this.queues.waitForWork(Math.min(plan.wakeInMs ?? MAX_IDLE_MS, MAX_IDLE_MS));
+          // a claim of the warm model's next job rides behind the read, unless another worker warm on the model ranks
+          // first (the policy may then send this one to a model nobody holds)
+          const warm = survey.find((s) => s.model === this.loadedModel);
+          const claimFrom = this.opts.routing !== 'shared' && warm && warm.warmBefore === 0 ? warm.model : null;
+          woken = await this.queues.waitForWork(Math.min(plan.wakeInMs ?? MAX_IDLE_MS, MAX_IDLE_MS), claimFrom);
+          if (this.closing && woken.claimed) await this.queues.handBack(woken.claimed);
         }
       } catch (e) {
         if (this.closing) break;

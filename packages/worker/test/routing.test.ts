@@ -7,6 +7,7 @@ import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { FarmQueue, type JobEnvelope } from '@farm/queue';
 import { createStorage } from '@farm/storage';
 import { startRedis, ensureTinyModel } from '@farm/testkit';
@@ -140,6 +141,58 @@ test('an idle worker woken by a new job of its warm model takes it without readi
     await run('model-b', 3);
     assert.deepEqual(found, ['survey', 'wake', 'survey'], 'how each batch was found');
   } finally {
+    await w.close();
+    await queue.close();
+  }
+});
+
+test("an idle worker's claim of its warm model's next job rides behind its wake-up read: Redis runs it on the reading connection as the read is answered", async () => {
+  const prefix = `c${randomUUID().slice(0, 8)}`;
+  const queue = new FarmQueue({ redisUrl: redis.url, prefix });
+  const found: string[] = [];
+  let surveys = 0;
+  let asleep: (() => void) | null = null;
+  const w = await startWorker({
+    ...workerOpts(prefix, 'w1'),
+    observer: {
+      surveyed: () => {
+        surveys++;
+        asleep?.();
+      },
+      batchStarted: ({ found: how }) => found.push(how),
+    },
+  });
+  const monitor = await new Redis(redis.url).monitor();
+  const ran: { args: string[]; source: string }[] = [];
+  monitor.on('monitor', (_time: string, args: string[], source: string) => ran.push({ args, source }));
+  try {
+    // the first job is found by a survey; the survey after its batch finds nothing, and the worker sleeps
+    const first = await queue.submit(tinyParams({ model: 'model-a', steps: 2, seed: 1 }), { owner: 'alice' });
+    assert.equal((await until(queue, first.id, terminal)).status, 'succeeded');
+    const after = surveys;
+    await new Promise<void>((resolve) => {
+      asleep = () => surveys > after && resolve();
+      if (surveys > after) resolve();
+    });
+    const from = ran.length;
+    const second = await queue.submit(tinyParams({ model: 'model-a', steps: 2, seed: 2 }), { owner: 'alice' });
+    assert.equal((await until(queue, second.id, terminal)).status, 'succeeded');
+    assert.deepEqual(found, ['survey', 'wake']);
+    // BullMQ's claim (moveToActive: 11 keys, the queue's wait list first), sent as its text once per connection
+    const wait = `${prefix}:${queue.keys.renderQueue('model-a')}:wait`;
+    const isClaim = (a: string[]) => /^eval(sha)?$/i.test(a[0]) && a[2] === '11' && a[3] === wait;
+    const since = ran.slice(from);
+    const added = since.findIndex((c) => c.args.some((x) => x.includes(second.id)));
+    const read = since
+      .slice(0, added)
+      .reverse()
+      .find((c) => c.args[0].toLowerCase() === 'xread');
+    assert.ok(read, 'the worker slept in a blocking read');
+    const claim = since.slice(added).find((c) => isClaim(c.args));
+    assert.ok(claim, 'the job was claimed');
+    assert.equal(claim.source, read.source, 'by the connection that read the wake-up');
+  } finally {
+    monitor.disconnect();
     await w.close();
     await queue.close();
   }
