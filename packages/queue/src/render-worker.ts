@@ -319,7 +319,11 @@ export class RenderWorker {
           // taken by the claim behind the wake-up read: run where the rule above takes new jobs at once (the claim is
           // the first of them), else hand it back and survey as without a claim
           if (direct > 0) {
-            const more = await this.queues.take(this.loadedModel!, direct - 1, claimed.job.data.batchKey);
+            // the claim is held already: a failed take of the others must not leave it without a batch
+            const more = await this.queues.take(this.loadedModel!, direct - 1, claimed.job.data.batchKey).catch((e: Error) => {
+              this.log('could not take the jobs that arrived with a claimed one; it runs alone', { error: e.message }, 'warn');
+              return [];
+            });
             await this.runBatch([claimed, ...more], new Set(), 'wake');
             continue;
           }
