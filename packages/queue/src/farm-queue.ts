@@ -21,6 +21,14 @@ const WORKER_TTL_MS = 15_000;
 const WORKER_FORGET_MS = 5 * 60_000;
 const USER_CAP_RETRY_SECONDS = 5;
 
+/**
+ * BullMQ starts a queue by asking Redis its version (INFO) and keeps a queue whose start failed (a paused Redis, a
+ * socket that just died) failed for good: every later command of it rejects. Without the question, a queue on the
+ * farm's connection can fail to start only once that connection is closed. (The workers' BullMQ Workers still check
+ * the version when a worker starts.)
+ */
+const SHARED_QUEUE = { skipVersionCheck: true } as const;
+
 export interface FarmQueueOptions {
   redisUrl: string;
   prefix?: string;
@@ -92,7 +100,7 @@ export class FarmQueue {
     // the admit script runs on the render queues' connection, in one write with BullMQ's add (see submit)
     defineLifecycleScripts(connection);
     this.onQueueError = onError;
-    this.webhooks = new Queue<DeliveryJobData>(WEBHOOK_QUEUE, { connection, prefix: this.prefix });
+    this.webhooks = new Queue<DeliveryJobData>(WEBHOOK_QUEUE, { connection, prefix: this.prefix, ...SHARED_QUEUE });
     this.webhooks.on('error', onError);
     this.store = new JobStore(this.redis, this.keys);
     this.emitter = new WebhookEmitter(this.webhooks);
@@ -117,15 +125,9 @@ export class FarmQueue {
   renderQueue(model: string): Queue<RenderJobData> {
     let q = this.renderQueues.get(model);
     if (!q) {
-      const created = new Queue<RenderJobData>(this.keys.renderQueue(model), { connection: this.queueConnection, prefix: this.prefix });
-      created.on('error', this.onQueueError);
-      // BullMQ keeps a queue whose start failed (its INFO met a dead socket) failed for good: forget it, the next use
-      // makes a new one
-      created.client.catch(() => {
-        if (this.renderQueues.get(model) === created) this.renderQueues.delete(model);
-      });
-      this.renderQueues.set(model, created);
-      q = created;
+      q = new Queue<RenderJobData>(this.keys.renderQueue(model), { connection: this.queueConnection, prefix: this.prefix, ...SHARED_QUEUE });
+      q.on('error', this.onQueueError);
+      this.renderQueues.set(model, q);
     }
     return q;
   }

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { blockingConnection } from './redis';
+import { blockingConnection, isRedisConnectionError } from './redis';
 import type { RenderJobData } from './types';
 import type { FarmKeys } from './keys';
 import type { WakeEvent } from './routing';
@@ -55,7 +55,7 @@ export class ModelQueues {
   /** events stream key -> its model */
   private readonly streamModels = new Map<string, string>();
   private readonly wake: Redis;
-  /** BullMQ's claim script as the wake-up connection knows it (undefined: not looked for yet; null: not found) */
+  /** BullMQ's claim script as the wake-up connection knows it (undefined: not defined yet; null: claims are off) */
   private claimCommand: string | null | undefined;
   private closing = false;
 
@@ -83,8 +83,6 @@ export class ModelQueues {
         if (job?.deferredFailure) this.opts.onFailedForGood(job);
       });
       this.workers.set(model, worker);
-      await worker.waitUntilReady();
-      this.defineClaim();
       // read events from now on (what is already queued, the next survey sees)
       const last = await this.opts.connection.xrevrange(worker.keys.events, '+', '-', 'COUNT', 1);
       this.lastIds.set(worker.keys.events, last[0]?.[0] ?? '0-0');
@@ -98,29 +96,31 @@ export class ModelQueues {
    * BullMQ defined it, so a claim can ride behind the blocking read. Without it (a BullMQ that names it otherwise),
    * a worker takes jobs as before: a round trip after waking.
    */
-  private defineClaim(): void {
-    if (this.claimCommand !== undefined) return;
+  private defineClaim(): boolean {
+    if (this.claimCommand !== undefined) return this.claimCommand !== null;
+    // BullMQ defines its scripts on the connection once a Worker has started (a survey and a take came first)
     const defined = (this.opts.connection as unknown as { scriptsSet?: Record<string, { lua: string; numberOfKeys: number | null }> }).scriptsSet ?? {};
     const name = Object.keys(defined).find((n) => n.startsWith('moveToActive:'));
-    this.claimCommand = name ?? null;
-    if (!name) {
-      this.opts.log('BullMQ claim script not found: jobs are taken a round trip after waking', {}, 'warn');
-      return;
-    }
+    if (!name) return false;
     this.wake.defineCommand(name, { lua: defined[name].lua, numberOfKeys: defined[name].numberOfKeys ?? undefined });
+    this.claimCommand = name;
+    return true;
   }
 
   /** Sends a claim of `model`'s next job on the wake-up connection (behind whatever was sent there before it). */
   private claim(model: string): Promise<Held | null> | null {
     const worker = this.workers.get(model);
-    if (!worker || !this.claimCommand) return null;
+    if (!worker || !this.defineClaim()) return null;
     const token = randomUUID();
     const wake = this.wake as unknown as Record<string, (args: unknown[]) => Promise<unknown>>;
     const client = { runCommand: (name: string, args: unknown[]) => wake[name](args) };
     const claimed = (worker as unknown as ClaimingWorker).moveToActive(client, token).then(
       (job) => (job ? { job, token } : null),
       (e: Error) => {
-        this.opts.log('a claim behind the wake-up read failed', { model, error: e.message }, 'warn');
+        if (this.closing || isRedisConnectionError(e)) return null;
+        // not Redis being away: BullMQ's insides have changed; take jobs as before from now on
+        this.claimCommand = null;
+        this.opts.log('a claim behind the wake-up read failed; claims are off, jobs are taken after waking', { model, error: e.message }, 'warn');
         return null;
       },
     );
@@ -154,10 +154,15 @@ export class ModelQueues {
     return keep;
   }
 
-  /** Puts a job this worker will not run back at the head of its queue. */
+  /**
+   * Puts a job this worker will not run back at the head of its queue. Taking it counted an attempt started (BullMQ's
+   * `ats`, which the job's `attempts` shows): that is undone first, while the lock is still this worker's.
+   */
   async handBack(h: Held): Promise<void> {
-    await h.job
-      .moveToWait(h.token)
+    const key = (h.job as unknown as { toKey(id: string): string }).toKey(h.job.id!);
+    await this.opts.connection
+      .hincrby(key, 'ats', -1)
+      .then(() => h.job.moveToWait(h.token))
       .catch((e: Error) => this.opts.log('could not hand a job back; its lock will expire', { jobId: h.job.id, error: e.message }, 'warn'));
   }
 

@@ -316,9 +316,10 @@ export class RenderWorker {
         woken = nothing;
         const direct = this.opts.routing === 'shared' ? 0 : warmArrivals(events, this.loadedModel, this.opts.maxBatch);
         if (claimed) {
-          // taken by the claim behind the wake-up read: run where the rule above takes new jobs at once (the claim is
-          // the first of them), else hand it back and survey as without a claim
-          if (direct > 0) {
+          // taken by the claim behind the wake-up read: a job of the warm model for an idle worker that no other warm
+          // worker ranks before, the policy's first choice whatever else woke it; it runs at once with the new arrivals
+          // that share its batch key. A job BullMQ marked to fail for good goes back: its next take fails it.
+          if (!claimed.job.deferredFailure) {
             // the claim is held already: a failed take of the others must not leave it without a batch
             const more = await this.queues.take(this.loadedModel!, direct - 1, claimed.job.data.batchKey).catch((e: Error) => {
               this.log('could not take the jobs that arrived with a claimed one; it runs alone', { error: e.message }, 'warn');

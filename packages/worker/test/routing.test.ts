@@ -162,7 +162,8 @@ test("an idle worker's claim of its warm model's next job rides behind its wake-
       batchStarted: ({ found: how }) => found.push(how),
     },
   });
-  const monitor = await new Redis(redis.url).monitor();
+  const admin = new Redis(redis.url);
+  const monitor = await admin.monitor();
   const ran: { args: string[]; source: string }[] = [];
   monitor.on('monitor', (_time: string, args: string[], source: string) => ran.push({ args, source }));
   try {
@@ -188,11 +189,15 @@ test("an idle worker's claim of its warm model's next job rides behind its wake-
       .reverse()
       .find((c) => c.args[0].toLowerCase() === 'xread');
     assert.ok(read, 'the worker slept in a blocking read');
-    const claim = since.slice(added).find((c) => isClaim(c.args));
-    assert.ok(claim, 'the job was claimed');
-    assert.equal(claim.source, read.source, 'by the connection that read the wake-up');
+    const claims = since.slice(added).filter((c) => isClaim(c.args));
+    assert.ok(claims.length > 0, 'the job was claimed');
+    assert.ok(
+      claims.every((c) => c.source === read.source),
+      'by the connection that read the wake-up, and by no other take',
+    );
   } finally {
     monitor.disconnect();
+    admin.disconnect();
     await w.close();
     await queue.close();
   }
