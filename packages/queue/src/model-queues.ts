@@ -98,7 +98,7 @@ export class ModelQueues {
    */
   private defineClaim(): boolean {
     if (this.claimCommand !== undefined) return this.claimCommand !== null;
-    // BullMQ defines its scripts on the connection once a Worker has started (a survey and a take came first)
+    // BullMQ defines its scripts on the connection once one of its Workers has started
     const defined = (this.opts.connection as unknown as { scriptsSet?: Record<string, { lua: string; numberOfKeys: number | null }> }).scriptsSet ?? {};
     const name = Object.keys(defined).find((n) => n.startsWith('moveToActive:'));
     if (!name) return false;
@@ -114,17 +114,18 @@ export class ModelQueues {
     const token = randomUUID();
     const wake = this.wake as unknown as Record<string, (args: unknown[]) => Promise<unknown>>;
     const client = { runCommand: (name: string, args: unknown[]) => wake[name](args) };
-    const claimed = (worker as unknown as ClaimingWorker).moveToActive(client, token).then(
-      (job) => (job ? { job, token } : null),
-      (e: Error) => {
-        if (this.closing || isRedisConnectionError(e)) return null;
-        // not Redis being away: BullMQ's insides have changed; take jobs as before from now on
-        this.claimCommand = null;
-        this.opts.log('a claim behind the wake-up read failed; claims are off, jobs are taken after waking', { model, error: e.message }, 'warn');
-        return null;
-      },
-    );
-    return claimed;
+    const off = (e: Error) => {
+      if (this.closing || isRedisConnectionError(e)) return null;
+      // not Redis being away: BullMQ's insides have changed; take jobs as before from now on
+      this.claimCommand = null;
+      this.opts.log('a claim behind the wake-up read failed; claims are off, jobs are taken after waking', { model, error: e.message }, 'warn');
+      return null;
+    };
+    try {
+      return (worker as unknown as ClaimingWorker).moveToActive(client, token).then((job) => (job ? { job, token } : null), off);
+    } catch (e) {
+      return Promise.resolve(off(e as Error));
+    }
   }
 
   list(): { model: string; queue: Worker<RenderJobData> }[] {
