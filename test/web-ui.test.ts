@@ -141,7 +141,8 @@ test('1280x800: a batch is generated and shown beside the prompt without scrolli
   assert.equal(await page.locator('#status').innerText(), 'Idle');
   // Skip: only for a running job with batch count > 1; it ends the current iteration, the next still runs
   assert.equal(await page.getByRole('button', { name: 'Skip' }).isDisabled(), true);
-  await fill(page, { Width: '64', 'Sampling steps': '60', 'Batch size': '1', 'Batch count': '2' });
+  // long enough (60 steps at 128x128) that the click lands while the first iteration runs, even on a loaded machine
+  await fill(page, { Width: '128', Height: '128', 'Sampling steps': '60', 'Batch size': '1', 'Batch count': '2' });
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.getByRole('button', { name: 'Generate', exact: true }).click();
   await page.locator('#status', { hasText: /Step \d+ of 60/ }).waitFor();
