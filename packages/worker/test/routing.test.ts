@@ -107,15 +107,17 @@ test('no pinned jobs: a job the running batch cannot take waits in the queue, no
   }
 });
 
-test('an idle worker woken by a new job of its warm model takes it without reading its queues first; another model is surveyed', async () => {
-  const prefix = `r${randomUUID().slice(0, 8)}`;
-  const queue = new FarmQueue({ redisUrl: redis.url, prefix });
+/**
+ * A worker that records how each of its batches was found, and `runThenSleep`: submits a job, waits until it succeeded
+ * and the worker has surveyed after its batch (finding nothing, it sleeps), and answers the job's id.
+ */
+async function observedWorker(queue: FarmQueue, prefix: string) {
   const found: string[] = [];
   let surveys = 0;
   // resolved when the worker counts a job ended (after its terminal envelope is published), with its surveys by then
   const endedAt = new Map<string, (surveys: number) => void>();
   let waiter: { after: number; resolve: () => void } | null = null;
-  const w = await startWorker({
+  const worker = await startWorker({
     ...workerOpts(prefix, 'w1'),
     observer: {
       surveyed: () => {
@@ -126,22 +128,29 @@ test('an idle worker woken by a new job of its warm model takes it without readi
       batchStarted: ({ found: how }) => found.push(how),
     },
   });
-  // a job, then the survey after its batch: it finds nothing and the worker sleeps
-  const run = async (model: string, seed: number) => {
+  const runThenSleep = async (model: string, seed: number): Promise<string> => {
     const id = randomUUID();
     const ended = new Promise<number>((r) => endedAt.set(id, r));
     const job = await queue.submit(tinyParams({ model, steps: 2, seed }), { owner: 'alice', id });
     assert.equal((await until(queue, job.id, terminal)).status, 'succeeded');
     const after = await ended;
     if (surveys <= after) await new Promise<void>((resolve) => (waiter = { after, resolve }));
+    return id;
   };
+  return { worker, found, runThenSleep };
+}
+
+test('an idle worker woken by a new job of its warm model takes it without reading its queues first; another model is surveyed', async () => {
+  const prefix = `r${randomUUID().slice(0, 8)}`;
+  const queue = new FarmQueue({ redisUrl: redis.url, prefix });
+  const { worker, found, runThenSleep } = await observedWorker(queue, prefix);
   try {
-    await run('model-a', 1); // the worker takes up model-a
-    await run('model-a', 2);
-    await run('model-b', 3);
+    await runThenSleep('model-a', 1); // the worker takes up model-a
+    await runThenSleep('model-a', 2);
+    await runThenSleep('model-b', 3);
     assert.deepEqual(found, ['survey', 'wake', 'survey'], 'how each batch was found');
   } finally {
-    await w.close();
+    await worker.close();
     await queue.close();
   }
 });
@@ -149,41 +158,22 @@ test('an idle worker woken by a new job of its warm model takes it without readi
 test("an idle worker's claim of its warm model's next job rides behind its wake-up read: Redis runs it on the reading connection as the read is answered", async () => {
   const prefix = `c${randomUUID().slice(0, 8)}`;
   const queue = new FarmQueue({ redisUrl: redis.url, prefix });
-  const found: string[] = [];
-  let surveys = 0;
-  let asleep: (() => void) | null = null;
-  const w = await startWorker({
-    ...workerOpts(prefix, 'w1'),
-    observer: {
-      surveyed: () => {
-        surveys++;
-        asleep?.();
-      },
-      batchStarted: ({ found: how }) => found.push(how),
-    },
-  });
+  const { worker, found, runThenSleep } = await observedWorker(queue, prefix);
   const admin = new Redis(redis.url);
   const monitor = await admin.monitor();
   const ran: { args: string[]; source: string }[] = [];
   monitor.on('monitor', (_time: string, args: string[], source: string) => ran.push({ args, source }));
   try {
     // the first job is found by a survey; the survey after its batch finds nothing, and the worker sleeps
-    const first = await queue.submit(tinyParams({ model: 'model-a', steps: 2, seed: 1 }), { owner: 'alice' });
-    assert.equal((await until(queue, first.id, terminal)).status, 'succeeded');
-    const after = surveys;
-    await new Promise<void>((resolve) => {
-      asleep = () => surveys > after && resolve();
-      if (surveys > after) resolve();
-    });
+    await runThenSleep('model-a', 1);
     const from = ran.length;
-    const second = await queue.submit(tinyParams({ model: 'model-a', steps: 2, seed: 2 }), { owner: 'alice' });
-    assert.equal((await until(queue, second.id, terminal)).status, 'succeeded');
+    const second = await runThenSleep('model-a', 2);
     assert.deepEqual(found, ['survey', 'wake']);
     // BullMQ's claim (moveToActive: 11 keys, the queue's wait list first), sent as its text once per connection
     const wait = `${prefix}:${queue.keys.renderQueue('model-a')}:wait`;
     const isClaim = (a: string[]) => /^eval(sha)?$/i.test(a[0]) && a[2] === '11' && a[3] === wait;
     const since = ran.slice(from);
-    const added = since.findIndex((c) => c.args.some((x) => x.includes(second.id)));
+    const added = since.findIndex((c) => c.args.some((x) => x.includes(second)));
     const read = since
       .slice(0, added)
       .reverse()
@@ -198,7 +188,7 @@ test("an idle worker's claim of its warm model's next job rides behind its wake-
   } finally {
     monitor.disconnect();
     admin.disconnect();
-    await w.close();
+    await worker.close();
     await queue.close();
   }
 });
