@@ -312,25 +312,26 @@ export class RenderWorker {
       this.opts.observer?.tick?.();
       try {
         // new jobs of the warm model only: taken at once, the survey's round trip saved (see warmArrivals)
-        const { events, claimed } = woken;
+        let { claimed } = woken;
+        const direct = this.opts.routing === 'shared' ? 0 : warmArrivals(woken.events, this.loadedModel, this.opts.maxBatch);
         woken = nothing;
-        const direct = this.opts.routing === 'shared' ? 0 : warmArrivals(events, this.loadedModel, this.opts.maxBatch);
-        if (claimed) {
-          // taken by the claim behind the wake-up read: a job of the warm model for an idle worker that no other warm
-          // worker ranks before, the policy's first choice whatever else woke it; it runs at once with the new arrivals
-          // that share its batch key. A job BullMQ marked to fail for good goes back: its next take fails it.
-          if (!claimed.job.deferredFailure) {
-            // the claim is held already: a failed take of the others must not leave it without a batch
-            const more = await this.queues.take(this.loadedModel!, direct - 1, claimed.job.data.batchKey).catch((e: Error) => {
-              this.log('could not take the jobs that arrived with a claimed one; it runs alone', { error: e.message }, 'warn');
-              return [];
-            });
-            await this.runBatch([claimed, ...more], new Set(), 'wake');
-            continue;
-          }
+        if (claimed?.job.deferredFailure) {
+          // BullMQ marked it to fail for good: it goes back, and its next take fails it
           await this.queues.handBack(claimed);
-        } else if (direct > 0) {
-          const batch = await this.queues.take(this.loadedModel!, direct);
+          claimed = null;
+        }
+        // a claim taken behind the wake-up read is a job of the warm model for an idle worker that no other warm worker
+        // ranks before, the policy's first choice whatever else woke it: it runs at once, first of the new arrivals
+        // that share its batch key
+        if (claimed || direct > 0) {
+          const first = claimed ? [claimed] : [];
+          const rest = await this.queues.take(this.loadedModel!, direct - first.length, claimed?.job.data.batchKey).catch((e: Error) => {
+            if (!claimed) throw e;
+            // the claim is held already: a failed take of the others must not leave it without a batch
+            this.log('could not take the jobs that arrived with a claimed one; it runs alone', { error: e.message }, 'warn');
+            return [];
+          });
+          const batch = [...first, ...rest];
           if (batch.length > 0) {
             await this.runBatch(batch, new Set(), 'wake');
             continue;
