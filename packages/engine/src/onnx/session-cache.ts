@@ -26,9 +26,9 @@ export interface SessionCacheOptions {
   /**
    * onnxruntime's pool threads spin while they wait for the next operator's work (its default). Off unless asked: a
    * worker shares its cores with its own event loop (the sampler's arithmetic between UNet calls) and often with Redis
-   * and a gateway, and spinning threads take those cores (on a 2-core machine: tiny 128x128 jobs 57 ms against 75 ms
-   * with spinning, and ~0.5-1 ms less farm overhead per job; see README). A host whose cores are the engine's alone
-   * may turn it on (ORT_SPINNING).
+   * and a gateway, and spinning threads take those cores (on a 2-core machine: tiny 128x128 renders 57 ms against
+   * 75 ms with spinning, one interleaved run; see README). A host whose cores are the engine's alone may turn it on
+   * (ORT_SPINNING).
    */
   spinning?: boolean;
   /** weight bytes the cached sessions may hold together (default: unbounded) */
@@ -90,13 +90,14 @@ export class SessionCache {
   }
 
   sessionOptions(): ort.InferenceSession.SessionOptions {
+    const spin = this.opts.spinning ? '1' : '0';
     return {
       // TensorRT's fp16 and engine cache come from its environment variables (core's tensorrtEnvironment)
       executionProviders: this.providers.map((name) => (name === 'cpu' ? name : { name, deviceId: this.opts.deviceId ?? 0 })),
       graphOptimizationLevel: 'all',
       ...(this.opts.intraOpThreads ? { intraOpNumThreads: this.opts.intraOpThreads } : {}),
       // session config entries (onnxruntime's session.intra_op.allow_spinning, session.inter_op.allow_spinning)
-      extra: { session: { intra_op: { allow_spinning: this.opts.spinning ? '1' : '0' }, inter_op: { allow_spinning: this.opts.spinning ? '1' : '0' } } },
+      extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },
     };
   }
 
