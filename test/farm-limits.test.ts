@@ -2,6 +2,8 @@
 // Retry-After (or 503 for the whole queue), says which limit, and queues nothing.
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { FarmKeys } from '@farm/queue';
 import { farmEnv, startGatewayProcess, client, farmFixture } from './helpers/farm';
 
 const fx = farmFixture();
@@ -11,7 +13,7 @@ async function gateways(count: number, env: Record<string, string>) {
   const farm = farmEnv({ redisUrl: fx.redis.url, modelsDir: fx.modelsDir, env });
   const started = await Promise.all(Array.from({ length: count }, () => startGatewayProcess(farm)));
   fx.procs.push(...started);
-  return started;
+  return Object.assign(started, { keys: new FarmKeys(farm.env.QUEUE_PREFIX!) });
 }
 
 test('submission and request budgets: 429 with Retry-After, shared by every gateway, per user, nothing queued', async () => {
@@ -84,4 +86,53 @@ test('per-user cap of unfinished jobs (429) and the queue cap (503)', async () =
 
   assert.equal((await alice.del(`/v1/jobs/${first.body.id}`)).body.status, 'canceled');
   assert.equal((await alice.post('/v1/jobs', small)).status, 202, 'a finished job frees its place under both caps');
+});
+
+test('a native submission spends its budgets in the script that queues it; a refusal the gateway knows of costs no Redis command', async () => {
+  const farm = await gateways(1, { RATE_LIMIT_SUBMITS: '2', RATE_LIMIT_REQUESTS: '100' });
+  const alice = client(farm[0].url);
+  const monitor = await new Redis(fx.redis.url).monitor();
+  const marker = new Redis(fx.redis.url);
+  const ran: string[][] = [];
+  let heard: (() => void) | null = null;
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    // the commands clients sent, not those their scripts ran
+    if (source !== 'lua') ran.push(args);
+    heard?.();
+  });
+  /** the commands Redis ran for one call (every one before the call answered; ECHO marks the end, as MONITOR reports in order) */
+  const commandsOf = async <T>(call: () => Promise<T>): Promise<[T, string[][]]> => {
+    ran.length = 0;
+    const result = await call();
+    const mark = `end-${Math.random()}`;
+    await marker.echo(mark);
+    while (!ran.some((a) => a[0] === 'echo' && a[1] === mark)) await new Promise<void>((r) => (heard = r));
+    return [result, ran.slice()];
+  };
+  const budgetKey = farm.keys.rateLimit('submits', 'alice');
+  try {
+    for (let i = 0; i < 2; i++) {
+      const [res, commands] = await commandsOf(() => alice.post('/v1/jobs', small));
+      assert.equal(res.status, 202);
+      const spending = commands.filter((a) => a.includes(budgetKey));
+      assert.equal(spending.length, 1, `one command spends the budget: ${JSON.stringify(spending.map((a) => a.slice(0, 4)))}`);
+      assert.ok(/^eval(sha)?$/i.test(spending[0][0]) && spending[0][3] === farm.keys.job(res.body.id), 'and it is the admit of the job');
+    }
+    const [over, atAdmit] = await commandsOf(() => alice.post('/v1/jobs/stream', small));
+    assert.equal(over.status, 429);
+    assert.match(over.body.error.message, /RATE_LIMIT_SUBMITS/);
+    assert.equal(atAdmit.filter((a) => a.includes(budgetKey)).length, 1, 'refused by the admit');
+    const [again, known] = await commandsOf(() => alice.post('/v1/jobs', small));
+    assert.equal(again.status, 429);
+    assert.ok(Number(again.headers.get('retry-after')) >= 1);
+    assert.deepEqual(
+      known.filter((a) => a.some((x) => x.includes(':rl:'))),
+      [],
+      'answered from the refusal this gateway saw',
+    );
+    assert.equal((await alice.get('/v1/jobs')).body.total, 2, 'nothing more was queued');
+  } finally {
+    monitor.disconnect();
+    marker.disconnect();
+  }
 });

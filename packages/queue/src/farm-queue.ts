@@ -11,7 +11,7 @@ import { PreviewStore, type Preview } from './preview-store';
 import { JobLifecycle, defineLifecycleScripts, isTerminal, type AdmitReply } from './lifecycle';
 import { decodeJson } from './envelope-codec';
 import { FarmKeys, bullmqKeys } from './keys';
-import { RateLimiter, type Budget } from './rate-limiter';
+import { RateLimiter, RateRefusal, type Budget, type PlannedSpend } from './rate-limiter';
 import { WebhookEmitter, WEBHOOK_QUEUE } from './webhook-queue';
 import { redisOp, requestConnection, whenReady } from './redis';
 import type { DeliveryJobData, JobEnvelope, JobStatus, RenderJobData, WebhookEvent, WorkerCommand, WorkerInfo } from './types';
@@ -52,6 +52,11 @@ export interface SubmitOptions {
   requestId?: string;
   /** the job's id (a submit-and-stream call subscribes to the job's channel before submitting); default a new UUID */
   id?: string;
+  /**
+   * the caller's rate-limit budgets (RateLimiter.plan), spent by the admit script in the same step: no round trip of
+   * their own. A refusal throws RateRefusal, and nothing is queued.
+   */
+  spend?: PlannedSpend;
 }
 
 /** How often the list of models with a render queue is read again (the queue cap and the counts sum over it). */
@@ -186,7 +191,9 @@ export class FarmQueue {
       for (let tries = 0; ; tries++) {
         const envelope = this.newEnvelope(tries === 0 && opts.id ? opts.id : randomUUID(), params, opts);
         const limits = { maxQueued: this.opts.maxQueued ?? 0, maxUnfinished: this.opts.maxQueuedPerUser ?? 0, idempotencyKey: opts.idempotencyKey };
-        let admitted = await this.admitAndAdd(envelope, params, opts, limits);
+        // the budgets are spent once per submission, by its first admit
+        let admitted = await this.admitAndAdd(envelope, params, opts, limits, tries === 0 ? opts.spend : undefined);
+        if (admitted.outcome === 'rate_limited') throw new RateRefusal(opts.spend!.decide(admitted.budget, admitted.waitMs));
         if (admitted.outcome === 'user_cap' && (await this.store.pruneUnfinished(opts.owner)) > 0)
           admitted = await this.admitAndAdd(envelope, params, opts, limits);
         if (admitted.outcome === 'duplicate') {
@@ -215,12 +222,13 @@ export class FarmQueue {
     params: GenerationParams,
     opts: SubmitOptions,
     limits: { maxQueued: number; maxUnfinished: number; idempotencyKey?: string },
+    spend?: PlannedSpend,
   ): Promise<AdmitReply> {
     const model = params.model;
     const queue = await this.readyRenderQueue(model);
     const others = [...this.knownModels.models].filter((m) => m !== model).map((m) => bullmqKeys(this.renderQueue(m)));
     const client = await queue.client;
-    const args = this.lifecycle.admitArgs(envelope, limits, { model, depth: [bullmqKeys(queue), ...others] });
+    const args = this.lifecycle.admitArgs(envelope, limits, { model, jobKey: queue.toKey(envelope.id), depth: [bullmqKeys(queue), ...others] }, spend);
     const data: RenderJobData = { id: envelope.id, owner: envelope.owner, ...resolveJob(params) };
     // the job's name is its batch key: a worker gathering a batch reads the next jobs' names, not their data
     const job = new Job<RenderJobData>(
@@ -277,7 +285,8 @@ export class FarmQueue {
       }
       throw addError;
     }
-    if (admitted.outcome !== 'admitted') {
+    // a refused spend kept BullMQ from adding the job (see ADMIT)
+    if (admitted.outcome !== 'admitted' && admitted.outcome !== 'rate_limited') {
       await queue
         .remove(envelope.id)
         .catch((e: Error) => this.warn('could not remove the job of a refused admission; a worker drops it', { jobId: envelope.id, error: e.message }));

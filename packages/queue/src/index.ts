@@ -6,7 +6,7 @@ export { FarmKeys, bullmqKeys, type QueueDepthKeys } from './keys';
 export { JobLifecycle, isTerminal, type EventSink, type JobRef, type Transition, type Outcome, type AdmitResult } from './lifecycle';
 export { createWebhookWorker, deliveryId, WebhookEmitter, WEBHOOK_QUEUE, type WebhookWorkerOptions } from './webhook-queue';
 export { blockingConnection, requestConnection, redisOp, isRedisConnectionError } from './redis';
-export { RateLimiter, type RateDecision, type Budget } from './rate-limiter';
+export { RateLimiter, RateRefusal, type RateDecision, type Budget, type PlannedSpend } from './rate-limiter';
 export { RenderWorker, type RenderWorkerOptions, type RenderEngine, type RenderObserver, type LogLevel, type JobTimings } from './render-worker';
 export { planRoute, planShared, batchFromHead, type ModelQueueState, type RoutePolicy, type RoutePlan } from './routing';
 export { A1111Store } from './a1111-store';

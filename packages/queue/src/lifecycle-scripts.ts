@@ -2,6 +2,8 @@
 // indexes and publishes the new envelope (SSE) as one atomic step. A terminal envelope is never changed: every
 // transition answers {'terminal', envelope} instead. Every script returns {outcome, envelope JSON or extra}.
 
+import { GCRA_LIB } from './rate-limiter';
+
 // Shared helpers. `terminal` mirrors isTerminal() of @farm/core; statuses are stored as JSON strings.
 const LIB = `
 local function envelope(key)
@@ -21,35 +23,55 @@ end
 `;
 
 /**
- * admit. KEYS: job, owner index, unfinished set, idempotency key, set of models with a render queue, then (wait,
- * prioritized, delayed) of each model's BullMQ queue, the job's own first. ARGV: id, created ms, per-owner cap (0:
- * none), retention s, queue cap (0: none), idempotency ttl s, '1' if an idempotency key is used, the job's model, then
- * the envelope's field/value pairs. Claiming the idempotency key and creating the envelope are one step, so a
- * concurrent duplicate finds the winner's envelope already there. Answers the own queue's wait and prioritized
- * lengths (the job's place: BullMQ takes the wait list first).
+ * admit. KEYS: job, owner index, unfinished set, idempotency key, set of models with a render queue, BullMQ's key
+ * of the job (see below), then the caller's rate-limit budget keys (ARGV[9] of them), then (wait, prioritized,
+ * delayed) of each model's BullMQ queue, the job's own first. ARGV: id, created ms, per-owner cap (0: none),
+ * retention s, queue cap (0: none), idempotency ttl s, '1' if an idempotency key is used, the job's model, the
+ * number of budget keys, the budgets' span ms, one emission interval ms per budget, then the envelope's field/value
+ * pairs. The budgets are spent first (GCRA, all or nothing), so a submission costs the limiter no round trip of its
+ * own; a refused one changes nothing but leaves a short-lived hash at BullMQ's key of the job, so that BullMQ's add,
+ * written behind this script, finds the id taken and adds nothing (BullMQ never adds a job whose id exists).
+ * Claiming the idempotency key and creating the envelope are one step, so a concurrent duplicate finds the winner's
+ * envelope already there. Answers the own queue's wait and prioritized lengths (the job's place: BullMQ takes the
+ * wait list first).
  */
-export const ADMIT = `
+export const ADMIT = `${GCRA_LIB}
+local nb = tonumber(ARGV[9])
+if nb > 0 then
+  local budgets, intervals = {}, {}
+  for i = 1, nb do
+    budgets[i] = KEYS[6 + i]
+    intervals[i] = tonumber(ARGV[10 + i])
+  end
+  local refused, wait = gcra_take(budgets, tonumber(ARGV[10]), intervals)
+  if refused > 0 then
+    redis.call('HSET', KEYS[6], 'refused', 'rate_limited')
+    redis.call('PEXPIRE', KEYS[6], 10000)
+    return {'rate_limited', tostring(refused), tostring(wait)}
+  end
+end
 if ARGV[7] == '1' then
   local prior = redis.call('GET', KEYS[4])
   if prior then return {'duplicate', prior} end
 end
+local depth = 7 + nb
 local maxQueued = tonumber(ARGV[5])
 if maxQueued > 0 then
   local waiting = 0
-  for i = 6, #KEYS, 3 do
+  for i = depth, #KEYS, 3 do
     waiting = waiting + redis.call('LLEN', KEYS[i]) + redis.call('ZCARD', KEYS[i + 1]) + redis.call('ZCARD', KEYS[i + 2])
   end
   if waiting >= maxQueued then return {'queue_full', tostring(waiting)} end
 end
 local cap = tonumber(ARGV[3])
 if cap > 0 and redis.call('SCARD', KEYS[3]) >= cap then return {'user_cap', ''} end
-redis.call('HSET', KEYS[1], unpack(ARGV, 9))
+redis.call('HSET', KEYS[1], unpack(ARGV, 11 + nb))
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('SADD', KEYS[5], ARGV[8])
 if ARGV[7] == '1' then redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[6]) end
-return {'admitted', tostring(redis.call('LLEN', KEYS[6])), tostring(redis.call('ZCARD', KEYS[7]))}`;
+return {'admitted', tostring(redis.call('LLEN', KEYS[depth])), tostring(redis.call('ZCARD', KEYS[depth + 1]))}`;
 
 /** withdraw (BullMQ refused the job after admission). KEYS: job, owner index, unfinished, idempotency key. ARGV: id. */
 export const WITHDRAW = `

@@ -12,6 +12,7 @@ import { TransientError, isTerminal, type JobEnvelope } from '@farm/core';
 import { decodeJson, encodeEnvelope, encodeFields } from './envelope-codec';
 import type { FarmKeys, QueueDepthKeys } from './keys';
 import { ADMIT, CANCEL, FAIL, PROGRESS, RECORD_DELIVERY, REQUEST_CANCEL, RETRY, START, SUCCEED, WITHDRAW } from './lifecycle-scripts';
+import type { PlannedSpend } from './rate-limiter';
 import type { WebhookDelivery, WebhookEvent } from './types';
 
 export { isTerminal };
@@ -33,7 +34,13 @@ export interface Transition {
   envelope: JobEnvelope | null;
 }
 
-export type AdmitResult = { outcome: 'admitted' } | { outcome: 'duplicate'; id: string } | { outcome: 'queue_full'; waiting: number } | { outcome: 'user_cap' };
+export type AdmitResult =
+  | { outcome: 'admitted' }
+  | { outcome: 'duplicate'; id: string }
+  | { outcome: 'queue_full'; waiting: number }
+  | { outcome: 'user_cap' }
+  /** `budget`: 1-based index into the spend's budgets of the one that refused */
+  | { outcome: 'rate_limited'; budget: number; waitMs: number };
 
 export interface AdmitLimits {
   maxQueued: number;
@@ -69,9 +76,13 @@ export function defineLifecycleScripts(redis: Redis): void {
   }
 }
 
-/** Where an admitted job goes: its model's queue name and the depth keys the queue cap sums (its own queue's first). */
+/**
+ * Where an admitted job goes: its model's queue name, BullMQ's key of the job (a refused spend leaves it taken, see
+ * ADMIT) and the depth keys the queue cap sums (its own queue's first).
+ */
 export interface AdmitTarget {
   model: string;
+  jobKey: string;
   depth: QueueDepthKeys[];
 }
 
@@ -97,19 +108,23 @@ export class JobLifecycle {
   /**
    * The admit script's call (`farm_admit` + its keys and arguments), written just ahead of the BullMQ add on one
    * connection (one round trip, see FarmQueue.submit): claims the idempotency key (if any), checks the queue and
-   * per-owner caps, stores the envelope and records the model among those with a render queue, in one step.
+   * per-owner caps, stores the envelope and records the model among those with a render queue, in one step; with
+   * `spend`, it spends the caller's rate-limit budgets first.
    */
-  admitArgs(envelope: JobEnvelope, limits: AdmitLimits, target: AdmitTarget): (string | number)[] {
+  admitArgs(envelope: JobEnvelope, limits: AdmitLimits, target: AdmitTarget, spend?: PlannedSpend): (string | number)[] {
     const k = this.keys;
     const idem = limits.idempotencyKey ? k.idempotency(envelope.owner, limits.idempotencyKey) : k.idempotency(envelope.owner, '');
     const depth = target.depth.flatMap((d) => [d.wait, d.prioritized, d.delayed]);
+    const budgets = spend?.keys ?? [];
     return [
-      5 + depth.length,
+      6 + budgets.length + depth.length,
       k.job(envelope.id),
       k.owner(envelope.owner),
       k.unfinished(envelope.owner),
       idem,
       k.renderModels,
+      target.jobKey,
+      ...budgets,
       ...depth,
       envelope.id,
       Date.parse(envelope.created_at),
@@ -119,6 +134,9 @@ export class JobLifecycle {
       IDEMPOTENCY_SECONDS,
       limits.idempotencyKey ? '1' : '0',
       target.model,
+      budgets.length,
+      spend?.spanMs ?? 0,
+      ...(spend?.intervals ?? []),
       ...encodeEnvelope(envelope),
     ];
   }
@@ -128,13 +146,8 @@ export class JobLifecycle {
     if (outcome === 'duplicate') return { outcome, id: extra };
     if (outcome === 'queue_full') return { outcome, waiting: Number(extra) };
     if (outcome === 'admitted') return { outcome, waiting: Number(extra), prioritized: Number(more ?? 0) };
+    if (outcome === 'rate_limited') return { outcome, budget: Number(extra), waitMs: Number(more) };
     return { outcome: outcome as 'user_cap' };
-  }
-
-  /** admitArgs run on its own (no BullMQ add in the same round trip). */
-  async admit(envelope: JobEnvelope, limits: AdmitLimits, target: AdmitTarget): Promise<AdmitReply> {
-    const args = this.admitArgs(envelope, limits, target);
-    return JobLifecycle.parseAdmit(await (this.redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>).farm_admit(...args));
   }
 
   /** Undoes an admission whose BullMQ job could not be added (the idempotency key is freed too). */

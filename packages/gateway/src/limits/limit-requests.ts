@@ -3,16 +3,17 @@
 // the request goes on: the route itself answers 503 when it needs Redis, and reads that do not should not fail
 // because the limiter is blind.
 //
-// A native submission (POST /v1/jobs, /v1/jobs/stream) does not wait here: its round trip runs while the body is
-// read and parsed, and the route awaits the verdict (`rateLimitVerdict`) before it checks images and the webhook's
-// address and queues the job — the limiter then costs the submission no round trip of its own. A refusal still wins
-// over a body the route's parse refuses (a body that is not JSON, or too large, is answered before the route).
+// A native submission (POST /v1/jobs, /v1/jobs/stream) sends nothing here: its budgets are spent by the admit script
+// that queues it (`deferredSpend`, FarmQueue.submit's `spend`), so the limiter costs it no round trip of its own; one
+// refused before its admit (a bad body, image or webhook) spends them then (`spendDeferredNow`), and a refusal still
+// wins over the route's own (a body that is not JSON, or too large, is answered before the route). The limiter
+// remembers refusals for as long as they hold: calls over budget are answered without Redis.
 import type { RequestHandler, Response } from 'express';
 import { RateLimitedError } from '@farm/core';
-import type { Budget, FarmQueue, RateDecision } from '@farm/queue';
+import { RateRefusal, type Budget, type FarmQueue, type PlannedSpend, type RateDecision, type RateLimiter } from '@farm/queue';
 
 const SUBMIT_PATHS = new Set(['/v1/jobs', '/v1/jobs/stream', '/sdapi/v1/txt2img', '/sdapi/v1/img2img']);
-/** submissions whose route awaits the verdict itself (see rateLimitVerdict) */
+/** submissions whose route spends the budgets itself (see deferredSpend) */
 const DEFERRED_PATHS = new Set(['/v1/jobs', '/v1/jobs/stream']);
 
 export interface RequestLimits {
@@ -27,13 +28,22 @@ const REFUSALS: Record<string, (perMinute: number) => string> = {
 };
 
 /** The refusal to answer for a decision, or null when the request may go on. */
-function refusal(d: RateDecision): RateLimitedError | null {
+function refusalError(d: RateDecision): RateLimitedError | null {
   if (d.allowed || !d.refusedBy) return null;
   const message = REFUSALS[d.refusedBy.name](d.refusedBy.perMinute);
   return new RateLimitedError(`${message}; retry in ${d.retryAfterSeconds} s`, d.retryAfterSeconds);
 }
 
-const VERDICT = 'rateLimitVerdict';
+const DEFERRED = 'deferredSpend';
+
+/** A native submission's spend, left to its route. */
+interface Deferred {
+  limiter: RateLimiter;
+  user: string;
+  names: string[];
+  /** spent already by spendDeferredNow */
+  spent?: boolean;
+}
 
 export function limitRequests(limits: RequestLimits): RequestHandler {
   const budgets: Budget[] = [];
@@ -47,18 +57,47 @@ export function limitRequests(limits: RequestLimits): RequestHandler {
     const submission = req.method === 'POST' && SUBMIT_PATHS.has(req.path);
     const spend = submission ? forSubmit : forRequest;
     if (!user || !limiter || spend.length === 0) return next();
-    // a blind limiter (Redis down) lets the request through
-    const verdict = limiter.take(user, spend).then(refusal, () => null);
     if (submission && DEFERRED_PATHS.has(req.path)) {
-      res.locals[VERDICT] = verdict;
+      res.locals[DEFERRED] = { limiter, user, names: spend } satisfies Deferred;
       return next();
     }
-    void verdict.then((refused) => next(refused ?? undefined));
+    // a blind limiter (Redis down) lets the request through
+    void limiter
+      .take(user, spend)
+      .then(refusalError, () => null)
+      .then((refused) => next(refused ?? undefined));
   };
 }
 
-/** For a deferred submission: throws its 429 when the limiter refused it (nothing to wait for elsewhere). */
-export async function rateLimitVerdict(res: Response): Promise<void> {
-  const refused = (await (res.locals[VERDICT] as Promise<RateLimitedError | null> | undefined)) ?? null;
+/**
+ * For a native submission about to be queued: the spend its admit makes (FarmQueue.submit's `spend`; a RateRefusal
+ * from it goes through `asRateLimited`), or undefined when there is none (no limits, or spent already). Throws the
+ * 429 at once when this gateway already knows a budget is spent.
+ */
+export function deferredSpend(res: Response): PlannedSpend | undefined {
+  const d = res.locals[DEFERRED] as Deferred | undefined;
+  if (!d || d.spent) return undefined;
+  const planned = d.limiter.plan(d.user, d.names);
+  if (!planned) return undefined;
+  if ('refused' in planned) {
+    const refused = refusalError(planned.refused);
+    if (refused) throw refused;
+    return undefined;
+  }
+  return planned.spend;
+}
+
+/** For a native submission refused before its admit: spends its budgets now, and throws their 429 if they refuse. */
+export async function spendDeferredNow(res: Response): Promise<void> {
+  const d = res.locals[DEFERRED] as Deferred | undefined;
+  if (!d || d.spent) return;
+  d.spent = true;
+  // a blind limiter (Redis down) lets the request through
+  const refused = await d.limiter.take(d.user, d.names).then(refusalError, () => null);
   if (refused) throw refused;
+}
+
+/** The 429 of a submission whose admit refused its spend; anything else as it is. */
+export function asRateLimited(e: unknown): unknown {
+  return e instanceof RateRefusal ? (refusalError(e.decision) ?? e) : e;
 }

@@ -15,7 +15,7 @@ import {
 } from '@farm/core';
 import { isTerminal, type FarmQueue, type JobEnvelope } from '@farm/queue';
 import { requestIdOf } from '../access-log';
-import { rateLimitVerdict } from '../limits/limit-requests';
+import { asRateLimited, deferredSpend, spendDeferredNow } from '../limits/limit-requests';
 import { asyncRoute } from '../http-errors';
 import { assertPublicUrl, parseAllowedHosts } from '../webhooks/send';
 import type { Metrics } from '../metrics';
@@ -72,7 +72,10 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     maxPromptChunks: deps.config.MAX_PROMPT_CHUNKS,
   };
 
-  /** Checks a submission and queues it (one round trip to Redis); the live-worker check runs beside it. */
+  /**
+   * Checks a submission and queues it (one round trip to Redis, which also spends the caller's rate-limit budgets);
+   * the live-worker check runs beside it.
+   */
   const submit = async (req: Request, res: Response, id?: string): Promise<{ envelope: JobEnvelope; warnings: string[] }> => {
     // kind "extras" (A1111's postprocessing upscale of one image) has its own body; everything else is a generation
     const parse = async (catalog: Catalog) => (isExtrasJobBody(req.body) ? await parseExtras(req.body, catalog) : parseJobRequest(req.body, limits, catalog));
@@ -83,24 +86,32 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     } catch (e) {
       refused = e;
     }
-    // the rate limiter's round trip ran beside the parse; its refusal wins over a bad body, and an over-budget caller
-    // costs no fresh catalog read, image decoding or address lookup
-    await rateLimitVerdict(res);
     if (!parsed) {
+      // the rate limiter's refusal wins over a bad body, and an over-budget caller costs no fresh catalog read
+      await spendDeferredNow(res);
       // the cached catalog may predate a model or LoRA that has just arrived: judge a refusal by a fresh one
       if (!(refused instanceof FarmError) || refused.status >= 500) throw refused;
       parsed = await parse(await deps.catalog({ fresh: true }));
     }
-    if (parsed.params.kind !== 'extras') await checkRequestImages(parsed.params, NATIVE_IMAGE_FIELDS);
-    if (parsed.webhook && !deps.config.WEBHOOK_ALLOW_PRIVATE) {
-      await assertPublicUrl(parsed.webhook.url, allowedWebhookHosts).catch((e: Error) => {
-        throw new ValidationError(`webhook refused: ${e.message}`, 'webhook');
-      });
+    // a caller this gateway knows is over budget costs no image decoding or address lookup
+    const spend = deferredSpend(res);
+    try {
+      if (parsed.params.kind !== 'extras') await checkRequestImages(parsed.params, NATIVE_IMAGE_FIELDS);
+      if (parsed.webhook && !deps.config.WEBHOOK_ALLOW_PRIVATE) {
+        await assertPublicUrl(parsed.webhook.url, allowedWebhookHosts).catch((e: Error) => {
+          throw new ValidationError(`webhook refused: ${e.message}`, 'webhook');
+        });
+      }
+    } catch (e) {
+      await spendDeferredNow(res);
+      throw e;
     }
     const { params, webhook, priority, idempotencyKey } = parsed;
     // the job waits in the queue for a worker (one may be starting: autoscaling counts the queue); say so
     const [envelope, problem] = await Promise.all([
-      deps.queue.submit(params, { owner: req.user!.id, webhook, priority, idempotencyKey, requestId: requestIdOf(res), id }),
+      deps.queue.submit(params, { owner: req.user!.id, webhook, priority, idempotencyKey, requestId: requestIdOf(res), id, spend }).catch((e: unknown) => {
+        throw asRateLimited(e);
+      }),
       workersNow().then(
         (workers) => liveWorkerProblem(workers, params.model),
         () => null,
