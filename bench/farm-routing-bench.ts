@@ -1,6 +1,7 @@
 // The farm's fast path and its routing (issue 18): per-job overhead (submit -> done minus engine time) with its
 // breakdown, through a real gateway process, POST /v1/jobs/stream from a client process of its own and in-process
-// workers (the client's times come on the monotonic clock every process shares);
+// workers (the client's times come on the monotonic clock every process shares), and the floor under it: the same
+// client and hops through a bare relay in place of the farm (./lib/relay-gateway.ts);
 // then jobs per second with 1, 2 and 4 workers on a mix of two models and four LoRA sets, model switches per 100 jobs
 // with model-aware routing and with one shared queue, and the longest time a job waited while a worker sat idle.
 import { cpSync, mkdtempSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import type { GenerationParams, JobEnvelope } from '@farm/core';
 import { Engine } from '@farm/engine';
+import { Redis } from 'ioredis';
 import { FarmQueue, type JobTimings } from '@farm/queue';
 import { createStorage } from '@farm/storage';
 import { startWorker } from '@farm/worker';
@@ -119,7 +121,6 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
       await engine.generate([{ id: 'd', params }]);
       if (i >= 3) directSamples.push(performance.now() - t0);
     }
-    await engine.close();
 
     // overhead: gateway process, one in-process worker, submit-and-stream
     // an API key (one SHA-256), not a password (scrypt by design), so the figure is the farm's and not the login's
@@ -186,6 +187,15 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
     // the stricter reading: everything but the engine alone's median (the engine thread's own hop counts as overhead)
     const strict = summarize(rows.total.map((t) => t - d.median_ms));
     latency.push({ part: 'total minus the engine alone (p50)', p50_ms: fmt(strict.median_ms), p99_ms: fmt(strict.p99_ms), max_ms: fmt(strict.max_ms) });
+    // the floor: the same hops with nothing on them, back to back and around the same engine call
+    for (const [part, work] of [
+      ['the same six hops, nothing on them (bare relay)', null],
+      ['the same six hops around the engine call, minus it (bare relay)', () => engine.generate([{ id: 'r', params }])],
+    ] as const) {
+      const floor = summarize(await relayFloor(redis.url, opts.latencyRuns, work));
+      latency.push({ part, p50_ms: fmt(floor.median_ms), p99_ms: fmt(floor.p99_ms), max_ms: fmt(floor.max_ms) });
+    }
+    await engine.close();
 
     // the gateway alone (the worker has stopped, so nothing else runs): what HTTP, login and the limiter, and then
     // the submission itself, cost on this machine; the jobs submitted here stay queued under this prefix
@@ -302,6 +312,46 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
   } finally {
     for (const p of procs) await p.kill('SIGKILL');
     await redis.stop();
+  }
+}
+
+/**
+ * The floor under the overhead: the same client, a bare relay in place of the gateway (./lib/relay-gateway.ts) and a
+ * relay worker here, in the benchmark's process as the farm's worker is, passing each id back through Redis pub/sub:
+ * client, gateway, Redis, worker, Redis, gateway, client, with nothing done on the way. Totals per request, ms.
+ */
+async function relayFloor(redisUrl: string, runs: number, work: (() => Promise<unknown>) | null): Promise<number[]> {
+  const prefix = `relay${randomUUID().slice(0, 8)}`;
+  const publisher = new Redis(redisUrl);
+  const subscriber = new Redis(redisUrl);
+  // per id: how long the work took, taken off the request's total
+  const worked = new Map<string, number>();
+  subscriber.on('message', (_channel: string, id: string) => {
+    const started = clock();
+    void (work ? work() : Promise.resolve()).then(() => {
+      worked.set(id, clock() - started);
+      return publisher.publish(`${prefix}:relay:out`, id);
+    });
+  });
+  await subscriber.subscribe(`${prefix}:relay:in`);
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./lib/relay-gateway.ts', import.meta.url)), redisUrl, prefix], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.setEncoding('utf8').once('data', (d: string) => resolve(Number(d.trim())));
+      child.once('exit', (code) => reject(new Error(`the relay gateway exited with ${code}`)));
+    });
+    const jobs = await runStreamClient(
+      `http://127.0.0.1:${port}`,
+      'none',
+      Array.from({ length: runs + 3 }, () => ({})),
+    );
+    return jobs.slice(3).map((j) => j.done - j.posted - (worked.get(j.id) ?? 0));
+  } finally {
+    child.kill('SIGKILL');
+    publisher.disconnect();
+    subscriber.disconnect();
   }
 }
 
