@@ -125,8 +125,10 @@ export class FarmQueue {
     return new JobLifecycle(connection, this.keys, this.emitter, (msg, fields) => this.warn(msg, fields));
   }
 
-  /** The BullMQ render queue of one model (created on first use; all share one connection). For its keys only: a
-   *  command goes through readyRenderQueue. */
+  /**
+   * The BullMQ render queue of one model (created on first use; all share one connection). For its keys only: a
+   * command goes through readyRenderQueue.
+   */
   renderQueue(model: string): Queue<RenderJobData> {
     let q = this.renderQueues.get(model);
     if (!q) {

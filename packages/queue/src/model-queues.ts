@@ -227,8 +227,9 @@ export class ModelQueues {
   /**
    * Ends the blocking read after `ms` with CLIENT UNBLOCK ... TIMEOUT (the read answers null, as a timeout) unless
    * `stop` is called first (the read answered). A read not blocked yet when the timer fires (a very short wait) is
-   * unblocked again a millisecond later, a few times at most. Only while the wake-up connection is still the `socket` that read went out on: after a reconnect the id is
-   * stale (ids start again after a Redis restart, so it could name another client) and ioredis sends the read again.
+   * unblocked again a millisecond later, a few times at most. Only while the wake-up connection is still the `socket`
+   * that read went out on: after a reconnect the id is stale (ids start again after a Redis restart, so it could name
+   * another client) and ioredis sends the read again.
    */
   private unblockAfter(ms: number, clientId: Promise<number>, socket: unknown): { stop(): void } {
     let done = false;

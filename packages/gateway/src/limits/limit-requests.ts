@@ -34,6 +34,11 @@ function refusalError(d: RateDecision): RateLimitedError | null {
   return new RateLimitedError(`${message}; retry in ${d.retryAfterSeconds} s`, d.retryAfterSeconds);
 }
 
+/** Spends now; the refusal to answer, or null. A blind limiter (Redis down) lets the request through. */
+function verdict(limiter: RateLimiter, user: string, names: string[]): Promise<RateLimitedError | null> {
+  return limiter.take(user, names).then(refusalError, () => null);
+}
+
 const DEFERRED = 'deferredSpend';
 
 /** A native submission's spend, left to its route. */
@@ -61,11 +66,7 @@ export function limitRequests(limits: RequestLimits): RequestHandler {
       res.locals[DEFERRED] = { limiter, user, names: spend } satisfies Deferred;
       return next();
     }
-    // a blind limiter (Redis down) lets the request through
-    void limiter
-      .take(user, spend)
-      .then(refusalError, () => null)
-      .then((refused) => next(refused ?? undefined));
+    void verdict(limiter, user, spend).then((refused) => next(refused ?? undefined));
   };
 }
 
@@ -92,8 +93,7 @@ export async function spendDeferredNow(res: Response): Promise<void> {
   const d = res.locals[DEFERRED] as Deferred | undefined;
   if (!d || d.spent) return;
   d.spent = true;
-  // a blind limiter (Redis down) lets the request through
-  const refused = await d.limiter.take(d.user, d.names).then(refusalError, () => null);
+  const refused = await verdict(d.limiter, d.user, d.names);
   if (refused) throw refused;
 }
 
