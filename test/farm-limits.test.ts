@@ -116,12 +116,16 @@ test('a native submission spends its budgets in the script that queues it; a ref
       assert.equal(res.status, 202);
       const spending = commands.filter((a) => a.includes(budgetKey));
       assert.equal(spending.length, 1, `one command spends the budget: ${JSON.stringify(spending.map((a) => a.slice(0, 4)))}`);
-      assert.ok(/^eval(sha)?$/i.test(spending[0][0]) && spending[0][3] === farm.keys.job(res.body.id), 'and it is the admit of the job');
+      assert.ok(
+        /^eval(sha)?$/i.test(spending[0][0]) && spending[0][3] === farm.keys.job(res.body.id),
+        `and it is the admit of the job: ${JSON.stringify(spending[0].slice(0, 4))}`,
+      );
     }
     const [over, atAdmit] = await commandsOf(() => alice.post('/v1/jobs/stream', small));
     assert.equal(over.status, 429);
     assert.match(over.body.error.message, /RATE_LIMIT_SUBMITS/);
-    assert.equal(atAdmit.filter((a) => a.includes(budgetKey)).length, 1, 'refused by the admit');
+    const refusing = atAdmit.filter((a) => a.includes(budgetKey));
+    assert.equal(refusing.length, 1, `refused by the admit: ${JSON.stringify(refusing.map((a) => a.slice(0, 4)))}`);
     const [again, known] = await commandsOf(() => alice.post('/v1/jobs', small));
     assert.equal(again.status, 429);
     assert.ok(Number(again.headers.get('retry-after')) >= 1);
