@@ -1,9 +1,10 @@
 // Which latent sizes a UNet export can run. Each upsampler either resizes to its skip connection's size (diffusers'
 // upsample_size; generated models, exports traced with it) or by a fixed factor 2 (a Resize with constant scales):
 // every fixed one needs latent sides that halve evenly at that depth, so image sides must be multiples of 8 * 2^n.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { NotRunnableHereError } from '@farm/core';
 import { onnx } from '../onnx/onnx-proto';
+import { perFileVersion } from './per-file-version';
 
 /** The multiple that image width and height must be for this UNet (8 when every upsampler follows its skip). */
 export function unetSizeMultiple(unetPath: string): number {
@@ -18,14 +19,5 @@ export function unetSizeMultiple(unetPath: string): number {
   return 8 * 2 ** fixed;
 }
 
-const cache = new Map<string, { mtimeMs: number; multiple: number }>();
-
 /** unetSizeMultiple, read once per file version */
-export function cachedUnetSizeMultiple(unetPath: string): number {
-  const mtimeMs = statSync(unetPath).mtimeMs;
-  const hit = cache.get(unetPath);
-  if (hit && hit.mtimeMs === mtimeMs) return hit.multiple;
-  const multiple = unetSizeMultiple(unetPath);
-  cache.set(unetPath, { mtimeMs, multiple });
-  return multiple;
-}
+export const cachedUnetSizeMultiple = perFileVersion(unetSizeMultiple);

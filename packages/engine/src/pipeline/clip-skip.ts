@@ -2,9 +2,9 @@
 // (the output N - 1 layers before the last) passed through the text model's final LayerNorm. It needs a text encoder
 // exported with its hidden states as outputs `hidden_states.0 .. hidden_states.L` (optimum's names; generated models
 // have them); the LayerNorm's weights are read from the graph's `text_model.final_layer_norm.*` initializers.
-import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadModelProto, readFloats } from '../lora/onnx-weights';
+import { perFileVersion } from '../models/per-file-version';
 
 export interface ClipSkipSupport {
   /** number of hidden_states.* outputs (layers + 1), 0 when the export has none */
@@ -13,23 +13,16 @@ export interface ClipSkipSupport {
   finalNorm: { weight: Float32Array; bias: Float32Array } | null;
 }
 
-const cache = new Map<string, { mtimeMs: number; support: ClipSkipSupport }>();
-
 /** What a text encoder file offers for clip skip, read once per file version. */
-export function clipSkipSupport(textEncoderPath: string): ClipSkipSupport {
-  const mtimeMs = statSync(textEncoderPath).mtimeMs;
-  const hit = cache.get(textEncoderPath);
-  if (hit?.mtimeMs === mtimeMs) return hit.support;
+export const clipSkipSupport = perFileVersion((textEncoderPath: string): ClipSkipSupport => {
   const model = loadModelProto(textEncoderPath);
   const hiddenStates = (model.graph?.output ?? []).filter((o) => /^hidden_states\.\d+$/.test(o.name ?? '')).length;
   const inits = new Map((model.graph?.initializer ?? []).map((t) => [t.name!, t]));
   const w = inits.get('text_model.final_layer_norm.weight');
   const b = inits.get('text_model.final_layer_norm.bias');
   const dir = dirname(textEncoderPath);
-  const support = { hiddenStates, finalNorm: w && b ? { weight: readFloats(w, dir), bias: readFloats(b, dir) } : null };
-  cache.set(textEncoderPath, { mtimeMs, support });
-  return support;
-}
+  return { hiddenStates, finalNorm: w && b ? { weight: readFloats(w, dir), bias: readFloats(b, dir) } : null };
+});
 
 /** The hidden states clip skip can use: 0 unless the export has them and its final LayerNorm weights. */
 export function usableHiddenStates(support: ClipSkipSupport): number {
