@@ -100,6 +100,8 @@ export interface RenderWorkerOptions {
   routing?: 'model' | 'shared';
   /** stores a job's images; returns their storage keys */
   storeImages(jobId: string, images: Buffer[]): Promise<string[]>;
+  /** called as the engine starts a job: the store may get ready for its images (best effort, see Storage.prepare) */
+  prepareImages?(jobId: string): void;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
   heartbeatMs?: number;
@@ -403,6 +405,7 @@ export class RenderWorker {
       const generating = this.generate(valid, at.getTime(), run);
       try {
         this.sendStarts(valid, at, run);
+        for (const h of valid) this.opts.prepareImages?.(h.job.id!);
         const model = valid[0].job.data.params.model;
         this.setWarm(model);
         this.opts.observer?.batchStarted?.({ size: valid.length, model, found });

@@ -33,6 +33,13 @@ export class FsStorage implements Storage {
     await rename(tmp, path);
   }
 
+  /** makes the key's folder now (beside the engine), so the put on the job's path finds it made */
+  async prepare(key: string): Promise<void> {
+    await mkdir(dirname(this.path(key)), { recursive: true }).catch(() => {
+      /* the put makes it, or says why it cannot */
+    });
+  }
+
   async get(key: string): Promise<Buffer | null> {
     try {
       return await readFile(this.path(key));

@@ -1,10 +1,10 @@
 import { test, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startS3Server } from '@farm/testkit';
-import { createStorage, type Storage } from '../src/index';
+import { createStorage, imageKey, type Storage } from '../src/index';
 
 const s3 = await startS3Server();
 afterAll(() => s3.stop());
@@ -40,6 +40,19 @@ for (const [name, storage] of adapters) {
     }
   });
 }
+
+test('fs: prepare makes the folder of a key ahead of its put (and nothing else); a bad key is not made', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fs-prepare-'));
+  const storage = createStorage({ kind: 'fs', dir });
+  const key = imageKey('job-9', 0);
+  assert.equal(key, 'images/job-9/0.png');
+  await storage.prepare!(key);
+  assert.ok(existsSync(join(dir, 'images/job-9')));
+  assert.deepEqual(readdirSync(join(dir, 'images/job-9')), []);
+  await storage.put(key, Buffer.from('png'), 'image/png');
+  assert.equal((await storage.get(key))!.toString(), 'png');
+  await assert.rejects(storage.prepare!('../outside/0.png'), /invalid storage key/);
+});
 
 test('s3: a signed URL fetches the object over plain HTTP', async () => {
   const storage = adapters[1][1];

@@ -3,7 +3,7 @@ import { Engine, EngineThread, type EngineApi, type ExecutionProvider } from '@f
 import { RenderWorker, type LogLevel, type RenderObserver } from '@farm/queue';
 import { TransientError } from '@farm/core';
 import { importer } from './importer';
-import type { Storage } from '@farm/storage';
+import { imageKey, type Storage } from '@farm/storage';
 
 export interface WorkerOptions {
   redisUrl: string;
@@ -99,8 +99,9 @@ export async function startWorker(opts: WorkerOptions): Promise<{ id: string; en
     stalledIntervalMs: opts.stalledIntervalMs,
     log: opts.log,
     observer: opts.observer,
+    prepareImages: (jobId) => void opts.storage.prepare?.(imageKey(jobId, 0)),
     storeImages: async (jobId, images) => {
-      const keys = images.map((_, n) => `images/${jobId}/${n}.png`);
+      const keys = images.map((_, n) => imageKey(jobId, n));
       await Promise.all(images.map((img, n) => putWithRetry(opts.storage, keys[n], img, opts.storageAttempts ?? 4)));
       return keys;
     },
