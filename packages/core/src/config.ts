@@ -281,3 +281,10 @@ export function storageConfig(c: FarmConfig) {
         secretAccessKey: c.S3_SECRET_ACCESS_KEY,
       };
 }
+
+/** BODY_LIMIT (`<n>kb` or `<n>mb`, binary units as express reads them) in bytes. */
+export function bodyLimitBytes(limit: string): number {
+  const m = /^(\d+)(kb|mb)$/i.exec(limit);
+  if (!m) throw new Error(`BODY_LIMIT must look like 512kb or 20mb, got ${JSON.stringify(limit)}`);
+  return Number(m[1]) * (m[2].toLowerCase() === 'kb' ? 1024 : 1024 * 1024);
+}

@@ -17,6 +17,7 @@ import { ShutdownState } from './shutdown';
 import { securityHeaders } from './guards/security-headers';
 import { sameOriginGuard } from './guards/same-origin';
 import { accessLog } from './access-log';
+import { jsonBody } from './json-body';
 import { pino, type Logger } from 'pino';
 
 export interface AppDeps {
@@ -54,7 +55,7 @@ export function createApp(deps: AppDeps) {
   app.use(sameOriginGuard());
   app.use(deps.auth);
   app.use(limitRequests({ queue: deps.queue, requestsPerMinute: deps.config.RATE_LIMIT_REQUESTS, submitsPerMinute: deps.config.RATE_LIMIT_SUBMITS }));
-  app.use(express.json({ limit: deps.config.BODY_LIMIT }));
+  app.use(jsonBody(deps.config.BODY_LIMIT));
   app.use(jobRoutes({ config: deps.config, queue: deps.queue, catalog: deps.catalog, metrics, shutdown }));
   app.use(eventRoutes({ queue: deps.queue, shutdown }));
   app.use(skipRoutes({ queue: deps.queue }));
