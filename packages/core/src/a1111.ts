@@ -9,7 +9,7 @@ import { SCHEDULE_TYPES } from './samplers';
 import { RANDN_SOURCES, type ControlNetUnit, type GenerationParams, type RandnSource } from './types';
 import { HIRES_FIELDS, INPAINT_FIELDS, imageFieldsShape } from './image-fields';
 import { parseSdUpscaleScript } from './sd-upscale';
-import { z } from 'zod';
+import { z } from 'zod/v4';
 
 /** The AUTOMATIC1111 release whose API the farm implements, reported as `version` and in infotexts. */
 export const A1111_VERSION = 'v1.10.1';
@@ -427,6 +427,9 @@ export const a1111SettingsSchema = z.object({
 });
 export type A1111Settings = z.infer<typeof a1111SettingsSchema>;
 
+/** A zod issue's path as A1111's `loc` (pydantic's: names and indexes). */
+const locOf = (path: PropertyKey[]): (string | number)[] => path.map((k) => (typeof k === 'number' ? k : String(k)));
+
 /** Reads the noise settings out of options or override_settings; a bad value is a 422 under `loc`. */
 export function readA1111Settings(values: Record<string, unknown>, loc: (string | number)[]): A1111Settings {
   const picked = Object.fromEntries(
@@ -435,7 +438,8 @@ export function readA1111Settings(values: Record<string, unknown>, loc: (string 
       .map((k) => [k, values[k]]),
   );
   const parsed = a1111SettingsSchema.safeParse(picked);
-  if (!parsed.success) throw new A1111ValidationError(parsed.error.issues.map((i) => ({ loc: [...loc, ...i.path], msg: i.message, type: 'value_error' })));
+  if (!parsed.success)
+    throw new A1111ValidationError(parsed.error.issues.map((i) => ({ loc: [...loc, ...locOf(i.path)], msg: i.message, type: 'value_error' })));
   return parsed.data;
 }
 
@@ -656,7 +660,13 @@ function imageFields(
   }
   const parsed = z.object(imageFieldsShape).safeParse(picked);
   if (!parsed.success)
-    throw new A1111ValidationError(parsed.error.issues.map((i) => ({ loc: ['body', ...i.path], msg: i.message, type: `value_error.${i.code}` })));
+    throw new A1111ValidationError(
+      parsed.error.issues.map((i) => ({
+        loc: ['body', ...locOf(i.path)],
+        msg: i.message,
+        type: `value_error.${i.code}`,
+      })),
+    );
   return parsed.data;
 }
 

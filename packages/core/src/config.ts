@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import ipaddr from 'ipaddr.js';
-import { z } from 'zod';
+import { z } from 'zod/v4';
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number) => z.coerce.number().int().min(min);
@@ -118,10 +118,10 @@ export const configSchema = z.object({
   S3_BUCKET: z.string().min(3).default('renders'),
   S3_REGION: z.string().default('us-east-1'),
   S3_ENDPOINT: z.string().url().optional(),
-  S3_FORCE_PATH_STYLE: bool.default('false'),
+  S3_FORCE_PATH_STYLE: bool.prefault('false'),
   S3_ACCESS_KEY_ID: z.string().optional(),
   S3_SECRET_ACCESS_KEY: z.string().optional(),
-  SIGNED_URLS: bool.default('false'),
+  SIGNED_URLS: bool.prefault('false'),
   MAX_BATCH: int(1).default(4),
   MAX_PIXELS: int(4096).default(1048576),
   MAX_STEPS: int(1).default(150),
@@ -158,7 +158,7 @@ export const configSchema = z.object({
       return list as ('cpu' | 'cuda' | 'tensorrt')[];
     }),
   ORT_THREADS: int(1).optional(),
-  ORT_SPINNING: bool.default('false'),
+  ORT_SPINNING: bool.prefault('false'),
   GRAPH_FLAVOUR: z.enum(['auto', 'portable', 'gpu']).default('auto'),
   SESSION_CACHE_BYTES: z
     .string()
@@ -170,13 +170,13 @@ export const configSchema = z.object({
       return bytes ?? 0;
     }),
   GPU_DEVICE_ID: int(0).default(0),
-  TRT_FP16: bool.default('true'),
+  TRT_FP16: bool.prefault('true'),
   TRT_ENGINE_CACHE_DIR: z.string().optional(),
   WEBHOOK_SECRET: z
     .string()
     .regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must look like whsec_<base64>')
     .optional(),
-  WEBHOOK_ALLOW_PRIVATE: bool.default('false'),
+  WEBHOOK_ALLOW_PRIVATE: bool.prefault('false'),
   WEBHOOK_ALLOWED_HOSTS: z.string().default(''),
   BODY_LIMIT: z
     .string()
@@ -184,7 +184,7 @@ export const configSchema = z.object({
     .default('20mb'),
   AUTH_USERS: z.string().default(''),
   AUTH_API_KEYS: z.string().default(''),
-  AUTH_DISABLED: bool.default('false'),
+  AUTH_DISABLED: bool.prefault('false'),
   TRUST_PROXY: z
     .string()
     .default('')

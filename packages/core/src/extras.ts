@@ -2,7 +2,8 @@
 // bounds; the output size and infotext scripts/postprocessing_upscale.py gives; and the `extras` job each image
 // becomes (one job per image, so each shows in history, reports progress and can be polled). Pure: pixels are the
 // engine's. Face restoration (GFPGAN / CodeFormer) is not available on the farm, so a visibility above 0 is refused.
-import { z } from 'zod';
+import { z } from 'zod/v4';
+import { finiteNumber as finite } from './finite-number';
 import { A1111ValidationError, TYPE_MESSAGES, coerce, type A1111Detail, type FieldType } from './a1111';
 import { ValidationError } from './errors';
 import { BUILTIN_UPSCALERS } from './upscalers';
@@ -151,7 +152,6 @@ export function parseA1111Extras(mode: 'single' | 'batch', body: unknown, upscal
   return { extras, images };
 }
 
-const finite = z.number().finite();
 /** The native POST /v1/jobs body of kind "extras": A1111's fields (same names, defaults and bounds) and one image. */
 export const extrasJobRequestSchema = z
   .object({

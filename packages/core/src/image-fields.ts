@@ -1,11 +1,11 @@
 // A1111's inpainting, hires fix and tiling fields (the same names on the native API and on /sdapi), checked and
 // resolved once: defaults as StableDiffusionProcessingImg2Img / Txt2Img have them.
-import { z } from 'zod';
+import { z } from 'zod/v4';
+import { finiteNumber as finite } from './finite-number';
 import { ValidationError } from './errors';
 import { BUILTIN_UPSCALERS, DEFAULT_LATENT_UPSCALE_MODE, LATENT_UPSCALE_MODES, isLatentUpscaler } from './upscalers';
 import type { HiresParams, InpaintParams, JobKind } from './types';
 
-const finite = z.number().finite();
 /** pydantic coerces 0/1 to bool; A1111 clients send either */
 const flag = z.union([z.boolean(), z.literal(0), z.literal(1)]).transform((v) => v === true || v === 1);
 

@@ -1,6 +1,7 @@
 // The native POST /v1/jobs body, checked once at the edge. Output is a fully resolved GenerationParams.
 import { randomInt } from 'node:crypto';
-import { z } from 'zod';
+import { z } from 'zod/v4';
+import { finiteNumber as finite } from './finite-number';
 import { ValidationError, UnknownModelError, UnknownLoraError } from './errors';
 import { extractLoraTags } from './lora-tags';
 import { RANDN_SOURCES, type GenerationParams } from './types';
@@ -62,8 +63,6 @@ export function checkModelSize(model: string, width: number, height: number, mul
     }
   }
 }
-
-const finite = z.number().finite();
 
 export const controlNetUnitSchema = z
   .object({

@@ -1,15 +1,14 @@
 // The component schemas of /openapi.json. Request bodies come from the same definitions that validate requests:
-// the native JobRequest from core's zod schema (through zod-to-json-schema), A1111's txt2img/img2img bodies from
+// the native JobRequest from core's zod schema (zod 4's toJSONSchema), A1111's txt2img/img2img bodies from
 // core's table of A1111 1.10 fields and defaults. Responses are written here as JSON Schema (they are built by code,
 // not validated), and test/openapi.test.ts checks them against real answers.
-import { zodToJsonSchema } from 'zod-to-json-schema';
-import type { z } from 'zod';
+import { z } from 'zod/v4';
 import { EXTRAS_FIELDS, a1111Fields, controlNetUnitSchema, extrasJobRequestSchema, jobRequestSchema, type A1111Kind } from '@farm/core';
 
 type Schema = Record<string, unknown>;
 
-export function fromZod(schema: z.ZodTypeAny): Schema {
-  const { $schema: _ignored, ...json } = zodToJsonSchema(schema, { $refStrategy: 'none', target: 'jsonSchema2019-09' }) as Schema;
+export function fromZod(schema: z.ZodType): Schema {
+  const { $schema: _ignored, ...json } = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as Schema;
   return json;
 }
 
