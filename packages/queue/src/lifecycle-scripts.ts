@@ -107,8 +107,11 @@ if redis.call('HGET', KEYS[1], 'status') ~= '"running"' then return {'ignored', 
 redis.call('HSET', KEYS[1], 'progress', ARGV[2])
 return {'progressed', publish(ARGV[1], KEYS[1])}`;
 
-/** Builds the script of a transition into a terminal state. KEYS: job, unfinished, cancel flag. ARGV: channel, id, field pairs. */
-function toTerminal(status: 'succeeded' | 'failed' | 'canceled'): string {
+/**
+ * Builds the script of a transition into a terminal state. KEYS: job, unfinished, cancel flag. ARGV: channel, id, field
+ * pairs. Without `announce` it publishes nothing (its caller publishes the event, see SUCCEED).
+ */
+function toTerminal(status: 'succeeded' | 'failed' | 'canceled', announce = true): string {
   return (
     LIB +
     `
@@ -117,11 +120,18 @@ if terminal(redis.call('HGET', KEYS[1], 'status')) then return {'terminal', enve
 redis.call('HSET', KEYS[1], 'status', '"${status}"', unpack(ARGV, 3))
 redis.call('SREM', KEYS[2], ARGV[2])
 redis.call('DEL', KEYS[3])
-return {'${status}', publish(ARGV[1], KEYS[1])}`
+return {'${status}', ${announce ? 'publish(ARGV[1], KEYS[1])' : 'envelope(KEYS[1])'}}`
   );
 }
 
-export const SUCCEED = toTerminal('succeeded');
+/** succeed: as the other terminal transitions, but its event is published by ANNOUNCE, written right behind it (JobLifecycle.succeed) */
+export const SUCCEED = toTerminal('succeeded', false);
+/** announce. KEYS: job. ARGV: channel. Publishes the envelope as it stands. */
+export const ANNOUNCE =
+  LIB +
+  `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
+return {'announced', publish(ARGV[1], KEYS[1])}`;
 export const FAIL = toTerminal('failed');
 export const CANCEL = toTerminal('canceled');
 

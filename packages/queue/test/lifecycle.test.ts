@@ -93,13 +93,30 @@ test('succeed writes the result once and queues one completion webhook whose ima
   await withQueue(async (q) => {
     const e = await q.submit(params, { owner: 'ann', webhook: { url: webhook.url, events: ['completed'] } });
     await q.lifecycle.start(e, { workerId: 'w1', batchSize: 1, steps: 4, attempt: 1 });
+    // the job's events from here on, and a wait for the n-th (the announce is a second script: its event is checked)
+    const events: JobEnvelope[] = [];
+    let heard: () => void = () => {};
+    const stop = await q.subscribe(e.id, (env) => {
+      events.push(env);
+      heard();
+    });
+    const events$ = (n: number) =>
+      new Promise<void>((resolve) => {
+        heard = () => events.length >= n && resolve();
+        heard();
+      });
     const output = { images: [`images/${e.id}/0.png`], seeds: [1], infotexts: ['a'] };
     const done = await q.lifecycle.succeed(e, output);
     assert.equal(done.outcome, 'succeeded');
     assert.deepEqual(done.envelope!.output, output);
+    await events$(1);
+    assert.deepEqual(events[0], done.envelope, 'its event is the envelope the transition answered');
     assert.equal(await q.store.unfinishedCount('ann'), 0);
     const again = await q.lifecycle.succeed(e, { images: ['other'], seeds: [2], infotexts: ['b'] });
     assert.equal(again.outcome, 'terminal');
+    await events$(2);
+    assert.deepEqual(events[1], done.envelope, 'a rerun announces the finished envelope again, unchanged');
+    await stop();
     assert.deepEqual((await q.get(e.id))!.output, output, 'a second result is not written');
     const ids = await deliveries(q);
     assert.deepEqual(ids, [deliveryId(done.envelope!, 'completed')], 'one completion webhook, not two');
