@@ -144,6 +144,8 @@ export class RenderWorker {
   private readonly connection: Redis;
   private readonly canceled = new Set<string>();
   private readonly held = new Map<string, Held>();
+  /** BullMQ completions sent and not answered yet (see settle) */
+  private readonly completing = new Set<Promise<void>>();
   private loop: Promise<void> | null = null;
   private closing = false;
   private loadedModel: string | null = null;
@@ -520,7 +522,11 @@ export class RenderWorker {
           // before BullMQ's side ends. A worker that dies in between leaves a finished envelope: the job's lock runs
           // out and the next worker completes it without running it (and the webhook goes out once).
           const t = await this.finishing.succeed(ref(h), output);
-          await this.settle(h, t, timings());
+          // BullMQ's completion is not waited for: the next survey goes out behind it on the same connection, so an
+          // idle worker is back asleep with its claim ready one round trip sooner (a job submitted meanwhile is taken
+          // from its wake-up, not found by a survey). A completion that fails is handled as any failed step after the
+          // result: the job goes back without spending an attempt, and its next pass completes it.
+          await this.settle(h, t, timings(), { wait: false });
         } catch (e) {
           await this.failed(h, e);
         }
@@ -542,12 +548,18 @@ export class RenderWorker {
     await then();
   }
 
-  /** Finishes BullMQ's side of a job whose envelope is terminal (or gone); its terminal event is already emitted. */
-  private async settle(h: Held, t: Transition, timings?: JobTimings): Promise<void> {
+  /**
+   * Finishes BullMQ's side of a job whose envelope is terminal (or gone); its terminal event is already emitted.
+   * `wait: false`: the completion is only sent (close waits for it); a failure of it is handled as a failed step.
+   */
+  private async settle(h: Held, t: Transition, timings?: JobTimings, opts: { wait?: boolean } = {}): Promise<void> {
     if (t.envelope && !isTerminal(t.envelope.status)) throw new Error(`job ${h.job.id} is ${t.envelope.status}, not finished`);
     // counted once, by the call that made the transition (a rerun that finds the job finished only completes it)
     if (t.envelope && (t.outcome === 'succeeded' || t.outcome === 'failed' || t.outcome === 'canceled')) this.opts.observer?.jobEnded?.(t.envelope, timings);
-    await h.job.moveToCompleted(null, h.token, false);
+    const completed = h.job.moveToCompleted(null, h.token, false).then(() => undefined);
+    if (opts.wait !== false) return completed;
+    const sent: Promise<void> = completed.catch((e: unknown) => this.failed(h, e)).finally(() => this.completing.delete(sent));
+    this.completing.add(sent);
   }
 
   /** Ends the envelope of a job BullMQ will not run again (it stopped its workers too often). */
@@ -611,6 +623,7 @@ export class RenderWorker {
     this.closing = true;
     const stopping = this.queues.close();
     await this.loop;
+    await Promise.all(this.completing);
     await stopping;
     for (const t of this.timers) clearInterval(t);
     await this.queue.unregisterWorker(this.id).catch((e: Error) => this.log('could not unregister the worker', { error: e.message }, 'warn'));
