@@ -48,5 +48,9 @@ function streamJob(url: string, auth: string, body: unknown): Promise<StreamedJo
 }
 
 const [url, auth, bodies] = process.argv.slice(2);
-for (const body of JSON.parse(bodies) as unknown[]) console.log(JSON.stringify(await streamJob(url, auth, body)));
+// printed once all jobs are done: a line per job as it ended would wake the benchmark's process (the worker's) on
+// every job, in the middle of the next one
+const jobs: StreamedJob[] = [];
+for (const body of JSON.parse(bodies) as unknown[]) jobs.push(await streamJob(url, auth, body));
+console.log(jobs.map((j) => JSON.stringify(j)).join('\n'));
 agent.destroy();
