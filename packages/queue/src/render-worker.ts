@@ -65,7 +65,7 @@ export interface JobTimings {
   engineDone: number;
   /** the images were stored */
   stored: number;
-  /** the terminal transition was written (the client is told now) */
+  /** the worker has the answer to the terminal transition (its event went out just before, see JobLifecycle.succeed) */
   finished: number;
 }
 
