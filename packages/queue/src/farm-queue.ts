@@ -13,7 +13,7 @@ import { decodeJson } from './envelope-codec';
 import { FarmKeys, bullmqKeys } from './keys';
 import { RateLimiter, RateRefusal, type Budget, type PlannedSpend } from './rate-limiter';
 import { WebhookEmitter, WEBHOOK_QUEUE } from './webhook-queue';
-import { redisOp, requestConnection, whenReady } from './redis';
+import { inOneWrite, redisOp, requestConnection, whenReady } from './redis';
 import type { DeliveryJobData, JobEnvelope, JobStatus, RenderJobData, WebhookEvent, WorkerCommand, WorkerInfo } from './types';
 
 const WORKER_TTL_MS = 15_000;
@@ -247,25 +247,19 @@ export class FarmQueue {
       },
       envelope.id,
     );
-    // Both commands are written now, in this order, on one connection (Redis runs them in that order), corked into one
-    // write: the round trip of a pipeline without building one (an ioredis pipeline copies every script BullMQ defines
-    // on the connection, ~0.2 ms per submission). BullMQ's add sends its command before its first await. (ioredis sends
-    // a script's whole text the first time on each socket, so after a reconnect the order holds too.)
-    const stream = (this.queueConnection as unknown as { stream?: { cork(): void; uncork(): void } }).stream;
-    stream?.cork();
-    let admit: Promise<unknown>;
-    let add: Promise<unknown>;
-    try {
-      admit = (this.queueConnection as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>).farm_admit(...args);
+    // Both commands are written now, in this order, on one connection (Redis runs them in that order), in one write
+    // (an ioredis pipeline would copy every script BullMQ defines on the connection, ~0.2 ms per submission). BullMQ's
+    // add sends its command before its first await. (ioredis sends a script's whole text the first time on each socket,
+    // so after a reconnect the order holds too.)
+    const [admit, add] = inOneWrite(this.queueConnection, (): [Promise<unknown>, Promise<unknown>] => {
+      const admitted = (this.queueConnection as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>).farm_admit(...args);
       try {
-        add = job.addJob(client);
+        return [admitted, job.addJob(client)];
       } catch (e) {
         // BullMQ checks the job's options before it sends anything: the admission is withdrawn below
-        add = Promise.reject(e as Error);
+        return [admitted, Promise.reject(e as Error)];
       }
-    } finally {
-      stream?.uncork();
-    }
+    });
     const [admitSettled, addSettled] = await Promise.allSettled([admit, add]);
     const admitError = admitSettled.status === 'rejected' ? (admitSettled.reason as Error) : null;
     const addError = addSettled.status === 'rejected' ? (addSettled.reason as Error) : null;

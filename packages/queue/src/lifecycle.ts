@@ -10,6 +10,7 @@
 import type { Redis } from 'ioredis';
 import { TransientError, isTerminal, type JobEnvelope } from '@farm/core';
 import { decodeJson, encodeEnvelope, encodeFields } from './envelope-codec';
+import { inOneWrite } from './redis';
 import type { FarmKeys, QueueDepthKeys } from './keys';
 import { ADMIT, ANNOUNCE, CANCEL, FAIL, PROGRESS, RECORD_DELIVERY, REQUEST_CANCEL, RETRY, START, SUCCEED, WITHDRAW } from './lifecycle-scripts';
 import type { PlannedSpend } from './rate-limiter';
@@ -194,24 +195,10 @@ export class JobLifecycle {
    * answers `terminal` and its envelope is published again (subscribers drop a repeated event).
    */
   async succeed(ref: JobRef, output: NonNullable<JobEnvelope['output']>, at = new Date()): Promise<Transition> {
-    const stream = (this.redis as unknown as { stream?: { cork(): void; uncork(): void } }).stream;
-    const k = this.keys;
-    // ioredis writes each command as it is called: corked, both go out in one write, and Redis runs both before it answers
-    stream?.cork();
-    let done: Promise<Transition>;
-    let announced: Promise<unknown>;
-    try {
-      done = this.transition(
-        'succeed',
-        ref.id,
-        [k.job(ref.id), k.unfinished(ref.owner), k.cancel(ref.id)],
-        ref.id,
-        ...encodeFields({ output, error: null, completed_at: at.toISOString() }),
-      );
-      announced = this.run.announce(k.job(ref.id), k.jobChannel(ref.id));
-    } finally {
-      stream?.uncork();
-    }
+    const [done, announced] = inOneWrite(this.redis, () => [
+      this.toTerminal('succeed', ref, { output, error: null, completed_at: at.toISOString() }),
+      this.run.announce(this.keys.job(ref.id), this.keys.jobChannel(ref.id)),
+    ]);
     announced.catch(() => {}); // awaited below; a failure only means the event was not published
     const t = await done;
     await announced.catch((e: Error) => this.warn("could not publish a job's end", { jobId: ref.id, error: e.message }));
@@ -263,15 +250,14 @@ export class JobLifecycle {
   }
 
   private async finish(name: 'fail' | 'cancel', ref: JobRef, fields: Partial<JobEnvelope>): Promise<Transition> {
-    const t = await this.transition(
-      name,
-      ref.id,
-      [this.keys.job(ref.id), this.keys.unfinished(ref.owner), this.keys.cancel(ref.id)],
-      ref.id,
-      ...encodeFields(fields),
-    );
+    const t = await this.toTerminal(name, ref, fields);
     if (t.envelope) await this.emitTerminal(t.envelope);
     return t;
+  }
+
+  /** A terminal transition's script (sent before the first await: see succeed); its webhook is the caller's. */
+  private toTerminal(name: 'succeed' | 'fail' | 'cancel', ref: JobRef, fields: Partial<JobEnvelope>): Promise<Transition> {
+    return this.transition(name, ref.id, [this.keys.job(ref.id), this.keys.unfinished(ref.owner), this.keys.cancel(ref.id)], ref.id, ...encodeFields(fields));
   }
 
   /** start and progress events are best effort (a failure is logged, the job runs on); terminal ones must go out. */

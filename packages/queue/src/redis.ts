@@ -33,6 +33,21 @@ export function isRedisConnectionError(e: unknown): boolean {
   return e instanceof Error && !(e instanceof UnavailableError) && CONNECTION_ERROR.test(e.message);
 }
 
+/**
+ * Runs `send`, which issues commands on `redis`, with the connection's socket corked: ioredis writes each command as it
+ * is called, so corked they go out in one write, in the order issued, and Redis runs them all before it answers any
+ * (a pipeline's round trip without building one). Commands must be issued before `send`'s first await.
+ */
+export function inOneWrite<T>(redis: Redis, send: () => T): T {
+  const stream = (redis as unknown as { stream?: { cork(): void; uncork(): void } }).stream;
+  stream?.cork();
+  try {
+    return send();
+  } finally {
+    stream?.uncork();
+  }
+}
+
 /** Runs a Redis operation and turns connection failures into UnavailableError (503). */
 export async function redisOp<T>(fn: () => Promise<T>): Promise<T> {
   try {
