@@ -5,6 +5,9 @@ import { totalmem } from 'node:os';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod/v4';
 
+/** BODY_LIMIT's form: `<n>kb` or `<n>mb` */
+const BODY_LIMIT_FORMAT = /^(\d+)(kb|mb)$/i;
+
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number) => z.coerce.number().int().min(min);
 
@@ -178,10 +181,7 @@ export const configSchema = z.object({
     .optional(),
   WEBHOOK_ALLOW_PRIVATE: bool.prefault('false'),
   WEBHOOK_ALLOWED_HOSTS: z.string().default(''),
-  BODY_LIMIT: z
-    .string()
-    .regex(/^\d+(kb|mb)$/i)
-    .default('20mb'),
+  BODY_LIMIT: z.string().regex(BODY_LIMIT_FORMAT).default('20mb'),
   AUTH_USERS: z.string().default(''),
   AUTH_API_KEYS: z.string().default(''),
   AUTH_DISABLED: bool.prefault('false'),
@@ -284,7 +284,7 @@ export function storageConfig(c: FarmConfig) {
 
 /** BODY_LIMIT (`<n>kb` or `<n>mb`, binary units as express reads them) in bytes. */
 export function bodyLimitBytes(limit: string): number {
-  const m = /^(\d+)(kb|mb)$/i.exec(limit);
+  const m = BODY_LIMIT_FORMAT.exec(limit);
   if (!m) throw new Error(`BODY_LIMIT must look like 512kb or 20mb, got ${JSON.stringify(limit)}`);
   return Number(m[1]) * (m[2].toLowerCase() === 'kb' ? 1024 : 1024 * 1024);
 }

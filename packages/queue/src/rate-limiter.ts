@@ -68,7 +68,7 @@ export class RateLimiter {
   private readonly spanMs = 60_000;
   private readonly redis: GcraRedis;
   /**
-   * Refusals this process has seen, by budget and user: until when (local monotonic ms) and the budget. Under GCRA
+   * Refusals this process has seen, by budget and user: until when they hold (local monotonic ms). Under GCRA
    * nothing frees a refused budget before its wait is over (other gateways can only spend more), so within it the
    * answer is known without asking Redis: a client that keeps calling over its budget costs Redis nothing.
    */
