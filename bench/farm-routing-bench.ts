@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
-import type { GenerationParams, JobEnvelope } from '@farm/core';
+import { DEFAULT_ENGINE_NICE, type GenerationParams, type JobEnvelope } from '@farm/core';
 import { Engine } from '@farm/engine';
 import { Redis } from 'ioredis';
 import { FarmQueue, type JobTimings } from '@farm/queue';
@@ -143,6 +143,8 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
     const timings = new Map<string, JobTimings>();
     const w = await startWorker({
       commandTimeoutMs: 30_000,
+      // as deployed: the engine's threads at ENGINE_NICE's default
+      engineNice: DEFAULT_ENGINE_NICE,
       redisUrl: redis.url,
       prefix,
       modelsDir,
@@ -237,6 +239,7 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
             let last: string | null = null;
             return startWorker({
               commandTimeoutMs: 30_000,
+              engineNice: DEFAULT_ENGINE_NICE,
               redisUrl: redis.url,
               prefix: p,
               workerId,

@@ -11,6 +11,9 @@ const BODY_LIMIT_FORMAT = /^(\d+)(kb|mb)$/i;
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number) => z.coerce.number().int().min(min);
 
+/** ENGINE_NICE's default (benchmarks that start workers themselves run them as deployed) */
+export const DEFAULT_ENGINE_NICE = 10;
+
 export const CONFIG_VARIABLES = [
   ['PORT', '7860', 'HTTP port of the gateway'],
   ['HOST', '127.0.0.1', 'address the gateway binds (0.0.0.0 in containers)'],
@@ -59,6 +62,11 @@ export const CONFIG_VARIABLES = [
     'ORT_SPINNING',
     'false',
     "onnxruntime's threads spin while waiting for the next operator: off, since a worker shares its cores with its own event loop (and often Redis and a gateway); turn on where the engine has the cores to itself",
+  ],
+  [
+    'ENGINE_NICE',
+    String(DEFAULT_ENGINE_NICE),
+    "nice value of a worker's engine thread and its compute threads (Linux; 0-19): its event loop, Redis and a gateway on the same host get a core before the engine's compute does; 0 (or the process's own nice): unchanged",
   ],
   ['GRAPH_FLAVOUR', 'auto', 'model graphs to open: `auto` (model.gpu.onnx when the first provider is cuda or tensorrt, else model.onnx), `portable`, `gpu`'],
   [
@@ -162,6 +170,7 @@ export const configSchema = z.object({
     }),
   ORT_THREADS: int(1).optional(),
   ORT_SPINNING: bool.prefault('false'),
+  ENGINE_NICE: int(0).max(19).default(DEFAULT_ENGINE_NICE),
   GRAPH_FLAVOUR: z.enum(['auto', 'portable', 'gpu']).default('auto'),
   SESSION_CACHE_BYTES: z
     .string()

@@ -51,6 +51,7 @@ export async function runWorkerProcess(config: FarmConfig, extra: { lockDuration
     sessionCacheBytes: config.SESSION_CACHE_BYTES,
     intraOpThreads: config.ORT_THREADS,
     ortSpinning: config.ORT_SPINNING,
+    engineNice: config.ENGINE_NICE,
     storageAttempts: config.STORAGE_ATTEMPTS,
     memoryBudget: config.WORKER_MEMORY_BYTES ?? defaultWorkerMemoryBytes(),
     maxPromptChunks: config.MAX_PROMPT_CHUNKS,

@@ -30,6 +30,8 @@ export interface WorkerOptions {
   intraOpThreads?: number;
   /** ORT_SPINNING (default off) */
   ortSpinning?: boolean;
+  /** ENGINE_NICE: the engine thread's nice value (unset: the process's own; see @farm/engine's thread-priority.ts) */
+  engineNice?: number;
   graphFlavour?: 'auto' | 'portable' | 'gpu';
   gpuDeviceId?: number;
   /** weight bytes of the engine's session cache (SESSION_CACHE_BYTES) */
@@ -84,7 +86,7 @@ export async function startWorker(opts: WorkerOptions): Promise<{ id: string; en
   const engine: EngineApi =
     opts.engineThread === false
       ? new Engine({ ...engineOptions, importer })
-      : new EngineThread(engineOptions, { importerModule: new URL('./importer.ts', import.meta.url) });
+      : new EngineThread(engineOptions, { importerModule: new URL('./importer.ts', import.meta.url), nice: opts.engineNice });
   const worker = new RenderWorker({
     redisUrl: opts.redisUrl,
     prefix: opts.prefix,

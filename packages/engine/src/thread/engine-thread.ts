@@ -49,15 +49,19 @@ export class EngineThread {
   private calls = 0;
   private failure: Error | null = null;
 
-  /** `thread.importerModule`: a module exporting `importer`, loaded in the thread (opts.importer stays on this side). */
+  /**
+   * `thread.importerModule`: a module exporting `importer`, loaded in the thread (opts.importer stays on this side);
+   * `thread.nice`: the thread's nice value, and its compute threads' (ENGINE_NICE, see thread-priority.ts).
+   */
   constructor(
     readonly opts: EngineOptions,
-    thread: { importerModule?: URL } = {},
+    thread: { importerModule?: URL; nice?: number } = {},
   ) {
     this.local = new Engine(opts);
     const data: ThreadData = {
       opts: { ...opts, importer: undefined },
       importerModule: thread.importerModule?.href,
+      nice: thread.nice,
     };
     // From TypeScript sources (tsx), the thread registers tsx's loader itself: Node 20 threads do not inherit it.
     this.worker = entry.pathname.endsWith('.ts')

@@ -7,6 +7,8 @@ import type { EngineItem, EngineItemResult, EngineOptions } from '../engine';
 export interface ThreadData {
   opts: EngineOptions;
   importerModule?: string;
+  /** the engine thread's nice value (see thread-priority.ts); unset: the process's own */
+  nice?: number;
 }
 
 export type ToThread =

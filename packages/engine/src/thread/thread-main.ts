@@ -2,9 +2,12 @@
 // interrupt and skip answers are read from the shared block the main thread keeps current (protocol.ts).
 import { parentPort, workerData } from 'node:worker_threads';
 import { Engine, type EngineOptions } from '../engine';
+import { lowerThreadPriority } from './thread-priority';
 import { controlSlot, serializeError, type ControlHook, type FromThread, type ThreadData, type ToThread } from './protocol';
 
-const { opts, importerModule } = workerData as ThreadData;
+const { opts, importerModule, nice } = workerData as ThreadData;
+// before any session exists: onnxruntime's compute threads, started by this thread's sessions, inherit it
+if (nice !== undefined) lowerThreadPriority(nice);
 const importer = importerModule ? ((await import(importerModule)) as { importer: EngineOptions['importer'] }).importer : undefined;
 const engine = new Engine({ ...opts, importer });
 const port = parentPort!;
