@@ -24,7 +24,7 @@ import { blockingConnection, requestConnection } from './redis';
 import type { JobLifecycle, JobRef, Transition } from './lifecycle';
 import { ModelQueues, type Held, type Woken } from './model-queues';
 import { Survey } from './survey';
-import { batchFromHead, planRoute, planShared, warmArrivals } from './routing';
+import { batchFromHead, planRoute, planShared, surveyAgain, warmArrivals } from './routing';
 import type { WorkerCommand } from './types';
 
 export interface RenderEngine {
@@ -311,6 +311,8 @@ export class RenderWorker {
   private async run(): Promise<void> {
     const nothing: Woken = { events: [], claimed: null };
     let woken = nothing;
+    /** surveys in a row whose takes all came back empty (see surveyAgain) */
+    let emptyTakes = 0;
     while (!this.closing) {
       this.opts.observer?.tick?.();
       try {
@@ -355,8 +357,12 @@ export class RenderWorker {
           ran = true;
           break;
         }
+        emptyTakes = ran || plan.order.length === 0 ? 0 : emptyTakes + 1;
+        if (!ran && !this.closing && surveyAgain(plan.order.length, emptyTakes)) continue;
+        emptyTakes = 0;
         if (!ran && !this.closing) {
-          // sleep until something changes after the survey's snapshot (what it saw was taken or not takeable yet)
+          // sleep until something changes after the survey's snapshot (what it saw is not takeable yet, or was taken
+          // by others survey after survey)
           for (const s of survey) this.queues.readFrom(s.model, s.lastEventId);
           // a claim of the warm model's next job rides behind the read, unless another worker warm on the model ranks
           // first (the policy may then send this one to a model nobody holds)

@@ -86,6 +86,21 @@ export function batchFromHead(head: { id: string; batchKey: string }[], maxBatch
   return out;
 }
 
+/** most surveys in a row whose takes all came back empty before a worker sleeps anyway (see surveyAgain) */
+export const MAX_EMPTY_TAKES = 3;
+
+/**
+ * Whether a worker surveys again at once after a survey whose plan named queues to take from (`planned`) while
+ * every take came back empty: other workers took those jobs since the snapshot. The snapshot is stale, and a sleep
+ * on it waits only for new jobs: a job it showed as another worker's to take (a model warm elsewhere, left alone
+ * because this worker had warm work) may be this worker's now, and would wait out the sleep (MAX_IDLE_MS) while it
+ * sits idle. `emptyInARow` counts such surveys, this one included; past MAX_EMPTY_TAKES it sleeps as after any
+ * survey, so a queue whose head cannot be taken does not make it spin.
+ */
+export function surveyAgain(planned: number, emptyInARow: number): boolean {
+  return planned > 0 && emptyInARow <= MAX_EMPTY_TAKES;
+}
+
 /** A BullMQ event that woke a sleeping worker (see ModelQueues.waitForWork). */
 export interface WakeEvent {
   model: string;

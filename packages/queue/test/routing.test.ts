@@ -1,7 +1,7 @@
 // The routing policy, pure: which model queues a worker takes from and when it must look again. Cases by hand.
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
-import { planRoute, batchFromHead, warmArrivals, type ModelQueueState, type WakeEvent } from '../src/routing';
+import { planRoute, batchFromHead, warmArrivals, surveyAgain, MAX_EMPTY_TAKES, type ModelQueueState, type WakeEvent } from '../src/routing';
 
 const policy = { switchAfterMs: 500, starveAfterMs: 5000 };
 const q = (model: string, o: Partial<ModelQueueState> = {}): ModelQueueState => ({
@@ -78,4 +78,17 @@ test('woken by new jobs of its warm model only, a worker takes them at once (a b
   assert.equal(warmArrivals([{ model: 'a', event: 'delayed', jobId: '9' }], 'a', 4), 0, 'a delayed job: survey');
   assert.equal(warmArrivals(added('a', '1', 'k'), null, 4), 0, 'no warm model: survey');
   assert.equal(warmArrivals([], 'a', 4), 0, 'woken by the clock: survey');
+});
+
+test('a survey whose takes all came back empty (others took the jobs) is followed by another at once, a few in a row at most; one that planned nothing sleeps', () => {
+  // the case seen in the farm benchmark: warm work shown, so another model's long-waiting job was left to its warm
+  // workers; the warm job then went to another worker. On the stale snapshot the worker slept a second while idle.
+  const stale = [q('a', { ready: 1, oldestMs: 0 }), q('b', { ready: 15, oldestMs: 0, warmElsewhere: 2, warmBefore: 2 })];
+  assert.deepEqual(planRoute(stale, 'a', 3000, policy).order, ['a'], 'b is left to the workers warm on it');
+  assert.equal(surveyAgain(1, 1), true);
+  const fresh = [q('a', { ready: 0, oldestMs: null }), stale[1]];
+  assert.deepEqual(planRoute(fresh, 'a', 3000, policy).order, ['b'], "looked at again, b is this idle worker's to take");
+  assert.equal(surveyAgain(1, MAX_EMPTY_TAKES), true);
+  assert.equal(surveyAgain(1, MAX_EMPTY_TAKES + 1), false, 'a head that cannot be taken does not make it spin');
+  assert.equal(surveyAgain(0, 1), false, 'nothing planned: nothing was lost, it sleeps until an event');
 });
