@@ -266,17 +266,15 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
             });
           }),
         );
-        // warm-up: each worker loads model-a once, so both modes start from the same state
-        const warm = await Promise.all(ids.map(() => queue.submit({ ...params, seed: 999 }, { owner: 'bench' })));
+        // warm-up: one model-a job per worker, each with a batch key of its own (its step count) so that no worker
+        // batches two of them: the workers start holding model-a, as alike in both modes as the race for jobs allows
+        const warm = await Promise.all(ids.map((_, n) => queue.submit({ ...params, steps: n + 1, seed: 999 }, { owner: 'bench' })));
         await until(() => warm.every((s) => ended.some((x) => x.e.id === s.id)));
         ended.length = 0;
         switches = 0;
-        const submittedAt = new Map<string, number>();
+        const submitter = await startSubmitter(redis.url, p);
         const t0 = clock();
-        for (const m of mix) {
-          const s = await queue.submit(m, { owner: 'bench' });
-          submittedAt.set(s.id, clock());
-        }
+        const submittedAt = await submitter.submit(mix);
         await until(() => ended.length >= mix.length);
         const seconds = (clock() - t0) / 1000;
         throughput.push({
@@ -378,6 +376,31 @@ async function runStreamClient(url: string, auth: string, bodies: unknown[]): Pr
     .split('\n')
     .map((line) => JSON.parse(line) as StreamedJob)
     .map((j) => ({ ...j, posted: j.posted + offset, firstEvent: j.firstEvent + offset, done: j.done + offset }));
+}
+
+/**
+ * Starts ./lib/submit-child (the mix's submitter, in a process of its own as a gateway is); `submit` hands it the
+ * jobs and answers when each submission was answered, on this process's clock (the workers' timings').
+ */
+async function startSubmitter(redisUrl: string, prefix: string): Promise<{ submit(mix: GenerationParams[]): Promise<Map<string, number>> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./lib/submit-child.ts', import.meta.url)), redisUrl, prefix], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  await until(() => out.startsWith('ready\n') || child.exitCode !== null);
+  if (child.exitCode !== null) throw new Error(`the submitter exited with ${child.exitCode}`);
+  return {
+    async submit(mix) {
+      child.stdin.end(JSON.stringify(mix) + '\n');
+      const code = await exited;
+      if (code !== 0) throw new Error(`the submitter exited with ${code}`);
+      const offset = clock() - Number(process.hrtime.bigint()) / 1e6;
+      const lines = out.trim().split('\n').slice(1);
+      return new Map(lines.map((line) => JSON.parse(line) as { id: string; at: number }).map((s) => [s.id, s.at + offset]));
+    },
+  };
 }
 
 async function until(cond: () => boolean): Promise<void> {
