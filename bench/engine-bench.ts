@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { Engine, type ExecutionProvider } from '@farm/engine';
-import { ClipTokenizer, tokenizeWeighted } from '@farm/engine/tokenizer';
+import { loadTokenizer, tokenizeWeighted } from '@farm/engine/tokenizer';
 import type { GenerationParams } from '@farm/core';
 import { timeIt, compare } from './lib/stats';
 import { fmt, writeResult, type Row } from './lib/report';
@@ -110,7 +110,7 @@ export async function runEngineBench(o: EngineBenchOptions, suite: string) {
     stages.push({ stage, median_ms: fmt(t.median_ms), min_ms: fmt(t.min_ms), max_ms: fmt(t.max_ms), runs: t.runs });
 
   add('UNet session cold load', coldUnet);
-  const tokenizer = ClipTokenizer.fromFiles(join(modelDir, 'tokenizer/vocab.json'), join(modelDir, 'tokenizer/merges.txt'));
+  const tokenizer = loadTokenizer(join(modelDir, 'tokenizer'));
   let n = 0;
   add(
     'tokenize (emphasis + BPE, fresh prompt each run)',

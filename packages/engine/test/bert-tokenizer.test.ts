@@ -89,6 +89,22 @@ test('model_max_length from the config sets the chunk length', () => {
   assert.equal(BertTokenizer.fromStrings(vocabText, { model_max_length: 1e30 }).maxLength, 77);
 });
 
+test('folders with the same tokenizer files share one tokenizer; different files (a changed config) get their own', () => {
+  const dirs = [0, 1, 2].map(() => mkdtempSync(join(tmpdir(), 'tok-')));
+  try {
+    dirs.forEach((dir, n) => {
+      writeFileSync(join(dir, 'vocab.txt'), vocabText);
+      writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ do_lower_case: false, model_max_length: n === 2 ? 20 : 16 }));
+    });
+    const [a, b, c] = dirs.map((dir) => loadTokenizer(dir));
+    assert.equal(a, b, 'one tokenizer for two copies of the files');
+    assert.notEqual(a, c);
+    assert.deepEqual([a.maxLength, c.maxLength], [16, 20]);
+  } finally {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('loadTokenizer picks BERT for vocab.txt and CLIP for vocab.json + merges.txt', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tok-'));
   try {

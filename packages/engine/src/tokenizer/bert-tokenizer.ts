@@ -2,7 +2,6 @@
 // around every CJK ideograph, whitespace split, lower-casing and accent stripping as configured, punctuation split
 // off one character at a time), then greedy longest-match-first WordPiece with `##` continuations; a word that
 // cannot be covered (or is longer than 100 characters) becomes [UNK].
-import { existsSync, readFileSync } from 'node:fs';
 import type { PromptTokenizer } from './types';
 
 export interface BertTokenizerConfig {
@@ -84,12 +83,6 @@ export class BertTokenizer implements PromptTokenizer {
       if (token.length > 0 && !vocab.has(token)) vocab.set(token, i);
     });
     return new BertTokenizer(vocab, config);
-  }
-
-  /** tokenizer/vocab.txt and, when present, tokenizer/tokenizer_config.json */
-  static fromFiles(vocabPath: string, configPath?: string): BertTokenizer {
-    const config = configPath && existsSync(configPath) ? (JSON.parse(readFileSync(configPath, 'utf8')) as BertTokenizerConfig) : {};
-    return BertTokenizer.fromStrings(readFileSync(vocabPath, 'utf8'), config);
   }
 
   encode(text: string): number[] {

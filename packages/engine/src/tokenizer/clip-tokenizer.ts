@@ -1,6 +1,5 @@
 // CLIP's byte-level BPE: whitespace collapse and lower-casing, CLIP's pre-tokenizer regex, bytes mapped to
 // printable unicode, merges applied by rank, `</w>` marking the end of a word.
-import { readFileSync } from 'node:fs';
 import type { PromptTokenizer } from './types';
 
 const PRETOKENIZE = /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+/giu;
@@ -45,10 +44,6 @@ export class ClipTokenizer implements PromptTokenizer {
   static fromStrings(vocabJson: string, mergesText: string): ClipTokenizer {
     const merges = mergesText.split('\n').filter((l) => l.length > 0 && !l.startsWith('#version'));
     return new ClipTokenizer(JSON.parse(vocabJson), merges);
-  }
-
-  static fromFiles(vocabPath: string, mergesPath: string): ClipTokenizer {
-    return ClipTokenizer.fromStrings(readFileSync(vocabPath, 'utf8'), readFileSync(mergesPath, 'utf8'));
   }
 
   /** Token ids without start/end tokens. */
