@@ -20,12 +20,16 @@ export function currentThreadId(): number | null {
 /**
  * Sets the calling thread's nice value to `nice` (threads it starts later, such as onnxruntime's compute threads,
  * inherit it). Never raises the priority (that needs privileges): a thread already at `nice` or above keeps its own.
- * Answers the thread's nice value afterwards, or null where threads cannot be told apart (not Linux).
+ * Answers the thread's nice value afterwards, or null where threads cannot be told apart (not Linux); a refusal
+ * leaves the thread as it was.
  */
 export function lowerThreadPriority(nice: number): number | null {
   const tid = currentThreadId();
   if (tid === null) return null;
-  const current = getPriority(tid);
-  if (nice > current) setPriority(tid, Math.min(19, nice));
+  try {
+    if (nice > getPriority(tid)) setPriority(tid, Math.min(19, nice));
+  } catch {
+    /* a sandbox that forbids it: the engine runs at the process's priority, as before */
+  }
   return getPriority(tid);
 }
