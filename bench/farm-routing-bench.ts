@@ -18,6 +18,7 @@ import { FarmQueue, type JobTimings } from '@farm/queue';
 import { createStorage } from '@farm/storage';
 import { startWorker } from '@farm/worker';
 import { startRedis, ensureTinyLoras } from '@farm/testkit';
+import { monotonicOffset } from './lib/monotonic';
 import { farmEnv, startGatewayProcess, waitForWorkers, type Proc } from '../test/helpers/farm';
 import { summarize } from './lib/stats';
 import type { StreamedJob } from './lib/stream-client';
@@ -370,7 +371,7 @@ async function runStreamClient(url: string, auth: string, bodies: unknown[]): Pr
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   if (code !== 0) throw new Error(`the stream client exited with ${code}`);
   // the client's times are on the system's monotonic clock: moved onto this process's clock (the worker's timings')
-  const offset = clock() - Number(process.hrtime.bigint()) / 1e6;
+  const offset = monotonicOffset(clock);
   return out
     .trim()
     .split('\n')
@@ -396,7 +397,7 @@ async function startSubmitter(redisUrl: string, prefix: string): Promise<{ submi
       child.stdin.end(JSON.stringify(mix) + '\n');
       const code = await exited;
       if (code !== 0) throw new Error(`the submitter exited with ${code}`);
-      const offset = clock() - Number(process.hrtime.bigint()) / 1e6;
+      const offset = monotonicOffset(clock);
       const lines = out.trim().split('\n').slice(1);
       return new Map(lines.map((line) => JSON.parse(line) as { id: string; at: number }).map((s) => [s.id, s.at + offset]));
     },

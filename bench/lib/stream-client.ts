@@ -6,6 +6,7 @@
 // process, as a farm's callers are: in the benchmark's process its callbacks would wait behind the in-process worker's.
 // argv: gateway URL, Authorization header, JSON array of request bodies.
 import http from 'node:http';
+import { monotonicMs as clock } from './monotonic';
 
 export interface StreamedJob {
   id: string;
@@ -14,7 +15,6 @@ export interface StreamedJob {
   done: number;
 }
 
-const clock = () => Number(process.hrtime.bigint()) / 1e6;
 // fetch (undici) costs ~4 ms of CPU per call on a 2-core machine, which would count as overhead
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 

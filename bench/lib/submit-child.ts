@@ -6,10 +6,10 @@
 import { createInterface } from 'node:readline';
 import type { GenerationParams } from '@farm/core';
 import { FarmQueue } from '@farm/queue';
+import { monotonicMs as clock } from './monotonic';
 
 const [redisUrl, prefix] = process.argv.slice(2);
 const queue = new FarmQueue({ redisUrl, prefix, commandTimeoutMs: 30_000 });
-const clock = () => Number(process.hrtime.bigint()) / 1e6;
 await queue.redis.ping();
 process.stdout.write('ready\n');
 const lines = createInterface({ input: process.stdin });
