@@ -357,8 +357,8 @@ export class RenderWorker {
           ran = true;
           break;
         }
-        emptyTakes = ran || plan.order.length === 0 ? 0 : emptyTakes + 1;
-        if (!ran && !this.closing && surveyAgain(plan.order.length, emptyTakes)) continue;
+        // counted only while it surveys again at once; anything else (a batch run, a sleep) starts the count over
+        if (!ran && !this.closing && surveyAgain(plan.order.length, ++emptyTakes)) continue;
         emptyTakes = 0;
         if (!ran && !this.closing) {
           // sleep until something changes after the survey's snapshot (what it saw is not takeable yet, or was taken
