@@ -1,7 +1,8 @@
 // The farm's fast path and its routing (issue 18): per-job overhead (submit -> done minus engine time) with its
 // breakdown, through a real gateway process, POST /v1/jobs/stream from a client process of its own and in-process
 // workers (the client's times come on the monotonic clock every process shares), and the floor under it: the same
-// client and hops through a bare relay in place of the farm (./lib/relay-gateway.ts);
+// client and hops through a bare relay in place of the farm (./lib/relay-gateway.ts), both measured after a warm-up
+// (BENCH_WARMUP jobs, default 1000: the steady state of processes whose code V8 has optimized);
 // then jobs per second with 1, 2 and 4 workers on a mix of two models and four LoRA sets, model switches per 100 jobs
 // with model-aware routing and with one shared queue, and the longest time a job waited while a worker sat idle.
 import { cpSync, mkdtempSync } from 'node:fs';
@@ -90,7 +91,7 @@ function longestIdleWait(ended: Ended[], workers: string[], from: number, to: nu
   return worst;
 }
 
-export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: number; phases?: string[] }) {
+export async function runFarmRoutingBench(opts: { latencyRuns: number; warmupJobs: number; jobs: number; phases?: string[] }) {
   const phase = (name: string) => !opts.phases || opts.phases.includes(name);
   // Redis as the farm deploys it (AOF, fsync once a second); the tests' Redis syncs every write, ~0.5 ms each here
   const redis = await startRedis({ appendfsync: 'everysec' });
@@ -133,8 +134,8 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
         LORA_DIR: loraDir,
         AUTH_API_KEYS: `${createHash('sha256').update(token).digest('hex')}:alice`,
         // the production rate limits (farmEnv turns them off for tests): their Redis script is part of the overhead
-        RATE_LIMIT_REQUESTS: String(Math.max(1200, 4 * opts.latencyRuns + 40)),
-        RATE_LIMIT_SUBMITS: String(Math.max(120, 2 * opts.latencyRuns + 20)),
+        RATE_LIMIT_REQUESTS: String(Math.max(1200, 4 * (opts.warmupJobs + opts.latencyRuns) + 40)),
+        RATE_LIMIT_SUBMITS: String(Math.max(120, 2 * (opts.warmupJobs + opts.latencyRuns) + 20)),
       },
     });
     const prefix = farm.env.QUEUE_PREFIX!;
@@ -162,11 +163,22 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
     });
     await waitForWorkers(gateway.url, 1);
     const rows: Record<string, number[]> = { enqueue: [], wait: [], start: [], engine: [], store: [], finish: [], notify: [], total: [], overhead: [] };
-    const bodies = Array.from({ length: opts.latencyRuns + 3 }, (_, i) => ({ ...job, model: 'model-a', seed: i }));
+    // the same job warmUp times before the measured ones: V8 optimizes a function only once it has run enough, so the
+    // first few hundred jobs after a start measure its compiler (the fresh row below), not the farm's steady state
+    const warmUp = Math.max(3, opts.warmupJobs);
+    const bodies = Array.from({ length: warmUp + opts.latencyRuns }, (_, i) => ({ ...job, model: 'model-a', seed: i }));
     const streamed = await runStreamClient(gateway.url, auth, bodies);
-    for (const [i, r] of streamed.entries()) {
+    const overheadOf = (r: StreamedJob) => {
       const t = timings.get(r.id);
-      if (i < 3 || !t) continue;
+      return t ? r.done - r.posted - (t.engineDone - t.engineStarted) : null;
+    };
+    const fresh = streamed
+      .slice(3, 3 + opts.latencyRuns)
+      .map(overheadOf)
+      .filter((v) => v !== null);
+    for (const r of streamed.slice(warmUp)) {
+      const t = timings.get(r.id);
+      if (!t) continue;
       const parts = {
         enqueue: r.firstEvent - r.posted,
         wait: t.taken - r.firstEvent,
@@ -190,12 +202,16 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
     // the stricter reading: everything but the engine alone's median (the engine thread's own hop counts as overhead)
     const strict = summarize(rows.total.map((t) => t - d.median_ms));
     latency.push({ part: 'total minus the engine alone (p50)', p50_ms: fmt(strict.median_ms), p99_ms: fmt(strict.p99_ms), max_ms: fmt(strict.max_ms) });
+    if (warmUp >= 3 + opts.latencyRuns) {
+      const f = summarize(fresh);
+      latency.push({ part: 'overhead of the jobs right after the start (no warm-up)', p50_ms: fmt(f.median_ms), p99_ms: fmt(f.p99_ms), max_ms: fmt(f.max_ms) });
+    }
     // the floor: the same hops with nothing on them, back to back and around the same engine call
     for (const [part, work] of [
       ['the same six hops, nothing on them (bare relay)', null],
       ['the same six hops around the engine call, minus it (bare relay)', () => engine.generate([{ id: 'r', params }])],
     ] as const) {
-      const floor = summarize(await relayFloor(redis.url, opts.latencyRuns, work));
+      const floor = summarize(await relayFloor(redis.url, warmUp, opts.latencyRuns, work));
       latency.push({ part, p50_ms: fmt(floor.median_ms), p99_ms: fmt(floor.p99_ms), max_ms: fmt(floor.max_ms) });
     }
     await engine.close();
@@ -322,7 +338,7 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; jobs: num
  * relay worker here, in the benchmark's process as the farm's worker is, passing each id back through Redis pub/sub:
  * client, gateway, Redis, worker, Redis, gateway, client, with nothing done on the way. Totals per request, ms.
  */
-async function relayFloor(redisUrl: string, runs: number, work: (() => Promise<unknown>) | null): Promise<number[]> {
+async function relayFloor(redisUrl: string, warmUp: number, runs: number, work: (() => Promise<unknown>) | null): Promise<number[]> {
   const prefix = `relay${randomUUID().slice(0, 8)}`;
   const publisher = new Redis(redisUrl);
   const subscriber = new Redis(redisUrl);
@@ -344,12 +360,13 @@ async function relayFloor(redisUrl: string, runs: number, work: (() => Promise<u
       child.stdout.setEncoding('utf8').once('data', (d: string) => resolve(Number(d.trim())));
       child.once('exit', (code) => reject(new Error(`the relay gateway exited with ${code}`)));
     });
+    // warmed up as the farm is (the client's code is the same)
     const jobs = await runStreamClient(
       `http://127.0.0.1:${port}`,
       'none',
-      Array.from({ length: runs + 3 }, () => ({})),
+      Array.from({ length: warmUp + runs }, () => ({})),
     );
-    return jobs.slice(3).map((j) => j.done - j.posted - (worked.get(j.id) ?? 0));
+    return jobs.slice(warmUp).map((j) => j.done - j.posted - (worked.get(j.id) ?? 0));
   } finally {
     child.kill('SIGKILL');
     publisher.disconnect();
@@ -359,13 +376,11 @@ async function relayFloor(redisUrl: string, runs: number, work: (() => Promise<u
 
 /** Runs ./lib/stream-client in a process of its own: the jobs one after another, each one's client-side times. */
 async function runStreamClient(url: string, auth: string, bodies: unknown[]): Promise<StreamedJob[]> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(new URL('./lib/stream-client.ts', import.meta.url)), url, auth, JSON.stringify(bodies)],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./lib/stream-client.ts', import.meta.url)), url, auth], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  // on stdin: a thousand bodies are more than a command line takes
+  child.stdin.end(JSON.stringify(bodies));
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   const code = await new Promise<number | null>((r) => child.once('exit', r));

@@ -30,6 +30,8 @@ const suites: Record<string, Suite> = {
     const { runFarmRoutingBench } = await import('./farm-routing-bench');
     return runFarmRoutingBench({
       latencyRuns: Number(process.env.BENCH_RUNS) || 40,
+      // jobs run through the farm (and the relay) before the measured ones (see the benchmark)
+      warmupJobs: Number(process.env.BENCH_WARMUP ?? 1000),
       jobs: Number(process.env.BENCH_JOBS) || 48,
       // BENCH_PHASES=latency,gateway,throughput: only those parts (the overhead table always runs)
       phases: process.env.BENCH_PHASES?.split(','),

@@ -4,7 +4,7 @@
 // (Not performance.timeOrigin + now(): each process fixes its origin from the wall clock as it starts, and two
 // processes' origins were up to 3.7 ms apart, measured, which made the parts between processes meaningless.) Its own
 // process, as a farm's callers are: in the benchmark's process its callbacks would wait behind the in-process worker's.
-// argv: gateway URL, Authorization header, JSON array of request bodies.
+// argv: gateway URL, Authorization header; stdin: a JSON array of request bodies.
 import http from 'node:http';
 import { monotonicMs as clock } from './monotonic';
 
@@ -47,7 +47,9 @@ function streamJob(url: string, auth: string, body: unknown): Promise<StreamedJo
   });
 }
 
-const [url, auth, bodies] = process.argv.slice(2);
+const [url, auth] = process.argv.slice(2);
+let bodies = '';
+for await (const chunk of process.stdin) bodies += String(chunk);
 // printed once all jobs are done: a line per job as it ended would wake the benchmark's process (the worker's) on
 // every job, in the middle of the next one
 const jobs: StreamedJob[] = [];
