@@ -23,8 +23,14 @@ export class FsStorage implements Storage {
     const path = this.path(key);
     const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
     if (body.length <= SYNC_PUT_BYTES) {
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(tmp, body);
+      // the folder is usually there already (a worker prepares it while the engine runs): made only when missing
+      try {
+        writeFileSync(tmp, body);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        mkdirSync(dirname(path), { recursive: true });
+        writeFileSync(tmp, body);
+      }
       renameSync(tmp, path);
       return;
     }
