@@ -31,6 +31,8 @@ const clock = () => performance.timeOrigin + performance.now();
  * and half of it: a job waits up to about this long for a warm worker while another worker idles, by design
  */
 const SWITCH_AFTER_MS = [50, 25];
+/** the first runs of each series (engine, farm, relay, gateway alone), not measured: model loads, new connections */
+const FIRST_LOADS = 3;
 const job = { prompt: 'a lighthouse', width: 64, height: 64, steps: 4, sampler: 'Euler', seed: 1 };
 
 interface Ended {
@@ -118,10 +120,10 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; warmupJob
       ...job,
     };
     const directSamples: number[] = [];
-    for (let i = 0; i < opts.latencyRuns + 3; i++) {
+    for (let i = 0; i < opts.latencyRuns + FIRST_LOADS; i++) {
       const t0 = performance.now();
       await engine.generate([{ id: 'd', params }]);
-      if (i >= 3) directSamples.push(performance.now() - t0);
+      if (i >= FIRST_LOADS) directSamples.push(performance.now() - t0);
     }
 
     // overhead: gateway process, one in-process worker, submit-and-stream
@@ -165,17 +167,9 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; warmupJob
     const rows: Record<string, number[]> = { enqueue: [], wait: [], start: [], engine: [], store: [], finish: [], notify: [], total: [], overhead: [] };
     // the same job warmUp times before the measured ones: V8 optimizes a function only once it has run enough, so the
     // first few hundred jobs after a start measure its compiler (the fresh row below), not the farm's steady state
-    const warmUp = Math.max(3, opts.warmupJobs);
+    const warmUp = Math.max(FIRST_LOADS, opts.warmupJobs);
     const bodies = Array.from({ length: warmUp + opts.latencyRuns }, (_, i) => ({ ...job, model: 'model-a', seed: i }));
     const streamed = await runStreamClient(gateway.url, auth, bodies);
-    const overheadOf = (r: StreamedJob) => {
-      const t = timings.get(r.id);
-      return t ? r.done - r.posted - (t.engineDone - t.engineStarted) : null;
-    };
-    const fresh = streamed
-      .slice(3, 3 + opts.latencyRuns)
-      .map(overheadOf)
-      .filter((v) => v !== null);
     for (const r of streamed.slice(warmUp)) {
       const t = timings.get(r.id);
       if (!t) continue;
@@ -202,7 +196,12 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; warmupJob
     // the stricter reading: everything but the engine alone's median (the engine thread's own hop counts as overhead)
     const strict = summarize(rows.total.map((t) => t - d.median_ms));
     latency.push({ part: 'total minus the engine alone (p50)', p50_ms: fmt(strict.median_ms), p99_ms: fmt(strict.p99_ms), max_ms: fmt(strict.max_ms) });
-    if (warmUp >= 3 + opts.latencyRuns) {
+    // the jobs right after the start (after the model's first loads), when the warm-up is long enough to hold as many
+    if (warmUp >= FIRST_LOADS + opts.latencyRuns) {
+      const fresh = streamed.slice(FIRST_LOADS, FIRST_LOADS + opts.latencyRuns).flatMap((r) => {
+        const t = timings.get(r.id);
+        return t ? [r.done - r.posted - (t.engineDone - t.engineStarted)] : [];
+      });
       const f = summarize(fresh);
       latency.push({ part: 'overhead of the jobs right after the start (no warm-up)', p50_ms: fmt(f.median_ms), p99_ms: fmt(f.p99_ms), max_ms: fmt(f.max_ms) });
     }
@@ -226,9 +225,9 @@ export async function runFarmRoutingBench(opts: { latencyRuns: number; warmupJob
     ];
     for (const [request, call] of phase('gateway') ? gatewayCases : []) {
       const samples: number[] = [];
-      for (let i = 0; i < opts.latencyRuns + 3; i++) {
+      for (let i = 0; i < opts.latencyRuns + FIRST_LOADS; i++) {
         const ms = await call();
-        if (i >= 3) samples.push(ms);
+        if (i >= FIRST_LOADS) samples.push(ms);
       }
       const s = summarize(samples);
       gatewayRows.push({ request, p50_ms: fmt(s.median_ms), p99_ms: fmt(s.p99_ms) });
@@ -352,9 +351,7 @@ async function relayFloor(redisUrl: string, warmUp: number, runs: number, work: 
     });
   });
   await subscriber.subscribe(`${prefix}:relay:in`);
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./lib/relay-gateway.ts', import.meta.url)), redisUrl, prefix], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = startChild('relay-gateway', [redisUrl, prefix]);
   try {
     const port = await new Promise<number>((resolve, reject) => {
       child.stdout.setEncoding('utf8').once('data', (d: string) => resolve(Number(d.trim())));
@@ -374,11 +371,16 @@ async function relayFloor(redisUrl: string, warmUp: number, runs: number, work: 
   }
 }
 
-/** Runs ./lib/stream-client in a process of its own: the jobs one after another, each one's client-side times. */
-async function runStreamClient(url: string, auth: string, bodies: unknown[]): Promise<StreamedJob[]> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./lib/stream-client.ts', import.meta.url)), url, auth], {
+/** Starts ./lib/<script>.ts in a Node process of its own (through tsx): stdin and stdout piped to this one, stderr shared. */
+function startChild(script: string, args: string[]) {
+  return spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(`./lib/${script}.ts`, import.meta.url)), ...args], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
+}
+
+/** Runs ./lib/stream-client in a process of its own: the jobs one after another, each one's client-side times. */
+async function runStreamClient(url: string, auth: string, bodies: unknown[]): Promise<StreamedJob[]> {
+  const child = startChild('stream-client', [url, auth]);
   // on stdin: a thousand bodies are more than a command line takes
   child.stdin.end(JSON.stringify(bodies));
   let out = '';
@@ -399,9 +401,7 @@ async function runStreamClient(url: string, auth: string, bodies: unknown[]): Pr
  * jobs and answers when each submission was answered, on this process's clock (the workers' timings').
  */
 async function startSubmitter(redisUrl: string, prefix: string): Promise<{ submit(mix: GenerationParams[]): Promise<Map<string, number>> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./lib/submit-child.ts', import.meta.url)), redisUrl, prefix], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const child = startChild('submit-child', [redisUrl, prefix]);
   const exited = new Promise<number | null>((r) => child.once('exit', r));
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
