@@ -31,12 +31,17 @@ function inThread(nices: number[]): Promise<{ tid: number; answers: (number | nu
   const w = new Worker(code, { eval: true, workerData: nices });
   return new Promise((resolve, reject) => {
     w.once('message', (m: { tid: number; answers: (number | null)[] }) => {
-      // read while the thread still lives, then let it end
-      const seen = threads().find((t) => t.tid === m.tid);
-      assert.ok(seen, 'the thread is listed under /proc/self/task');
-      assert.equal(seen.nice, m.answers.at(-1));
-      w.postMessage('end');
-      resolve(m);
+      // read while the thread still lives, then let it end (a failed check fails the test through the promise)
+      try {
+        const seen = threads().find((t) => t.tid === m.tid);
+        assert.ok(seen, 'the thread is listed under /proc/self/task');
+        assert.equal(seen.nice, m.answers.at(-1));
+        resolve(m);
+      } catch (e) {
+        reject(e as Error);
+      } finally {
+        w.postMessage('end');
+      }
     });
     w.once('error', reject);
   });
